@@ -1,0 +1,78 @@
+/** Helpers for the JSON-Schema-generated config forms: types, defaults and path access. */
+import type { JsonObject, JsonSchema, JsonValue } from '../api/types';
+
+export type FieldKind = 'string' | 'number' | 'integer' | 'boolean' | 'enum' | 'object' | 'array' | 'json';
+
+export function primaryType(schema: JsonSchema): string | undefined {
+  if (Array.isArray(schema.type)) return schema.type.find((t) => t !== 'null');
+  return schema.type;
+}
+
+export function fieldKind(schema: JsonSchema): FieldKind {
+  if (Array.isArray(schema.enum)) return 'enum';
+  const t = primaryType(schema);
+  switch (t) {
+    case 'string':
+    case 'number':
+    case 'integer':
+    case 'boolean':
+    case 'array':
+      return t;
+    case 'object':
+      return schema.properties ? 'object' : 'json';
+    default:
+      if (schema.properties) return 'object';
+      return 'json';
+  }
+}
+
+/** A value to start from: the schema default, else the empty value of its type. */
+export function defaultFor(schema: JsonSchema): JsonValue {
+  if (schema.default !== undefined) return structuredClone(schema.default);
+  switch (fieldKind(schema)) {
+    case 'enum':
+      return (schema.enum?.[0] ?? null) as JsonValue;
+    case 'object': {
+      const out: JsonObject = {};
+      for (const key of schema.required ?? []) {
+        const sub = schema.properties?.[key];
+        if (sub) out[key] = defaultFor(sub);
+      }
+      return out;
+    }
+    case 'array':
+      return [];
+    case 'boolean':
+      return false;
+    case 'string':
+      return '';
+    case 'number':
+    case 'integer':
+      return (schema.minimum as number | undefined) ?? 0;
+    default:
+      return primaryType(schema) === 'object' ? {} : null;
+  }
+}
+
+/** Initial config for a new node of a type. */
+export function defaultConfig(schema: JsonSchema | undefined): JsonObject {
+  if (!schema) return {};
+  const v = defaultFor({ ...schema, type: 'object' });
+  return v && typeof v === 'object' && !Array.isArray(v) ? v : {};
+}
+
+export type PathPart = string | number;
+
+/** `config.cases[1].port` → ['config', 'cases', 1, 'port'] */
+export function parsePath(path: string): PathPart[] {
+  const parts: PathPart[] = [];
+  for (const m of path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) {
+    if (m[2] !== undefined) parts.push(Number(m[2]));
+    else if (m[1] !== undefined) parts.push(/^\d+$/.test(m[1]) ? Number(m[1]) : m[1]);
+  }
+  return parts;
+}
+
+export function formatPath(parts: readonly PathPart[]): string {
+  return parts.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}

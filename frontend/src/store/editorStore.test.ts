@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { editorReducer, initialEditorState } from './editorStore';
+import { SPEC_MAP } from '../lib/testSpecs';
+import { fromCanvas } from '../lib/mapping';
+
+const specs = SPEC_MAP;
+
+describe('editor store', () => {
+  it('adds, connects, undoes and redoes', () => {
+    let s = initialEditorState();
+    s = editorReducer(s, { kind: 'addNode', spec: specs.get('manual_trigger')!, position: { x: 0, y: 0 } });
+    s = editorReducer(s, { kind: 'addNode', spec: specs.get('http_request')!, position: { x: 300, y: 0 } });
+    expect(s.nodes.map((n) => n.id)).toEqual(['manual_trigger', 'http_request']);
+    expect(s.nodes[1]!.data.config).toEqual({ method: 'GET', url: '' });
+    s = editorReducer(s, { kind: 'connect', source: 'manual_trigger', sourceHandle: 'out', target: 'http_request', specs });
+    expect(s.edges).toHaveLength(1);
+    // into a trigger: refused
+    s = editorReducer(s, { kind: 'connect', source: 'http_request', sourceHandle: 'out', target: 'manual_trigger', specs });
+    expect(s.edges).toHaveLength(1);
+    s = editorReducer(s, { kind: 'undo' });
+    expect(s.edges).toHaveLength(0);
+    s = editorReducer(s, { kind: 'redo' });
+    expect(s.edges).toHaveLength(1);
+  });
+
+  it('coalesces edits of one field into one undo step and prunes vanished ports', () => {
+    let s = initialEditorState({
+      nodes: [
+        { id: 'h', type: 'http_request', config: { url: '' }, on_error: 'error' },
+        { id: 'l', type: 'log' },
+      ],
+      edges: [{ id: 'e', source: 'h', target: 'l', source_port: 'error' }],
+    });
+    s = editorReducer(s, { kind: 'updateNode', id: 'h', patch: { config: { url: 'h' } }, specs, coalesce: 'h.url' });
+    s = editorReducer(s, { kind: 'updateNode', id: 'h', patch: { config: { url: 'ht' } }, specs, coalesce: 'h.url' });
+    expect(s.history.past).toHaveLength(1);
+    s = editorReducer(s, { kind: 'updateNode', id: 'h', patch: { on_error: 'fail' }, specs });
+    expect(s.edges).toHaveLength(0);
+    s = editorReducer(s, { kind: 'undo' });
+    expect(s.edges).toHaveLength(1);
+    s = editorReducer(s, { kind: 'undo' });
+    expect(s.nodes[0]!.data.config).toEqual({ url: '' });
+  });
+
+  it('deletes selected nodes with their edges, renames ids through edges, lays out', () => {
+    let s = initialEditorState({
+      nodes: [
+        { id: 'a', type: 'manual_trigger' },
+        { id: 'b', type: 'log' },
+        { id: 'c', type: 'end' },
+      ],
+      edges: [
+        { id: 'e1', source: 'a', target: 'b' },
+        { id: 'e2', source: 'b', target: 'c' },
+      ],
+    });
+    s = editorReducer(s, { kind: 'layout' });
+    expect(s.nodes.map((n) => n.position.x)).toEqual([0, 280, 560]);
+    s = editorReducer(s, { kind: 'renameNodeId', id: 'b', newId: 'logger' });
+    expect(fromCanvas(s.nodes, s.edges, {}).edges.map((e) => `${e.source}>${e.target}`)).toEqual(['a>logger', 'logger>c']);
+    s = editorReducer(s, { kind: 'select', id: 'logger' });
+    s = editorReducer(s, { kind: 'deleteSelected' });
+    expect(s.nodes.map((n) => n.id)).toEqual(['a', 'c']);
+    expect(s.edges).toHaveLength(0);
+  });
+});

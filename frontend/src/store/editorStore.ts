@@ -1,0 +1,151 @@
+/**
+ * The editor's typed store: the canvas graph, the schema variables and the undo/redo history.
+ * A pure reducer (unit-testable) behind `useEditorStore`.
+ */
+import { useReducer } from 'react';
+import { applyEdgeChanges, applyNodeChanges, type EdgeChange, type NodeChange } from '@xyflow/react';
+import type { Definition, JsonObject, NodeTypeSpec } from '../api/types';
+import { canConnect, danglingEdges, DEFAULT_PORT, edgeId, uniqueId } from '../lib/graph';
+import { emptyHistory, record, redo, undo, type History } from '../lib/history';
+import { defaultConfig } from '../lib/jsonSchema';
+import { layeredLayout } from '../lib/layout';
+import { fromCanvas, INPUT_HANDLE, NODE_KIND, toCanvas, type CanvasEdge, type CanvasNode, type SchemaNodeData } from '../lib/mapping';
+
+export interface Snapshot {
+  nodes: CanvasNode[];
+  edges: CanvasEdge[];
+  variables: JsonObject;
+}
+
+export interface EditorState extends Snapshot {
+  history: History<Snapshot>;
+  /** Last coalescing key: consecutive edits of one field make one undo step. */
+  lastKey: string | null;
+}
+
+export type EditorAction =
+  | { kind: 'load'; definition: Definition }
+  | { kind: 'nodesChange'; changes: NodeChange<CanvasNode>[] }
+  | { kind: 'edgesChange'; changes: EdgeChange<CanvasEdge>[] }
+  | { kind: 'connect'; source: string; sourceHandle: string | null; target: string; specs: Map<string, NodeTypeSpec> }
+  | { kind: 'addNode'; spec: NodeTypeSpec; position: { x: number; y: number } }
+  | { kind: 'updateNode'; id: string; patch: Partial<SchemaNodeData>; specs: Map<string, NodeTypeSpec>; coalesce?: string }
+  | { kind: 'renameNodeId'; id: string; newId: string }
+  | { kind: 'setVariables'; variables: JsonObject; coalesce?: string }
+  | { kind: 'select'; id: string | null }
+  | { kind: 'deleteSelected' }
+  | { kind: 'layout' }
+  | { kind: 'checkpoint' }
+  | { kind: 'undo' }
+  | { kind: 'redo' };
+
+export function initialEditorState(definition?: Definition): EditorState {
+  const { nodes, edges } = toCanvas(definition ?? { nodes: [], edges: [] });
+  return { nodes, edges, variables: definition?.variables ?? {}, history: emptyHistory(), lastKey: null };
+}
+
+const snap = (s: EditorState): Snapshot => ({ nodes: s.nodes, edges: s.edges, variables: s.variables });
+
+/** Apply a change that the user can undo. */
+function commit(s: EditorState, next: Partial<Snapshot>, key: string | null = null): EditorState {
+  const history = key !== null && key === s.lastKey ? s.history : record(s.history, snap(s));
+  return { ...s, ...next, history, lastKey: key };
+}
+
+export function editorReducer(s: EditorState, a: EditorAction): EditorState {
+  switch (a.kind) {
+    case 'load':
+      return initialEditorState(a.definition);
+    case 'nodesChange': {
+      const removes = a.changes.some((c) => c.type === 'remove');
+      const nodes = applyNodeChanges(a.changes, s.nodes);
+      if (removes) {
+        const alive = new Set(nodes.map((n) => n.id));
+        const edges = s.edges.filter((e) => alive.has(e.source) && alive.has(e.target));
+        return commit(s, { nodes, edges });
+      }
+      // Moves are recorded once at drag start (checkpoint); selection/dimensions are not edits.
+      return { ...s, nodes };
+    }
+    case 'edgesChange': {
+      const removes = a.changes.some((c) => c.type === 'remove');
+      const edges = applyEdgeChanges(a.changes, s.edges);
+      return removes ? commit(s, { edges }) : { ...s, edges };
+    }
+    case 'connect': {
+      const port = a.sourceHandle ?? DEFAULT_PORT;
+      const target = s.nodes.find((n) => n.id === a.target);
+      const defEdges = s.edges.map((e) => ({ id: e.id, source: e.source, target: e.target, source_port: e.sourceHandle ?? DEFAULT_PORT }));
+      if (!target || !canConnect(a.source, port, a.target, defEdges, a.specs.get(target.data.type))) return s;
+      const id = edgeId(a.source, port, a.target, s.edges.map((e) => e.id));
+      const edge: CanvasEdge = { id, source: a.source, target: a.target, sourceHandle: port, targetHandle: INPUT_HANDLE };
+      return commit(s, { edges: [...s.edges, edge] });
+    }
+    case 'addNode': {
+      const id = uniqueId(a.spec.type, s.nodes.map((n) => n.id));
+      const node: CanvasNode = {
+        id,
+        type: NODE_KIND,
+        position: a.position,
+        selected: true,
+        data: { type: a.spec.type, name: a.spec.label, config: defaultConfig(a.spec.config_schema) },
+      };
+      return commit(s, { nodes: [...s.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), node] });
+    }
+    case 'updateNode': {
+      const nodes = s.nodes.map((n) => (n.id === a.id ? { ...n, data: { ...n.data, ...a.patch } } : n));
+      const def = fromCanvas(nodes, s.edges, s.variables);
+      const gone = new Set(danglingEdges(def.nodes, def.edges, a.specs).map((e) => e.id));
+      const edges = gone.size ? s.edges.filter((e) => !gone.has(e.id)) : s.edges;
+      return commit(s, { nodes, edges }, a.coalesce ?? null);
+    }
+    case 'renameNodeId': {
+      if (!a.newId || s.nodes.some((n) => n.id === a.newId)) return s;
+      const nodes = s.nodes.map((n) => (n.id === a.id ? { ...n, id: a.newId } : n));
+      const edges = s.edges.map((e) => ({
+        ...e,
+        source: e.source === a.id ? a.newId : e.source,
+        target: e.target === a.id ? a.newId : e.target,
+      }));
+      return commit(s, { nodes, edges });
+    }
+    case 'setVariables':
+      return commit(s, { variables: a.variables }, a.coalesce ?? null);
+    case 'select':
+      return {
+        ...s,
+        nodes: s.nodes.map((n) => {
+          const selected = n.id === a.id;
+          return n.selected === selected ? n : { ...n, selected };
+        }),
+        edges: s.edges.map((e) => (e.selected ? { ...e, selected: false } : e)),
+      };
+    case 'deleteSelected': {
+      const gone = new Set(s.nodes.filter((n) => n.selected).map((n) => n.id));
+      const edges = s.edges.filter((e) => !e.selected && !gone.has(e.source) && !gone.has(e.target));
+      if (!gone.size && edges.length === s.edges.length) return s;
+      return commit(s, { nodes: s.nodes.filter((n) => !gone.has(n.id)), edges });
+    }
+    case 'layout': {
+      const pos = layeredLayout(
+        s.nodes.map((n) => n.id),
+        s.edges,
+      );
+      return commit(s, { nodes: s.nodes.map((n) => ({ ...n, position: pos.get(n.id) ?? n.position })) });
+    }
+    case 'checkpoint':
+      return { ...s, history: record(s.history, snap(s)), lastKey: null };
+    case 'undo': {
+      const r = undo(s.history, snap(s));
+      return r ? { ...s, ...r.value, history: r.history, lastKey: null } : s;
+    }
+    case 'redo': {
+      const r = redo(s.history, snap(s));
+      return r ? { ...s, ...r.value, history: r.history, lastKey: null } : s;
+    }
+  }
+}
+
+export function useEditorStore(definition?: Definition) {
+  return useReducer(editorReducer, definition, initialEditorState);
+}
