@@ -1,0 +1,1 @@
+"""Users of Schema: the custom user model (table `users`), identified by e-mail."""

@@ -1,0 +1,1 @@
+"""The HTTP API (DRF): serializers, views, webhooks, health checks, error format and middleware."""

@@ -1,0 +1,163 @@
+"""Serializers: the JSON shapes of docs/contracts.md. Thin — writes go through services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from executions_app.models import Execution, ExecutionStep, TriggerType
+from schemas_app.models import Schema, SchemaStatus, SchemaVersion
+
+MAX_DEFINITION_NODES = 500
+
+
+class ErrorItemSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    path = serializers.CharField(allow_null=True)
+    node_id = serializers.CharField(allow_null=True, required=False)
+    edge_id = serializers.CharField(allow_null=True, required=False)
+    message = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    type = serializers.CharField()
+    detail = serializers.CharField()
+    errors = ErrorItemSerializer(many=True)
+
+
+class UserSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.UUIDField(read_only=True)
+    email = serializers.EmailField(read_only=True)
+    is_staff = serializers.BooleanField(read_only=True)
+
+
+class LoginSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    email = serializers.EmailField()
+    password = serializers.CharField(max_length=256, style={"input_type": "password"})
+
+
+class SchemaSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    created_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
+    definition = serializers.JSONField()
+    webhook_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Schema
+        fields = [
+            "id", "name", "description", "definition", "status", "version", "created_by",
+            "created_at", "updated_at", "webhook_url", "webhook_secret",
+        ]
+        read_only_fields = ["id", "status", "version", "created_by", "created_at", "updated_at", "webhook_secret"]
+        extra_kwargs = {"description": {"required": False, "allow_blank": True}}
+
+    @extend_schema_field(serializers.URLField())
+    def get_webhook_url(self, obj: Schema) -> str:
+        path = reverse("webhook", kwargs={"schema_id": obj.id})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+    def validate_definition(self, value: Any) -> Any:
+        # Structural problems are reported by the engine's validator with exact locations (400).
+        return value
+
+
+class SchemaListSerializer(SchemaSerializer):
+    class Meta(SchemaSerializer.Meta):
+        fields = [f for f in SchemaSerializer.Meta.fields if f not in ("definition", "webhook_secret")]
+
+
+class SchemaVersionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = SchemaVersion
+        fields = ["version", "definition", "created_at"]
+
+
+class ValidateRequestSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    definition = serializers.JSONField(required=False)
+
+
+class ValidateResponseSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    valid = serializers.BooleanField()
+    errors = ErrorItemSerializer(many=True)
+
+
+class PayloadSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    payload = serializers.JSONField(required=False, default=dict)
+
+
+class RerunSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    version = serializers.ChoiceField(choices=["pinned", "current"], default="pinned")
+
+
+class WaitingSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    node_id = serializers.CharField(allow_null=True)
+    kind = serializers.CharField()
+    resume_at = serializers.DateTimeField(allow_null=True)
+
+
+class ExecutionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    schema_name = serializers.CharField(source="schema.name", read_only=True)
+    schema_version = serializers.IntegerField(source="schema_version.version", read_only=True)
+    current_node_id = serializers.SerializerMethodField()
+    context = serializers.SerializerMethodField()
+    waiting = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Execution
+        fields = [
+            "id", "schema", "schema_name", "schema_version", "status", "trigger_type", "trigger_payload",
+            "created_at", "started_at", "finished_at", "error", "current_node_id", "context", "waiting",
+            "result", "rerun_of",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_current_node_id(self, obj: Execution) -> str | None:
+        state = getattr(obj, "state", None)
+        return state.current_node_id if state else None
+
+    @extend_schema_field(serializers.JSONField())
+    def get_context(self, obj: Execution) -> Any:
+        state = getattr(obj, "state", None)
+        return state.context if state else {}
+
+    @extend_schema_field(WaitingSerializer(allow_null=True))
+    def get_waiting(self, obj: Execution) -> dict[str, Any] | None:
+        state = getattr(obj, "state", None)
+        if state is None or obj.status != "paused" or not state.wait_kind:
+            return None
+        return {
+            "node_id": state.current_node_id,
+            "kind": state.wait_kind,
+            "resume_at": serializers.DateTimeField().to_representation(state.resume_at) if state.resume_at else None,
+        }
+
+
+class ExecutionListSerializer(ExecutionSerializer):
+    class Meta(ExecutionSerializer.Meta):
+        fields = [f for f in ExecutionSerializer.Meta.fields if f not in ("context", "trigger_payload", "result")]
+        read_only_fields = fields
+
+
+class ExecutionStepSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    duration_ms = serializers.FloatField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = ExecutionStep
+        fields = [
+            "id", "seq", "node_id", "node_type", "status", "attempt", "input", "output", "error",
+            "started_at", "finished_at", "duration_ms",
+        ]
+        read_only_fields = fields
+
+
+class ExecuteRequestSerializer(PayloadSerializer):
+    pass
+
+
+__all__ = [
+    "ExecutionListSerializer", "ExecutionSerializer", "ExecutionStepSerializer", "SchemaListSerializer",
+    "SchemaSerializer", "SchemaStatus", "SchemaVersionSerializer", "TriggerType",
+]

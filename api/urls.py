@@ -1,0 +1,31 @@
+"""Routes of the HTTP API (mounted at /api/)."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from api.views.auth import CsrfView, LoginView, LogoutView, MeView
+from api.views.executions import ExecutionViewSet
+from api.views.health import LiveView, ReadyView
+from api.views.node_types import NodeTypeListView
+from api.views.schemas import SchemaViewSet
+from api.views.webhooks import WebhookView
+
+router = DefaultRouter()
+router.include_root_view = False
+router.register("schemas", SchemaViewSet, basename="schema")
+router.register("executions", ExecutionViewSet, basename="execution")
+
+urlpatterns = [
+    path("", include(router.urls)),
+    path("node-types/", NodeTypeListView.as_view(), name="node-types"),
+    path("hooks/<uuid:schema_id>/", WebhookView.as_view(), name="webhook"),
+    path("health/live", LiveView.as_view(), name="health-live"),
+    path("health/ready", ReadyView.as_view(), name="health-ready"),
+    path("auth/csrf/", CsrfView.as_view(), name="auth-csrf"),
+    path("auth/login/", LoginView.as_view(), name="auth-login"),
+    path("auth/logout/", LogoutView.as_view(), name="auth-logout"),
+    path("auth/me/", MeView.as_view(), name="auth-me"),
+    path("schema/", SpectacularAPIView.as_view(), name="openapi-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="swagger-ui"),
+]

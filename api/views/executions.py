@@ -1,0 +1,88 @@
+"""Executions: list and detail, the recorded steps, and the operator actions
+(cancel, resume with a payload, retry from the failed step, re-run)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+from api.exceptions import Conflict
+from api.filters import ExecutionFilter
+from api.serializers import (
+    ErrorSerializer,
+    ExecutionListSerializer,
+    ExecutionSerializer,
+    ExecutionStepSerializer,
+    PayloadSerializer,
+    RerunSerializer,
+)
+from executions_app import services
+from executions_app.models import Execution
+from executions_app.selectors import execution_steps, executions_visible_to
+
+_errors = {404: ErrorSerializer, 409: ErrorSerializer}
+
+
+class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
+    filterset_class = ExecutionFilter
+
+    def get_queryset(self) -> QuerySet[Execution]:
+        return executions_visible_to(self.request.user)  # type: ignore[arg-type]
+
+    def get_serializer_class(self) -> type[BaseSerializer]:  # type: ignore[type-arg]
+        return ExecutionListSerializer if self.action == "list" else ExecutionSerializer
+
+    def _respond(self, execution: Execution, code: int = status.HTTP_202_ACCEPTED) -> Response:
+        execution = self.get_queryset().get(pk=execution.pk)
+        return Response(ExecutionSerializer(execution).data, status=code)
+
+    @extend_schema(responses={200: ExecutionStepSerializer(many=True), **_errors})
+    @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None)
+    def steps(self, request: Request, pk: Any = None) -> Response:
+        return Response(ExecutionStepSerializer(execution_steps(self.get_object()), many=True).data)
+
+    @extend_schema(request=None, responses={202: ExecutionSerializer, **_errors})
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def cancel(self, request: Request, pk: Any = None) -> Response:
+        try:
+            return self._respond(services.execution_cancel(self.get_object()))
+        except services.ExecutionStateError as exc:
+            raise Conflict(str(exc)) from exc
+
+    @extend_schema(request=PayloadSerializer, responses={202: ExecutionSerializer, **_errors})
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def resume(self, request: Request, pk: Any = None) -> Response:
+        body = PayloadSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            return self._respond(services.execution_resume(self.get_object(), payload=body.validated_data["payload"]))
+        except services.ExecutionStateError as exc:
+            raise Conflict(str(exc)) from exc
+
+    @extend_schema(request=None, responses={202: ExecutionSerializer, **_errors})
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def retry(self, request: Request, pk: Any = None) -> Response:
+        try:
+            return self._respond(services.execution_retry(self.get_object()))
+        except services.ExecutionStateError as exc:
+            raise Conflict(str(exc)) from exc
+
+    @extend_schema(request=RerunSerializer, responses={202: ExecutionSerializer, **_errors})
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def rerun(self, request: Request, pk: Any = None) -> Response:
+        body = RerunSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        execution = services.execution_rerun(
+            self.get_object(),
+            use_current=body.validated_data["version"] == "current",
+            created_by=request.user,  # type: ignore[arg-type]
+            request_id=getattr(request._request, "request_id", ""),
+        )
+        return self._respond(execution)

@@ -1,0 +1,140 @@
+"""Schemas: CRUD plus validate / activate / archive / duplicate / rotate-secret / versions / execute.
+
+Users see and change their own schemas (staff see all); someone else's schema is a 404, not a 403,
+so ids do not leak. Every write goes through `schemas_app.services`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+from api.exceptions import Conflict, DefinitionInvalid
+from api.filters import SchemaFilter
+from api.serializers import (
+    ErrorSerializer,
+    ExecuteRequestSerializer,
+    ExecutionSerializer,
+    SchemaListSerializer,
+    SchemaSerializer,
+    SchemaVersionSerializer,
+    ValidateRequestSerializer,
+    ValidateResponseSerializer,
+)
+from executions_app.models import TriggerType
+from executions_app.selectors import schemas_visible_to
+from executions_app.services import execution_create
+from schemas_app import services
+from schemas_app.models import Schema, SchemaStatus
+from schemas_app.validation import definition_problems
+
+_errors = {400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
+
+
+class SchemaViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,  # type: ignore[type-arg]
+):
+    filterset_class = SchemaFilter
+    lookup_value_converter = "uuid"
+
+    def get_queryset(self) -> QuerySet[Schema]:
+        return schemas_visible_to(self.request.user)  # type: ignore[arg-type]
+
+    def get_serializer_class(self) -> type[BaseSerializer]:  # type: ignore[type-arg]
+        return SchemaListSerializer if self.action == "list" else SchemaSerializer
+
+    def perform_create(self, serializer: BaseSerializer) -> None:  # type: ignore[type-arg]
+        try:
+            serializer.instance = services.schema_create(created_by=self.request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        except services.DefinitionError as exc:
+            raise DefinitionInvalid(exc.problems) from exc
+
+    def perform_update(self, serializer: BaseSerializer) -> None:  # type: ignore[type-arg]
+        try:
+            serializer.instance = services.schema_update(
+                serializer.instance, user=self.request.user, **serializer.validated_data  # type: ignore[arg-type]
+            )
+        except services.DefinitionError as exc:
+            raise DefinitionInvalid(exc.problems) from exc
+        except services.SchemaStateError as exc:
+            raise Conflict(str(exc)) from exc
+
+    def perform_destroy(self, instance: Schema) -> None:
+        services.schema_delete(instance)
+
+    def _state_action(self, func: Any) -> Response:
+        schema = self.get_object()
+        try:
+            schema = func(schema)
+        except services.DefinitionError as exc:
+            raise DefinitionInvalid(exc.problems, "The schema cannot be activated: its definition is invalid.") from exc
+        except services.SchemaStateError as exc:
+            raise Conflict(str(exc)) from exc
+        return Response(SchemaSerializer(schema, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=ValidateRequestSerializer, responses={200: ValidateResponseSerializer, **_errors})
+    @action(detail=True, methods=["post"])
+    def validate(self, request: Request, pk: Any = None) -> Response:
+        schema = self.get_object()
+        body = ValidateRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        definition = body.validated_data.get("definition", schema.definition)
+        problems = definition_problems(definition)
+        return Response({"valid": not problems, "errors": problems})
+
+    @extend_schema(request=None, responses={200: SchemaSerializer, **_errors})
+    @action(detail=True, methods=["post"])
+    def activate(self, request: Request, pk: Any = None) -> Response:
+        return self._state_action(services.schema_activate)
+
+    @extend_schema(request=None, responses={200: SchemaSerializer, **_errors})
+    @action(detail=True, methods=["post"])
+    def archive(self, request: Request, pk: Any = None) -> Response:
+        return self._state_action(services.schema_archive)
+
+    @extend_schema(request=None, responses={200: SchemaSerializer, **_errors})
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request: Request, pk: Any = None) -> Response:
+        return self._state_action(services.schema_rotate_secret)
+
+    @extend_schema(request=None, responses={201: SchemaSerializer, **_errors})
+    @action(detail=True, methods=["post"])
+    def duplicate(self, request: Request, pk: Any = None) -> Response:
+        copy = services.schema_duplicate(self.get_object(), user=request.user)  # type: ignore[arg-type]
+        return Response(SchemaSerializer(copy, context=self.get_serializer_context()).data, status=201)
+
+    @extend_schema(responses={200: SchemaVersionSerializer(many=True), **_errors})
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def versions(self, request: Request, pk: Any = None) -> Response:
+        schema = self.get_object()
+        return Response(SchemaVersionSerializer(schema.versions.all(), many=True).data)
+
+    @extend_schema(request=ExecuteRequestSerializer, responses={202: ExecutionSerializer, **_errors})
+    @action(detail=True, methods=["post"])
+    def execute(self, request: Request, pk: Any = None) -> Response:
+        schema = self.get_object()
+        if schema.status == SchemaStatus.ARCHIVED:
+            raise Conflict("An archived schema cannot be run.")
+        body = ExecuteRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        execution, _ = execution_create(
+            schema=schema,
+            trigger_type=TriggerType.MANUAL,
+            payload=body.validated_data.get("payload", {}),
+            created_by=request.user,  # type: ignore[arg-type]
+            request_id=getattr(request._request, "request_id", ""),
+        )
+        execution.refresh_from_db()
+        return Response(ExecutionSerializer(execution).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,30 @@
+"""Settings for a developer's machine (`make run`): embedded defaults so nothing else is needed.
+
+Without `DATABASE_URL` the app uses a SQLite file and without `RABBITMQ_URL` kombu's filesystem
+transport (both under `var/`). Point both at PostgreSQL and RabbitMQ for anything serious:
+SQLite and the filesystem broker have no delayed delivery, no dead-lettering and one writer.
+"""
+
+from .base import *  # noqa: F403
+from .base import BASE_DIR, env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="local-development-only-not-secret")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "0.0.0.0"])
+CSRF_TRUSTED_ORIGINS = env.list(
+    "DJANGO_CSRF_TRUSTED_ORIGINS", default=["http://127.0.0.1:5173", "http://localhost:5173"]
+)
+
+_broker_dir = BASE_DIR / "var" / "broker"
+RABBITMQ_URL = env("RABBITMQ_URL", default="filesystem://")
+CELERY_BROKER_URL = RABBITMQ_URL
+if RABBITMQ_URL.startswith("filesystem"):
+    for sub in ("out", "processed"):
+        (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "out"),
+        "data_folder_out": str(_broker_dir / "out"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+(BASE_DIR / "var").mkdir(exist_ok=True)

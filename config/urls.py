@@ -1,0 +1,38 @@
+"""Top-level routes: the API, the admin, Prometheus metrics, and the editor (SPA) everywhere else."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import include, path, re_path
+from django_prometheus import exports
+
+
+def editor(request: HttpRequest) -> HttpResponse:
+    """Serve the editor's index.html for client-side routes (the build is in frontend/dist)."""
+    if not (settings.FRONTEND_DIST / "index.html").exists():
+        return JsonResponse(
+            {"type": "not_found", "detail": "The editor is not built: run `make frontend` (or `make run`).",
+             "errors": []},
+            status=404,
+        )
+    return render(request, "index.html")
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return JsonResponse({"type": "not_found", "detail": "Not found.", "errors": []}, status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"type": "server_error", "detail": "An internal error occurred.", "errors": []}, status=500)
+
+
+handler404 = not_found
+handler500 = server_error
+
+urlpatterns = [
+    path("api/", include("api.urls")),
+    path("admin/", admin.site.urls),
+    path("metrics", exports.ExportToDjangoView, name="prometheus-django-metrics"),
+    re_path(r"^(?!api/|admin/|static/|metrics).*$", editor, name="editor"),
+]

@@ -1,0 +1,1 @@
+"""Executions: runs of a schema, their checkpointed state, recorded steps and timers."""

@@ -1,0 +1,194 @@
+"""Execution models: the spec's `executions`, `execution_state` and `execution_steps` tables,
+plus `execution_timers` (the durable timer store, the spec's `at`).
+
+`execution_state` is the checkpoint the worker resumes from after any crash: `context` holds the
+schema's variables and `checkpoint` the walker's position (outputs of finished nodes, the queue
+of nodes still to run, attempts). Steps are append-only; `(execution, seq)` is unique so a step
+can never be recorded twice, even by two workers racing on a duplicated message.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+
+from schemas_app.models import Schema, SchemaVersion
+
+
+class ExecutionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    PAUSED = "paused", "Paused"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINISHED_STATUSES = (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED)
+
+
+class TriggerType(models.TextChoices):
+    MANUAL = "manual", "Manual"
+    WEBHOOK = "webhook", "Webhook"
+    SCHEDULER = "scheduler", "Scheduler"
+
+
+class Execution(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    schema = models.ForeignKey(Schema, on_delete=models.CASCADE, related_name="executions", db_index=False)
+    status = models.CharField(
+        max_length=16,
+        choices=ExecutionStatus.choices,
+        default=ExecutionStatus.PENDING,
+        db_default=ExecutionStatus.PENDING,
+    )
+    trigger_type = models.CharField(max_length=16, choices=TriggerType.choices)
+    trigger_payload = models.JSONField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        db_column="created_by",
+        related_name="executions",
+    )
+    error = models.TextField(null=True, blank=True)
+    # Extras (DESIGN.md): pinned definition, creation time, idempotency, lease, result, tracing.
+    schema_version = models.ForeignKey(SchemaVersion, on_delete=models.PROTECT, related_name="executions")
+    created_at = models.DateTimeField(auto_now_add=True, db_default=Now())
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True, default="")
+    lease_owner = models.CharField(max_length=128, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    rerun_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reruns")
+
+    class Meta:
+        db_table = "executions"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["schema"], name="idx_executions_schema_id"),
+            models.Index(fields=["status"], name="idx_executions_status"),
+            models.Index(fields=["-created_at", "-id"], name="idx_executions_created"),
+            models.Index(fields=["schema", "-created_at", "-id"], name="idx_executions_schema_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=ExecutionStatus.values), name="executions_status_valid"),
+            models.CheckConstraint(
+                condition=Q(trigger_type__in=TriggerType.values), name="executions_trigger_type_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["schema", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="executions_unique_idempotency_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+
+class ExecutionState(models.Model):
+    execution = models.OneToOneField(
+        Execution, on_delete=models.CASCADE, primary_key=True, db_column="execution_id", related_name="state"
+    )
+    current_node_id = models.CharField(max_length=255, null=True, blank=True)
+    context = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
+    # Extras: the walker's checkpoint and what a paused execution waits for.
+    checkpoint = models.JSONField(default=dict)
+    wait_kind = models.CharField(max_length=16, blank=True, default="")
+    resume_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "execution_state"
+
+    def __str__(self) -> str:
+        return f"state of {self.execution_id}"
+
+
+class StepStatus(models.TextChoices):
+    SUCCESS = "success", "Success"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class ExecutionStep(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="steps", db_index=False)
+    node_id = models.CharField(max_length=255)
+    node_type = models.CharField(max_length=64)
+    input = models.JSONField(null=True, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=StepStatus.choices)
+    error = models.TextField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Extras: position in the execution (unique: no step is ever recorded twice) and attempt number.
+    seq = models.PositiveIntegerField()
+    attempt = models.PositiveSmallIntegerField(default=1, db_default=1)
+
+    class Meta:
+        db_table = "execution_steps"
+        ordering = ["execution", "seq"]
+        indexes = [models.Index(fields=["execution"], name="idx_execution_steps_execution_id")]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=StepStatus.values), name="execution_steps_status_valid"),
+            models.UniqueConstraint(fields=["execution", "seq"], name="execution_steps_unique_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.node_id} #{self.seq} ({self.status})"
+
+    @property
+    def duration_ms(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return round((self.finished_at - self.started_at).total_seconds() * 1000, 3)
+        return None
+
+
+class TimerStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    FIRED = "fired", "Fired"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class ExecutionTimer(models.Model):
+    """A durable timer (the spec's `at`): wake `execution` at `due_at`. The row is the truth;
+    the broker message published on commit is only the fast path, and the reconciler fires
+    overdue rows whose message was lost. A timer fires once: firing is a conditional UPDATE."""
+
+    id = models.BigAutoField(primary_key=True)
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="timers")
+    due_at = models.DateTimeField()
+    reason = models.CharField(max_length=16)
+    node_id = models.CharField(max_length=255, blank=True, default="")
+    status = models.CharField(
+        max_length=16, choices=TimerStatus.choices, default=TimerStatus.SCHEDULED, db_default=TimerStatus.SCHEDULED
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_default=Now())
+    fired_at = models.DateTimeField(null=True, blank=True)
+    lateness_ms = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        db_table = "execution_timers"
+        ordering = ["due_at"]
+        indexes = [
+            models.Index(fields=["due_at"], condition=Q(status="scheduled"), name="idx_timers_scheduled_due"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=TimerStatus.values), name="execution_timers_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"timer {self.id} {self.reason} @ {self.due_at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,1 @@
+"""Schemas: the node graphs users draw, their versions, validation and lifecycle services."""

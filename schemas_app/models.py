@@ -1,0 +1,86 @@
+"""Schema models: the spec's `schemas` table plus immutable published versions.
+
+`Schema.definition` is the editable graph (format in docs/contracts.md). Every change of the
+definition increments `version` and stores an immutable `SchemaVersion`; an execution pins the
+version it started with, so editing a schema never changes a running execution.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class SchemaStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    ACTIVE = "active", "Active"
+    ARCHIVED = "archived", "Archived"
+
+
+class Schema(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True, default="")
+    definition = models.JSONField()
+    status = models.CharField(
+        max_length=16, choices=SchemaStatus.choices, default=SchemaStatus.DRAFT, db_default=SchemaStatus.DRAFT
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        db_column="created_by",
+        related_name="schemas",
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_default=Now())
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
+    # Extras (DESIGN.md): version counter and the webhook trigger's shared secret.
+    version = models.PositiveIntegerField(default=1, db_default=1)
+    webhook_secret = models.CharField(max_length=128, default=new_webhook_secret)
+
+    class Meta:
+        db_table = "schemas"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status"], name="idx_schemas_status"),
+            models.Index(fields=["-created_at", "-id"], name="idx_schemas_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=SchemaStatus.values), name="schemas_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SchemaVersion(models.Model):
+    """An immutable copy of a schema's definition at one version."""
+
+    id = models.BigAutoField(primary_key=True)
+    schema = models.ForeignKey(Schema, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    definition = models.JSONField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_default=Now())
+
+    class Meta:
+        db_table = "schema_versions"
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["schema", "version"], name="schema_versions_unique_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.schema_id} v{self.version}"
