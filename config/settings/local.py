@@ -28,3 +28,12 @@ if RABBITMQ_URL.startswith("filesystem"):
         "store_processed": False,
     }
 (BASE_DIR / "var").mkdir(exist_ok=True)
+
+# SQLite (embedded mode): the API, worker and beat write concurrently, so wait for locks instead
+# of failing, and use WAL so readers do not block the writer.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["OPTIONS"] = {  # noqa: F405
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }

@@ -1,0 +1,83 @@
+# One command per routine task. `make run` and `make test` are the two a newcomer needs.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+export PORT ?= 8000
+
+.PHONY: help run test test-backend test-frontend e2e lint fmt install frontend migrate seed bench up down clean
+
+help:
+	@echo "make run    - install, migrate, seed demo data, start API + worker + beat on http://127.0.0.1:$(PORT)"
+	@echo "make test   - the whole suite (backend on PostgreSQL + RabbitMQ, frontend unit, browser e2e)"
+	@echo "make lint   - ruff, mypy, manage.py check --deploy, makemigrations --check"
+	@echo "make bench  - the standard benchmark (real PostgreSQL, RabbitMQ, gunicorn, workers)"
+	@echo "make up / make down - docker compose dev stack"
+
+$(VENV)/.installed: requirements/base.txt requirements/local.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements/local.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+frontend/node_modules/.installed: frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	touch $@
+
+frontend/dist/index.html: frontend/node_modules/.installed $(shell find frontend/src frontend/index.html -type f 2>/dev/null)
+	cd frontend && npm run build
+
+frontend: frontend/dist/index.html
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+seed: migrate
+	$(PY) manage.py seed_demo
+
+run: install frontend seed
+	@echo ""
+	@echo "  Schema is starting on http://127.0.0.1:$(PORT)  (sign in: demo@schema.local / demo)"
+	@echo "  Admin: http://127.0.0.1:$(PORT)/admin/   API docs: http://127.0.0.1:$(PORT)/api/docs/"
+	@echo ""
+	$(BIN)/honcho start -f Procfile
+
+test: test-backend test-frontend e2e
+
+test-backend: install
+	$(BIN)/pytest
+
+test-frontend: frontend/node_modules/.installed
+	cd frontend && npm test
+
+e2e: install frontend
+	$(PY) scripts/run_e2e.py
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+	DJANGO_SECRET_KEY=lint-only-$$(head -c 32 /dev/urandom | base64 | tr -dc A-Za-z0-9) \
+	  DATABASE_URL=postgres://lint@127.0.0.1/lint RABBITMQ_URL=amqp://lint@127.0.0.1// \
+	  DJANGO_ALLOWED_HOSTS=schema.example.com \
+	  $(PY) manage.py check --deploy --fail-level WARNING --settings=config.settings.production
+	$(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test
+
+fmt: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(PY) bench/run.py
+
+up:
+	docker compose up --build
+
+down:
+	docker compose down
+
+clean:
+	rm -rf var staticfiles frontend/dist
