@@ -18,6 +18,6 @@ export default defineConfig({
     strictPort: true,
     proxy: { '/api': proxied, '/admin': proxied, '/static': proxied },
   },
-  build: { outDir: 'dist', emptyOutDir: true, sourcemap: false },
+  build: { outDir: 'dist', emptyOutDir: true, sourcemap: false, chunkSizeWarningLimit: 900 },
   test: { environment: 'node', include: ['src/**/*.test.ts'] },
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { canConnect, danglingEdges, expressionVariables, outputPorts, uniqueId, upstreamOf } from './graph';
 import { SPEC_MAP } from './testSpecs';
+import type { JsonObject } from '../api/types';
 
 describe('outputPorts', () => {
   it('uses static ports', () => {
@@ -8,7 +9,7 @@ describe('outputPorts', () => {
     expect(outputPorts({}, SPEC_MAP.get('end'))).toEqual([]);
   });
   it('adds one port per switch case then default', () => {
-    const cfg = { cases: [{ port: 'big' }, { port: 'small' }, { port: 'big' }, { nope: 1 }] };
+    const cfg: JsonObject = { cases: [{ port: 'big' }, { port: 'small' }, { port: 'big' }, { nope: 1 }] };
     expect(outputPorts({ config: cfg }, SPEC_MAP.get('switch'))).toEqual(['big', 'small', 'default']);
   });
   it('adds error when on_error = error', () => {

@@ -76,3 +76,17 @@ export function parsePath(path: string): PathPart[] {
 export function formatPath(parts: readonly PathPart[]): string {
   return parts.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
+
+/** Immutable set at a path; creates objects/arrays on the way as the next key's type asks. */
+export function setIn(target: JsonValue | undefined, parts: readonly PathPart[], value: JsonValue): JsonValue {
+  if (!parts.length) return value;
+  const [head, ...rest] = parts as [PathPart, ...PathPart[]];
+  if (typeof head === 'number') {
+    const arr = Array.isArray(target) ? [...target] : [];
+    arr[head] = setIn(arr[head], rest, value);
+    return arr;
+  }
+  const obj: JsonObject = target && typeof target === 'object' && !Array.isArray(target) ? { ...target } : {};
+  obj[head] = setIn(obj[head], rest, value);
+  return obj;
+}

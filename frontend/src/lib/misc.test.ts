@@ -51,3 +51,14 @@ describe('placeErrors', () => {
     expect(p.general.map((e) => e.message)).toEqual(['missing trigger']);
   });
 });
+
+import { setIn } from './jsonSchema';
+describe('setIn', () => {
+  it('sets deep values without touching the input', () => {
+    const src = { cases: [{ port: 'a' }, { port: 'b' }], x: 1 };
+    const out = setIn(src, ['cases', 1, 'port'], 'c');
+    expect(out).toEqual({ cases: [{ port: 'a' }, { port: 'c' }], x: 1 });
+    expect(src.cases[1]!.port).toBe('b');
+    expect(setIn(undefined, ['a', 0, 'b'], true)).toEqual({ a: [{ b: true }] });
+  });
+});

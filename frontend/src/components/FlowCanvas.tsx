@@ -1,0 +1,109 @@
+/** The React Flow canvas shared by the editor (editable) and the execution view (read-only). */
+import { useCallback, useMemo, type DragEvent } from 'react';
+import {
+  Background,
+  Controls,
+  MarkerType,
+  MiniMap,
+  ReactFlow,
+  useReactFlow,
+  type Connection,
+  type EdgeChange,
+  type IsValidConnection,
+  type NodeChange,
+} from '@xyflow/react';
+import type { ApiFieldError, NodeTypeSpec } from '../api/types';
+import { DEFAULT_PORT } from '../lib/graph';
+import type { CanvasEdge, CanvasNode } from '../lib/mapping';
+import { nodeTypes } from '../nodes';
+import { DND_MIME } from './Palette';
+
+const GROUP_COLOR: Record<string, string> = { trigger: '#b45309', logic: '#6d28d9', action: '#0369a1', flow: '#047857' };
+
+export interface FlowCanvasProps {
+  nodes: CanvasNode[];
+  edges: CanvasEdge[];
+  specs: Map<string, NodeTypeSpec>;
+  readOnly?: boolean;
+  edgeErrors?: Map<string, ApiFieldError[]>;
+  onNodesChange?: (c: NodeChange<CanvasNode>[]) => void;
+  onEdgesChange?: (c: EdgeChange<CanvasEdge>[]) => void;
+  onConnect?: (c: Connection) => void;
+  onDropType?: (spec: NodeTypeSpec, position: { x: number; y: number }) => void;
+  onDragStart?: () => void;
+  onNodeClick?: (id: string) => void;
+  onPaneClick?: () => void;
+  isValidConnection?: IsValidConnection;
+}
+
+export function FlowCanvas(p: FlowCanvasProps) {
+  const rf = useReactFlow();
+  const edges = useMemo(
+    () =>
+      p.edges.map((e) => {
+        const port = e.sourceHandle ?? DEFAULT_PORT;
+        const bad = p.edgeErrors?.has(e.id);
+        return {
+          ...e,
+          label: port === DEFAULT_PORT ? undefined : port,
+          className: [bad && 'edge-error', port === 'error' && 'edge-port-error'].filter(Boolean).join(' ') || undefined,
+          markerEnd: { type: MarkerType.ArrowClosed, width: 18, height: 18 },
+          ariaLabel: `Edge from ${e.source} (${port}) to ${e.target}`,
+        };
+      }),
+    [p.edges, p.edgeErrors],
+  );
+
+  const onDragOver = useCallback((e: DragEvent) => {
+    e.preventDefault();
+    e.dataTransfer.dropEffect = 'move';
+  }, []);
+  const { onDropType, specs } = p;
+  const onDrop = useCallback(
+    (e: DragEvent) => {
+      e.preventDefault();
+      const type = e.dataTransfer.getData(DND_MIME) || e.dataTransfer.getData('text/plain');
+      const spec = specs.get(type);
+      if (!spec || !onDropType) return;
+      const pos = rf.screenToFlowPosition({ x: e.clientX, y: e.clientY });
+      onDropType(spec, { x: Math.round(pos.x - 90), y: Math.round(pos.y - 30) });
+    },
+    [rf, specs, onDropType],
+  );
+
+  return (
+    <div className="canvas" data-testid="canvas" onDragOver={p.readOnly ? undefined : onDragOver} onDrop={p.readOnly ? undefined : onDrop}>
+      <ReactFlow<CanvasNode, CanvasEdge>
+        nodes={p.nodes}
+        edges={edges}
+        nodeTypes={nodeTypes}
+        onNodesChange={p.onNodesChange}
+        onEdgesChange={p.onEdgesChange}
+        onConnect={p.onConnect}
+        onNodeDragStart={p.onDragStart}
+        onNodeClick={(_, n) => p.onNodeClick?.(n.id)}
+        onPaneClick={p.onPaneClick}
+        isValidConnection={p.isValidConnection}
+        nodesDraggable={!p.readOnly}
+        nodesConnectable={!p.readOnly}
+        edgesFocusable={!p.readOnly}
+        deleteKeyCode={p.readOnly ? null : ['Backspace', 'Delete']}
+        fitView
+        fitViewOptions={{ padding: 0.2, maxZoom: 1.2 }}
+        minZoom={0.2}
+        maxZoom={2}
+        proOptions={{ hideAttribution: true }}
+      >
+        <Background gap={20} size={1} />
+        <Controls showInteractive={false} />
+        <MiniMap
+          pannable
+          zoomable
+          ariaLabel="Mini map"
+          nodeColor={(n) => GROUP_COLOR[specs.get((n as CanvasNode).data.type)?.group ?? ''] ?? '#64748b'}
+        />
+      </ReactFlow>
+    </div>
+  );
+}
+

@@ -1,0 +1,204 @@
+/** Side panel for the selected node: name, id, generated config form, retry policy, on_error. */
+import { useEffect, useState } from 'react';
+import type { JsonObject, JsonValue, NodeTypeSpec, OnError, RetryPolicy } from '../api/types';
+import { setIn, parsePath } from '../lib/jsonSchema';
+import type { CanvasNode, SchemaNodeData } from '../lib/mapping';
+import { ObjectFields, type FormContext } from './SchemaForm';
+
+const DEFAULT_RETRY: RetryPolicy = { max_attempts: 3, backoff: 'exponential', base_seconds: 1, max_seconds: 60, jitter: true };
+
+export function NodePanel({
+  node,
+  spec,
+  exprVars,
+  fieldErrors,
+  nodeMessages,
+  onPatch,
+  onRename,
+  onDelete,
+  onClose,
+}: {
+  node: CanvasNode;
+  spec: NodeTypeSpec | undefined;
+  exprVars: string[];
+  fieldErrors: Map<string, string[]> | undefined;
+  nodeMessages: string[];
+  onPatch: (patch: Partial<SchemaNodeData>, coalesce?: string) => void;
+  onRename: (newId: string) => void;
+  onDelete: () => void;
+  onClose: () => void;
+}) {
+  const d = node.data;
+  const [idText, setIdText] = useState(node.id);
+  useEffect(() => setIdText(node.id), [node.id]);
+
+  const edit = (path: string, value: JsonValue) => {
+    const parts = parsePath(path);
+    const [root, ...rest] = parts;
+    if (root === 'config') onPatch({ config: setIn(d.config, rest, value) as JsonObject }, `${node.id}:${path}`);
+    else if (root === 'retry') onPatch({ retry: setIn((d.retry ?? {}) as JsonObject, rest, value) as RetryPolicy }, `${node.id}:${path}`);
+  };
+  const ctx: FormContext = { errors: fieldErrors, exprVars, onEdit: edit };
+  const err = (path: string) =>
+    (fieldErrors?.get(path) ?? []).map((m) => (
+      <p key={m} className="field-error" role="alert">
+        {m}
+      </p>
+    ));
+  const retry = d.retry;
+
+  return (
+    <aside className="side-panel" aria-label={`Node ${node.id}`} data-testid="node-panel">
+      <header className="side-head">
+        <div>
+          <h2>{d.name || spec?.label || d.type}</h2>
+          <p className="muted">
+            {spec?.label ?? `Unknown type ${d.type}`}
+            {spec?.side_effects ? ' · side effects' : ''}
+          </p>
+        </div>
+        <button type="button" className="icon-btn" aria-label="Close node panel" onClick={onClose}>
+          ×
+        </button>
+      </header>
+      {spec?.description && <p className="help">{spec.description}</p>}
+      {nodeMessages.length > 0 && (
+        <ul className="error-list" data-testid="node-panel-errors">
+          {nodeMessages.map((m, i) => (
+            <li key={i}>{m}</li>
+          ))}
+        </ul>
+      )}
+      <div className="field">
+        <label htmlFor="node-name">Name</label>
+        <input
+          id="node-name"
+          type="text"
+          value={d.name}
+          data-testid="node-name"
+          onChange={(e) => onPatch({ name: e.target.value }, `${node.id}:name`)}
+        />
+        {err('name')}
+      </div>
+      <div className="field">
+        <label htmlFor="node-id">ID (used in expressions as nodes.{node.id}.output)</label>
+        <input
+          id="node-id"
+          type="text"
+          className="mono"
+          value={idText}
+          data-testid="node-id"
+          pattern="[A-Za-z_][A-Za-z0-9_]*"
+          onChange={(e) => setIdText(e.target.value)}
+          onBlur={() => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(idText) && idText !== node.id ? onRename(idText) : setIdText(node.id))}
+        />
+      </div>
+
+      <section className="panel-section" aria-label="Configuration">
+        <h3>Configuration</h3>
+        {spec && Object.keys(spec.config_schema.properties ?? {}).length > 0 ? (
+          <ObjectFields schema={spec.config_schema} value={d.config} path="config" ctx={ctx} />
+        ) : (
+          <p className="muted">No settings.</p>
+        )}
+        {err('config')}
+      </section>
+
+      {!spec?.is_trigger && (
+        <section className="panel-section" aria-label="Error handling">
+          <h3>Error handling</h3>
+          <div className="field">
+            <label htmlFor="node-on-error">On error</label>
+            <select
+              id="node-on-error"
+              data-testid="node-on-error"
+              value={d.on_error ?? 'fail'}
+              onChange={(e) => onPatch({ on_error: e.target.value as OnError })}
+            >
+              <option value="fail">Fail the execution</option>
+              <option value="error">Follow the error port</option>
+            </select>
+            {err('on_error')}
+          </div>
+          <div className="field field-check">
+            <input
+              id="node-retry"
+              type="checkbox"
+              checked={!!retry}
+              data-testid="node-retry"
+              onChange={(e) => onPatch({ retry: e.target.checked ? DEFAULT_RETRY : undefined })}
+            />
+            <label htmlFor="node-retry">Retry on failure</label>
+          </div>
+          {retry && (
+            <div className="grid-2">
+              <NumberField label="Max attempts" path="retry.max_attempts" value={retry.max_attempts} min={1} integer ctx={ctx} />
+              <div className="field">
+                <label htmlFor="retry-backoff">Backoff</label>
+                <select
+                  id="retry-backoff"
+                  value={retry.backoff ?? 'exponential'}
+                  onChange={(e) => edit('retry.backoff', e.target.value)}
+                >
+                  <option value="fixed">fixed</option>
+                  <option value="exponential">exponential</option>
+                </select>
+                {err('retry.backoff')}
+              </div>
+              <NumberField label="Base (s)" path="retry.base_seconds" value={retry.base_seconds} min={0} ctx={ctx} />
+              <NumberField label="Max (s)" path="retry.max_seconds" value={retry.max_seconds} min={0} ctx={ctx} />
+              <div className="field field-check">
+                <input id="retry-jitter" type="checkbox" checked={!!retry.jitter} onChange={(e) => edit('retry.jitter', e.target.checked)} />
+                <label htmlFor="retry-jitter">Jitter</label>
+              </div>
+            </div>
+          )}
+          {err('retry')}
+        </section>
+      )}
+      <button type="button" className="btn btn-danger" data-testid="delete-node" onClick={onDelete}>
+        Delete node
+      </button>
+    </aside>
+  );
+}
+
+function NumberField({
+  label,
+  path,
+  value,
+  min,
+  integer,
+  ctx,
+}: {
+  label: string;
+  path: string;
+  value: number | undefined;
+  min?: number;
+  integer?: boolean;
+  ctx: FormContext;
+}) {
+  const id = `f-${path.replace(/\W/g, '-')}`;
+  const msgs = ctx.errors?.get(path) ?? [];
+  return (
+    <div className={msgs.length ? 'field has-error' : 'field'}>
+      <label htmlFor={id}>{label}</label>
+      <input
+        id={id}
+        type="number"
+        min={min}
+        step={integer ? 1 : 'any'}
+        value={value ?? ''}
+        onChange={(e) => {
+          const n = integer ? parseInt(e.target.value, 10) : parseFloat(e.target.value);
+          if (!Number.isNaN(n)) ctx.onEdit(path, n);
+        }}
+      />
+      {msgs.map((m) => (
+        <p key={m} className="field-error" role="alert">
+          {m}
+        </p>
+      ))}
+    </div>
+  );
+}

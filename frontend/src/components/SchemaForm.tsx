@@ -1,0 +1,242 @@
+/**
+ * A form generated from a node type's JSON Schema: string, number, integer, boolean, enum,
+ * object, arrays (of objects or of scalars); anything else is edited as JSON. Fields marked
+ * `x-expression` show which variables an expression may use.
+ */
+import type { JsonObject, JsonSchema, JsonValue } from '../api/types';
+import { defaultFor, fieldKind } from '../lib/jsonSchema';
+import { JsonText } from './JsonText';
+
+export interface FormContext {
+  /** node-local field path → API messages */
+  errors: Map<string, string[]> | undefined;
+  exprVars: string[];
+  onEdit: (path: string, value: JsonValue) => void;
+}
+
+const humanize = (key: string) => key.replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase());
+const domId = (path: string) => `f-${path.replace(/[^A-Za-z0-9_-]/g, '-')}`;
+
+function Messages({ path, ctx }: { path: string; ctx: FormContext }) {
+  const msgs = ctx.errors?.get(path) ?? [];
+  return (
+    <>
+      {msgs.map((m) => (
+        <p key={m} className="field-error" role="alert" data-testid={`field-error-${path}`}>
+          {m}
+        </p>
+      ))}
+    </>
+  );
+}
+
+export function ExpressionHint({ vars }: { vars: string[] }) {
+  return (
+    <p className="expr-hint">
+      Accepts <code>{'{{ … }}'}</code> expressions. Available:{' '}
+      {vars.map((v, i) => (
+        <span key={v}>
+          {i > 0 && ', '}
+          <code>{v}</code>
+        </span>
+      ))}
+    </p>
+  );
+}
+
+export function SchemaField({
+  schema,
+  name,
+  path,
+  value,
+  required,
+  ctx,
+}: {
+  schema: JsonSchema;
+  name: string;
+  path: string;
+  value: JsonValue | undefined;
+  required?: boolean;
+  ctx: FormContext;
+}) {
+  const kind = fieldKind(schema);
+  const label = `${schema.title ?? humanize(name)}${required ? ' *' : ''}`;
+  const id = domId(path);
+  const hasErr = (ctx.errors?.get(path)?.length ?? 0) > 0;
+  const cls = hasErr ? 'field has-error' : 'field';
+  const help = schema.description ? <p className="help">{schema.description}</p> : null;
+
+  switch (kind) {
+    case 'string': {
+      const str = typeof value === 'string' ? value : value == null ? '' : String(value);
+      const multiline = schema.format === 'textarea' || str.includes('\n') || str.length > 60;
+      const common = {
+        id,
+        value: str,
+        'data-testid': `field-${path}`,
+        'aria-invalid': hasErr,
+        className: schema['x-expression'] ? 'mono' : undefined,
+        onChange: (e: { target: { value: string } }) => ctx.onEdit(path, e.target.value),
+      };
+      return (
+        <div className={cls}>
+          <label htmlFor={id}>{label}</label>
+          {multiline ? <textarea rows={3} {...common} /> : <input type="text" {...common} />}
+          {help}
+          {schema['x-expression'] && <ExpressionHint vars={ctx.exprVars} />}
+          <Messages path={path} ctx={ctx} />
+        </div>
+      );
+    }
+    case 'number':
+    case 'integer':
+      return (
+        <div className={cls}>
+          <label htmlFor={id}>{label}</label>
+          <input
+            id={id}
+            type="number"
+            step={kind === 'integer' ? 1 : 'any'}
+            min={schema.minimum}
+            max={schema.maximum}
+            value={typeof value === 'number' ? value : ''}
+            data-testid={`field-${path}`}
+            aria-invalid={hasErr}
+            onChange={(e) => {
+              const raw = e.target.value;
+              if (raw === '') return ctx.onEdit(path, null);
+              const n = kind === 'integer' ? parseInt(raw, 10) : parseFloat(raw);
+              if (!Number.isNaN(n)) ctx.onEdit(path, n);
+            }}
+          />
+          {help}
+          <Messages path={path} ctx={ctx} />
+        </div>
+      );
+    case 'boolean':
+      return (
+        <div className={`${cls} field-check`}>
+          <input
+            id={id}
+            type="checkbox"
+            checked={value === true}
+            data-testid={`field-${path}`}
+            onChange={(e) => ctx.onEdit(path, e.target.checked)}
+          />
+          <label htmlFor={id}>{label}</label>
+          {help}
+          <Messages path={path} ctx={ctx} />
+        </div>
+      );
+    case 'enum': {
+      const options = schema.enum ?? [];
+      const idx = options.findIndex((o) => JSON.stringify(o) === JSON.stringify(value));
+      return (
+        <div className={cls}>
+          <label htmlFor={id}>{label}</label>
+          <select
+            id={id}
+            value={idx < 0 ? '' : String(idx)}
+            data-testid={`field-${path}`}
+            aria-invalid={hasErr}
+            onChange={(e) => ctx.onEdit(path, e.target.value === '' ? null : (options[Number(e.target.value)] as JsonValue))}
+          >
+            {idx < 0 && <option value="">—</option>}
+            {options.map((o, i) => (
+              <option key={i} value={String(i)}>
+                {String(o)}
+              </option>
+            ))}
+          </select>
+          {help}
+          <Messages path={path} ctx={ctx} />
+        </div>
+      );
+    }
+    case 'object': {
+      const obj = value && typeof value === 'object' && !Array.isArray(value) ? value : {};
+      return (
+        <fieldset className={hasErr ? 'fieldset has-error' : 'fieldset'}>
+          <legend>{label}</legend>
+          {help}
+          <ObjectFields schema={schema} value={obj} path={path} ctx={ctx} />
+          <Messages path={path} ctx={ctx} />
+        </fieldset>
+      );
+    }
+    case 'array': {
+      const items = Array.isArray(value) ? value : [];
+      const itemSchema: JsonSchema = schema.items ?? {};
+      const itemKind = fieldKind(itemSchema);
+      return (
+        <fieldset className={hasErr ? 'fieldset has-error' : 'fieldset'} data-testid={`field-${path}`}>
+          <legend>{label}</legend>
+          {help}
+          {items.map((item, i) => (
+            <div key={i} className="array-item">
+              {itemKind === 'object' ? (
+                <ObjectFields schema={itemSchema} value={(item as JsonObject) ?? {}} path={`${path}[${i}]`} ctx={ctx} />
+              ) : (
+                <SchemaField schema={itemSchema} name={`${name} ${i + 1}`} path={`${path}[${i}]`} value={item} ctx={ctx} />
+              )}
+              <button
+                type="button"
+                className="btn btn-small"
+                aria-label={`Remove item ${i + 1} of ${label}`}
+                data-testid={`remove-${path}[${i}]`}
+                onClick={() => ctx.onEdit(path, items.filter((_, j) => j !== i))}
+              >
+                Remove
+              </button>
+              <Messages path={`${path}[${i}]`} ctx={ctx} />
+            </div>
+          ))}
+          <button
+            type="button"
+            className="btn btn-small"
+            data-testid={`add-${path}`}
+            onClick={() => ctx.onEdit(path, [...items, defaultFor(itemSchema)])}
+          >
+            + Add {schema.items?.title ?? 'item'}
+          </button>
+          <Messages path={path} ctx={ctx} />
+        </fieldset>
+      );
+    }
+    default:
+      return (
+        <>
+          <JsonText
+            id={id}
+            label={`${label} (JSON)`}
+            value={value ?? defaultFor(schema)}
+            onChange={(v) => ctx.onEdit(path, v)}
+            rows={4}
+            testId={`field-${path}`}
+            errors={ctx.errors?.get(path)}
+          />
+          {schema['x-expression'] && <ExpressionHint vars={ctx.exprVars} />}
+        </>
+      );
+  }
+}
+
+export function ObjectFields({ schema, value, path, ctx }: { schema: JsonSchema; value: JsonObject; path: string; ctx: FormContext }) {
+  const props = schema.properties ?? {};
+  const required = new Set(schema.required ?? []);
+  return (
+    <>
+      {Object.entries(props).map(([key, sub]) => (
+        <SchemaField
+          key={key}
+          schema={sub}
+          name={key}
+          path={`${path}.${key}`}
+          value={value[key]}
+          required={required.has(key)}
+          ctx={ctx}
+        />
+      ))}
+    </>
+  );
+}

@@ -1,0 +1,25 @@
+/** What custom nodes read besides their data: the registry, API errors and run status. */
+import { createContext, useContext } from 'react';
+import type { ApiFieldError, NodeTypeSpec } from '../api/types';
+
+export type RunStatus = 'success' | 'failed' | 'skipped' | 'running' | 'paused' | 'pending';
+
+export interface EditorContextValue {
+  specs: Map<string, NodeTypeSpec>;
+  errorsByNode: Map<string, ApiFieldError[]>;
+  statusByNode: Map<string, RunStatus>;
+  readOnly: boolean;
+}
+
+export const EditorContext = createContext<EditorContextValue>({
+  specs: new Map(),
+  errorsByNode: new Map(),
+  statusByNode: new Map(),
+  readOnly: false,
+});
+
+export const useEditorContext = () => useContext(EditorContext);
+
+export const GROUP_ICON: Record<string, string> = { trigger: '⚡', logic: '◆', action: '⚙', flow: '⏱' };
+export const GROUP_LABEL: Record<string, string> = { trigger: 'Triggers', logic: 'Logic', action: 'Actions', flow: 'Flow' };
+export const GROUP_ORDER = ['trigger', 'logic', 'action', 'flow'] as const;

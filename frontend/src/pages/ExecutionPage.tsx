@@ -1,0 +1,217 @@
+/**
+ * One execution, live: polls the execution and its steps every second until it finishes,
+ * colours the pinned definition's nodes by step status, shows the step timeline with
+ * input/output/error, what a paused run waits for, and Cancel / Resume / Retry.
+ */
+import { useMemo, useState } from 'react';
+import { Link, useParams } from 'react-router-dom';
+import { ReactFlowProvider } from '@xyflow/react';
+import { useExecution, useExecutionAction, useExecutionSteps, useNodeTypes, useSchema, useSchemaVersions } from '../api/hooks';
+import { FINISHED_STATUSES, type Definition, type Execution, type ExecutionStep, type JsonValue } from '../api/types';
+import { ErrorBanner } from '../components/ErrorList';
+import { FlowCanvas } from '../components/FlowCanvas';
+import { parseJson } from '../components/JsonText';
+import { durationBetween, formatDate, formatDuration } from '../lib/format';
+import { toCanvas } from '../lib/mapping';
+import { EditorContext, type RunStatus } from '../nodes/EditorContext';
+
+function Json({ value, testId }: { value: JsonValue | undefined; testId?: string }) {
+  return (
+    <pre className="json" tabIndex={0} data-testid={testId}>
+      {value === undefined ? '—' : JSON.stringify(value, null, 2)}
+    </pre>
+  );
+}
+
+export function statusByNode(ex: Execution | undefined, steps: ExecutionStep[]): Map<string, RunStatus> {
+  const m = new Map<string, RunStatus>();
+  for (const s of steps) m.set(s.node_id, s.status);
+  if (ex?.current_node_id && !FINISHED_STATUSES.includes(ex.status)) {
+    m.set(ex.current_node_id, ex.status === 'paused' ? 'paused' : ex.status === 'pending' ? 'pending' : 'running');
+  }
+  return m;
+}
+
+export function ExecutionPage() {
+  const { id } = useParams<{ id: string }>();
+  const ex = useExecution(id);
+  const live = !ex.data || !FINISHED_STATUSES.includes(ex.data.status);
+  const steps = useExecutionSteps(id, live);
+  const types = useNodeTypes();
+  const versions = useSchemaVersions(ex.data?.schema);
+  const schema = useSchema(ex.data?.schema);
+  const act = useExecutionAction();
+  const [resumeText, setResumeText] = useState('{\n  "approved": true\n}');
+  const [resumeErr, setResumeErr] = useState<string | null>(null);
+  const [focusNode, setFocusNode] = useState<string | null>(null);
+
+  const definition: Definition | undefined = useMemo(() => {
+    const pinned = versions.data?.find((v) => v.version === ex.data?.schema_version)?.definition;
+    return pinned ?? schema.data?.definition;
+  }, [versions.data, schema.data, ex.data?.schema_version]);
+  const canvas = useMemo(() => toCanvas(definition ?? { nodes: [], edges: [] }), [definition]);
+  const specs = useMemo(() => new Map((types.data ?? []).map((s) => [s.type, s])), [types.data]);
+  const stepList = steps.data ?? [];
+  const ctx = useMemo(
+    () => ({ specs, errorsByNode: new Map(), statusByNode: statusByNode(ex.data, stepList), readOnly: true }),
+    [specs, ex.data, stepList],
+  );
+
+  if (ex.error) return <div className="page"><ErrorBanner error={ex.error} /></div>;
+  if (!ex.data) return <div className="page-loading" role="status">Loading execution…</div>;
+  const e = ex.data;
+  const finished = FINISHED_STATUSES.includes(e.status);
+
+  return (
+    <EditorContext.Provider value={ctx}>
+      <div className="execution" data-testid="execution-view" data-status={e.status}>
+        <div className="editor-bar">
+          <h1 className="exec-title">
+            <Link to={`/schemas/${e.schema}`}>{e.schema_name}</Link> <span className="muted small">v{e.schema_version}</span>
+          </h1>
+          <span className={`badge badge-${e.status}`} data-testid="execution-status">
+            {e.status}
+          </span>
+          {live && <span className="live-dot" aria-label="Live: refreshing every second">● live</span>}
+          <span className="muted small">
+            {e.trigger_type} · started {formatDate(e.started_at ?? e.created_at)} · {formatDuration(durationBetween(e.started_at ?? e.created_at, e.finished_at))}
+          </span>
+          <div className="toolbar">
+            {!finished && (
+              <button type="button" className="btn btn-danger" data-testid="cancel-execution" disabled={act.isPending} onClick={() => act.mutate({ id: e.id, action: 'cancel' })}>
+                Cancel
+              </button>
+            )}
+            {e.status === 'failed' && (
+              <button type="button" className="btn btn-primary" data-testid="retry-execution" disabled={act.isPending} onClick={() => act.mutate({ id: e.id, action: 'retry' })}>
+                Retry from failed step
+              </button>
+            )}
+            <Link className="btn" to={`/executions?schema=${e.schema}`}>
+              All runs
+            </Link>
+          </div>
+        </div>
+        <ErrorBanner error={act.error} testId="execution-action-error" />
+        <div className="execution-body">
+          <ReactFlowProvider>
+            <FlowCanvas nodes={canvas.nodes} edges={canvas.edges} specs={specs} readOnly onNodeClick={setFocusNode} onPaneClick={() => setFocusNode(null)} />
+          </ReactFlowProvider>
+          <aside className="timeline-panel" aria-label="Execution details">
+            {e.status === 'paused' && e.waiting && (
+              <section className="waiting" data-testid="waiting">
+                <h2>Waiting</h2>
+                <p>
+                  Node <code>{e.waiting.node_id}</code> waits for <strong data-testid="waiting-kind">{e.waiting.kind}</strong>
+                  {e.waiting.resume_at ? (
+                    <>
+                      {' '}
+                      until <strong data-testid="waiting-resume-at">{formatDate(e.waiting.resume_at)}</strong>
+                    </>
+                  ) : (
+                    ' a resume through the API'
+                  )}
+                  .
+                </p>
+                {e.waiting.kind === 'wait' && (
+                  <form
+                    onSubmit={(ev) => {
+                      ev.preventDefault();
+                      const [payload, err] = parseJson(resumeText);
+                      setResumeErr(err);
+                      if (!err && payload !== undefined) act.mutate({ id: e.id, action: 'resume', payload });
+                    }}
+                  >
+                    <div className="field">
+                      <label htmlFor="resume-payload">Resume payload (JSON)</label>
+                      <textarea
+                        id="resume-payload"
+                        className="mono"
+                        rows={4}
+                        value={resumeText}
+                        data-testid="resume-payload"
+                        onChange={(ev) => setResumeText(ev.target.value)}
+                      />
+                      {resumeErr && <p className="field-error" role="alert">{resumeErr}</p>}
+                    </div>
+                    <button type="submit" className="btn btn-primary" data-testid="resume-execution" disabled={act.isPending}>
+                      Resume
+                    </button>
+                  </form>
+                )}
+              </section>
+            )}
+            {e.status === 'paused' && !e.waiting && <p className="banner banner-warn">Paused.</p>}
+            {e.error && (
+              <section>
+                <h2>Error</h2>
+                <pre className="stack" tabIndex={0} data-testid="execution-error">
+                  {e.error}
+                </pre>
+              </section>
+            )}
+            <section>
+              <h2>
+                Steps <span className="muted small">({stepList.length})</span>
+              </h2>
+              <ol className="timeline" data-testid="timeline">
+                {stepList.map((s) => (
+                  <StepItem key={s.id} step={s} highlighted={focusNode === s.node_id} />
+                ))}
+                {stepList.length === 0 && <li className="muted">{live ? 'Waiting for the first step…' : 'No steps.'}</li>}
+              </ol>
+            </section>
+            {e.result != null && (
+              <section>
+                <h2>Result</h2>
+                <Json value={e.result} testId="execution-result" />
+              </section>
+            )}
+            <details>
+              <summary>Trigger payload</summary>
+              <Json value={e.trigger_payload} />
+            </details>
+            <details>
+              <summary>Context</summary>
+              <Json value={e.context} />
+            </details>
+          </aside>
+        </div>
+      </div>
+    </EditorContext.Provider>
+  );
+}
+
+function StepItem({ step: s, highlighted }: { step: ExecutionStep; highlighted: boolean }) {
+  const [open, setOpen] = useState(s.status === 'failed');
+  return (
+    <li className={`step step-${s.status}${highlighted ? ' highlighted' : ''}`} data-testid={`step-${s.node_id}`} data-status={s.status}>
+      <button type="button" className="step-head" aria-expanded={open} onClick={() => setOpen(!open)}>
+        <span className={`badge badge-${s.status}`}>{s.status}</span>
+        <span className="strong mono">{s.node_id}</span>
+        <span className="muted small">{s.node_type}</span>
+        {s.attempt > 1 && <span className="muted small">attempt {s.attempt}</span>}
+        <span className="step-dur">{formatDuration(s.duration_ms ?? durationBetween(s.started_at, s.finished_at))}</span>
+      </button>
+      {open && (
+        <div className="step-body">
+          <p className="muted small">
+            {formatDate(s.started_at)} → {formatDate(s.finished_at)}
+          </p>
+          {s.error && (
+            <>
+              <h3>Error</h3>
+              <pre className="stack" tabIndex={0} data-testid={`step-error-${s.node_id}`}>
+                {s.error}
+              </pre>
+            </>
+          )}
+          <h3>Input</h3>
+          <Json value={s.input} />
+          <h3>Output</h3>
+          <Json value={s.output} testId={`step-output-${s.node_id}`} />
+        </div>
+      )}
+    </li>
+  );
+}

@@ -1,0 +1,151 @@
+/** Executions list: filters (schema, status, trigger, date range), cursor pages, auto-refresh. */
+import { useMemo, useState } from 'react';
+import { Link, useSearchParams } from 'react-router-dom';
+import { useExecutions, useSchemas } from '../api/hooks';
+import { ErrorBanner } from '../components/ErrorList';
+import { durationBetween, formatDate, formatDuration } from '../lib/format';
+
+const FILTERS = ['schema', 'status', 'trigger_type', 'created_after', 'created_before'] as const;
+
+/** A date input's local day → ISO instant (start of day for "after", end of day for "before"). */
+function dayToIso(day: string, endOfDay: boolean): string {
+  const d = new Date(`${day}T${endOfDay ? '23:59:59.999' : '00:00:00'}`);
+  return d.toISOString();
+}
+
+export function ExecutionsPage() {
+  const [params, setParams] = useSearchParams();
+  const [cursorPath, setCursorPath] = useState<string | null>(null);
+  const [autoRefresh, setAutoRefresh] = useState(true);
+  const schemas = useSchemas('', '');
+
+  const firstPage = useMemo(() => {
+    const q = new URLSearchParams({ page_size: '50' });
+    for (const f of FILTERS) {
+      const v = params.get(f);
+      if (!v) continue;
+      q.set(f, f === 'created_after' ? dayToIso(v, false) : f === 'created_before' ? dayToIso(v, true) : v);
+    }
+    return `/executions/?${q.toString()}`;
+  }, [params]);
+  const path = cursorPath ?? firstPage;
+  const list = useExecutions(path, autoRefresh);
+
+  const setFilter = (key: string, value: string) => {
+    const next = new URLSearchParams(params);
+    if (value) next.set(key, value);
+    else next.delete(key);
+    setCursorPath(null);
+    setParams(next, { replace: true });
+  };
+
+  return (
+    <div className="page">
+      <div className="page-head">
+        <h1>Executions</h1>
+        <div className="toolbar">
+          <label className="check-inline">
+            <input type="checkbox" checked={autoRefresh} data-testid="auto-refresh" onChange={(e) => setAutoRefresh(e.target.checked)} /> Auto-refresh
+          </label>
+          <button type="button" className="btn" onClick={() => void list.refetch()}>
+            Refresh
+          </button>
+        </div>
+      </div>
+      <div className="filters" role="group" aria-label="Filters">
+        <select aria-label="Schema" data-testid="filter-schema" value={params.get('schema') ?? ''} onChange={(e) => setFilter('schema', e.target.value)}>
+          <option value="">All schemas</option>
+          {(schemas.data ?? []).map((s) => (
+            <option key={s.id} value={s.id}>
+              {s.name}
+            </option>
+          ))}
+        </select>
+        <select aria-label="Status" data-testid="filter-status" value={params.get('status') ?? ''} onChange={(e) => setFilter('status', e.target.value)}>
+          <option value="">All statuses</option>
+          {['pending', 'running', 'paused', 'completed', 'failed', 'cancelled'].map((s) => (
+            <option key={s} value={s}>
+              {s}
+            </option>
+          ))}
+        </select>
+        <select
+          aria-label="Trigger"
+          data-testid="filter-trigger"
+          value={params.get('trigger_type') ?? ''}
+          onChange={(e) => setFilter('trigger_type', e.target.value)}
+        >
+          <option value="">All triggers</option>
+          <option value="manual">manual</option>
+          <option value="webhook">webhook</option>
+          <option value="scheduler">scheduler</option>
+        </select>
+        <label className="inline-label">
+          From
+          <input type="date" data-testid="filter-after" value={params.get('created_after') ?? ''} onChange={(e) => setFilter('created_after', e.target.value)} />
+        </label>
+        <label className="inline-label">
+          To
+          <input type="date" data-testid="filter-before" value={params.get('created_before') ?? ''} onChange={(e) => setFilter('created_before', e.target.value)} />
+        </label>
+      </div>
+      <ErrorBanner error={list.error} />
+      <table className="table" data-testid="executions-table">
+        <thead>
+          <tr>
+            <th scope="col">Execution</th>
+            <th scope="col">Schema</th>
+            <th scope="col">Status</th>
+            <th scope="col">Trigger</th>
+            <th scope="col">Created</th>
+            <th scope="col">Duration</th>
+            <th scope="col">Waiting / error</th>
+          </tr>
+        </thead>
+        <tbody>
+          {(list.data?.results ?? []).map((e) => (
+            <tr key={e.id} data-testid={`execution-row-${e.id}`}>
+              <td>
+                <Link to={`/executions/${e.id}`} className="mono">
+                  {e.id.slice(0, 8)}
+                </Link>
+              </td>
+              <td>
+                <Link to={`/schemas/${e.schema}`}>{e.schema_name}</Link> <span className="muted small">v{e.schema_version}</span>
+              </td>
+              <td>
+                <span className={`badge badge-${e.status}`}>{e.status}</span>
+              </td>
+              <td>{e.trigger_type}</td>
+              <td>{formatDate(e.created_at)}</td>
+              <td>{formatDuration(durationBetween(e.started_at ?? e.created_at, e.finished_at))}</td>
+              <td className="truncate">
+                {e.waiting ? `${e.waiting.kind} at ${e.waiting.node_id}` : e.error ? e.error.split('\n')[0] : ''}
+              </td>
+            </tr>
+          ))}
+          {list.data && list.data.results.length === 0 && (
+            <tr>
+              <td colSpan={7} className="empty">
+                No executions.
+              </td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+      <div className="pager">
+        <button type="button" className="btn" data-testid="page-prev" disabled={!list.data?.previous} onClick={() => setCursorPath(list.data!.previous!)}>
+          ← Newer
+        </button>
+        {cursorPath && (
+          <button type="button" className="btn" onClick={() => setCursorPath(null)}>
+            First page
+          </button>
+        )}
+        <button type="button" className="btn" data-testid="page-next" disabled={!list.data?.next} onClick={() => setCursorPath(list.data!.next!)}>
+          Older →
+        </button>
+      </div>
+    </div>
+  );
+}

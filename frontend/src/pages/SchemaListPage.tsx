@@ -1,0 +1,232 @@
+/** Schemas: search, status filter, create, import, duplicate, archive, delete. */
+import { useEffect, useRef, useState } from 'react';
+import { Link, useNavigate } from 'react-router-dom';
+import { ApiError } from '../api/client';
+import { useCreateSchema, useDeleteSchema, useSchemaAction, useSchemas } from '../api/hooks';
+import type { Definition } from '../api/types';
+import { Dialog } from '../components/Dialog';
+import { ErrorBanner, ErrorList } from '../components/ErrorList';
+import { formatDate } from '../lib/format';
+
+const EMPTY: Definition = { nodes: [], edges: [], variables: {} };
+
+export function SchemaListPage() {
+  const [searchText, setSearchText] = useState('');
+  const [search, setSearch] = useState('');
+  const [status, setStatus] = useState('');
+  useEffect(() => {
+    const t = setTimeout(() => setSearch(searchText.trim()), 250);
+    return () => clearTimeout(t);
+  }, [searchText]);
+  const schemas = useSchemas(search, status);
+  const create = useCreateSchema();
+  const action = useSchemaAction();
+  const remove = useDeleteSchema();
+  const navigate = useNavigate();
+  const [creating, setCreating] = useState(false);
+  const [newName, setNewName] = useState('');
+  const [importErr, setImportErr] = useState<{ message: string; errors: ApiError['errors'] } | null>(null);
+  const fileRef = useRef<HTMLInputElement>(null);
+
+  const doCreate = async () => {
+    const s = await create.mutateAsync({ name: newName.trim() || 'Untitled schema', description: '', definition: EMPTY });
+    setCreating(false);
+    setNewName('');
+    void navigate(`/schemas/${s.id}`);
+  };
+
+  const doImport = async (file: File) => {
+    setImportErr(null);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await file.text());
+    } catch (e) {
+      setImportErr({ message: `${file.name} is not JSON: ${(e as Error).message}`, errors: [] });
+      return;
+    }
+    const body = parsed as { name?: unknown; description?: unknown; definition?: unknown };
+    if (!body || typeof body !== 'object' || !body.definition || typeof body.definition !== 'object') {
+      setImportErr({ message: `${file.name} has no "definition" object (expected {name, description, definition}).`, errors: [] });
+      return;
+    }
+    try {
+      const s = await create.mutateAsync({
+        name: typeof body.name === 'string' && body.name ? body.name : file.name.replace(/\.json$/i, ''),
+        description: typeof body.description === 'string' ? body.description : '',
+        definition: body.definition as Definition,
+      });
+      void navigate(`/schemas/${s.id}`);
+    } catch (e) {
+      setImportErr({ message: (e as Error).message, errors: e instanceof ApiError ? e.errors : [] });
+    }
+  };
+
+  return (
+    <div className="page">
+      <div className="page-head">
+        <h1>Schemas</h1>
+        <div className="toolbar">
+          <input
+            type="file"
+            accept="application/json,.json"
+            ref={fileRef}
+            hidden
+            data-testid="import-file"
+            aria-label="Import schema file"
+            onChange={(e) => {
+              const f = e.target.files?.[0];
+              if (f) void doImport(f);
+              e.target.value = '';
+            }}
+          />
+          <button type="button" className="btn" data-testid="import-schema" onClick={() => fileRef.current?.click()}>
+            Import JSON
+          </button>
+          <button type="button" className="btn btn-primary" data-testid="new-schema" onClick={() => setCreating(true)}>
+            + New schema
+          </button>
+        </div>
+      </div>
+      <div className="filters">
+        <input
+          type="search"
+          placeholder="Search by name or description"
+          aria-label="Search schemas"
+          data-testid="schema-search"
+          value={searchText}
+          onChange={(e) => setSearchText(e.target.value)}
+        />
+        <select aria-label="Filter by status" data-testid="schema-status-filter" value={status} onChange={(e) => setStatus(e.target.value)}>
+          <option value="">All statuses</option>
+          <option value="draft">Draft</option>
+          <option value="active">Active</option>
+          <option value="archived">Archived</option>
+        </select>
+      </div>
+      {importErr && (
+        <div className="banner banner-error" role="alert" data-testid="import-errors">
+          <strong>Import failed: {importErr.message}</strong>
+          <ErrorList errors={importErr.errors} />
+          <button type="button" className="btn btn-small" onClick={() => setImportErr(null)}>
+            Dismiss
+          </button>
+        </div>
+      )}
+      <ErrorBanner error={schemas.error ?? action.error ?? remove.error} />
+      {schemas.isPending ? (
+        <p role="status">Loading…</p>
+      ) : (
+        <table className="table" data-testid="schema-table">
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Status</th>
+              <th scope="col">Version</th>
+              <th scope="col">Nodes</th>
+              <th scope="col">Updated</th>
+              <th scope="col">
+                <span className="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {(schemas.data ?? []).map((s) => (
+              <tr key={s.id} data-testid={`schema-row-${s.id}`} data-name={s.name}>
+                <td>
+                  <Link to={`/schemas/${s.id}`} className="strong">
+                    {s.name}
+                  </Link>
+                  {s.description && <div className="muted small">{s.description}</div>}
+                </td>
+                <td>
+                  <span className={`badge badge-${s.status}`}>{s.status}</span>
+                </td>
+                <td>v{s.version}</td>
+                <td>{s.definition?.nodes?.length ?? 0}</td>
+                <td>{formatDate(s.updated_at)}</td>
+                <td className="row-actions">
+                  <Link className="btn btn-small" to={`/executions?schema=${s.id}`} aria-label={`Executions of ${s.name}`}>
+                    Runs
+                  </Link>
+                  <button
+                    type="button"
+                    className="btn btn-small"
+                    aria-label={`Duplicate ${s.name}`}
+                    onClick={() => action.mutate({ id: s.id, action: 'duplicate' })}
+                  >
+                    Duplicate
+                  </button>
+                  {s.status !== 'archived' && (
+                    <button
+                      type="button"
+                      className="btn btn-small"
+                      aria-label={`Archive ${s.name}`}
+                      onClick={() => action.mutate({ id: s.id, action: 'archive' })}
+                    >
+                      Archive
+                    </button>
+                  )}
+                  <button
+                    type="button"
+                    className="btn btn-small btn-danger"
+                    aria-label={`Delete ${s.name}`}
+                    data-testid={`delete-schema-${s.id}`}
+                    onClick={() => {
+                      if (window.confirm(`Delete “${s.name}”? Its executions go with it.`)) remove.mutate(s.id);
+                    }}
+                  >
+                    Delete
+                  </button>
+                </td>
+              </tr>
+            ))}
+            {schemas.data?.length === 0 && (
+              <tr>
+                <td colSpan={6} className="empty">
+                  No schemas{search || status ? ' match these filters' : ' yet — create one'}.
+                </td>
+              </tr>
+            )}
+          </tbody>
+        </table>
+      )}
+      {creating && (
+        <Dialog
+          title="New schema"
+          onClose={() => setCreating(false)}
+          testId="new-schema-dialog"
+          footer={
+            <>
+              <button type="button" className="btn" onClick={() => setCreating(false)}>
+                Cancel
+              </button>
+              <button type="submit" form="new-schema-form" className="btn btn-primary" disabled={create.isPending} data-testid="create-schema">
+                Create
+              </button>
+            </>
+          }
+        >
+          <form
+            id="new-schema-form"
+            onSubmit={(e) => {
+              e.preventDefault();
+              void doCreate().catch(() => undefined);
+            }}
+          >
+            <div className="field">
+              <label htmlFor="new-schema-name">Name</label>
+              <input
+                id="new-schema-name"
+                autoFocus
+                value={newName}
+                data-testid="new-schema-name"
+                onChange={(e) => setNewName(e.target.value)}
+              />
+            </div>
+            <ErrorBanner error={create.error} />
+          </form>
+        </Dialog>
+      )}
+    </div>
+  );
+}
