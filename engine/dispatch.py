@@ -10,13 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from celery import current_app
 
-RUN_EXECUTION_TASK = "engine.tasks.run_execution"
+def publish_execution(
+    execution_id: str, *, request_id: str = "", eta: datetime | None = None, timer_id: int | None = None
+) -> None:
+    from engine.tasks import run_execution  # the task module needs Django; dispatch is imported early
 
-
-def publish_execution(execution_id: str, *, request_id: str = "", eta: datetime | None = None) -> None:
     options: dict[str, Any] = {"headers": {"request_id": request_id}} if request_id else {}
     if eta is not None:
         options["eta"] = eta
-    current_app.send_task(RUN_EXECUTION_TASK, args=[str(execution_id)], **options)
+    kwargs = {"timer_id": timer_id} if timer_id is not None else {}
+    run_execution.apply_async(args=[str(execution_id)], kwargs=kwargs, **options)

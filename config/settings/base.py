@@ -216,3 +216,10 @@ LOGGING = {
         "celery": {"level": LOG_LEVEL},
     },
 }
+
+# Static beat entries (synced into django-celery-beat's tables); cron triggers of schemas are added
+# per schema when it is activated.
+CELERY_BEAT_SCHEDULE = {
+    "schema-reconcile": {"task": "engine.tasks.reconcile", "schedule": float(SCHEMA_RECONCILE_INTERVAL_SECONDS)},
+    "schema-prune-executions": {"task": "engine.tasks.prune_executions", "schedule": 3600.0},
+}

@@ -1,0 +1,87 @@
+"""Celery tasks of the Execution Engine (the Celery/Django adapter around the core walker).
+
+`run_execution` takes one execution by id and walks it until it ends, pauses or must retry later;
+all the durable work (lease, checkpoints, timers) is in `executions_app.runner`. Infrastructure
+errors (database or broker unavailable) are retried with exponential back-off; when the retries are
+exhausted the message is dead-lettered to `schema_execution_dlq` carrying the error. Node errors
+never reach this level: they are business results recorded as failed steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from celery import shared_task
+from celery.exceptions import Reject
+from django.db import DatabaseError, InterfaceError, OperationalError
+
+from config.logging import log_context
+
+logger = logging.getLogger("schema.engine")
+
+INFRA_ERRORS = (OperationalError, InterfaceError, DatabaseError, ConnectionError, TimeoutError)
+MAX_INFRA_RETRIES = 8
+
+
+def _request_id(task: Any) -> str:
+    headers = getattr(task.request, "headers", None) or {}
+    return str(headers.get("request_id") or getattr(task.request, "request_id", "") or "")
+
+
+@shared_task(bind=True, name="engine.tasks.run_execution", acks_late=True, reject_on_worker_lost=True)
+def run_execution(self: Any, execution_id: str, timer_id: int | None = None) -> str:
+    from executions_app.runner import execution_run
+
+    with log_context(execution_id=execution_id, request_id=_request_id(self) or None):
+        try:
+            return execution_run(execution_id, timer_id=timer_id, worker_id=self.request.hostname or "worker")
+        except INFRA_ERRORS as exc:
+            retries = self.request.retries or 0
+            if retries >= MAX_INFRA_RETRIES:
+                logger.error("infrastructure error, retries exhausted: dead-lettering", exc_info=exc)
+                dead_letter(self, execution_id, timer_id, exc)
+                raise Reject(reason=str(exc), requeue=False) from exc
+            countdown = min(2 ** retries, 60)
+            logger.warning("infrastructure error (%s); retry %d in %ss", type(exc).__name__, retries + 1,
+                           countdown)
+            raise self.retry(exc=exc, countdown=countdown, max_retries=MAX_INFRA_RETRIES) from exc
+
+
+def dead_letter(task: Any, execution_id: str, timer_id: int | None, exc: BaseException) -> None:
+    """Publish the message to the DLQ with the error, so operators see why it died."""
+    from engine.dlq import publish_dead_letter
+
+    publish_dead_letter(
+        app=task.app,
+        task_name=task.name,
+        args=[execution_id],
+        kwargs={"timer_id": timer_id} if timer_id is not None else {},
+        error="".join(traceback.format_exception(exc)),
+    )
+
+
+@shared_task(name="engine.tasks.schedule_fire", acks_late=True)
+def schedule_fire(schema_id: str) -> str | None:
+    """Cron tick from beat: start an execution of an active schedule-triggered schema."""
+    from executions_app.services import execution_from_schedule
+
+    with log_context(schema_id=schema_id):
+        execution = execution_from_schedule(schema_id)
+        return str(execution.id) if execution else None
+
+
+@shared_task(name="engine.tasks.reconcile", acks_late=True)
+def reconcile() -> dict[str, int]:
+    """Periodic repair: re-publish stuck executions and fire overdue timers whose message was lost."""
+    from executions_app.reconciler import reconcile_once
+
+    return reconcile_once()
+
+
+@shared_task(name="engine.tasks.prune_executions", acks_late=True)
+def prune_executions() -> int:
+    from executions_app.retention import prune_older_than_retention
+
+    return prune_older_than_retention()
