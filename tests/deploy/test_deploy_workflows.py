@@ -38,10 +38,10 @@ def test_ci_runs_lint_tests_frontend_e2e_and_helm() -> None:
     assert backend["services"]["postgres"]["image"] == "postgres:16"
     assert backend["services"]["rabbitmq"]["image"] == "rabbitmq:3-management"
     assert {"DATABASE_URL", "RABBITMQ_URL"} <= set(backend["env"])
-    assert "make test" in _steps_text(backend)
+    assert "make test" in _steps_text(backend)  # make test-backend: the pytest part of make test
     assert "npm test" in _steps_text(jobs["frontend-unit"])
     e2e = _steps_text(jobs["frontend-e2e"])
-    assert "apt-get install" in e2e and "chromium" in e2e and "npm run e2e" in e2e
+    assert "apt-get install" in e2e and "chromium" in e2e and "make e2e" in e2e  # runs npm run e2e
     assert "helm lint" in _steps_text(jobs["helm"])
 
 
