@@ -210,14 +210,14 @@ test('build a schema by drag and drop, save it', async () => {
   await page.locator(tid('palette')).waitFor();
   for (const g of ['trigger', 'logic', 'action', 'flow']) assert(await page.locator(tid(`palette-group-${g}`)).count(), `palette group ${g}`);
 
-  const trigger = await dropNode('manual_trigger', 80, 200);
-  const set = await dropNode('set', 340, 200);
+  const trigger = await dropNode('manual_trigger', 115, 220);
+  const set = await dropNode('set', 350, 220);
   await fillSetConfig();
-  const cond = await dropNode('condition', 600, 200);
+  const cond = await dropNode('condition', 585, 220);
   await fillConditionConfig();
-  const log = await dropNode('log', 880, 120);
+  const log = await dropNode('log', 790, 110);
   await fillLogConfig();
-  const end = await dropNode('end', 880, 320);
+  const end = await dropNode('end', 790, 360);
   assert((await page.locator(tid(`handle-${cond}-true`)).count()) === 1, 'condition has a true handle');
   assert((await page.locator(tid(`handle-${cond}-false`)).count()) === 1, 'condition has a false handle');
 

@@ -1,5 +1,5 @@
 /** The React Flow canvas shared by the editor (editable) and the execution view (read-only). */
-import { useCallback, useMemo, type DragEvent } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from 'react';
 import {
   Background,
   Controls,
@@ -38,6 +38,17 @@ export interface FlowCanvasProps {
 
 export function FlowCanvas(p: FlowCanvasProps) {
   const rf = useReactFlow();
+  // Fit once to the graph we open with; an empty canvas keeps zoom 1 so the first drops do not
+  // re-zoom the view. A graph that arrives later (execution view) is fitted when it arrives.
+  const [fitOnInit] = useState(() => p.nodes.length > 0);
+  const fitted = useRef(fitOnInit);
+  const count = p.nodes.length;
+  useEffect(() => {
+    if (fitted.current || count === 0 || !p.readOnly) return;
+    fitted.current = true;
+    const t = setTimeout(() => void rf.fitView({ padding: 0.2, maxZoom: 1.2 }), 50);
+    return () => clearTimeout(t);
+  }, [count, p.readOnly, rf]);
   const edges = useMemo(
     () =>
       p.edges.map((e) => {
@@ -66,7 +77,7 @@ export function FlowCanvas(p: FlowCanvasProps) {
       const spec = specs.get(type);
       if (!spec || !onDropType) return;
       const pos = rf.screenToFlowPosition({ x: e.clientX, y: e.clientY });
-      onDropType(spec, { x: Math.round(pos.x - 90), y: Math.round(pos.y - 30) });
+      onDropType(spec, { x: Math.round(pos.x - 110), y: Math.round(pos.y - 25) });
     },
     [rf, specs, onDropType],
   );
@@ -88,7 +99,7 @@ export function FlowCanvas(p: FlowCanvasProps) {
         nodesConnectable={!p.readOnly}
         edgesFocusable={!p.readOnly}
         deleteKeyCode={p.readOnly ? null : ['Backspace', 'Delete']}
-        fitView
+        fitView={fitOnInit}
         fitViewOptions={{ padding: 0.2, maxZoom: 1.2 }}
         minZoom={0.2}
         maxZoom={2}

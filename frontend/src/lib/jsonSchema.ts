@@ -34,9 +34,9 @@ export function defaultFor(schema: JsonSchema): JsonValue {
       return (schema.enum?.[0] ?? null) as JsonValue;
     case 'object': {
       const out: JsonObject = {};
-      for (const key of schema.required ?? []) {
-        const sub = schema.properties?.[key];
-        if (sub) out[key] = defaultFor(sub);
+      const required = new Set(schema.required ?? []);
+      for (const [key, sub] of Object.entries(schema.properties ?? {})) {
+        if (required.has(key) || sub.default !== undefined) out[key] = defaultFor(sub);
       }
       return out;
     }

@@ -19,7 +19,7 @@ describe('history', () => {
 
 describe('json schema helpers', () => {
   it('builds a default config from required fields and defaults', () => {
-    expect(defaultConfig(SPEC_MAP.get('http_request')!.config_schema)).toEqual({ method: 'GET', url: '' });
+    expect(defaultConfig(SPEC_MAP.get('http_request')!.config_schema)).toEqual({ method: 'GET', url: '', timeout: 10 });
   });
   it('classifies fields', () => {
     expect(fieldKind({ type: ['string', 'null'] })).toBe('string');

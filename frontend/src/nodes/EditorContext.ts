@@ -20,6 +20,6 @@ export const EditorContext = createContext<EditorContextValue>({
 
 export const useEditorContext = () => useContext(EditorContext);
 
-export const GROUP_ICON: Record<string, string> = { trigger: '⚡', logic: '◆', action: '⚙', flow: '⏱' };
+export const GROUP_ICON: Record<string, string> = { trigger: '⚡', logic: '◆', action: '⚙', flow: '⇢' };
 export const GROUP_LABEL: Record<string, string> = { trigger: 'Triggers', logic: 'Logic', action: 'Actions', flow: 'Flow' };
 export const GROUP_ORDER = ['trigger', 'logic', 'action', 'flow'] as const;

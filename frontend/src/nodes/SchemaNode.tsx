@@ -20,9 +20,10 @@ function SchemaNodeView({ id, data, selected }: NodeProps<CanvasNode>) {
   const cls = ['flow-node', `group-${group}`, selected && 'selected', errors.length && 'has-error', status && `status-${status}`]
     .filter(Boolean)
     .join(' ');
-  const rows = Math.max(ports.length, 1);
+  // A lone `out` port sits mid-height unlabelled (like n8n); several ports get one labelled row each.
+  const single = ports.length === 1 && ports[0] === 'out';
   return (
-    <div className={cls} data-testid={`node-${id}`} data-status={status ?? ''} style={{ minHeight: 40 + rows * 22 }}>
+    <div className={cls} data-testid={`node-${id}`} data-status={status ?? ''}>
       {hasInput(spec) && (
         <Handle type="target" position={Position.Left} id={INPUT_HANDLE} data-testid={`handle-${id}-in`} aria-label={`${id} input`} />
       )}
@@ -31,26 +32,40 @@ function SchemaNodeView({ id, data, selected }: NodeProps<CanvasNode>) {
           {GROUP_ICON[group] ?? '?'}
         </span>
         <div className="flow-node-titles">
-          <div className="flow-node-name">{data.name || spec?.label || data.type}</div>
+          <div className="flow-node-name" title={data.name || spec?.label || data.type}>
+            {data.name || spec?.label || data.type}
+          </div>
           <div className="flow-node-type">
             {spec?.label ?? data.type} · <span className="mono">{id}</span>
           </div>
         </div>
-        {status && <span className={`badge badge-${status}`}>{status}</span>}
       </div>
-      {ports.map((port, i) => (
-        <div key={port} className={`port-label port-${port}`} style={{ top: `${((i + 1) / (ports.length + 1)) * 100}%` }}>
-          {port}
-          <Handle
-            type="source"
-            position={Position.Right}
-            id={port}
-            data-testid={`handle-${id}-${port}`}
-            aria-label={`${id} output ${port}`}
-            className={`handle-${port}`}
-          />
+      {status && (
+        <div className="flow-node-status">
+          <span className={`badge badge-${status}`}>{status}</span>
         </div>
-      ))}
+      )}
+      {single ? (
+        <Handle type="source" position={Position.Right} id="out" data-testid={`handle-${id}-out`} aria-label={`${id} output out`} />
+      ) : (
+        ports.length > 0 && (
+          <div className="flow-node-ports">
+            {ports.map((port) => (
+              <div key={port} className={`port-row port-${port}`}>
+                <span className="port-name">{port}</span>
+                <Handle
+                  type="source"
+                  position={Position.Right}
+                  id={port}
+                  data-testid={`handle-${id}-${port}`}
+                  aria-label={`${id} output ${port}`}
+                  className={`handle-${port}`}
+                />
+              </div>
+            ))}
+          </div>
+        )
+      )}
       {errors.length > 0 && (
         <ul className="flow-node-errors" data-testid={`node-errors-${id}`}>
           {errors.map((e, i) => (

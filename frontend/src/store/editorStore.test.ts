@@ -11,7 +11,7 @@ describe('editor store', () => {
     s = editorReducer(s, { kind: 'addNode', spec: specs.get('manual_trigger')!, position: { x: 0, y: 0 } });
     s = editorReducer(s, { kind: 'addNode', spec: specs.get('http_request')!, position: { x: 300, y: 0 } });
     expect(s.nodes.map((n) => n.id)).toEqual(['manual_trigger', 'http_request']);
-    expect(s.nodes[1]!.data.config).toEqual({ method: 'GET', url: '' });
+    expect(s.nodes[1]!.data.config).toEqual({ method: 'GET', url: '', timeout: 10 });
     s = editorReducer(s, { kind: 'connect', source: 'manual_trigger', sourceHandle: 'out', target: 'http_request', specs });
     expect(s.edges).toHaveLength(1);
     // into a trigger: refused
