@@ -143,8 +143,9 @@ def test_existing_secret_renders_no_secret_and_points_everything_at_it() -> None
             secrets = [e["secretRef"]["name"] for e in env_from if "secretRef" in e]
             assert secrets in ([], ["schema-env"])
     assert ("Deployment", "schema-frontend") not in objs
-    # Without the frontend the Ingress sends / to the API, which serves the editor build too.
+    # Without the frontend the editor is served elsewhere (CDN): the Ingress routes only the API.
     paths = objs[("Ingress", "schema")]["spec"]["rules"][0]["http"]["paths"]
+    assert {p["path"] for p in paths} == {"/api", "/admin", "/static"}
     assert {p["backend"]["service"]["name"] for p in paths} == {"schema-api"}
 
 
