@@ -1,0 +1,140 @@
+"""An in-memory `ExecutionStore` for unit tests, scripts and the benchmark.
+
+Checkpoints and definitions are stored as JSON text, like the database does, so anything that is
+not JSON fails here too and the walker can never share mutable state with the store. `crash_at`
+simulates a process dying on the N-th write, either before the write commits or just after it.
+It also offers the operations the API performs (create, resume, retry, cancel, timers).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from engine.control import prepare_resume, prepare_retry
+from engine.store import TERMINAL_STATUSES, Checkpoint, ExecutionSnapshot, StepRecord, Waiting
+
+
+class SimulatedCrash(RuntimeError):
+    """Raised by `MemoryStore` to imitate a worker dying during a write."""
+
+
+@dataclass
+class StoredExecution:
+    execution_id: str
+    definition_json: str
+    trigger_payload: Any
+    status: str = "pending"
+    checkpoint_json: str = "{}"
+    steps: list[StepRecord] = field(default_factory=list)
+    result: Any = None
+    error: str | None = None
+    error_node_id: str | None = None
+    cancel_requested: bool = False
+    timer: tuple[datetime, str] | None = None  # (due_at, reason): one pending timer per execution
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        loaded: Checkpoint = json.loads(self.checkpoint_json)
+        return loaded
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.executions: dict[str, StoredExecution] = {}
+        self._ids = itertools.count(1)
+        self.writes = 0
+        self.crash_at: int | None = None  # crash on this write number (1-based)
+        self.crash_after_commit = False  # True: the write is applied, then the "process" dies
+
+    # -- API-side operations -----------------------------------------------------------------
+    def create(self, definition: dict[str, Any], trigger_payload: Any = None, *, execution_id: str | None = None) -> str:
+        execution_id = execution_id or f"exec-{next(self._ids)}"
+        self.executions[execution_id] = StoredExecution(execution_id, json.dumps(definition), trigger_payload)
+        return execution_id
+
+    def get(self, execution_id: str) -> StoredExecution:
+        return self.executions[execution_id]
+
+    def request_cancel(self, execution_id: str) -> None:
+        record = self.executions[execution_id]
+        if record.status in ("pending", "paused"):
+            record.status, record.timer = "cancelled", None
+        elif record.status == "running":
+            record.cancel_requested = True
+
+    def resume(self, execution_id: str, payload: Any) -> None:
+        record = self.executions[execution_id]
+        record.checkpoint_json = json.dumps(prepare_resume(self.load(execution_id), payload))
+        record.status = "running"
+
+    def retry(self, execution_id: str) -> None:
+        record = self.executions[execution_id]
+        record.checkpoint_json = json.dumps(prepare_retry(self.load(execution_id)))
+        record.status, record.error, record.error_node_id = "running", None, None
+
+    def due_timers(self, now: datetime) -> list[str]:
+        """Fires due timers (each once) and returns their execution ids."""
+        due = [r.execution_id for r in self.executions.values() if r.timer and r.timer[0] <= now]
+        for execution_id in due:
+            self.executions[execution_id].timer = None
+        return due
+
+    # -- ExecutionStore ----------------------------------------------------------------------
+    def load(self, execution_id: str) -> ExecutionSnapshot:
+        record = self.executions[execution_id]
+        return ExecutionSnapshot(execution_id, record.status, json.loads(record.definition_json),
+                                 record.trigger_payload, record.checkpoint)
+
+    def is_cancelled(self, execution_id: str) -> bool:
+        record = self.executions[execution_id]
+        return record.cancel_requested or record.status == "cancelled"
+
+    def save_checkpoint(self, execution_id: str, steps: Any, checkpoint: Checkpoint) -> None:
+        self._write(execution_id, steps, checkpoint, "running")
+
+    def pause(self, execution_id: str, steps: Any, checkpoint: Checkpoint, waiting: Waiting) -> None:
+        def extra(record: StoredExecution) -> None:
+            record.timer = (waiting.resume_at, waiting.kind) if waiting.resume_at else None
+
+        self._write(execution_id, steps, checkpoint, "paused", extra)
+
+    def complete(self, execution_id: str, steps: Any, checkpoint: Checkpoint, result: Any) -> None:
+        def extra(record: StoredExecution) -> None:
+            record.result = result
+
+        self._write(execution_id, steps, checkpoint, "completed", extra)
+
+    def fail(self, execution_id: str, steps: Any, checkpoint: Checkpoint, error: str, node_id: str | None) -> None:
+        def extra(record: StoredExecution) -> None:
+            record.error, record.error_node_id = error, node_id
+
+        self._write(execution_id, steps, checkpoint, "failed", extra)
+
+    def cancel(self, execution_id: str, steps: Any, checkpoint: Checkpoint) -> None:
+        def extra(record: StoredExecution) -> None:
+            record.timer = None
+
+        self._write(execution_id, steps, checkpoint, "cancelled", extra)
+
+    def _write(self, execution_id: str, steps: Any, checkpoint: Checkpoint, status: str,
+               extra: Any = None) -> None:
+        self.writes += 1
+        crash = self.crash_at is not None and self.writes == self.crash_at
+        if crash and not self.crash_after_commit:
+            raise SimulatedCrash(f"crash before write {self.writes}")
+        record = self.executions[execution_id]
+        encoded = json.dumps(checkpoint)  # serialise first: a non-JSON value must not half-apply
+        if record.steps and steps and steps[0].seq != record.steps[-1].seq + 1:
+            raise AssertionError(f"step seq gap: {record.steps[-1].seq} then {steps[0].seq}")
+        record.steps.extend(steps)
+        record.checkpoint_json = encoded
+        if record.status not in TERMINAL_STATUSES or status in TERMINAL_STATUSES:
+            record.status = status
+        if extra is not None:
+            extra(record)
+        if crash:
+            raise SimulatedCrash(f"crash after write {self.writes}")

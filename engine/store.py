@@ -1,0 +1,119 @@
+"""The persistence interface the walker drives, and the data it exchanges with it.
+
+`ExecutionStore` is a `typing.Protocol`: `executions_app` implements it on Django models, and
+`engine.memory_store.MemoryStore` implements it in memory for tests and the benchmark. Each write
+method is one atomic unit: append `steps` (in `seq` order) and save `checkpoint`, plus the status
+change it names. `Checkpoint` is plain JSON so it fits `execution_state.checkpoint` as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+Checkpoint = dict[str, Any]
+"""JSON saved after every batch of steps (version 1):
+
+{"v": 1,
+ "vars": {...},                  # the execution context (mirror it into execution_state.context)
+ "outputs": {node_id: output},   # for nodes.<id>.output
+ "queue": [{"node_id", "input", "attempt", "tries"}],  # nodes to run, head first
+ "scheduled": [node_id, ...],    # nodes ever queued: each node runs at most once (joins)
+ "seq": 12,                      # number of steps recorded so far (next step gets seq 13)
+ "last_output": ...,             # result when the flow ends without an `end` node
+ "result": ...,                  # set when an `end` node completed the execution
+ "waiting": null | {"node_id", "kind": "delay|wait|retry", "resume_at": iso|null, "started_at": iso,
+                    "attempt", "input", "output", "resumed": bool, "payload": ...},
+ "failed": null | {"node_id", "attempt", "error", "item": {...queue item...}}}
+"""
+
+TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
+
+
+@dataclass(frozen=True)
+class ExecutionSnapshot:
+    execution_id: str
+    status: str  # pending | running | paused | completed | failed | cancelled
+    definition: dict[str, Any]  # the pinned definition (schema version the execution started with)
+    trigger_payload: Any
+    checkpoint: Checkpoint  # {} before the first step; a fresh object the walker may mutate
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    seq: int  # 1-based, unique per execution: a store may enforce (execution_id, seq) uniqueness
+    node_id: str
+    node_type: str
+    status: str  # success | failed
+    attempt: int
+    input: Any
+    output: Any
+    error: str | None
+    started_at: datetime
+    finished_at: datetime
+    duration_ms: float
+
+
+@dataclass(frozen=True)
+class Waiting:
+    node_id: str
+    kind: str  # delay | wait | retry
+    resume_at: datetime | None  # None for `wait`: only the API resumes it
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"node_id": self.node_id, "kind": self.kind,
+                "resume_at": self.resume_at.isoformat() if self.resume_at else None}
+
+
+class ExecutionStore(Protocol):
+    def load(self, execution_id: str) -> ExecutionSnapshot:
+        """The execution's pinned definition, status, trigger payload and last checkpoint."""
+        ...
+
+    def is_cancelled(self, execution_id: str) -> bool:
+        """True once a cancel was requested; checked before every step (make it cheap)."""
+        ...
+
+    def save_checkpoint(self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint) -> None:
+        """Atomically: append `steps`, save `checkpoint`, status → running (never over a terminal status)."""
+        ...
+
+    def pause(self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint,
+              waiting: Waiting) -> None:
+        """Atomically: append steps, save checkpoint, status → paused, and when `waiting.resume_at`
+        is set schedule a timer (execution_id, due_at=resume_at, reason=waiting.kind) replacing any
+        pending timer of this execution; the timer re-runs the walker when due."""
+        ...
+
+    def complete(self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint,
+                 result: Any) -> None:
+        """Atomically: append steps, save checkpoint, status → completed with `result`, finished_at."""
+        ...
+
+    def fail(self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint,
+             error: str, node_id: str | None) -> None:
+        """Atomically: append steps, save checkpoint, status → failed with `error`, finished_at."""
+        ...
+
+    def cancel(self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint) -> None:
+        """Atomically: append steps, save checkpoint, status → cancelled, finished_at, drop timers."""
+        ...
+
+
+def current_node_id(checkpoint: Checkpoint) -> str | None:
+    """The node an execution is at: the one it waits on, failed at, or will run next."""
+    for key in ("waiting", "failed"):
+        if checkpoint.get(key):
+            return str(checkpoint[key]["node_id"])
+    queue = checkpoint.get("queue") or []
+    return str(queue[0]["node_id"]) if queue else None
+
+
+def waiting_info(checkpoint: Checkpoint) -> dict[str, Any] | None:
+    """The `waiting` field of the execution API (docs/contracts.md)."""
+    waiting = checkpoint.get("waiting")
+    if not waiting:
+        return None
+    return {"node_id": waiting["node_id"], "kind": waiting["kind"], "resume_at": waiting.get("resume_at")}

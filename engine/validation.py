@@ -1,0 +1,270 @@
+"""Validation of schema definitions: every problem at once, each located by path and node/edge id.
+
+`validate_definition` accepts any JSON value and never raises. Problems reported: malformed
+structure, duplicate ids, unknown node types, config not matching the type's JSON Schema (every
+error, with its path) or its semantic checks (cron, time zone, switch ports), bad expression syntax,
+bad retry policy / on_error, dangling edges, unknown source ports, trigger count (exactly one),
+edges into a trigger, unreachable nodes and cycles. Cycles are forbidden: the walker runs each node
+at most once per execution (see `engine.walker`), so a loop could never iterate anyway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from engine.expressions import check_syntax, has_template
+from engine.graph import DEFAULT_PORT, ERROR_PORT
+from engine.nodes import NODE_TYPES
+from engine.nodes.base import NodeType
+from engine.retry import RETRY_SCHEMA, retry_problems
+
+_validators: dict[str, Draft202012Validator] = {}
+_retry_validator = Draft202012Validator(RETRY_SCHEMA)
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    message: str
+    node_id: str | None = None
+    edge_id: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "node_id": self.node_id, "edge_id": self.edge_id, "message": self.message}
+
+
+def validate_definition(data: Any) -> list[Problem]:
+    try:
+        return _Validator().run(data)
+    except Exception as exc:  # the API must never 500 on a definition; this is a bug if it ever shows
+        return [Problem(path="", message=f"could not validate the definition: {type(exc).__name__}: {exc}")]
+
+
+def _schema_validator(node_type: NodeType) -> Draft202012Validator:
+    if node_type.type not in _validators:
+        _validators[node_type.type] = Draft202012Validator(node_type.config_schema)
+    return _validators[node_type.type]
+
+
+def _json_path(base: str, parts: Any) -> str:
+    path = base
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+class _Validator:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.nodes: dict[str, tuple[int, dict[str, Any], NodeType | None]] = {}
+        self.edges: list[tuple[int, str | None, str, str, str]] = []  # index, id, source, target, port
+
+    def add(self, path: str, message: str, node_id: str | None = None, edge_id: str | None = None) -> None:
+        self.problems.append(Problem(path=path, message=message, node_id=node_id, edge_id=edge_id))
+
+    def run(self, data: Any) -> list[Problem]:
+        if not isinstance(data, dict):
+            self.add("", "definition must be a JSON object with nodes, edges and variables")
+            return self.problems
+        variables = data.get("variables", {})
+        if variables is not None and not isinstance(variables, dict):
+            self.add("variables", "variables must be an object")
+        nodes = data.get("nodes")
+        if nodes is None:
+            self.add("nodes", "nodes is required")
+        elif not isinstance(nodes, list):
+            self.add("nodes", "nodes must be a list")
+        else:
+            for index, raw in enumerate(nodes):
+                self.check_node(index, raw)
+        edges = data.get("edges", [])
+        if edges is not None and not isinstance(edges, list):
+            self.add("edges", "edges must be a list")
+        elif edges:
+            for index, raw in enumerate(edges):
+                self.check_edge(index, raw)
+        if isinstance(nodes, list):
+            self.check_graph()
+        return self.problems
+
+    def check_node(self, index: int, raw: Any) -> None:
+        base = f"nodes[{index}]"
+        if not isinstance(raw, dict):
+            self.add(base, "node must be an object")
+            return
+        node_id = raw.get("id")
+        nid = node_id if isinstance(node_id, str) and node_id else None
+        register = nid is not None
+        if nid is None:
+            self.add(f"{base}.id", "node id is required and must be a non-empty string")
+        elif nid in self.nodes:
+            self.add(f"{base}.id", f"duplicate node id {nid!r}", node_id=nid)
+            register = False  # the first node with this id is the one edges refer to
+        type_name = raw.get("type")
+        node_type = NODE_TYPES.get(type_name) if isinstance(type_name, str) else None
+        if not isinstance(type_name, str) or not type_name:
+            self.add(f"{base}.type", "node type is required and must be a string", node_id=nid)
+        elif node_type is None:
+            self.add(f"{base}.type", f"unknown node type {type_name!r}", node_id=nid)
+        for key in ("name",):
+            if key in raw and not isinstance(raw[key], str):
+                self.add(f"{base}.{key}", f"{key} must be a string", node_id=nid)
+        position = raw.get("position")
+        if position is not None and not (
+            isinstance(position, dict)
+            and all(isinstance(position.get(a), int | float) and not isinstance(position.get(a), bool) for a in "xy")
+        ):
+            self.add(f"{base}.position", "position must be an object with numeric x and y", node_id=nid)
+        config = raw.get("config", {})
+        if config is None:
+            config = {}
+        if not isinstance(config, dict):
+            self.add(f"{base}.config", "config must be an object", node_id=nid)
+            config = {}
+        elif node_type is not None:
+            self.check_config(base, nid, node_type, config)
+        on_error = raw.get("on_error", "fail")
+        if on_error is not None and on_error not in ("fail", "error"):
+            self.add(f"{base}.on_error", "on_error must be 'fail' or 'error'", node_id=nid)
+        self.check_retry(base, nid, raw.get("retry"))
+        if register and nid is not None:
+            self.nodes[nid] = (index, {**raw, "config": config}, node_type)
+
+    def check_config(self, base: str, nid: str | None, node_type: NodeType, config: dict[str, Any]) -> None:
+        try:
+            errors = sorted(_schema_validator(node_type).iter_errors(config), key=lambda e: list(e.absolute_path))
+        except (SchemaError, RecursionError) as exc:
+            self.add(f"{base}.config", f"config cannot be checked: {exc}", node_id=nid)
+            return
+        for error in errors:
+            self.add(_json_path(f"{base}.config", error.absolute_path), error.message, node_id=nid)
+        if not errors:
+            for path, message in node_type.config_problems(config):
+                self.add(f"{base}.config.{path}", message, node_id=nid)
+        self.check_expressions(f"{base}.config", nid, config, 0)
+
+    def check_expressions(self, path: str, nid: str | None, value: Any, depth: int) -> None:
+        if depth > 50:
+            return
+        if isinstance(value, str) and has_template(value):
+            error = check_syntax(value)
+            if error:
+                self.add(path, error, node_id=nid)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                self.check_expressions(f"{path}.{key}", nid, item, depth + 1)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                self.check_expressions(f"{path}[{i}]", nid, item, depth + 1)
+
+    def check_retry(self, base: str, nid: str | None, retry: Any) -> None:
+        if retry is None:
+            return
+        if not isinstance(retry, dict):
+            self.add(f"{base}.retry", "retry must be an object", node_id=nid)
+            return
+        for error in _retry_validator.iter_errors(retry):
+            self.add(_json_path(f"{base}.retry", error.absolute_path), error.message, node_id=nid)
+        for key, message in retry_problems(retry):
+            self.add(f"{base}.retry.{key}", message, node_id=nid)
+
+    def check_edge(self, index: int, raw: Any) -> None:
+        base = f"edges[{index}]"
+        if not isinstance(raw, dict):
+            self.add(base, "edge must be an object")
+            return
+        edge_id = raw.get("id")
+        eid = edge_id if isinstance(edge_id, str) and edge_id else None
+        if eid is None:
+            self.add(f"{base}.id", "edge id is required and must be a non-empty string")
+        elif any(e[1] == eid for e in self.edges):
+            self.add(f"{base}.id", f"duplicate edge id {eid!r}", edge_id=eid)
+        ok = True
+        ends: dict[str, str] = {}
+        for end in ("source", "target"):
+            value = raw.get(end)
+            if not isinstance(value, str) or not value:
+                self.add(f"{base}.{end}", f"edge {end} is required and must be a node id", edge_id=eid)
+                ok = False
+            elif value not in self.nodes:
+                self.add(f"{base}.{end}", f"edge {end} {value!r} is not a node", edge_id=eid)
+                ok = False
+            else:
+                ends[end] = value
+        port = raw.get("source_port", DEFAULT_PORT)
+        if port is None:
+            port = DEFAULT_PORT
+        if not isinstance(port, str):
+            self.add(f"{base}.source_port", "source_port must be a string", edge_id=eid)
+            ok = False
+        elif "source" in ends:
+            _, node, node_type = self.nodes[ends["source"]]
+            if node_type is not None:
+                ports = node_type.output_ports(node["config"])
+                if node.get("on_error") == "error":
+                    ports.append(ERROR_PORT)
+                if port not in ports:
+                    allowed = ", ".join(ports) or "none"
+                    self.add(f"{base}.source_port",
+                             f"node {ends['source']!r} has no port {port!r} (ports: {allowed})", edge_id=eid)
+                    ok = False
+        if "target" in ends:
+            target_type = self.nodes[ends["target"]][2]
+            if target_type is not None and target_type.is_trigger:
+                self.add(f"{base}.target", f"a trigger ({ends['target']!r}) cannot have incoming edges", edge_id=eid)
+                ok = False
+        if ok:
+            self.edges.append((index, eid, ends["source"], ends["target"], str(port)))
+
+    def check_graph(self) -> None:
+        triggers = [nid for nid, (_, _, t) in self.nodes.items() if t is not None and t.is_trigger]
+        if not triggers:
+            self.add("nodes", "the schema needs exactly one trigger node (none found)")
+        for extra in triggers[1:]:
+            self.add(f"nodes[{self.nodes[extra][0]}].type",
+                     f"the schema needs exactly one trigger node; {extra!r} is an extra one", node_id=extra)
+        adjacency: dict[str, list[tuple[str, int, str | None]]] = {nid: [] for nid in self.nodes}
+        for index, eid, source, target, _port in self.edges:
+            adjacency[source].append((target, index, eid))
+        if triggers:
+            seen: set[str] = set()
+            stack = list(triggers)
+            while stack:
+                current = stack.pop()
+                if current not in seen:
+                    seen.add(current)
+                    stack.extend(t for t, _, _ in adjacency[current])
+            for nid, (index, _, _) in self.nodes.items():
+                if nid not in seen:
+                    self.add(f"nodes[{index}]", f"node {nid!r} is not reachable from the trigger", node_id=nid)
+        self.check_cycles(adjacency)
+
+    def check_cycles(self, adjacency: dict[str, list[tuple[str, int, str | None]]]) -> None:
+        # Iterative DFS (no recursion limit on big graphs); report the edge closing each cycle.
+        state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+        for root in adjacency:
+            if root in state:
+                continue
+            path = [root]
+            stack = [(root, iter(adjacency[root]))]
+            state[root] = 1
+            while stack:
+                current, children = stack[-1]
+                for target, index, eid in children:
+                    if state.get(target) == 1:
+                        loop = [*path[path.index(target):], target]
+                        self.add(f"edges[{index}]", f"edge creates a cycle ({' → '.join(loop)}); cycles are not allowed",
+                                 edge_id=eid)
+                    elif target not in state:
+                        state[target] = 1
+                        path.append(target)
+                        stack.append((target, iter(adjacency[target])))
+                        break
+                else:
+                    state[current] = 2
+                    path.pop()
+                    stack.pop()
