@@ -3,8 +3,9 @@
  * object, arrays (of objects or of scalars); anything else is edited as JSON. Fields marked
  * `x-expression` show which variables an expression may use.
  */
+import { useEffect, useState } from 'react';
 import type { JsonObject, JsonSchema, JsonValue } from '../api/types';
-import { defaultFor, fieldKind } from '../lib/jsonSchema';
+import { defaultFor, fieldKind, mixedToText, textToMixed } from '../lib/jsonSchema';
 import { JsonText } from './JsonText';
 
 export interface FormContext {
@@ -86,6 +87,69 @@ export function SchemaField({
           {schema['x-expression'] && <ExpressionHint vars={ctx.exprVars} />}
           <Messages path={path} ctx={ctx} />
         </div>
+      );
+    }
+    case 'mixed':
+      return (
+        <div className={cls}>
+          <label htmlFor={id}>{label}</label>
+          <MixedInput id={id} path={path} value={value} invalid={hasErr} onEdit={ctx.onEdit} />
+          {help}
+          {schema['x-expression'] && <ExpressionHint vars={ctx.exprVars} />}
+          <Messages path={path} ctx={ctx} />
+        </div>
+      );
+    case 'map': {
+      const obj = value && typeof value === 'object' && !Array.isArray(value) ? value : {};
+      const entries = Object.entries(obj);
+      const rebuild = (list: [string, JsonValue][]) => ctx.onEdit(path, Object.fromEntries(list));
+      const valueSchema = (schema.additionalProperties ?? {}) as JsonSchema;
+      return (
+        <fieldset className={hasErr ? 'fieldset has-error' : 'fieldset'} data-testid={`field-${path}`}>
+          <legend>{label}</legend>
+          {help}
+          {entries.map(([k, v], i) => (
+            <div key={i} className="map-row">
+              <input
+                type="text"
+                aria-label={`${label} name ${i + 1}`}
+                value={k}
+                data-testid={`field-${path}-key-${i}`}
+                onChange={(e) => rebuild(entries.map((en, j) => (j === i ? [e.target.value, en[1]] : en)))}
+              />
+              <input
+                type="text"
+                className={valueSchema['x-expression'] ? 'mono' : undefined}
+                aria-label={`${label} value ${i + 1}`}
+                value={mixedToText(v)}
+                data-testid={`field-${path}-value-${i}`}
+                onChange={(e) => rebuild(entries.map((en, j) => (j === i ? [en[0], e.target.value] : en)))}
+              />
+              <button
+                type="button"
+                className="icon-btn"
+                aria-label={`Remove ${k || `entry ${i + 1}`} from ${label}`}
+                onClick={() => rebuild(entries.filter((_, j) => j !== i))}
+              >
+                ×
+              </button>
+            </div>
+          ))}
+          <button
+            type="button"
+            className="btn btn-small"
+            data-testid={`add-${path}`}
+            onClick={() => {
+              let n = entries.length + 1;
+              while (`key${n}` in obj) n++;
+              rebuild([...entries, [`key${n}`, '']]);
+            }}
+          >
+            + Add entry
+          </button>
+          {valueSchema['x-expression'] && <ExpressionHint vars={ctx.exprVars} />}
+          <Messages path={path} ctx={ctx} />
+        </fieldset>
       );
     }
     case 'number':
@@ -219,6 +283,41 @@ export function SchemaField({
         </>
       );
   }
+}
+
+/** Keeps the user's text while typing; stores an expression string or a JSON literal. */
+function MixedInput({
+  id,
+  path,
+  value,
+  invalid,
+  onEdit,
+}: {
+  id: string;
+  path: string;
+  value: JsonValue | undefined;
+  invalid: boolean;
+  onEdit: (path: string, v: JsonValue) => void;
+}) {
+  const [text, setText] = useState(() => mixedToText(value));
+  useEffect(() => {
+    setText((t) => (JSON.stringify(textToMixed(t)) === JSON.stringify(value ?? '') ? t : mixedToText(value)));
+  }, [value]);
+  return (
+    <input
+      id={id}
+      type="text"
+      className="mono"
+      value={text}
+      data-testid={`field-${path}`}
+      aria-invalid={invalid}
+      placeholder="{{ expression }} or a literal: 42, true, &quot;text&quot;"
+      onChange={(e) => {
+        setText(e.target.value);
+        onEdit(path, textToMixed(e.target.value));
+      }}
+    />
+  );
 }
 
 export function ObjectFields({ schema, value, path, ctx }: { schema: JsonSchema; value: JsonObject; path: string; ctx: FormContext }) {

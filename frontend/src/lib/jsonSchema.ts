@@ -1,7 +1,7 @@
 /** Helpers for the JSON-Schema-generated config forms: types, defaults and path access. */
 import type { JsonObject, JsonSchema, JsonValue } from '../api/types';
 
-export type FieldKind = 'string' | 'number' | 'integer' | 'boolean' | 'enum' | 'object' | 'array' | 'json';
+export type FieldKind = 'string' | 'number' | 'integer' | 'boolean' | 'enum' | 'object' | 'map' | 'array' | 'mixed' | 'json';
 
 export function primaryType(schema: JsonSchema): string | undefined {
   if (Array.isArray(schema.type)) return schema.type.find((t) => t !== 'null');
@@ -19,11 +19,41 @@ export function fieldKind(schema: JsonSchema): FieldKind {
     case 'array':
       return t;
     case 'object':
-      return schema.properties ? 'object' : 'json';
+      if (schema.properties) return 'object';
+      return isScalarSchema(schema.additionalProperties) ? 'map' : 'json';
     default:
       if (schema.properties) return 'object';
+      // Untyped expression fields and scalar unions (`anyOf: [number, string]`): one text box
+      // that keeps expressions as strings and JSON literals (42, true) as values.
+      if (schema['x-expression'] || (Array.isArray(schema.anyOf) && (schema.anyOf as JsonSchema[]).every(isScalarSchema))) return 'mixed';
       return 'json';
   }
+}
+
+function isScalarSchema(s: unknown): boolean {
+  if (!s || typeof s !== 'object') return false;
+  const t = primaryType(s as JsonSchema);
+  return t === 'string' || t === 'number' || t === 'integer' || t === 'boolean';
+}
+
+/** Text of a mixed (expression-or-literal) value as the user edits it. */
+export function mixedToText(v: JsonValue | undefined): string {
+  if (v === undefined || v === null) return '';
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+/** Text → value: expressions and plain words stay strings; JSON literals become values. */
+export function textToMixed(text: string): JsonValue {
+  const t = text.trim();
+  if (t === '' || t.includes('{{')) return text;
+  if (/^(-?\d+(\.\d+)?([eE][+-]?\d+)?|true|false|null)$/.test(t) || /^[[{"]/.test(t)) {
+    try {
+      return JSON.parse(t) as JsonValue;
+    } catch {
+      return text;
+    }
+  }
+  return text;
 }
 
 /** A value to start from: the schema default, else the empty value of its type. */
@@ -42,6 +72,10 @@ export function defaultFor(schema: JsonSchema): JsonValue {
     }
     case 'array':
       return [];
+    case 'map':
+      return {};
+    case 'mixed':
+      return '';
     case 'boolean':
       return false;
     case 'string':

@@ -62,3 +62,22 @@ describe('setIn', () => {
     expect(setIn(undefined, ['a', 0, 'b'], true)).toEqual({ a: [{ b: true }] });
   });
 });
+
+import { textToMixed, mixedToText } from './jsonSchema';
+describe('mixed expression/literal fields', () => {
+  it('classifies untyped expressions, scalar unions and string maps', () => {
+    expect(fieldKind({ 'x-expression': true })).toBe('mixed');
+    expect(fieldKind({ anyOf: [{ type: 'number' }, { type: 'string', 'x-expression': true }] })).toBe('mixed');
+    expect(fieldKind({ type: 'object', additionalProperties: { type: 'string' } })).toBe('map');
+  });
+  it('keeps expressions and words as strings, literals as values', () => {
+    expect(textToMixed('{{ trigger.amount }}')).toBe('{{ trigger.amount }}');
+    expect(textToMixed('hello')).toBe('hello');
+    expect(textToMixed('42')).toBe(42);
+    expect(textToMixed('true')).toBe(true);
+    expect(textToMixed('{"a": 1}')).toEqual({ a: 1 });
+    expect(textToMixed('{broken')).toBe('{broken');
+    expect(mixedToText(42)).toBe('42');
+    expect(mixedToText(null)).toBe('');
+  });
+});
