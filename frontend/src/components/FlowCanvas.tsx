@@ -6,6 +6,7 @@ import {
   MarkerType,
   MiniMap,
   ReactFlow,
+  applyNodeChanges,
   useReactFlow,
   type Connection,
   type EdgeChange,
@@ -40,6 +41,10 @@ export function FlowCanvas(p: FlowCanvasProps) {
   const rf = useReactFlow();
   // Fit once to the graph we open with; an empty canvas keeps zoom 1 so the first drops do not
   // re-zoom the view. A graph that arrives later (execution view) is fitted when it arrives.
+  // Read-only views have no store: keep React Flow's measurements locally (the minimap needs them).
+  const [localNodes, setLocalNodes] = useState(p.nodes);
+  useEffect(() => setLocalNodes(p.nodes), [p.nodes]);
+  const onLocalNodesChange = useCallback((c: NodeChange<CanvasNode>[]) => setLocalNodes((n) => applyNodeChanges(c, n)), []);
   const [fitOnInit] = useState(() => p.nodes.length > 0);
   const fitted = useRef(fitOnInit);
   const count = p.nodes.length;
@@ -85,10 +90,10 @@ export function FlowCanvas(p: FlowCanvasProps) {
   return (
     <div className="canvas" data-testid="canvas" onDragOver={p.readOnly ? undefined : onDragOver} onDrop={p.readOnly ? undefined : onDrop}>
       <ReactFlow<CanvasNode, CanvasEdge>
-        nodes={p.nodes}
+        nodes={p.onNodesChange ? p.nodes : localNodes}
         edges={edges}
         nodeTypes={nodeTypes}
-        onNodesChange={p.onNodesChange}
+        onNodesChange={p.onNodesChange ?? onLocalNodesChange}
         onEdgesChange={p.onEdgesChange}
         onConnect={p.onConnect}
         onNodeDragStart={p.onDragStart}

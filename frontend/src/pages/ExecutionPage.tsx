@@ -57,6 +57,7 @@ export function ExecutionPage() {
     [specs, ex.data, stepList],
   );
 
+  const waitingNode = definition?.nodes.find((n) => n.id === ex.data?.waiting?.node_id);
   if (ex.error) return <div className="page"><ErrorBanner error={ex.error} /></div>;
   if (!ex.data) return <div className="page-loading" role="status">Loading execution…</div>;
   const e = ex.data;
@@ -102,17 +103,26 @@ export function ExecutionPage() {
               <section className="waiting" data-testid="waiting">
                 <h2>Waiting</h2>
                 <p>
-                  Node <code>{e.waiting.node_id}</code> waits for <strong data-testid="waiting-kind">{e.waiting.kind}</strong>
-                  {e.waiting.resume_at ? (
+                  Node <code>{e.waiting.node_id}</code>{' '}
+                  <span data-testid="waiting-kind" className="strong">
+                    {e.waiting.kind}
+                  </span>
+                  {e.waiting.kind === 'wait' && ': waits for a resume (with a payload) through the API'}
+                  {e.waiting.kind === 'delay' && ': delayed'}
+                  {e.waiting.kind === 'retry' && ': waits to retry'}
+                  {e.waiting.resume_at && (
                     <>
                       {' '}
                       until <strong data-testid="waiting-resume-at">{formatDate(e.waiting.resume_at)}</strong>
                     </>
-                  ) : (
-                    ' a resume through the API'
                   )}
                   .
                 </p>
+                {typeof waitingNode?.config?.instructions === 'string' && waitingNode.config.instructions && (
+                  <p className="banner banner-warn" data-testid="waiting-instructions">
+                    {waitingNode.config.instructions}
+                  </p>
+                )}
                 {e.waiting.kind === 'wait' && (
                   <form
                     onSubmit={(ev) => {
