@@ -62,3 +62,9 @@ def test_nginx_writes_only_under_tmp() -> None:
     for directive in ("pid", "client_body_temp_path", "proxy_temp_path"):
         assert re.search(rf"^\s*{directive}\s+/tmp/", conf, re.M), directive
     assert "listen 8080" in conf
+
+
+def test_start_scripts_pass_shellcheck() -> None:
+    scripts = sorted(str(p) for p in (REPO / "compose").rglob("*") if p.is_file() and p.read_text().startswith("#!"))
+    result = run(tool("shellcheck"), *scripts)
+    assert result.returncode == 0, result.stdout + result.stderr
