@@ -93,7 +93,7 @@ def test_rabbitmq_loads_the_dead_letter_definitions(compose: dict) -> None:
     assert "monitoring/rabbitmq/definitions.json" in mounts
     assert "monitoring/rabbitmq/rabbitmq.conf" in mounts
     conf = (REPO / "monitoring/rabbitmq/rabbitmq.conf").read_text()
-    assert "load_definitions = /etc/rabbitmq/definitions.d" in conf
+    assert "load_definitions = /etc/rabbitmq/definitions.json" in conf
     assert "rabbitmq_prometheus" in (REPO / "monitoring/rabbitmq/enabled_plugins").read_text()
     for mount in compose["services"]["rabbitmq"]["volumes"]:
         source = mount.split(":", 1)[0]
