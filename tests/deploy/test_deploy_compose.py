@@ -79,7 +79,9 @@ def test_hot_reload_bind_mounts(compose: dict) -> None:
 
 
 def test_only_the_needed_ports_are_published(compose: dict) -> None:
-    published = {name: [str(p).rsplit(":", 1)[-1] for p in svc.get("ports", [])] for name, svc in compose["services"].items()}
+    published = {
+        name: [str(p).rsplit(":", 1)[-1] for p in svc.get("ports", [])] for name, svc in compose["services"].items()
+    }
     assert published["postgres"] == []
     assert published["rabbitmq"] == ["15672"]
     assert published["backend-worker"] == [] and published["backend-beat"] == [] and published["migrate"] == []

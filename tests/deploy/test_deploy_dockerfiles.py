@@ -39,7 +39,9 @@ def test_bases_are_pinned_and_the_user_is_not_root(dockerfile: Path) -> None:
     assert users and users[-1].split(":")[0] not in {"root", "0"}
 
 
-@pytest.mark.parametrize("dockerfile", [p for p in DOCKERFILES if "production" in p.parts], ids=lambda p: str(p.relative_to(REPO)))
+@pytest.mark.parametrize(
+    "dockerfile", [p for p in DOCKERFILES if "production" in p.parts], ids=lambda p: str(p.relative_to(REPO))
+)
 def test_production_images_are_multi_stage_and_health_checked(dockerfile: Path) -> None:
     text = dockerfile.read_text()
     assert len(re.findall(r"^FROM\s", text, re.M)) >= 2

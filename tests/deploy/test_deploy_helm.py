@@ -37,7 +37,7 @@ def test_helm_lint_is_clean(value_set: str) -> None:
 
 
 def test_chart_defaults_alone_fail_with_a_clear_message() -> None:
-    with pytest.raises(helm.HelmError, match="secrets.djangoSecretKey is required"):
+    with pytest.raises(helm.HelmError, match=r"secrets\.djangoSecretKey is required"):
         render_chart({})
 
 
@@ -65,7 +65,7 @@ def test_every_rendered_object_is_valid_kubernetes(rendered: tuple[str, dict]) -
 
 
 def test_components_are_all_there_with_probes_and_security(rendered: tuple[str, dict]) -> None:
-    name, manifests = rendered
+    _, manifests = rendered
     objs = by_kind_name(manifests)
     deployments = {n: o for (k, n), o in objs.items() if k == "Deployment"}
     assert {"schema-api", "schema-worker", "schema-beat"} <= set(deployments)
@@ -91,14 +91,18 @@ def test_components_are_all_there_with_probes_and_security(rendered: tuple[str, 
 
 
 def test_migrations_run_as_a_pre_install_and_pre_upgrade_hook(rendered: tuple[str, dict]) -> None:
-    _, manifests = rendered
+    value_set, manifests = rendered
     job = by_kind_name(manifests)[("Job", "schema-migrations")]
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["python", "manage.py", "migrate", "--noinput"]
     # Whatever the Job reads must exist before the release's own objects: hooks or an existing Secret.
-    hooks = {(o["kind"], o["metadata"]["name"]) for o in objects(manifests) if "helm.sh/hook" in o["metadata"].get("annotations", {})}
-    values = ci_values(_)
+    hooks = {
+        (o["kind"], o["metadata"]["name"])
+        for o in objects(manifests)
+        if "helm.sh/hook" in o["metadata"].get("annotations", {})
+    }
+    values = ci_values(value_set)
     for source in container["envFrom"]:
         ref = source.get("configMapRef") or source["secretRef"]
         kind = "ConfigMap" if "configMapRef" in source else "Secret"

@@ -74,5 +74,8 @@ def test_rabbitmq_definitions_match_the_engine_topology() -> None:
     # Redeclaring a queue with other arguments fails (PRECONDITION_FAILED): they must be identical.
     assert queues["schema_execution_dlq"]["arguments"] == queues_module.dead_letter_queue.queue_arguments
     assert binding["routing_key"] == queues_module.dead_letter_queue.routing_key
-    assert policy["definition"]["dead-letter-routing-key"] == queues_module.execution_queue.queue_arguments["x-dead-letter-routing-key"]
+    assert (
+        policy["definition"]["dead-letter-routing-key"]
+        == queues_module.execution_queue.queue_arguments["x-dead-letter-routing-key"]
+    )
     assert policy["definition"]["delivery-limit"] == queues_module.DELIVERY_LIMIT
