@@ -13,7 +13,7 @@ import copy
 from typing import Any
 
 from engine.errors import InvalidTransition
-from engine.store import ExecutionSnapshot, Checkpoint
+from engine.store import Checkpoint, ExecutionSnapshot
 
 
 def prepare_resume(snapshot: ExecutionSnapshot, payload: Any) -> Checkpoint:

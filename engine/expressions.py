@@ -180,7 +180,7 @@ class _Environment(ImmutableSandboxedEnvironment):
             return operator.mod(left, right)
         return super().call_binop(context, operator_, left, right)
 
-    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         budget = _budget()
         _tick()
         _check_int_args(args, kwargs)
@@ -244,7 +244,7 @@ def check_syntax(template: str) -> str | None:
             _compile_template(template)
     except TemplateSyntaxError as exc:
         return f"expression syntax error: {exc.message}"
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - validation reports, it never raises
         return f"expression error: {exc}"
     return None
 
@@ -272,7 +272,7 @@ def evaluate(template: str, scope: Mapping[str, Any], *, node_id: str | None = N
         raise ExpressionError(f"{where}: blocked by the sandbox: {exc}") from None
     except (TemplateError, RecursionError, MemoryError, OverflowError) as exc:
         raise ExpressionError(f"{where}: {type(exc).__name__}: {exc}") from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure inside user code is the user's expression error
         raise ExpressionError(f"{where}: {type(exc).__name__}: {exc}") from None
     finally:
         _local.budget = previous

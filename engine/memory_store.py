@@ -51,7 +51,9 @@ class MemoryStore:
         self.crash_after_commit = False  # True: the write is applied, then the "process" dies
 
     # -- API-side operations -----------------------------------------------------------------
-    def create(self, definition: dict[str, Any], trigger_payload: Any = None, *, execution_id: str | None = None) -> str:
+    def create(
+        self, definition: dict[str, Any], trigger_payload: Any = None, *, execution_id: str | None = None
+    ) -> str:
         execution_id = execution_id or f"exec-{next(self._ids)}"
         self.executions[execution_id] = StoredExecution(execution_id, json.dumps(definition), trigger_payload)
         return execution_id
@@ -86,8 +88,9 @@ class MemoryStore:
     # -- ExecutionStore ----------------------------------------------------------------------
     def load(self, execution_id: str) -> ExecutionSnapshot:
         record = self.executions[execution_id]
-        return ExecutionSnapshot(execution_id, record.status, json.loads(record.definition_json),
-                                 record.trigger_payload, record.checkpoint)
+        return ExecutionSnapshot(
+            execution_id, record.status, json.loads(record.definition_json), record.trigger_payload, record.checkpoint
+        )
 
     def is_cancelled(self, execution_id: str) -> bool:
         record = self.executions[execution_id]
@@ -120,8 +123,7 @@ class MemoryStore:
 
         self._write(execution_id, steps, checkpoint, "cancelled", extra)
 
-    def _write(self, execution_id: str, steps: Any, checkpoint: Checkpoint, status: str,
-               extra: Any = None) -> None:
+    def _write(self, execution_id: str, steps: Any, checkpoint: Checkpoint, status: str, extra: Any = None) -> None:
         self.writes += 1
         crash = self.crash_at is not None and self.writes == self.crash_at
         if crash and not self.crash_after_commit:

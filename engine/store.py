@@ -63,8 +63,11 @@ class Waiting:
     resume_at: datetime | None  # None for `wait`: only the API resumes it
 
     def as_dict(self) -> dict[str, Any]:
-        return {"node_id": self.node_id, "kind": self.kind,
-                "resume_at": self.resume_at.isoformat() if self.resume_at else None}
+        return {
+            "node_id": self.node_id,
+            "kind": self.kind,
+            "resume_at": self.resume_at.isoformat() if self.resume_at else None,
+        }
 
 
 class ExecutionStore(Protocol):
@@ -80,20 +83,19 @@ class ExecutionStore(Protocol):
         """Atomically: append `steps`, save `checkpoint`, status → running (never over a terminal status)."""
         ...
 
-    def pause(self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint,
-              waiting: Waiting) -> None:
+    def pause(self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint, waiting: Waiting) -> None:
         """Atomically: append steps, save checkpoint, status → paused, and when `waiting.resume_at`
         is set schedule a timer (execution_id, due_at=resume_at, reason=waiting.kind) replacing any
         pending timer of this execution; the timer re-runs the walker when due."""
         ...
 
-    def complete(self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint,
-                 result: Any) -> None:
+    def complete(self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint, result: Any) -> None:
         """Atomically: append steps, save checkpoint, status → completed with `result`, finished_at."""
         ...
 
-    def fail(self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint,
-             error: str, node_id: str | None) -> None:
+    def fail(
+        self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint, error: str, node_id: str | None
+    ) -> None:
         """Atomically: append steps, save checkpoint, status → failed with `error`, finished_at."""
         ...
 

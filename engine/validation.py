@@ -40,7 +40,7 @@ class Problem:
 def validate_definition(data: Any) -> list[Problem]:
     try:
         return _Validator().run(data)
-    except Exception as exc:  # the API must never 500 on a definition; this is a bug if it ever shows
+    except Exception as exc:  # noqa: BLE001 - the API must never 500 on a definition; this is a bug if it ever shows
         return [Problem(path="", message=f"could not validate the definition: {type(exc).__name__}: {exc}")]
 
 
@@ -209,8 +209,11 @@ class _Validator:
                     ports.append(ERROR_PORT)
                 if port not in ports:
                     allowed = ", ".join(ports) or "none"
-                    self.add(f"{base}.source_port",
-                             f"node {ends['source']!r} has no port {port!r} (ports: {allowed})", edge_id=eid)
+                    self.add(
+                        f"{base}.source_port",
+                        f"node {ends['source']!r} has no port {port!r} (ports: {allowed})",
+                        edge_id=eid,
+                    )
                     ok = False
         if "target" in ends:
             target_type = self.nodes[ends["target"]][2]
@@ -225,8 +228,11 @@ class _Validator:
         if not triggers:
             self.add("nodes", "the schema needs exactly one trigger node (none found)")
         for extra in triggers[1:]:
-            self.add(f"nodes[{self.nodes[extra][0]}].type",
-                     f"the schema needs exactly one trigger node; {extra!r} is an extra one", node_id=extra)
+            self.add(
+                f"nodes[{self.nodes[extra][0]}].type",
+                f"the schema needs exactly one trigger node; {extra!r} is an extra one",
+                node_id=extra,
+            )
         adjacency: dict[str, list[tuple[str, int, str | None]]] = {nid: [] for nid in self.nodes}
         for index, eid, source, target, _port in self.edges:
             adjacency[source].append((target, index, eid))
@@ -246,19 +252,22 @@ class _Validator:
     def check_cycles(self, adjacency: dict[str, list[tuple[str, int, str | None]]]) -> None:
         # Iterative DFS (no recursion limit on big graphs); report the edge closing each cycle.
         state: dict[str, int] = {}  # 1 = on the stack, 2 = done
-        for root in adjacency:
+        for root, edges in adjacency.items():
             if root in state:
                 continue
             path = [root]
-            stack = [(root, iter(adjacency[root]))]
+            stack = [(root, iter(edges))]
             state[root] = 1
             while stack:
                 current, children = stack[-1]
                 for target, index, eid in children:
                     if state.get(target) == 1:
-                        loop = [*path[path.index(target):], target]
-                        self.add(f"edges[{index}]", f"edge creates a cycle ({' → '.join(loop)}); cycles are not allowed",
-                                 edge_id=eid)
+                        loop = [*path[path.index(target) :], target]
+                        self.add(
+                            f"edges[{index}]",
+                            f"edge creates a cycle ({' → '.join(loop)}); cycles are not allowed",
+                            edge_id=eid,
+                        )
                     elif target not in state:
                         state[target] = 1
                         path.append(target)

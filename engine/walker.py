@@ -63,8 +63,16 @@ def run_execution(
     rng: Random | None = None,
 ) -> WalkOutcome:
     """Continues `execution_id` from its checkpoint. Idempotent for finished or not-yet-due executions."""
-    walk = _Walk(store, execution_id, services or NodeServices(), clock, node_types or NODE_TYPES,
-                 max_steps, batch_size, rng)
+    walk = _Walk(
+        store=store,
+        execution_id=execution_id,
+        services=services or NodeServices(),
+        clock=clock,
+        node_types=node_types or NODE_TYPES,
+        max_steps=max_steps,
+        batch_size=batch_size,
+        rng=rng,
+    )
     return walk.run()
 
 
@@ -84,9 +92,18 @@ def initial_checkpoint(graph: Graph, trigger_node_id: str, trigger_payload: Any)
 
 
 class _Walk:
-    def __init__(self, store: ExecutionStore, execution_id: str, services: NodeServices,
-                 clock: Callable[[], datetime], node_types: dict[str, NodeType], max_steps: int,
-                 batch_size: int, rng: Random | None) -> None:
+    def __init__(
+        self,
+        *,
+        store: ExecutionStore,
+        execution_id: str,
+        services: NodeServices,
+        clock: Callable[[], datetime],
+        node_types: dict[str, NodeType],
+        max_steps: int,
+        batch_size: int,
+        rng: Random | None,
+    ) -> None:
         self.store = store
         self.execution_id = execution_id
         self.services = services
@@ -150,8 +167,16 @@ class _Walk:
         node = self.graph.node(waiting["node_id"])
         self.state["waiting"] = None
         started = datetime.fromisoformat(waiting["started_at"])
-        self._record(node, "success", int(waiting.get("attempt", 1)), waiting.get("input"), output, None,
-                     started, time.perf_counter() - (self.clock() - started).total_seconds())
+        self._record(
+            node,
+            "success",
+            attempt=int(waiting.get("attempt", 1)),
+            input_=waiting.get("input"),
+            output=output,
+            error=None,
+            started=started,
+            t0=time.perf_counter() - (self.clock() - started).total_seconds(),
+        )
         self._succeeded(node, output, "out")
 
     # -- main loop ---------------------------------------------------------------------------
@@ -177,7 +202,7 @@ class _Walk:
                 if node_type is None:
                     raise NodeError(f"unknown node type {node.type!r}")
                 result = node_type.run(self._context(node, item, started))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any node failure is a business result (retry/error port)
                 outcome = self._node_error(node, item, exc, started, t0)
                 if outcome is not None:
                     return outcome
@@ -203,26 +228,53 @@ class _Walk:
             services=self.services,
         )
 
-    def _node_result(self, node: NodeSpec, item: dict[str, Any], result: NodeResult, started: datetime,
-                     t0: float) -> WalkOutcome | None:
+    def _node_result(
+        self, node: NodeSpec, item: dict[str, Any], result: NodeResult, started: datetime, t0: float
+    ) -> WalkOutcome | None:
         queue = self.state["queue"]
         recorded_input = result.recorded_input if result.recorded_input is not None else item.get("input")
         if result.fail_message is not None:
-            self._record(node, "failed", item["attempt"], recorded_input, None, result.fail_message, started, t0)
+            self._record(
+                node,
+                "failed",
+                attempt=item["attempt"],
+                input_=recorded_input,
+                output=None,
+                error=result.fail_message,
+                started=started,
+                t0=t0,
+            )
             queue.pop(0)
-            self.state["failed"] = {"node_id": node.id, "attempt": item["attempt"], "error": result.fail_message,
-                                    "item": item}
+            self.state["failed"] = {
+                "node_id": node.id,
+                "attempt": item["attempt"],
+                "error": result.fail_message,
+                "item": item,
+            }
             return self._fail(result.fail_message, node.id)
         if result.pause_kind is not None:
             queue.pop(0)
             self.state["waiting"] = {
-                "node_id": node.id, "kind": result.pause_kind,
+                "node_id": node.id,
+                "kind": result.pause_kind,
                 "resume_at": result.resume_at.isoformat() if result.resume_at else None,
-                "started_at": started.isoformat(), "attempt": item["attempt"], "input": recorded_input,
-                "output": result.output, "resumed": False,
+                "started_at": started.isoformat(),
+                "attempt": item["attempt"],
+                "input": recorded_input,
+                "output": result.output,
+                "resumed": False,
             }
             return self._pause(Waiting(node.id, result.pause_kind, result.resume_at))
-        self._record(node, "success", item["attempt"], recorded_input, result.output, None, started, t0)
+        self._record(
+            node,
+            "success",
+            attempt=item["attempt"],
+            input_=recorded_input,
+            output=result.output,
+            error=None,
+            started=started,
+            t0=t0,
+        )
         queue.pop(0)
         if result.set_vars:
             self.state["vars"].update(result.set_vars)
@@ -233,11 +285,21 @@ class _Walk:
         self._succeeded(node, result.output, result.port)
         return None
 
-    def _node_error(self, node: NodeSpec, item: dict[str, Any], exc: Exception, started: datetime,
-                    t0: float) -> WalkOutcome | None:
+    def _node_error(
+        self, node: NodeSpec, item: dict[str, Any], exc: Exception, started: datetime, t0: float
+    ) -> WalkOutcome | None:
         message = f"{type(exc).__name__}: {exc}"
         trace = "".join(traceback.format_exception(exc))
-        self._record(node, "failed", item["attempt"], item.get("input"), None, trace, started, t0)
+        self._record(
+            node,
+            "failed",
+            attempt=item["attempt"],
+            input_=item.get("input"),
+            output=None,
+            error=trace,
+            started=started,
+            t0=t0,
+        )
         policy = RetryPolicy.from_dict(node.retry)
         if item["tries"] < policy.max_attempts:
             delay = policy.delay_seconds(item["tries"], self.rng)
@@ -246,8 +308,13 @@ class _Walk:
             if delay <= 0:
                 return None  # retry inline; the side-effect flush records the failed step first
             resume_at = self.clock() + timedelta(seconds=delay)
-            self.state["waiting"] = {"node_id": node.id, "kind": "retry", "resume_at": resume_at.isoformat(),
-                                     "started_at": started.isoformat(), "attempt": item["attempt"]}
+            self.state["waiting"] = {
+                "node_id": node.id,
+                "kind": "retry",
+                "resume_at": resume_at.isoformat(),
+                "started_at": started.isoformat(),
+                "attempt": item["attempt"],
+            }
             return self._pause(Waiting(node.id, "retry", resume_at))
         self.state["queue"].pop(0)
         if node.on_error == "error":
@@ -269,15 +336,35 @@ class _Walk:
                 self.state["queue"].append({"node_id": target, "input": output, "attempt": 1, "tries": 1})
 
     # -- persistence -------------------------------------------------------------------------
-    def _record(self, node: NodeSpec, status: str, attempt: int, input_: Any, output: Any, error: str | None,
-                started: datetime, t0: float) -> None:
+    def _record(
+        self,
+        node: NodeSpec,
+        status: str,
+        *,
+        attempt: int,
+        input_: Any,
+        output: Any,
+        error: str | None,
+        started: datetime,
+        t0: float,
+    ) -> None:
         self.state["seq"] = int(self.state.get("seq", 0)) + 1
         duration = max(0.0, (time.perf_counter() - t0) * 1000)
-        self.pending.append(StepRecord(
-            seq=self.state["seq"], node_id=node.id, node_type=node.type, status=status, attempt=int(attempt),
-            input=input_, output=output, error=error, started_at=started,
-            finished_at=started + timedelta(milliseconds=duration), duration_ms=round(duration, 3),
-        ))
+        self.pending.append(
+            StepRecord(
+                seq=self.state["seq"],
+                node_id=node.id,
+                node_type=node.type,
+                status=status,
+                attempt=int(attempt),
+                input=input_,
+                output=output,
+                error=error,
+                started_at=started,
+                finished_at=started + timedelta(milliseconds=duration),
+                duration_ms=round(duration, 3),
+            )
+        )
 
     def _checkpoint(self) -> Checkpoint:
         self.state["scheduled"] = sorted(self.scheduled)

@@ -42,6 +42,7 @@ def compare(left: Any, operator: str, right: Any) -> bool:
 
 def _orderable(left: Any, right: Any) -> tuple[Any, Any]:
     """Numbers in strings compare as numbers ("10" > 9), since webhook payloads are often strings."""
+
     def number(v: Any) -> Any:
         if isinstance(v, str):
             try:

@@ -27,10 +27,12 @@ class DelayNode(NodeType):
     config_schema = {
         "type": "object",
         "properties": {
-            "duration_seconds": {"anyOf": [
-                {"type": "number", "minimum": 0, "maximum": MAX_DELAY.total_seconds()},
-                expression_string("Seconds, as an expression."),
-            ]},
+            "duration_seconds": {
+                "anyOf": [
+                    {"type": "number", "minimum": 0, "maximum": MAX_DELAY.total_seconds()},
+                    expression_string("Seconds, as an expression."),
+                ]
+            },
             "until": expression_string("ISO 8601 date-time, e.g. 2030-01-01T09:00:00+01:00."),
         },
         "oneOf": [{"required": ["duration_seconds"]}, {"required": ["until"]}],

@@ -60,12 +60,14 @@ class HttpRequestNode(NodeType):
             "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 300, "default": 30},
             "expected_status": {
                 "type": "array",
-                "items": {"anyOf": [
-                    {"type": "integer", "minimum": 100, "maximum": 599},
-                    {"type": "string", "pattern": STATUS_PATTERN},
-                ]},
+                "items": {
+                    "anyOf": [
+                        {"type": "integer", "minimum": 100, "maximum": 599},
+                        {"type": "string", "pattern": STATUS_PATTERN},
+                    ]
+                },
                 "default": ["2xx"],
-                "description": "Accepted statuses: 200, \"2xx\" or \"200-299\".",
+                "description": 'Accepted statuses: 200, "2xx" or "200-299".',
             },
             "follow_redirects": {"type": "boolean", "default": True},
             "idempotency_header": {
@@ -95,7 +97,7 @@ class HttpRequestNode(NodeType):
             data = (body if isinstance(body, str) else json.dumps(body)).encode()
             headers.setdefault("Content-Type", "text/plain; charset=utf-8")
         recorded = {"method": method, "url": url, "headers": redact_headers(headers), "query": query, "body": body}
-        response = self._send(ctx, method, url, headers, query, data)
+        response = self._send(ctx, method=method, url=url, headers=headers, query=query, data=data)
         output = {
             "status": response.status_code,
             "headers": redact_headers(dict(response.headers)),
@@ -109,8 +111,16 @@ class HttpRequestNode(NodeType):
             )
         return NodeResult(output=output, recorded_input=recorded)
 
-    def _send(self, ctx: NodeContext, method: str, url: str, headers: dict[str, str],
-              query: dict[str, Any], data: bytes | None) -> requests.Response:
+    def _send(
+        self,
+        ctx: NodeContext,
+        *,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        query: dict[str, Any],
+        data: bytes | None,
+    ) -> requests.Response:
         session = ctx.services.http_session or requests
         timeout = float(ctx.config.get("timeout_seconds", 30))
         follow = bool(ctx.config.get("follow_redirects", True))
@@ -120,8 +130,16 @@ class HttpRequestNode(NodeType):
             if ctx.services.outbound_policy is not None:
                 ctx.services.outbound_policy.check(method, url)
             try:
-                response = session.request(method, url, headers=headers, params=query, data=data,
-                                           timeout=timeout, allow_redirects=False, stream=True)
+                response = session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    params=query,
+                    data=data,
+                    timeout=timeout,
+                    allow_redirects=False,
+                    stream=True,
+                )
             except requests.Timeout:
                 raise NodeError(f"timed out after {timeout}s calling {url}") from None
             except requests.RequestException as exc:
@@ -147,7 +165,7 @@ def _read_limited(response: requests.Response) -> None:
             response.close()
             raise NodeError(f"response body larger than {MAX_BODY_BYTES} bytes")
         chunks.append(chunk)
-    response._content = b"".join(chunks)  # noqa: SLF001 - lets .text/.json() work on the capped body
+    response._content = b"".join(chunks)
 
 
 def _parse_body(response: requests.Response) -> Any:

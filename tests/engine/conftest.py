@@ -20,8 +20,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length).decode() if length else ""
-        self.server.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
-                                     "body": body})
+        self.server.requests.append(
+            {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+        )
         path = self.path.split("?")[0]
         if path == "/json":
             self._send(200, json.dumps({"ok": True, "path": self.path, "body": body}), "application/json")
@@ -57,7 +58,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle  # noqa: N815
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
 
 @pytest.fixture

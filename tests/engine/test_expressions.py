@@ -63,7 +63,7 @@ def test_evaluate_value_walks_json_and_names_the_field_on_error() -> None:
     ],
 )
 def test_sandbox_escapes_raise_cleanly(template: str) -> None:
-    with pytest.raises(ExpressionError, match="field 'config.url'"):
+    with pytest.raises(ExpressionError, match=r"field 'config\.url'"):
         evaluate(template, SCOPE, node_id="fetch", field="config.url")
 
 
@@ -114,8 +114,18 @@ def test_syntax_error_at_runtime_is_expression_error() -> None:
         evaluate("{{ 1 + }}", SCOPE, node_id="a", field="config.x")
 
 
-@pytest.mark.parametrize(("value", "truthy"), [
-    (True, True), (False, False), ("false", False), ("0", False), ("", False), ("yes", True), (0, False), ([1], True),
-])
+@pytest.mark.parametrize(
+    ("value", "truthy"),
+    [
+        (True, True),
+        (False, False),
+        ("false", False),
+        ("0", False),
+        ("", False),
+        ("yes", True),
+        (0, False),
+        ([1], True),
+    ],
+)
 def test_is_truthy(value: object, truthy: bool) -> None:
     assert is_truthy(value) is truthy

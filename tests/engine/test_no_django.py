@@ -35,6 +35,12 @@ def test_core_imports_neither_django_nor_celery() -> None:
         "print(','.join(bad))\n"
     )
     root = Path(engine.__file__).parent.parent
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root,
-                            env={**os.environ, "PYTHONPATH": str(root)})
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
     assert result.stdout.strip() == ""

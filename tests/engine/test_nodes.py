@@ -15,21 +15,59 @@ from engine.nodes import NODE_TYPES, NodeContext, NodeResult, NodeServices, desc
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
 
-def run(node_type: str, config: dict[str, Any], *, input_: Any = None, vars_: dict[str, Any] | None = None,
-        trigger: Any = None, services: NodeServices | None = None, on_error: str = "fail") -> NodeResult:
-    ctx = NodeContext(execution_id="e1", node=NodeSpec("n1", node_type, config=config, on_error=on_error),
-                      attempt=2, idempotency_key="e1:n1:2", input=input_, vars=vars_ or {}, trigger=trigger,
-                      outputs={"prev": {"x": 1}}, now=NOW, services=services or NodeServices())
+def run(
+    node_type: str,
+    config: dict[str, Any],
+    *,
+    input_: Any = None,
+    vars_: dict[str, Any] | None = None,
+    trigger: Any = None,
+    services: NodeServices | None = None,
+    on_error: str = "fail",
+) -> NodeResult:
+    ctx = NodeContext(
+        execution_id="e1",
+        node=NodeSpec("n1", node_type, config=config, on_error=on_error),
+        attempt=2,
+        idempotency_key="e1:n1:2",
+        input=input_,
+        vars=vars_ or {},
+        trigger=trigger,
+        outputs={"prev": {"x": 1}},
+        now=NOW,
+        services=services or NodeServices(),
+    )
     return NODE_TYPES[node_type].run(ctx)
 
 
 def test_describe_matches_the_contract() -> None:
     described = {d["type"]: d for d in describe_node_types()}
-    assert set(described) >= {"manual_trigger", "webhook_trigger", "schedule_trigger", "set", "condition", "switch",
-                              "http_request", "delay", "wait", "log", "fail", "end"}
+    assert set(described) >= {
+        "manual_trigger",
+        "webhook_trigger",
+        "schedule_trigger",
+        "set",
+        "condition",
+        "switch",
+        "http_request",
+        "delay",
+        "wait",
+        "log",
+        "fail",
+        "end",
+    }
     for item in described.values():
-        assert set(item) == {"type", "label", "group", "description", "is_trigger", "side_effects", "ports",
-                             "dynamic_ports", "config_schema"}
+        assert set(item) == {
+            "type",
+            "label",
+            "group",
+            "description",
+            "is_trigger",
+            "side_effects",
+            "ports",
+            "dynamic_ports",
+            "config_schema",
+        }
         assert item["group"] in ("trigger", "logic", "action", "flow")
         json.dumps(item)
     assert described["switch"]["dynamic_ports"] == {"from": "cases", "key": "port"}
@@ -59,27 +97,42 @@ def test_schedule_config_problems() -> None:
 
 
 def test_set_assigns_expressions_literals_and_dotted_names() -> None:
-    result = run("set", {"assignments": [
-        {"name": "total", "value": "{{ trigger.a * 2 }}"},
-        {"name": "label", "value": "n={{ trigger.a }}"},
-        {"name": "items", "value": [1, {"k": "{{ trigger.a }}"}]},
-        {"name": "cfg.mode", "value": "fast"},
-    ]}, trigger={"a": 3}, vars_={"cfg": {"keep": True}})
-    assert result.set_vars == {"total": 6, "label": "n=3", "items": [1, {"k": 3}], "cfg": {"keep": True, "mode": "fast"}}
+    result = run(
+        "set",
+        {
+            "assignments": [
+                {"name": "total", "value": "{{ trigger.a * 2 }}"},
+                {"name": "label", "value": "n={{ trigger.a }}"},
+                {"name": "items", "value": [1, {"k": "{{ trigger.a }}"}]},
+                {"name": "cfg.mode", "value": "fast"},
+            ]
+        },
+        trigger={"a": 3},
+        vars_={"cfg": {"keep": True}},
+    )
+    assert result.set_vars == {
+        "total": 6,
+        "label": "n=3",
+        "items": [1, {"k": 3}],
+        "cfg": {"keep": True, "mode": "fast"},
+    }
     assert result.output == result.set_vars and result.port == "out"
 
 
-@pytest.mark.parametrize(("config", "port"), [
-    ({"expression": "{{ trigger.total > 10 }}"}, "true"),
-    ({"expression": "{{ trigger.total > 100 }}"}, "false"),
-    ({"expression": "{{ trigger.total }} items"}, "true"),
-    ({"expression": "false"}, "false"),
-    ({"left": "{{ trigger.total }}", "operator": "gte", "right": 42}, "true"),
-    ({"left": "{{ trigger.name }}", "operator": "starts_with", "right": "An"}, "true"),
-    ({"left": "{{ trigger.tags }}", "operator": "contains", "right": "vip"}, "true"),
-    ({"left": "{{ trigger.missing }}", "operator": "is_empty"}, "true"),
-    ({"left": "10", "operator": "gt", "right": 9}, "true"),
-])
+@pytest.mark.parametrize(
+    ("config", "port"),
+    [
+        ({"expression": "{{ trigger.total > 10 }}"}, "true"),
+        ({"expression": "{{ trigger.total > 100 }}"}, "false"),
+        ({"expression": "{{ trigger.total }} items"}, "true"),
+        ({"expression": "false"}, "false"),
+        ({"left": "{{ trigger.total }}", "operator": "gte", "right": 42}, "true"),
+        ({"left": "{{ trigger.name }}", "operator": "starts_with", "right": "An"}, "true"),
+        ({"left": "{{ trigger.tags }}", "operator": "contains", "right": "vip"}, "true"),
+        ({"left": "{{ trigger.missing }}", "operator": "is_empty"}, "true"),
+        ({"left": "10", "operator": "gt", "right": 9}, "true"),
+    ],
+)
 def test_condition_ports(config: dict[str, Any], port: str) -> None:
     assert run("condition", config, trigger={"total": 42, "name": "Ann", "tags": ["vip"]}).port == port
 
@@ -126,12 +179,19 @@ def test_wait_log_fail_end() -> None:
 
 # -- http_request ---------------------------------------------------------------------------------
 
+
 def test_http_get_json_with_query_and_redacted_headers(http_server: Any) -> None:
-    result = run("http_request", {
-        "method": "GET", "url": http_server.base_url + "/json", "query": {"q": "{{ trigger.q }}"},
-        "headers": {"Authorization": "Bearer s3cret", "X-Api-Key": "k", "Accept": "application/json"},
-        "idempotency_header": "Idempotency-Key",
-    }, trigger={"q": "shoes"})
+    result = run(
+        "http_request",
+        {
+            "method": "GET",
+            "url": http_server.base_url + "/json",
+            "query": {"q": "{{ trigger.q }}"},
+            "headers": {"Authorization": "Bearer s3cret", "X-Api-Key": "k", "Accept": "application/json"},
+            "idempotency_header": "Idempotency-Key",
+        },
+        trigger={"q": "shoes"},
+    )
     assert result.output["status"] == 200
     assert result.output["body"]["path"] == "/json?q=shoes"
     assert result.output["headers"]["Set-Cookie"] == "[redacted]"
@@ -143,12 +203,18 @@ def test_http_get_json_with_query_and_redacted_headers(http_server: Any) -> None
 
 
 def test_http_post_json_and_text_bodies(http_server: Any) -> None:
-    result = run("http_request", {"method": "POST", "url": http_server.base_url + "/json",
-                                  "body": {"total": "{{ trigger.t }}"}}, trigger={"t": 5})
+    result = run(
+        "http_request",
+        {"method": "POST", "url": http_server.base_url + "/json", "body": {"total": "{{ trigger.t }}"}},
+        trigger={"t": 5},
+    )
     assert json.loads(result.output["body"]["body"]) == {"total": 5}
     assert http_server.requests[-1]["headers"]["Content-Type"] == "application/json"
-    result = run("http_request", {"method": "PUT", "url": http_server.base_url + "/text", "body_type": "text",
-                                  "body": "hi {{ trigger.t }}"}, trigger={"t": 5})
+    result = run(
+        "http_request",
+        {"method": "PUT", "url": http_server.base_url + "/text", "body_type": "text", "body": "hi {{ trigger.t }}"},
+        trigger={"t": 5},
+    )
     assert result.output["body"] == "plain words"
     assert http_server.requests[-1]["body"] == "hi 5"
 
@@ -159,8 +225,12 @@ def test_http_unexpected_status_raises_with_response(http_server: Any) -> None:
     assert info.value.details["response"]["body"] == {"status": "bad"}
     ok = run("http_request", {"url": http_server.base_url + "/status/404", "expected_status": [404, "500-599"]})
     assert ok.output["status"] == 404
-    assert run("http_request", {"url": http_server.base_url + "/status/502",
-                                "expected_status": ["500-599"]}).output["status"] == 502
+    assert (
+        run("http_request", {"url": http_server.base_url + "/status/502", "expected_status": ["500-599"]}).output[
+            "status"
+        ]
+        == 502
+    )
 
 
 def test_http_follows_redirects_through_the_policy(http_server: Any) -> None:
@@ -170,8 +240,9 @@ def test_http_follows_redirects_through_the_policy(http_server: Any) -> None:
         def check(self, method: str, url: str) -> None:
             checked.append(url)
 
-    result = run("http_request", {"url": http_server.base_url + "/redirect"},
-                 services=NodeServices(outbound_policy=Policy()))
+    result = run(
+        "http_request", {"url": http_server.base_url + "/redirect"}, services=NodeServices(outbound_policy=Policy())
+    )
     assert result.output["body"]["ok"] is True
     assert checked == [http_server.base_url + "/redirect", http_server.base_url + "/json"]
 

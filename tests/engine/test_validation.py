@@ -20,8 +20,11 @@ def paths(data: Any) -> list[str]:
 
 
 def valid() -> dict[str, Any]:
-    return chain(node("start", "manual_trigger"), node("greet", "set", {"assignments": [{"name": "g", "value": "{{ 1 }}"}]}),
-                 node("done", "end", {"output": "{{ vars.g }}"}))
+    return chain(
+        node("start", "manual_trigger"),
+        node("greet", "set", {"assignments": [{"name": "g", "value": "{{ 1 }}"}]}),
+        node("done", "end", {"output": "{{ vars.g }}"}),
+    )
 
 
 def test_valid_definition_has_no_problems() -> None:
@@ -30,12 +33,24 @@ def test_valid_definition_has_no_problems() -> None:
 
 def test_branching_definition_is_valid() -> None:
     d = definition(
-        [node("t", "webhook_trigger"), node("c", "condition", {"expression": "{{ trigger.x }}"}),
-         node("s", "switch", {"value": "{{ trigger.k }}", "cases": [{"port": "a", "value": 1}]}),
-         node("h", "http_request", {"url": "https://example.com"}, on_error="error"),
-         node("end1", "end"), node("end2", "end"), node("f", "fail")],
-        [edge("t", "c"), edge("c", "s", "true"), edge("c", "h", "false"), edge("s", "end1", "a"),
-         edge("s", "end2", "default"), edge("h", "f", "error"), edge("h", "end2")],
+        [
+            node("t", "webhook_trigger"),
+            node("c", "condition", {"expression": "{{ trigger.x }}"}),
+            node("s", "switch", {"value": "{{ trigger.k }}", "cases": [{"port": "a", "value": 1}]}),
+            node("h", "http_request", {"url": "https://example.com"}, on_error="error"),
+            node("end1", "end"),
+            node("end2", "end"),
+            node("f", "fail"),
+        ],
+        [
+            edge("t", "c"),
+            edge("c", "s", "true"),
+            edge("c", "h", "false"),
+            edge("s", "end1", "a"),
+            edge("s", "end2", "default"),
+            edge("h", "f", "error"),
+            edge("h", "end2"),
+        ],
     )
     assert validate_definition(d) == []
 
@@ -61,12 +76,23 @@ def test_duplicate_ids_and_unknown_type() -> None:
 
 
 def test_every_config_error_is_reported_with_its_path() -> None:
-    d = chain(node("start", "manual_trigger"),
-              node("fetch", "http_request", {"url": "", "method": "BREW", "timeout_seconds": 0,
-                                             "expected_status": [99, "abc"], "extra": 1}))
+    d = chain(
+        node("start", "manual_trigger"),
+        node(
+            "fetch",
+            "http_request",
+            {"url": "", "method": "BREW", "timeout_seconds": 0, "expected_status": [99, "abc"], "extra": 1},
+        ),
+    )
     found = {p[0] for p in problems(d) if p[1] == "fetch"}
-    assert {"nodes[1].config.url", "nodes[1].config.method", "nodes[1].config.timeout_seconds",
-            "nodes[1].config.expected_status[0]", "nodes[1].config.expected_status[1]", "nodes[1].config"} <= found
+    assert {
+        "nodes[1].config.url",
+        "nodes[1].config.method",
+        "nodes[1].config.timeout_seconds",
+        "nodes[1].config.expected_status[0]",
+        "nodes[1].config.expected_status[1]",
+        "nodes[1].config",
+    } <= found
     missing = problems(chain(node("s", "manual_trigger"), node("f", "http_request")))
     assert missing == [("nodes[1].config", "f", None, "'url' is a required property")]
 
@@ -77,26 +103,46 @@ def test_semantic_config_checks() -> None:
 
 
 def test_bad_expression_syntax_is_located() -> None:
-    d = chain(node("start", "manual_trigger"),
-              node("greet", "set", {"assignments": [{"name": "a", "value": {"deep": ["{{ 1 + }}"]}}]}))
+    d = chain(
+        node("start", "manual_trigger"),
+        node("greet", "set", {"assignments": [{"name": "a", "value": {"deep": ["{{ 1 + }}"]}}]}),
+    )
     assert ("nodes[1].config.assignments[0].value.deep[0]", "greet") in [(p[0], p[1]) for p in problems(d)]
 
 
 def test_bad_retry_policy_and_on_error() -> None:
-    d = chain(node("start", "manual_trigger"),
-              node("log", "log", {"message": "x"}, retry={"max_attempts": 0, "backoff": "linear", "base_seconds": 10,
-                                                       "max_seconds": 5, "bogus": 1}, on_error="ignore"))
+    d = chain(
+        node("start", "manual_trigger"),
+        node(
+            "log",
+            "log",
+            {"message": "x"},
+            retry={"max_attempts": 0, "backoff": "linear", "base_seconds": 10, "max_seconds": 5, "bogus": 1},
+            on_error="ignore",
+        ),
+    )
     found = set(paths(d))
-    assert {"nodes[1].retry.max_attempts", "nodes[1].retry.backoff", "nodes[1].retry.max_seconds",
-            "nodes[1].retry", "nodes[1].on_error"} <= found
+    assert {
+        "nodes[1].retry.max_attempts",
+        "nodes[1].retry.backoff",
+        "nodes[1].retry.max_seconds",
+        "nodes[1].retry",
+        "nodes[1].on_error",
+    } <= found
 
 
 def test_dangling_edges_and_unknown_ports() -> None:
     d = valid()
     d["nodes"].insert(2, node("check", "condition", {"expression": "{{ 1 }}"}))
-    d["edges"] = [edge("start", "greet"), edge("greet", "check"), edge("check", "done", "maybe"),
-                  edge("check", "done", "true"), edge("ghost", "done"), edge("greet", "nowhere"),
-                  edge("greet", "done", "error")]
+    d["edges"] = [
+        edge("start", "greet"),
+        edge("greet", "check"),
+        edge("check", "done", "maybe"),
+        edge("check", "done", "true"),
+        edge("ghost", "done"),
+        edge("greet", "nowhere"),
+        edge("greet", "done", "error"),
+    ]
     found = [(p[0], p[2]) for p in problems(d)]
     assert ("edges[2].source_port", "check-maybe-done") in found
     assert ("edges[4].source", "ghost-out-done") in found
@@ -105,9 +151,14 @@ def test_dangling_edges_and_unknown_ports() -> None:
 
 
 def test_switch_case_ports_are_valid_sources() -> None:
-    d = definition([node("t", "manual_trigger"),
-                    node("s", "switch", {"value": "x", "cases": [{"port": "big", "value": 1}]}), node("e", "end")],
-                   [edge("t", "s"), edge("s", "e", "big"), edge("s", "e", "small")])
+    d = definition(
+        [
+            node("t", "manual_trigger"),
+            node("s", "switch", {"value": "x", "cases": [{"port": "big", "value": 1}]}),
+            node("e", "end"),
+        ],
+        [edge("t", "s"), edge("s", "e", "big"), edge("s", "e", "small")],
+    )
     assert paths(d) == ["edges[2].source_port"]
 
 
@@ -124,8 +175,11 @@ def test_trigger_count_and_edges_into_triggers() -> None:
 
 def test_unreachable_nodes_and_cycles() -> None:
     d = valid()
-    d["nodes"] += [node("island", "log", {"message": "x"}), node("a", "log", {"message": "a"}),
-                   node("b", "log", {"message": "b"})]
+    d["nodes"] += [
+        node("island", "log", {"message": "x"}),
+        node("a", "log", {"message": "a"}),
+        node("b", "log", {"message": "b"}),
+    ]
     d["edges"] += [edge("greet", "a"), edge("a", "b"), edge("b", "a")]
     found = [(p[0], p[1] or p[2], p[3]) for p in problems(d)]
     assert ("nodes[3]", "island", "node 'island' is not reachable from the trigger") in found
@@ -144,17 +198,32 @@ json_values = st.recursive(
     max_leaves=30,
 )
 node_like = st.fixed_dictionaries(
-    {"id": st.one_of(st.text(max_size=3), st.integers(), st.none()),
-     "type": st.sampled_from(["manual_trigger", "set", "condition", "switch", "http_request", "end", "x"]) | json_values,
-     "config": json_values | st.fixed_dictionaries({"url": st.text(max_size=10), "cases": json_values}),
-     "retry": json_values, "on_error": json_values},
+    {
+        "id": st.one_of(st.text(max_size=3), st.integers(), st.none()),
+        "type": st.sampled_from(["manual_trigger", "set", "condition", "switch", "http_request", "end", "x"])
+        | json_values,
+        "config": json_values | st.fixed_dictionaries({"url": st.text(max_size=10), "cases": json_values}),
+        "retry": json_values,
+        "on_error": json_values,
+    },
 )
 definition_like = st.fixed_dictionaries(
-    {"nodes": st.lists(node_like, max_size=6) | json_values,
-     "edges": st.lists(st.fixed_dictionaries({"id": json_values, "source": st.text(max_size=3) | json_values,
-                                              "target": st.text(max_size=3), "source_port": json_values}),
-                       max_size=6) | json_values,
-     "variables": json_values},
+    {
+        "nodes": st.lists(node_like, max_size=6) | json_values,
+        "edges": st.lists(
+            st.fixed_dictionaries(
+                {
+                    "id": json_values,
+                    "source": st.text(max_size=3) | json_values,
+                    "target": st.text(max_size=3),
+                    "source_port": json_values,
+                }
+            ),
+            max_size=6,
+        )
+        | json_values,
+        "variables": json_values,
+    },
 )
 
 

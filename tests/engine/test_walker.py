@@ -45,8 +45,7 @@ def _reset_effect() -> None:
 
 
 def walk(store: MemoryStore, execution_id: str, clock: Clock | None = None, **kwargs: Any) -> Any:
-    return run_execution(store, execution_id, node_types=TYPES, clock=clock or Clock(), rng=random.Random(1),
-                         **kwargs)
+    return run_execution(store, execution_id, node_types=TYPES, clock=clock or Clock(), rng=random.Random(1), **kwargs)
 
 
 def step_list(store: MemoryStore, execution_id: str) -> list[tuple[str, str, int]]:
@@ -59,19 +58,27 @@ def start(defn: dict[str, Any], payload: Any = None) -> tuple[MemoryStore, str]:
 
 
 def test_linear_flow_completes_with_end_output() -> None:
-    store, ex = start(chain(
-        node("start", "manual_trigger"),
-        node("greet", "set", {"assignments": [{"name": "greeting", "value": "Hello {{ trigger.name }}"}]}),
-        node("note", "log", {"message": "{{ vars.greeting }} / {{ vars.threshold }}"}),
-        node("done", "end", {"output": {"text": "{{ vars.greeting }}", "from": "{{ nodes.note.output.message }}"}}),
-    ) | {"variables": {"threshold": 10}}, {"name": "Ann"})
+    store, ex = start(
+        chain(
+            node("start", "manual_trigger"),
+            node("greet", "set", {"assignments": [{"name": "greeting", "value": "Hello {{ trigger.name }}"}]}),
+            node("note", "log", {"message": "{{ vars.greeting }} / {{ vars.threshold }}"}),
+            node("done", "end", {"output": {"text": "{{ vars.greeting }}", "from": "{{ nodes.note.output.message }}"}}),
+        )
+        | {"variables": {"threshold": 10}},
+        {"name": "Ann"},
+    )
     outcome = walk(store, ex)
     record = store.get(ex)
     assert outcome.status == "completed" and outcome.steps == 4
     assert record.status == "completed"
     assert record.result == {"text": "Hello Ann", "from": "Hello Ann / 10"}
-    assert step_list(store, ex) == [("start", "success", 1), ("greet", "success", 1), ("note", "success", 1),
-                                    ("done", "success", 1)]
+    assert step_list(store, ex) == [
+        ("start", "success", 1),
+        ("greet", "success", 1),
+        ("note", "success", 1),
+        ("done", "success", 1),
+    ]
     assert [s.seq for s in record.steps] == [1, 2, 3, 4]
     assert record.checkpoint["vars"] == {"threshold": 10, "greeting": "Hello Ann"}
     assert store.writes == 1  # pure nodes share one checkpoint
@@ -79,15 +86,21 @@ def test_linear_flow_completes_with_end_output() -> None:
 
 
 def test_flow_without_end_returns_last_output() -> None:
-    store, ex = start(chain(node("t", "manual_trigger"), node("s", "set", {"assignments": [{"name": "a", "value": 1}]})))
+    store, ex = start(
+        chain(node("t", "manual_trigger"), node("s", "set", {"assignments": [{"name": "a", "value": 1}]}))
+    )
     walk(store, ex)
     assert store.get(ex).result == {"a": 1}
 
 
 def branch_definition() -> dict[str, Any]:
     return definition(
-        [node("t", "webhook_trigger"), node("check", "condition", {"expression": "{{ trigger.total > 100 }}"}),
-         node("big", "end", {"output": "big"}), node("small", "end", {"output": "small"})],
+        [
+            node("t", "webhook_trigger"),
+            node("check", "condition", {"expression": "{{ trigger.total > 100 }}"}),
+            node("big", "end", {"output": "big"}),
+            node("small", "end", {"output": "small"}),
+        ],
         [edge("t", "check"), edge("check", "big", "true"), edge("check", "small", "false")],
     )
 
@@ -103,10 +116,17 @@ def test_condition_branches(total: int, result: str, skipped: str) -> None:
 @pytest.mark.parametrize(("kind", "result"), [("a", "A"), ("b", "B"), ("other", "D")])
 def test_switch_routes(kind: str, result: str) -> None:
     d = definition(
-        [node("t", "manual_trigger"),
-         node("sw", "switch", {"value": "{{ trigger.kind }}", "cases": [{"port": "pa", "value": "a"},
-                                                                       {"port": "pb", "value": "b"}]}),
-         node("ea", "end", {"output": "A"}), node("eb", "end", {"output": "B"}), node("ed", "end", {"output": "D"})],
+        [
+            node("t", "manual_trigger"),
+            node(
+                "sw",
+                "switch",
+                {"value": "{{ trigger.kind }}", "cases": [{"port": "pa", "value": "a"}, {"port": "pb", "value": "b"}]},
+            ),
+            node("ea", "end", {"output": "A"}),
+            node("eb", "end", {"output": "B"}),
+            node("ed", "end", {"output": "D"}),
+        ],
         [edge("t", "sw"), edge("sw", "ea", "pa"), edge("sw", "eb", "pb"), edge("sw", "ed", "default")],
     )
     store, ex = start(d, {"kind": kind})
@@ -116,8 +136,12 @@ def test_switch_routes(kind: str, result: str) -> None:
 
 def test_join_runs_once_when_first_reached() -> None:
     d = definition(
-        [node("t", "manual_trigger"), node("a", "set", {"assignments": [{"name": "a", "value": 1}]}),
-         node("b", "set", {"assignments": [{"name": "b", "value": 2}]}), node("join", "log", {"message": "j"})],
+        [
+            node("t", "manual_trigger"),
+            node("a", "set", {"assignments": [{"name": "a", "value": 1}]}),
+            node("b", "set", {"assignments": [{"name": "b", "value": 2}]}),
+            node("join", "log", {"message": "j"}),
+        ],
         [edge("t", "a"), edge("t", "b"), edge("a", "join"), edge("b", "join")],
     )
     store, ex = start(d)
@@ -127,8 +151,15 @@ def test_join_runs_once_when_first_reached() -> None:
 
 
 def test_side_effects_are_checkpointed_around_and_get_idempotency_keys() -> None:
-    store, ex = start(chain(node("t", "manual_trigger"), node("s", "set", {"assignments": [{"name": "x", "value": 1}]}),
-                            node("e1", "effect"), node("e2", "effect"), node("done", "end")))
+    store, ex = start(
+        chain(
+            node("t", "manual_trigger"),
+            node("s", "set", {"assignments": [{"name": "x", "value": 1}]}),
+            node("e1", "effect"),
+            node("e2", "effect"),
+            node("done", "end"),
+        )
+    )
     walk(store, ex)
     assert Effect.calls == [f"{ex}:e1:1", f"{ex}:e2:1"]
     assert store.writes == 4  # before e1, after e1, after e2, completion
@@ -136,16 +167,23 @@ def test_side_effects_are_checkpointed_around_and_get_idempotency_keys() -> None
 
 def test_retry_with_backoff_then_success() -> None:
     Effect.failures_left = 2
-    d = chain(node("t", "manual_trigger"),
-              node("call", "effect", retry={"max_attempts": 3, "backoff": "exponential", "base_seconds": 2,
-                                            "max_seconds": 60}), node("done", "end"))
+    d = chain(
+        node("t", "manual_trigger"),
+        node(
+            "call", "effect", retry={"max_attempts": 3, "backoff": "exponential", "base_seconds": 2, "max_seconds": 60}
+        ),
+        node("done", "end"),
+    )
     store, ex = start(d)
     clock = Clock()
     first = walk(store, ex, clock)
     assert first.status == "paused" and (first.resume_at - clock.now).total_seconds() == 2
     assert store.get(ex).timer == (first.resume_at, "retry")
-    assert waiting_info(store.get(ex).checkpoint) == {"node_id": "call", "kind": "retry",
-                                                      "resume_at": first.resume_at.isoformat()}
+    assert waiting_info(store.get(ex).checkpoint) == {
+        "node_id": "call",
+        "kind": "retry",
+        "resume_at": first.resume_at.isoformat(),
+    }
     clock.advance(1)
     assert walk(store, ex, clock).status == "paused"  # early wake-up: nothing runs
     assert Effect.calls == [f"{ex}:call:1"]
@@ -156,15 +194,23 @@ def test_retry_with_backoff_then_success() -> None:
     clock.advance(4)
     assert walk(store, ex, clock).status == "completed"
     assert Effect.calls == [f"{ex}:call:1", f"{ex}:call:2", f"{ex}:call:3"]
-    assert step_list(store, ex) == [("t", "success", 1), ("call", "failed", 1), ("call", "failed", 2),
-                                    ("call", "success", 3), ("done", "success", 1)]
+    assert step_list(store, ex) == [
+        ("t", "success", 1),
+        ("call", "failed", 1),
+        ("call", "failed", 2),
+        ("call", "success", 3),
+        ("done", "success", 1),
+    ]
     assert "NodeError: service unavailable" in (store.get(ex).steps[1].error or "")
 
 
 def test_retry_exhausted_fails_with_traceback_then_retry_from_failed_step() -> None:
     Effect.failures_left = 5
-    d = chain(node("t", "manual_trigger"), node("call", "effect", retry={"max_attempts": 2, "base_seconds": 0}),
-              node("done", "end", {"output": "{{ nodes.call.output.done }}"}))
+    d = chain(
+        node("t", "manual_trigger"),
+        node("call", "effect", retry={"max_attempts": 2, "base_seconds": 0}),
+        node("done", "end", {"output": "{{ nodes.call.output.done }}"}),
+    )
     store, ex = start(d)
     outcome = walk(store, ex)
     record = store.get(ex)
@@ -186,8 +232,12 @@ def test_retry_exhausted_fails_with_traceback_then_retry_from_failed_step() -> N
 def test_on_error_follows_the_error_port() -> None:
     Effect.failures_left = 1
     d = definition(
-        [node("t", "manual_trigger"), node("call", "effect", on_error="error"),
-         node("ok", "end", {"output": "ok"}), node("handled", "end", {"output": "{{ input }}"})],
+        [
+            node("t", "manual_trigger"),
+            node("call", "effect", on_error="error"),
+            node("ok", "end", {"output": "ok"}),
+            node("handled", "end", {"output": "{{ input }}"}),
+        ],
         [edge("t", "call"), edge("call", "ok"), edge("call", "handled", "error")],
     )
     store, ex = start(d)
@@ -205,8 +255,10 @@ def test_expression_error_fails_the_step_with_node_and_field() -> None:
 
 
 def test_fail_node_fails_the_execution_without_retry() -> None:
-    d = chain(node("t", "manual_trigger"),
-              node("f", "fail", {"message": "order {{ trigger.id }} rejected"}, retry={"max_attempts": 5}))
+    d = chain(
+        node("t", "manual_trigger"),
+        node("f", "fail", {"message": "order {{ trigger.id }} rejected"}, retry={"max_attempts": 5}),
+    )
     store, ex = start(d, {"id": 7})
     outcome = walk(store, ex)
     assert outcome.status == "failed" and store.get(ex).error == "order 7 rejected"
@@ -214,8 +266,13 @@ def test_fail_node_fails_the_execution_without_retry() -> None:
 
 
 def test_delay_pauses_and_resumes_on_its_timer() -> None:
-    store, ex = start(chain(node("t", "manual_trigger"), node("d", "delay", {"duration_seconds": 60}),
-                            node("done", "end", {"output": "{{ nodes.d.output.resume_at }}"})))
+    store, ex = start(
+        chain(
+            node("t", "manual_trigger"),
+            node("d", "delay", {"duration_seconds": 60}),
+            node("done", "end", {"output": "{{ nodes.d.output.resume_at }}"}),
+        )
+    )
     clock = Clock()
     outcome = walk(store, ex, clock)
     assert outcome.status == "paused" and store.get(ex).status == "paused"
@@ -231,8 +288,9 @@ def test_delay_pauses_and_resumes_on_its_timer() -> None:
 
 
 def test_wait_pauses_until_resumed_with_payload() -> None:
-    store, ex = start(chain(node("t", "manual_trigger"), node("w", "wait"),
-                            node("done", "end", {"output": "{{ input.approved }}"})))
+    store, ex = start(
+        chain(node("t", "manual_trigger"), node("w", "wait"), node("done", "end", {"output": "{{ input.approved }}"}))
+    )
     assert walk(store, ex).status == "paused"
     assert store.get(ex).timer is None
     assert walk(store, ex).status == "paused"  # nothing happens without a resume
@@ -253,8 +311,14 @@ def test_cancel_is_checked_between_steps() -> None:
             return self.checks >= 3
 
     store = CancelStore()
-    ex = store.create(chain(node("t", "manual_trigger"), node("a", "log", {"message": "a"}),
-                            node("b", "log", {"message": "b"}), node("c", "end")))
+    ex = store.create(
+        chain(
+            node("t", "manual_trigger"),
+            node("a", "log", {"message": "a"}),
+            node("b", "log", {"message": "b"}),
+            node("c", "end"),
+        )
+    )
     outcome = run_execution(store, ex)
     assert outcome.status == "cancelled" and store.get(ex).status == "cancelled"
     assert step_list(store, ex) == [("t", "success", 1), ("a", "success", 1)]
@@ -271,8 +335,14 @@ def test_cancel_of_a_paused_execution() -> None:
 @pytest.mark.parametrize("after_commit", [False, True])
 @pytest.mark.parametrize("crash_at", [1, 2, 3, 4])
 def test_crash_then_rerun_never_duplicates_success_steps(crash_at: int, after_commit: bool) -> None:
-    d = chain(node("t", "manual_trigger"), node("s", "set", {"assignments": [{"name": "x", "value": 1}]}),
-              node("e1", "effect"), node("l", "log", {"message": "m"}), node("e2", "effect"), node("done", "end"))
+    d = chain(
+        node("t", "manual_trigger"),
+        node("s", "set", {"assignments": [{"name": "x", "value": 1}]}),
+        node("e1", "effect"),
+        node("l", "log", {"message": "m"}),
+        node("e2", "effect"),
+        node("done", "end"),
+    )
     store, ex = start(d)
     store.crash_at, store.crash_after_commit = crash_at, after_commit
     with pytest.raises(SimulatedCrash):
