@@ -123,6 +123,7 @@ def test_ha_values_use_keda_instead_of_the_worker_hpa() -> None:
     trigger = next(t for t in scaled["spec"]["triggers"] if t["type"] == "rabbitmq")
     assert trigger["metadata"]["queueName"] == "schema_execution_queue"
     assert trigger["metadata"]["mode"] == "QueueLength"
+    assert trigger["metadata"]["vhostName"] == "/"
     assert {t["type"] for t in scaled["spec"]["triggers"]} == {"rabbitmq", "cpu"}
     assert objs[("TriggerAuthentication", "schema-rabbitmq")]["spec"]["secretTargetRef"][0]["name"] == "schema-env"
     monitors = {n for (k, n) in objs if k == "ServiceMonitor"}
