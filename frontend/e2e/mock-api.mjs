@@ -57,7 +57,7 @@ function validate(def) {
     if (!ids.has(e.source) || !ids.has(e.target)) errors.push({ path: `edges[${i}]`, node_id: null, edge_id: e.id, message: 'Dangling edge.' });
   });
   const triggers = nodes.filter((n) => spec(n.type)?.is_trigger);
-  if (nodes.length && triggers.length !== 1) errors.push({ path: 'nodes', node_id: triggers[1]?.id ?? null, edge_id: null, message: `Exactly one trigger required (found ${triggers.length}).` });
+  if (triggers.length !== 1) errors.push({ path: 'nodes', node_id: triggers[1]?.id ?? null, edge_id: null, message: `Exactly one trigger required (found ${triggers.length}).` });
   return errors;
 }
 

@@ -210,6 +210,13 @@ test('build a schema by drag and drop, save it', async () => {
   await page.locator(tid('palette')).waitFor();
   for (const g of ['trigger', 'logic', 'action', 'flow']) assert(await page.locator(tid(`palette-group-${g}`)).count(), `palette group ${g}`);
 
+  // A new schema starts with a trigger (a stored definition is always valid). Delete it with the
+  // keyboard and build everything by drag and drop.
+  await page.locator(tid('node-trigger')).waitFor();
+  await selectNode('trigger');
+  await page.locator(tid('node-trigger')).focus().catch(() => undefined);
+  await page.keyboard.press('Delete');
+  await page.waitForFunction(() => !document.querySelector('[data-testid="node-trigger"]'));
   const trigger = await dropNode('manual_trigger', 115, 220);
   const set = await dropNode('set', 350, 220);
   await fillSetConfig();

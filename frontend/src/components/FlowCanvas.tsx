@@ -51,7 +51,7 @@ export function FlowCanvas(p: FlowCanvasProps) {
   useEffect(() => {
     if (fitted.current || count === 0 || !p.readOnly) return;
     fitted.current = true;
-    const t = setTimeout(() => void rf.fitView({ padding: 0.2, maxZoom: 1.2 }), 50);
+    const t = setTimeout(() => void rf.fitView({ padding: 0.2, maxZoom: 1 }), 50);
     return () => clearTimeout(t);
   }, [count, p.readOnly, rf]);
   const edges = useMemo(
@@ -105,7 +105,7 @@ export function FlowCanvas(p: FlowCanvasProps) {
         edgesFocusable={!p.readOnly}
         deleteKeyCode={p.readOnly ? null : ['Backspace', 'Delete']}
         fitView={fitOnInit}
-        fitViewOptions={{ padding: 0.2, maxZoom: 1.2 }}
+        fitViewOptions={{ padding: 0.2, maxZoom: 1 }}
         minZoom={0.2}
         maxZoom={2}
         proOptions={{ hideAttribution: true }}

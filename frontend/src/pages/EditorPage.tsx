@@ -215,7 +215,7 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
               data-testid="auto-layout"
               onClick={() => {
                 dispatch({ kind: 'layout' });
-                setTimeout(() => void rf.fitView({ padding: 0.2, duration: 200 }), 50);
+                setTimeout(() => void rf.fitView({ padding: 0.2, maxZoom: 1, duration: 200 }), 50);
               }}
             >
               Auto-layout

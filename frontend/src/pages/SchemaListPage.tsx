@@ -2,13 +2,22 @@
 import { useEffect, useRef, useState } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
 import { ApiError } from '../api/client';
-import { useCreateSchema, useDeleteSchema, useSchemaAction, useSchemas } from '../api/hooks';
-import type { Definition } from '../api/types';
+import { useCreateSchema, useDeleteSchema, useNodeTypes, useSchemaAction, useSchemas } from '../api/hooks';
+import type { Definition, NodeTypeSpec } from '../api/types';
 import { Dialog } from '../components/Dialog';
 import { ErrorBanner, ErrorList } from '../components/ErrorList';
 import { formatDate } from '../lib/format';
+import { defaultConfig } from '../lib/jsonSchema';
 
-const EMPTY: Definition = { nodes: [], edges: [], variables: {} };
+/** A stored definition must be valid, so a new schema starts with its trigger node. */
+export function starterDefinition(trigger: NodeTypeSpec | undefined): Definition {
+  const type = trigger?.type ?? 'manual_trigger';
+  return {
+    nodes: [{ id: 'trigger', type, name: trigger?.label ?? 'Manual trigger', config: defaultConfig(trigger?.config_schema), position: { x: 0, y: 0 } }],
+    edges: [],
+    variables: {},
+  };
+}
 
 export function SchemaListPage() {
   const [searchText, setSearchText] = useState('');
@@ -25,11 +34,18 @@ export function SchemaListPage() {
   const navigate = useNavigate();
   const [creating, setCreating] = useState(false);
   const [newName, setNewName] = useState('');
+  const [newTrigger, setNewTrigger] = useState('manual_trigger');
+  const types = useNodeTypes();
+  const triggers = (types.data ?? []).filter((t) => t.is_trigger);
   const [importErr, setImportErr] = useState<{ message: string; errors: ApiError['errors'] } | null>(null);
   const fileRef = useRef<HTMLInputElement>(null);
 
   const doCreate = async () => {
-    const s = await create.mutateAsync({ name: newName.trim() || 'Untitled schema', description: '', definition: EMPTY });
+    const s = await create.mutateAsync({
+      name: newName.trim() || 'Untitled schema',
+      description: '',
+      definition: starterDefinition(triggers.find((t) => t.type === newTrigger)),
+    });
     setCreating(false);
     setNewName('');
     void navigate(`/schemas/${s.id}`);
@@ -122,7 +138,6 @@ export function SchemaListPage() {
               <th scope="col">Name</th>
               <th scope="col">Status</th>
               <th scope="col">Version</th>
-              <th scope="col">Nodes</th>
               <th scope="col">Updated</th>
               <th scope="col">
                 <span className="sr-only">Actions</span>
@@ -142,7 +157,6 @@ export function SchemaListPage() {
                   <span className={`badge badge-${s.status}`}>{s.status}</span>
                 </td>
                 <td>v{s.version}</td>
-                <td>{s.definition?.nodes?.length ?? 0}</td>
                 <td>{formatDate(s.updated_at)}</td>
                 <td className="row-actions">
                   <Link className="btn btn-small" to={`/executions?schema=${s.id}`} aria-label={`Executions of ${s.name}`}>
@@ -182,7 +196,7 @@ export function SchemaListPage() {
             ))}
             {schemas.data?.length === 0 && (
               <tr>
-                <td colSpan={6} className="empty">
+                <td colSpan={5} className="empty">
                   No schemas{search || status ? ' match these filters' : ' yet — create one'}.
                 </td>
               </tr>
@@ -222,6 +236,16 @@ export function SchemaListPage() {
                 data-testid="new-schema-name"
                 onChange={(e) => setNewName(e.target.value)}
               />
+            </div>
+            <div className="field">
+              <label htmlFor="new-schema-trigger">Starts with</label>
+              <select id="new-schema-trigger" value={newTrigger} data-testid="new-schema-trigger" onChange={(e) => setNewTrigger(e.target.value)}>
+                {triggers.map((t) => (
+                  <option key={t.type} value={t.type}>
+                    {t.label}
+                  </option>
+                ))}
+              </select>
             </div>
             <ErrorBanner error={create.error} />
           </form>
