@@ -49,7 +49,7 @@ class RetryPolicy:
         attempts = data.get("max_attempts", 1)
         return cls(
             max_attempts=max(1, min(int(attempts), MAX_ATTEMPTS_LIMIT)) if isinstance(attempts, int) else 1,
-            backoff=data.get("backoff") if data.get("backoff") in ("fixed", "exponential") else "fixed",
+            backoff=str(data["backoff"]) if data.get("backoff") in ("fixed", "exponential") else "fixed",
             base_seconds=max(0.0, number("base_seconds", defaults.base_seconds)),
             max_seconds=max(0.0, number("max_seconds", defaults.max_seconds)),
             jitter=bool(data.get("jitter", False)),
@@ -63,8 +63,8 @@ class RetryPolicy:
             delay = self.base_seconds
         delay = min(delay, self.max_seconds) if self.max_seconds else delay
         if self.jitter and delay > 0:
-            delay = delay / 2 + (rng or random).uniform(0, delay / 2)
-        return delay
+            delay = delay / 2 + float((rng or random).uniform(0, delay / 2))
+        return float(delay)
 
 
 def retry_problems(data: Any) -> list[tuple[str, str]]:

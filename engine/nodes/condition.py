@@ -22,11 +22,11 @@ def compare(left: Any, operator: str, right: Any) -> bool:
             return bool(left != right)
         if operator in ("gt", "gte", "lt", "lte"):
             a, b = _orderable(left, right)
-            return {"gt": a > b, "gte": a >= b, "lt": a < b, "lte": a <= b}[operator]
+            return bool({"gt": a > b, "gte": a >= b, "lt": a < b, "lte": a <= b}[operator])
         if operator == "contains":
-            return right in left if left is not None else False
+            return bool(right in left) if left is not None else False
         if operator == "not_contains":
-            return right not in left if left is not None else True
+            return bool(right not in left) if left is not None else True
         if operator == "starts_with":
             return str(left).startswith(str(right))
         if operator == "ends_with":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from engine.nodes.base import NodeContext, NodeResult, NodeType
 
 
@@ -10,7 +12,7 @@ class EndNode(NodeType):
     label = "End"
     group = "flow"
     description = "Completes the execution. Output (optional expression) becomes the execution result."
-    ports: list[str] = []
+    ports: ClassVar[list[str]] = []
     config_schema = {
         "type": "object",
         "properties": {"output": {"x-expression": True, "description": "Result (expression or literal)."}},

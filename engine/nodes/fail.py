@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from engine.nodes.base import NodeContext, NodeResult, NodeType, expression_string
 
 
@@ -10,7 +12,7 @@ class FailNode(NodeType):
     label = "Fail"
     group = "flow"
     description = "Stops the execution as failed with the given message."
-    ports: list[str] = []
+    ports: ClassVar[list[str]] = []
     config_schema = {
         "type": "object",
         "properties": {"message": expression_string("Error message.")},

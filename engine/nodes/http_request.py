@@ -130,7 +130,7 @@ class HttpRequestNode(NodeType):
             if ctx.services.outbound_policy is not None:
                 ctx.services.outbound_policy.check(method, url)
             try:
-                response = session.request(
+                response: requests.Response = session.request(
                     method,
                     url,
                     headers=headers,

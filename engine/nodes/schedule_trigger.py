@@ -26,7 +26,7 @@ def next_fire_time(config: dict[str, Any], after: datetime) -> datetime:
     zone = _zone(str(config.get("timezone") or "UTC"))
     if after.tzinfo is None:
         after = after.replace(tzinfo=UTC)
-    nxt = croniter(str(config["cron"]), after.astimezone(zone)).get_next(datetime)
+    nxt: datetime = croniter(str(config["cron"]), after.astimezone(zone)).get_next(datetime)
     return nxt.astimezone(UTC)
 
 
