@@ -7,8 +7,14 @@ delivery instead of a worker's memory.
 """
 
 import os
+import sys
 
 from celery import Celery
+
+if "worker" in sys.argv:  # multiprocess metrics must be configured before prometheus_client loads
+    from engine.prometheus_dir import ensure_multiprocess_dir
+
+    ensure_multiprocess_dir("worker")
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 

@@ -10,10 +10,12 @@ never reach this level: they are business results recorded as failed steps.
 from __future__ import annotations
 
 import logging
+import os
 import traceback
 from typing import Any
 
 from celery import shared_task
+from celery.signals import worker_init, worker_process_shutdown
 from celery.exceptions import Reject
 from django.db import DatabaseError, InterfaceError, OperationalError
 
@@ -31,12 +33,13 @@ def _request_id(task: Any) -> str:
 
 
 @shared_task(bind=True, name="engine.tasks.run_execution", acks_late=True, reject_on_worker_lost=True)
-def run_execution(self: Any, execution_id: str, timer_id: int | None = None) -> str:
+def run_execution(self: Any, execution_id: str, timer_id: int | None = None, busy_retries: int = 0) -> str:
     from executions_app.runner import execution_run
 
     with log_context(execution_id=execution_id, request_id=_request_id(self) or None):
         try:
-            return execution_run(execution_id, timer_id=timer_id, worker_id=self.request.hostname or "worker")
+            return execution_run(execution_id, timer_id=timer_id, busy_retries=busy_retries,
+                                 worker_id=f"{self.request.hostname or 'worker'}:{os.getpid()}")
         except INFRA_ERRORS as exc:
             retries = self.request.retries or 0
             if retries >= MAX_INFRA_RETRIES:
@@ -85,3 +88,30 @@ def prune_executions() -> int:
     from executions_app.retention import prune_older_than_retention
 
     return prune_older_than_retention()
+
+
+@worker_init.connect
+def _on_worker_init(sender: Any = None, **kwargs: Any) -> None:
+    """Main worker process: fresh metric files, the DLQ declared, the metrics endpoint up."""
+    from django.conf import settings
+
+    from engine.metrics import start_worker_metrics_server
+    from engine.prometheus_dir import reset_multiprocess_dir
+    from engine.queues import DLQ, EXECUTION_QUEUE, declare_topology
+
+    reset_multiprocess_dir()
+    if settings.CELERY_BROKER_URL.startswith("amqp"):
+        try:
+            with sender.app.connection_for_write() as connection:
+                declare_topology(connection)
+        except Exception as exc:  # noqa: BLE001 - the worker itself will retry the broker connection
+            logger.warning("could not declare the queue topology yet: %s", exc)
+    start_worker_metrics_server(settings.SCHEMA_WORKER_METRICS_PORT, settings.CELERY_BROKER_URL,
+                                [EXECUTION_QUEUE, DLQ])
+
+
+@worker_process_shutdown.connect
+def _on_worker_process_shutdown(pid: int | None = None, **kwargs: Any) -> None:
+    from engine.metrics import mark_process_dead
+
+    mark_process_dead(pid or os.getpid())

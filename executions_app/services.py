@@ -9,12 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.models import User
+from engine.control import prepare_resume, prepare_retry
 from engine.dispatch import publish_execution
-from schemas_app.models import Schema, SchemaVersion
+from engine.errors import InvalidTransition
+from engine.store import ExecutionSnapshot, current_node_id
+from schemas_app.models import Schema, SchemaStatus, SchemaVersion
 
-from .models import Execution, ExecutionState, TriggerType
+from .models import Execution, ExecutionState, ExecutionStatus, TriggerType
+from .timers import timers_cancel
 
 
 def _publish_on_commit(execution: Execution) -> None:
@@ -61,3 +66,91 @@ def execution_create(
             return Execution.objects.get(schema=schema, idempotency_key=idempotency_key), False
         raise
     return execution, True
+
+
+class ExecutionStateError(Exception):
+    """The action does not fit the execution's current status (→ 409)."""
+
+
+def _locked(execution: Execution) -> Execution:
+    return Execution.objects.select_for_update().select_related("state").get(pk=execution.pk)
+
+
+def _snapshot(execution: Execution) -> ExecutionSnapshot:
+    return ExecutionSnapshot(
+        execution_id=str(execution.id),
+        status=execution.status,
+        definition=execution.schema_version.definition,
+        trigger_payload=execution.trigger_payload,
+        checkpoint=dict(execution.state.checkpoint),
+    )
+
+
+def _continue_with(execution: Execution, checkpoint: dict[str, Any], status: str = ExecutionStatus.PENDING) -> None:
+    ExecutionState.objects.filter(execution=execution).update(
+        checkpoint=checkpoint, current_node_id=current_node_id(checkpoint), wait_kind="", resume_at=None,
+        updated_at=timezone.now(),
+    )
+    Execution.objects.filter(pk=execution.pk).update(status=status, finished_at=None, error=None)
+    _publish_on_commit(execution)
+
+
+@transaction.atomic
+def execution_cancel(execution: Execution) -> Execution:
+    """Cancel: a pending or paused execution stops at once (its timers are dropped and it never
+    resumes); a running one stops before its next step."""
+    execution = _locked(execution)
+    if execution.is_finished:
+        raise ExecutionStateError(f"The execution is already {execution.status}.")
+    Execution.objects.filter(pk=execution.pk).update(status=ExecutionStatus.CANCELLED, finished_at=timezone.now())
+    timers_cancel(execution)
+    ExecutionState.objects.filter(execution=execution).update(wait_kind="", resume_at=None,
+                                                              updated_at=timezone.now())
+    return execution
+
+
+@transaction.atomic
+def execution_resume(execution: Execution, *, payload: Any = None) -> Execution:
+    """Resume an execution paused at a `wait` node; the payload becomes the node's output."""
+    execution = _locked(execution)
+    try:
+        checkpoint = prepare_resume(_snapshot(execution), payload if payload is not None else {})
+    except InvalidTransition as exc:
+        raise ExecutionStateError(str(exc)) from exc
+    _continue_with(execution, checkpoint)
+    return execution
+
+
+@transaction.atomic
+def execution_retry(execution: Execution) -> Execution:
+    """Run the failed node again (next attempt) and continue from there."""
+    execution = _locked(execution)
+    try:
+        checkpoint = prepare_retry(_snapshot(execution))
+    except InvalidTransition as exc:
+        raise ExecutionStateError(str(exc)) from exc
+    _continue_with(execution, checkpoint)
+    return execution
+
+
+def execution_rerun(execution: Execution, *, use_current: bool = False, created_by: User | None = None,
+                    request_id: str = "") -> Execution:
+    """A new execution with the same trigger payload, on the pinned or the current version."""
+    version = None if use_current else execution.schema_version
+    rerun, _ = execution_create(
+        schema=execution.schema, trigger_type=execution.trigger_type, payload=execution.trigger_payload,
+        created_by=created_by, request_id=request_id, version=version, rerun_of=execution,
+    )
+    return rerun
+
+
+def execution_from_schedule(schema_id: str) -> Execution | None:
+    """A cron tick: start the schema if it is (still) active."""
+    schema = Schema.objects.filter(pk=schema_id, status=SchemaStatus.ACTIVE).first()
+    if schema is None:
+        return None
+    execution, _ = execution_create(
+        schema=schema, trigger_type=TriggerType.SCHEDULER,
+        payload={"scheduled_at": timezone.now().isoformat()},
+    )
+    return execution

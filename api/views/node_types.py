@@ -8,6 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from engine.nodes import describe_node_types
+
 
 
 
@@ -26,6 +28,4 @@ class NodeTypeSerializer(serializers.Serializer):  # type: ignore[type-arg]
 class NodeTypeListView(APIView):
     @extend_schema(responses={200: NodeTypeSerializer(many=True)}, tags=["node-types"])
     def get(self, request: Request) -> Response:
-        from engine.nodes import describe_node_types  # noqa: PLC0415 - TEMP until the engine lands
-
         return Response(describe_node_types())

@@ -83,6 +83,10 @@ class WebhookView(APIView):
     throttle_classes = [WebhookRateThrottle]
     parser_classes = [RawBodyParser]
 
+    def get_authenticate_header(self, request: Request) -> str:
+        # A 401 (not 403) with a challenge naming how to authenticate.
+        return 'Schema-Webhook realm="api", headers="X-Schema-Secret X-Schema-Signature"'
+
     @extend_schema(
         request={"application/json": {"type": "object"}},
         parameters=[

@@ -180,6 +180,7 @@ CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+CELERY_IMPORTS = ("engine.tasks",)
 SCHEMA_DEAD_LETTER_QUEUE = dead_letter_queue.name
 
 # --- Engine -----------------------------------------------------------------------------------

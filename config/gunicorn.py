@@ -1,0 +1,34 @@
+"""gunicorn configuration for the API (`gunicorn config.wsgi:application -c config/gunicorn.py`).
+
+Workers and threads come from the environment; metrics use prometheus_client's multiprocess mode
+so `/metrics` reports every worker, not just the one that answers the scrape.
+"""
+
+import os
+
+from engine.prometheus_dir import ensure_multiprocess_dir, reset_multiprocess_dir
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+graceful_timeout = 30
+keepalive = 5
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
+max_requests_jitter = 1000
+accesslog = None  # the request middleware logs every request as JSON
+errorlog = "-"
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+ensure_multiprocess_dir("api")
+
+
+def on_starting(server):  # type: ignore[no-untyped-def]
+    reset_multiprocess_dir()
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    from engine.metrics import mark_process_dead
+
+    mark_process_dead(worker.pid)
