@@ -46,8 +46,17 @@ class SchemaSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = Schema
         fields = [
-            "id", "name", "description", "definition", "status", "version", "created_by",
-            "created_at", "updated_at", "webhook_url", "webhook_secret",
+            "id",
+            "name",
+            "description",
+            "definition",
+            "status",
+            "version",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "webhook_url",
+            "webhook_secret",
         ]
         read_only_fields = ["id", "status", "version", "created_by", "created_at", "updated_at", "webhook_secret"]
         extra_kwargs = {"description": {"required": False, "allow_blank": True}}
@@ -107,9 +116,22 @@ class ExecutionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
     class Meta:
         model = Execution
         fields = [
-            "id", "schema", "schema_name", "schema_version", "status", "trigger_type", "trigger_payload",
-            "created_at", "started_at", "finished_at", "error", "current_node_id", "context", "waiting",
-            "result", "rerun_of",
+            "id",
+            "schema",
+            "schema_name",
+            "schema_version",
+            "status",
+            "trigger_type",
+            "trigger_payload",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "error",
+            "current_node_id",
+            "context",
+            "waiting",
+            "result",
+            "rerun_of",
         ]
         read_only_fields = fields
 
@@ -147,8 +169,18 @@ class ExecutionStepSerializer(serializers.ModelSerializer):  # type: ignore[type
     class Meta:
         model = ExecutionStep
         fields = [
-            "id", "seq", "node_id", "node_type", "status", "attempt", "input", "output", "error",
-            "started_at", "finished_at", "duration_ms",
+            "id",
+            "seq",
+            "node_id",
+            "node_type",
+            "status",
+            "attempt",
+            "input",
+            "output",
+            "error",
+            "started_at",
+            "finished_at",
+            "duration_ms",
         ]
         read_only_fields = fields
 
@@ -158,6 +190,12 @@ class ExecuteRequestSerializer(PayloadSerializer):
 
 
 __all__ = [
-    "ExecutionListSerializer", "ExecutionSerializer", "ExecutionStepSerializer", "SchemaListSerializer",
-    "SchemaSerializer", "SchemaStatus", "SchemaVersionSerializer", "TriggerType",
+    "ExecutionListSerializer",
+    "ExecutionSerializer",
+    "ExecutionStepSerializer",
+    "SchemaListSerializer",
+    "SchemaSerializer",
+    "SchemaStatus",
+    "SchemaVersionSerializer",
+    "TriggerType",
 ]

@@ -12,8 +12,11 @@ def editor(request: HttpRequest) -> HttpResponse:
     """Serve the editor's index.html for client-side routes (the build is in frontend/dist)."""
     if not (settings.FRONTEND_DIST / "index.html").exists():
         return JsonResponse(
-            {"type": "not_found", "detail": "The editor is not built: run `make frontend` (or `make run`).",
-             "errors": []},
+            {
+                "type": "not_found",
+                "detail": "The editor is not built: run `make frontend` (or `make run`).",
+                "errors": [],
+            },
             status=404,
         )
     return render(request, "index.html")

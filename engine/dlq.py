@@ -62,8 +62,19 @@ def _peek(connection: Connection, limit: int) -> tuple[list[DeadLetter], list[An
         headers = dict(message.headers or {})
         body = message.decode() if message.content_type == "application/json" else message.body
         args, kwargs = (body[0], body[1]) if isinstance(body, list | tuple) and len(body) >= 2 else (body, {})
-        letters.append(DeadLetter(index, str(headers.get("task", "?")), args, kwargs, headers, _reason(headers),
-                                  message.body, message.content_type, message.content_encoding))
+        letters.append(
+            DeadLetter(
+                index,
+                str(headers.get("task", "?")),
+                args,
+                kwargs,
+                headers,
+                _reason(headers),
+                message.body,
+                message.content_type,
+                message.content_encoding,
+            )
+        )
         raw.append(message)
     return letters, raw
 
@@ -93,9 +104,15 @@ def dlq_requeue(url: str, indexes: set[int] | None = None, limit: int = 10_000) 
                 continue
             headers = {k: v for k, v in letter.headers.items() if not k.startswith("x-")}
             headers["retries"] = 0
-            producer.publish(letter.body, routing_key=EXECUTION_ROUTING_KEY, headers=headers,
-                             content_type=letter.content_type, content_encoding=letter.content_encoding,
-                             delivery_mode=2, correlation_id=headers.get("id"))
+            producer.publish(
+                letter.body,
+                routing_key=EXECUTION_ROUTING_KEY,
+                headers=headers,
+                content_type=letter.content_type,
+                content_encoding=letter.content_encoding,
+                delivery_mode=2,
+                correlation_id=headers.get("id"),
+            )
             message.ack()
             moved += 1
     return moved
@@ -117,7 +134,15 @@ def publish_dead_letter(*, app: Any, task_name: str, args: list[Any], kwargs: di
             [args, kwargs, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}],
             routing_key=DLQ,
             serializer="json",
-            headers={"lang": "py", "task": task_name, "id": task_id, "root_id": task_id, "retries": 0,
-                     "argsrepr": repr(args), "kwargsrepr": repr(kwargs), "x-schema-error": error[-4000:]},
+            headers={
+                "lang": "py",
+                "task": task_name,
+                "id": task_id,
+                "root_id": task_id,
+                "retries": 0,
+                "argsrepr": repr(args),
+                "kwargsrepr": repr(kwargs),
+                "x-schema-error": error[-4000:],
+            },
             delivery_mode=2,
         )

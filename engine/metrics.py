@@ -13,15 +13,13 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from prometheus_client import Counter, Histogram
+
 logger = logging.getLogger("schema.metrics")
 
 
-from prometheus_client import Counter, Histogram
-
 EXECUTIONS_STARTED = Counter("schema_executions_started", "Executions started by a worker", ["trigger_type"])
-EXECUTIONS_FINISHED = Counter(
-    "schema_executions_finished", "Executions finished", ["status", "trigger_type"]
-)
+EXECUTIONS_FINISHED = Counter("schema_executions_finished", "Executions finished", ["status", "trigger_type"])
 STEP_DURATION = Histogram(
     "schema_step_duration_seconds",
     "Duration of one node step",

@@ -15,8 +15,8 @@ import traceback
 from typing import Any
 
 from celery import shared_task
-from celery.signals import worker_init, worker_process_shutdown
 from celery.exceptions import Reject
+from celery.signals import worker_init, worker_process_shutdown
 from django.db import DatabaseError, InterfaceError, OperationalError
 
 from config.logging import log_context
@@ -38,17 +38,20 @@ def run_execution(self: Any, execution_id: str, timer_id: int | None = None, bus
 
     with log_context(execution_id=execution_id, request_id=_request_id(self) or None):
         try:
-            return execution_run(execution_id, timer_id=timer_id, busy_retries=busy_retries,
-                                 worker_id=f"{self.request.hostname or 'worker'}:{os.getpid()}")
+            return execution_run(
+                execution_id,
+                timer_id=timer_id,
+                busy_retries=busy_retries,
+                worker_id=f"{self.request.hostname or 'worker'}:{os.getpid()}",
+            )
         except INFRA_ERRORS as exc:
             retries = self.request.retries or 0
             if retries >= MAX_INFRA_RETRIES:
                 logger.error("infrastructure error, retries exhausted: dead-lettering", exc_info=exc)
                 dead_letter(self, execution_id, timer_id, exc)
                 raise Reject(reason=str(exc), requeue=False) from exc
-            countdown = min(2 ** retries, 60)
-            logger.warning("infrastructure error (%s); retry %d in %ss", type(exc).__name__, retries + 1,
-                           countdown)
+            countdown = min(2**retries, 60)
+            logger.warning("infrastructure error (%s); retry %d in %ss", type(exc).__name__, retries + 1, countdown)
             raise self.retry(exc=exc, countdown=countdown, max_retries=MAX_INFRA_RETRIES) from exc
 
 
@@ -106,8 +109,7 @@ def _on_worker_init(sender: Any = None, **kwargs: Any) -> None:
                 declare_topology(connection)
         except Exception as exc:  # noqa: BLE001 - the worker itself will retry the broker connection
             logger.warning("could not declare the queue topology yet: %s", exc)
-    start_worker_metrics_server(settings.SCHEMA_WORKER_METRICS_PORT, settings.CELERY_BROKER_URL,
-                                [EXECUTION_QUEUE, DLQ])
+    start_worker_metrics_server(settings.SCHEMA_WORKER_METRICS_PORT, settings.CELERY_BROKER_URL, [EXECUTION_QUEUE, DLQ])
 
 
 @worker_process_shutdown.connect

@@ -48,8 +48,12 @@ class TimerInline(ReadOnlyMixin, admin.TabularInline):  # type: ignore[type-arg]
     readonly_fields = fields
 
 
-def _run_action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Execution],  # type: ignore[type-arg]
-                action: str) -> None:
+def _run_action(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet[Execution],  # type: ignore[type-arg]
+    action: str,
+) -> None:
     done, refused = 0, []
     for execution in queryset:
         try:
@@ -76,9 +80,24 @@ class ExecutionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     show_full_result_count = False  # no COUNT(*) over millions of rows
     inlines = [ExecutionStepInline, TimerInline]
     readonly_fields = [
-        "id", "schema", "schema_version", "status", "trigger_type", "payload_pretty", "result_pretty",
-        "state_pretty", "error", "created_by", "created_at", "started_at", "finished_at", "idempotency_key",
-        "request_id", "lease_owner", "lease_expires_at", "rerun_of",
+        "id",
+        "schema",
+        "schema_version",
+        "status",
+        "trigger_type",
+        "payload_pretty",
+        "result_pretty",
+        "state_pretty",
+        "error",
+        "created_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "idempotency_key",
+        "request_id",
+        "lease_owner",
+        "lease_expires_at",
+        "rerun_of",
     ]
     exclude = ["trigger_payload", "result"]
     actions = ["cancel", "resume", "retry", "rerun"]
@@ -102,9 +121,15 @@ class ExecutionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         state = getattr(obj, "state", None)
         if state is None:
             return "-"
-        return pretty_json({"current_node_id": state.current_node_id, "context": state.context,
-                            "wait_kind": state.wait_kind, "resume_at": str(state.resume_at or ""),
-                            "checkpoint": state.checkpoint})
+        return pretty_json(
+            {
+                "current_node_id": state.current_node_id,
+                "context": state.context,
+                "wait_kind": state.wait_kind,
+                "resume_at": str(state.resume_at or ""),
+                "checkpoint": state.checkpoint,
+            }
+        )
 
     @admin.action(description="Cancel selected executions")
     def cancel(self, request: HttpRequest, queryset: QuerySet[Execution]) -> None:
@@ -129,8 +154,19 @@ class ExecutionStepAdmin(ReadOnlyMixin, admin.ModelAdmin):  # type: ignore[type-
     list_filter = ["status", "node_type"]
     search_fields = ["execution__id", "node_id"]
     show_full_result_count = False
-    readonly_fields = ["execution", "seq", "node_id", "node_type", "status", "attempt", "input_pretty",
-                       "output_pretty", "error", "started_at", "finished_at"]
+    readonly_fields = [
+        "execution",
+        "seq",
+        "node_id",
+        "node_type",
+        "status",
+        "attempt",
+        "input_pretty",
+        "output_pretty",
+        "error",
+        "started_at",
+        "finished_at",
+    ]
     exclude = ["input", "output"]
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:

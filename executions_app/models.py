@@ -141,7 +141,7 @@ class ExecutionStep(models.Model):
     class Meta:
         db_table = "execution_steps"
         ordering = ["execution", "seq"]
-        indexes = [models.Index(fields=["execution"], name="idx_execution_steps_execution_id")]
+        indexes = [models.Index(fields=["execution"], name="idx_execution_steps_exec_id")]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=StepStatus.values), name="execution_steps_status_valid"),
             models.UniqueConstraint(fields=["execution", "seq"], name="execution_steps_unique_seq"),

@@ -39,8 +39,15 @@ class OutboundPolicy:
     def _forbidden(address: IPAddress) -> bool:
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             address = address.ipv4_mapped
-        return (address.is_loopback or address.is_private or address.is_link_local or address.is_multicast
-                or address.is_reserved or address.is_unspecified or not address.is_global)
+        return (
+            address.is_loopback
+            or address.is_private
+            or address.is_link_local
+            or address.is_multicast
+            or address.is_reserved
+            or address.is_unspecified
+            or not address.is_global
+        )
 
     def check(self, method: str, url: str) -> None:
         parts = urlsplit(url)

@@ -11,7 +11,7 @@ message a no-op.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -26,7 +26,7 @@ BATCH = 500
 TIMER_GRACE_SECONDS = 2
 
 
-def reconcile_once(now: timezone.datetime | None = None) -> dict[str, int]:
+def reconcile_once(now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     grace = now - timedelta(seconds=settings.SCHEMA_RECONCILE_GRACE_SECONDS)
     counts = {"pending": 0, "running": 0, "timers": 0}

@@ -72,14 +72,28 @@ class DjangoExecutionStore:
         return Execution.objects.filter(pk=execution_id, status=ExecutionStatus.CANCELLED).exists()
 
     # --- writes (each one transaction) -------------------------------------------------------------
-    def _append(self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint,
-                wait_kind: str = "", resume_at: datetime | None = None) -> None:
+    def _append(
+        self,
+        execution_id: str,
+        steps: Sequence[StepRecord],
+        checkpoint: Checkpoint,
+        wait_kind: str = "",
+        resume_at: datetime | None = None,
+    ) -> None:
         if steps:
             ExecutionStep.objects.bulk_create(
                 ExecutionStep(
-                    execution_id=execution_id, seq=s.seq, node_id=s.node_id, node_type=s.node_type,
-                    input=s.input, output=s.output, status=s.status, error=s.error, attempt=s.attempt,
-                    started_at=s.started_at, finished_at=s.finished_at,
+                    execution_id=execution_id,
+                    seq=s.seq,
+                    node_id=s.node_id,
+                    node_type=s.node_type,
+                    input=s.input,
+                    output=s.output,
+                    status=s.status,
+                    error=s.error,
+                    attempt=s.attempt,
+                    started_at=s.started_at,
+                    finished_at=s.finished_at,
                 )
                 for s in steps
             )
@@ -99,11 +113,22 @@ class DjangoExecutionStore:
             metrics.STEP_DURATION.labels(step.node_type, step.status).observe(step.duration_ms / 1000)
             with log_context(schema_id=schema_id, node_id=step.node_id):
                 log = logger.error if step.status == "failed" else logger.info
-                log("step %s %s (%s, attempt %d, %.1f ms)", step.node_id, step.status, step.node_type,
-                    step.attempt, step.duration_ms,
-                    extra={"seq": step.seq, "node_type": step.node_type, "step_status": step.status,
-                           "attempt": step.attempt, "duration_ms": step.duration_ms,
-                           **({"error": step.error} if step.error else {})})
+                log(
+                    "step %s %s (%s, attempt %d, %.1f ms)",
+                    step.node_id,
+                    step.status,
+                    step.node_type,
+                    step.attempt,
+                    step.duration_ms,
+                    extra={
+                        "seq": step.seq,
+                        "node_type": step.node_type,
+                        "step_status": step.status,
+                        "attempt": step.attempt,
+                        "duration_ms": step.duration_ms,
+                        **({"error": step.error} if step.error else {}),
+                    },
+                )
 
     def _finish(self, execution_id: str, status: str, **fields: Any) -> None:
         updated = Execution.objects.filter(_OPEN, pk=execution_id).update(
@@ -125,8 +150,7 @@ class DjangoExecutionStore:
         )
 
     @transaction.atomic
-    def pause(self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint,
-              waiting: Waiting) -> None:
+    def pause(self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint, waiting: Waiting) -> None:
         self._append(execution_id, steps, checkpoint, wait_kind=waiting.kind, resume_at=waiting.resume_at)
         updated = Execution.objects.filter(_OPEN, pk=execution_id).update(status=ExecutionStatus.PAUSED)
         execution = Execution(pk=execution_id, request_id="")
@@ -135,14 +159,20 @@ class DjangoExecutionStore:
         )
         if updated and waiting.resume_at is not None:
             execution.request_id = Execution.objects.values_list("request_id", flat=True).get(pk=execution_id)
-            timer_schedule(execution=execution, due_at=waiting.resume_at, reason=waiting.kind,
-                           node_id=waiting.node_id)
+            timer_schedule(execution=execution, due_at=waiting.resume_at, reason=waiting.kind, node_id=waiting.node_id)
         if waiting.kind == "retry":
             node_type = steps[-1].node_type if steps else "unknown"
             metrics.STEP_RETRIES.labels(node_type).inc()
-        logger.info("execution paused (%s at %s)", waiting.kind, waiting.node_id,
-                    extra={"wait_kind": waiting.kind, "node_id": waiting.node_id,
-                           "resume_at": waiting.resume_at.isoformat() if waiting.resume_at else None})
+        logger.info(
+            "execution paused (%s at %s)",
+            waiting.kind,
+            waiting.node_id,
+            extra={
+                "wait_kind": waiting.kind,
+                "node_id": waiting.node_id,
+                "resume_at": waiting.resume_at.isoformat() if waiting.resume_at else None,
+            },
+        )
 
     @transaction.atomic
     def complete(self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint, result: Any) -> None:
@@ -150,8 +180,9 @@ class DjangoExecutionStore:
         self._finish(execution_id, ExecutionStatus.COMPLETED, result=result)
 
     @transaction.atomic
-    def fail(self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint, error: str,
-             node_id: str | None) -> None:
+    def fail(
+        self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint, error: str, node_id: str | None
+    ) -> None:
         self._append(execution_id, steps, checkpoint)
         self._finish(execution_id, ExecutionStatus.FAILED, error=error)
 
@@ -170,8 +201,9 @@ def node_services() -> NodeServices:
     return NodeServices(outbound_policy=outbound_policy(), logger_name="schema.nodes")
 
 
-def execution_run(execution_id: str, *, timer_id: int | None = None, worker_id: str = "worker",
-                  busy_retries: int = 0) -> str:
+def execution_run(
+    execution_id: str, *, timer_id: int | None = None, worker_id: str = "worker", busy_retries: int = 0
+) -> str:
     """Continue one execution; returns what happened (for logs and tests)."""
     if timer_id is not None:
         timer = ExecutionTimer.objects.filter(pk=timer_id).only("status", "due_at", "reason").first()
@@ -186,8 +218,9 @@ def execution_run(execution_id: str, *, timer_id: int | None = None, worker_id: 
                 eta = datetime.now(UTC) + timedelta(seconds=1 + busy_retries)
                 from engine.tasks import run_execution
 
-                run_execution.apply_async(args=[execution_id], kwargs={"timer_id": timer_id,
-                                                                        "busy_retries": busy_retries + 1}, eta=eta)
+                run_execution.apply_async(
+                    args=[execution_id], kwargs={"timer_id": timer_id, "busy_retries": busy_retries + 1}, eta=eta
+                )
             return "busy"
         if timer_id is not None:
             fired = timer_fire(timer_id)

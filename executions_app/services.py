@@ -57,9 +57,7 @@ def execution_create(
                 request_id=request_id,
                 rerun_of=rerun_of,
             )
-            ExecutionState.objects.create(
-                execution=execution, context=dict(pinned.definition.get("variables") or {})
-            )
+            ExecutionState.objects.create(execution=execution, context=dict(pinned.definition.get("variables") or {}))
             _publish_on_commit(execution)
     except IntegrityError:
         if idempotency_key:  # a concurrent delivery with the same key won the race
@@ -88,7 +86,10 @@ def _snapshot(execution: Execution) -> ExecutionSnapshot:
 
 def _continue_with(execution: Execution, checkpoint: dict[str, Any], status: str = ExecutionStatus.PENDING) -> None:
     ExecutionState.objects.filter(execution=execution).update(
-        checkpoint=checkpoint, current_node_id=current_node_id(checkpoint), wait_kind="", resume_at=None,
+        checkpoint=checkpoint,
+        current_node_id=current_node_id(checkpoint),
+        wait_kind="",
+        resume_at=None,
         updated_at=timezone.now(),
     )
     Execution.objects.filter(pk=execution.pk).update(status=status, finished_at=None, error=None)
@@ -104,8 +105,7 @@ def execution_cancel(execution: Execution) -> Execution:
         raise ExecutionStateError(f"The execution is already {execution.status}.")
     Execution.objects.filter(pk=execution.pk).update(status=ExecutionStatus.CANCELLED, finished_at=timezone.now())
     timers_cancel(execution)
-    ExecutionState.objects.filter(execution=execution).update(wait_kind="", resume_at=None,
-                                                              updated_at=timezone.now())
+    ExecutionState.objects.filter(execution=execution).update(wait_kind="", resume_at=None, updated_at=timezone.now())
     return execution
 
 
@@ -133,13 +133,19 @@ def execution_retry(execution: Execution) -> Execution:
     return execution
 
 
-def execution_rerun(execution: Execution, *, use_current: bool = False, created_by: User | None = None,
-                    request_id: str = "") -> Execution:
+def execution_rerun(
+    execution: Execution, *, use_current: bool = False, created_by: User | None = None, request_id: str = ""
+) -> Execution:
     """A new execution with the same trigger payload, on the pinned or the current version."""
     version = None if use_current else execution.schema_version
     rerun, _ = execution_create(
-        schema=execution.schema, trigger_type=execution.trigger_type, payload=execution.trigger_payload,
-        created_by=created_by, request_id=request_id, version=version, rerun_of=execution,
+        schema=execution.schema,
+        trigger_type=execution.trigger_type,
+        payload=execution.trigger_payload,
+        created_by=created_by,
+        request_id=request_id,
+        version=version,
+        rerun_of=execution,
     )
     return rerun
 
@@ -150,7 +156,8 @@ def execution_from_schedule(schema_id: str) -> Execution | None:
     if schema is None:
         return None
     execution, _ = execution_create(
-        schema=schema, trigger_type=TriggerType.SCHEDULER,
+        schema=schema,
+        trigger_type=TriggerType.SCHEDULER,
         payload={"scheduled_at": timezone.now().isoformat()},
     )
     return execution

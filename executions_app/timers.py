@@ -4,7 +4,7 @@ The row in `execution_timers` is the truth (visible, cancellable, survives every
 Celery message with an ETA is published on commit as the fast path — on RabbitMQ it waits in the
 broker's delay queues, never in a worker's memory. Firing is a conditional UPDATE
 (`scheduled → fired`), so a timer fires once even when its message is duplicated or the reconciler
-fires it too. Lateness (fired_at − due_at) is stored and exported as a metric.
+fires it too. Lateness (fired_at - due_at) is stored and exported as a metric.
 """
 
 from __future__ import annotations
@@ -23,9 +23,7 @@ def timer_schedule(*, execution: Execution, due_at: datetime, reason: str, node_
     """Persist a timer; its message is published only if the surrounding transaction commits."""
     timer = ExecutionTimer.objects.create(execution=execution, due_at=due_at, reason=reason, node_id=node_id)
     execution_id, timer_id, request_id = str(execution.id), timer.id, execution.request_id
-    transaction.on_commit(
-        lambda: publish_execution(execution_id, eta=due_at, timer_id=timer_id, request_id=request_id)
-    )
+    transaction.on_commit(lambda: publish_execution(execution_id, eta=due_at, timer_id=timer_id, request_id=request_id))
     return timer
 
 

@@ -35,8 +35,17 @@ class SchemaAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ["status", "created_at", "updated_at"]
     search_fields = ["name", "description", "id"]
     readonly_fields = ["id", "version", "definition_pretty", "created_at", "updated_at", "created_by"]
-    fields = ["id", "name", "description", "status", "version", "definition_pretty", "created_by",
-              "created_at", "updated_at"]
+    fields = [
+        "id",
+        "name",
+        "description",
+        "status",
+        "version",
+        "definition_pretty",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
     inlines = [SchemaVersionInline]
     date_hierarchy = "created_at"
 

@@ -67,33 +67,65 @@ def main() -> None:
     }
     subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     subprocess.run([PY, "manage.py", "seed_demo"], cwd=ROOT, env=env, check=True)
-    subprocess.run([PY, "-m", "celery", "-A", "config.celery_app", "purge", "-f", "-Q", "schema_execution_queue"],
-                   cwd=ROOT, env=env, check=False, capture_output=True)
+    subprocess.run(
+        [PY, "-m", "celery", "-A", "config.celery_app", "purge", "-f", "-Q", "schema_execution_queue"],
+        cwd=ROOT,
+        env=env,
+        check=False,
+        capture_output=True,
+    )
     logs = ROOT / "var" / "e2e"
     logs.mkdir(parents=True, exist_ok=True)
     procs = [
         subprocess.Popen(
             [PY, "-m", "gunicorn", "config.wsgi:application", "-b", f"127.0.0.1:{port}", "-w", "2", "--threads", "4"],
-            cwd=ROOT, env=env, stdout=open(logs / "api.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True),
+            cwd=ROOT,
+            env=env,
+            stdout=open(logs / "api.log", "wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        ),
         subprocess.Popen(
-            [PY, "-m", "celery", "-A", "config.celery_app", "worker", "-Q", "schema_execution_queue", "-c", "2",
-             "-l", "INFO", "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=env, stdout=open(logs / "worker.log", "wb"), stderr=subprocess.STDOUT,
-            start_new_session=True),
+            [
+                PY,
+                "-m",
+                "celery",
+                "-A",
+                "config.celery_app",
+                "worker",
+                "-Q",
+                "schema_execution_queue",
+                "-c",
+                "2",
+                "-l",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=open(logs / "worker.log", "wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        ),
     ]
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
             try:
-                urllib.request.urlopen(f"{base}/api/health/live", timeout=1)
+                urllib.request.urlopen(f"{base}/api/health/live", timeout=1)  # noqa: S310 - our own http URL
                 break
             except OSError:
                 time.sleep(0.2)
         else:
             sys.exit("e2e: the API did not start; see var/e2e/api.log")
         npm = shutil.which("npm") or "npm"
-        result = subprocess.run([npm, "run", "e2e"], cwd=ROOT / "frontend",
-                                env={**env, "E2E_BASE_URL": base, "CHROMIUM_PATH": chromium})
+        result = subprocess.run(
+            [npm, "run", "e2e"],
+            check=False,
+            cwd=ROOT / "frontend",
+            env={**env, "E2E_BASE_URL": base, "CHROMIUM_PATH": chromium},
+        )
         if result.returncode:
             print("e2e failed; server logs in var/e2e/", file=sys.stderr)
         sys.exit(result.returncode)

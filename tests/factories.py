@@ -20,14 +20,20 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", "s3cret-pass")
 
     @factory.post_generation
-    def _save(obj: User, create: bool, extracted: Any, **kwargs: Any) -> None:  # noqa: N805
+    def _save(obj: User, create: bool, extracted: Any, **kwargs: Any) -> None:
         if create:
             obj.save()
 
 
 def node(node_id: str, node_type: str, config: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
-    return {"id": node_id, "type": node_type, "name": node_id, "config": config or {},
-            "position": {"x": 0, "y": 0}, **extra}
+    return {
+        "id": node_id,
+        "type": node_type,
+        "name": node_id,
+        "config": config or {},
+        "position": {"x": 0, "y": 0},
+        **extra,
+    }
 
 
 def edge(source: str, target: str, port: str = "out", edge_id: str | None = None) -> dict[str, Any]:
@@ -48,10 +54,10 @@ def linear_definition(trigger: str = "manual_trigger") -> dict[str, Any]:
     }
 
 
-def create_schema(*, user: User | None = None, definition: dict[str, Any] | None = None, name: str = "Greeter",
-                  activate: bool = False) -> Schema:
-    schema = schema_services.schema_create(name=name, definition=definition or linear_definition(),
-                                           created_by=user)
+def create_schema(
+    *, user: User | None = None, definition: dict[str, Any] | None = None, name: str = "Greeter", activate: bool = False
+) -> Schema:
+    schema = schema_services.schema_create(name=name, definition=definition or linear_definition(), created_by=user)
     if activate:
         schema_services.schema_activate(schema)
     return schema

@@ -13,18 +13,37 @@ from tests.conftest import requires_postgres
 
 SPEC_COLUMNS = {
     "schemas": {"id", "name", "description", "definition", "status", "created_by", "created_at", "updated_at"},
-    "executions": {"id", "schema_id", "status", "trigger_type", "trigger_payload", "started_at", "finished_at",
-                   "created_by", "error"},
+    "executions": {
+        "id",
+        "schema_id",
+        "status",
+        "trigger_type",
+        "trigger_payload",
+        "started_at",
+        "finished_at",
+        "created_by",
+        "error",
+    },
     "execution_state": {"execution_id", "current_node_id", "context", "updated_at"},
-    "execution_steps": {"id", "execution_id", "node_id", "node_type", "input", "output", "status", "error",
-                        "started_at", "finished_at"},
+    "execution_steps": {
+        "id",
+        "execution_id",
+        "node_id",
+        "node_type",
+        "input",
+        "output",
+        "status",
+        "error",
+        "started_at",
+        "finished_at",
+    },
     "users": {"id", "email", "created_at"},
 }
 SPEC_INDEXES = {
     "idx_schemas_status": ("schemas", ["status"]),
     "idx_executions_schema_id": ("executions", ["schema_id"]),
     "idx_executions_status": ("executions", ["status"]),
-    "idx_execution_steps_execution_id": ("execution_steps", ["execution_id"]),
+    "idx_execution_steps_exec_id": ("execution_steps", ["execution_id"]),
 }
 
 

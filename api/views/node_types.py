@@ -11,8 +11,6 @@ from rest_framework.views import APIView
 from engine.nodes import describe_node_types
 
 
-
-
 class NodeTypeSerializer(serializers.Serializer):  # type: ignore[type-arg]
     type = serializers.CharField()
     label = serializers.CharField()

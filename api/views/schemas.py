@@ -50,6 +50,8 @@ class SchemaViewSet(
     lookup_value_converter = "uuid"
 
     def get_queryset(self) -> QuerySet[Schema]:
+        if getattr(self, "swagger_fake_view", False):  # OpenAPI generation has no user
+            return Schema.objects.none()
         return schemas_visible_to(self.request.user)  # type: ignore[arg-type]
 
     def get_serializer_class(self) -> type[BaseSerializer]:  # type: ignore[type-arg]
@@ -64,7 +66,9 @@ class SchemaViewSet(
     def perform_update(self, serializer: BaseSerializer) -> None:  # type: ignore[type-arg]
         try:
             serializer.instance = services.schema_update(
-                serializer.instance, user=self.request.user, **serializer.validated_data  # type: ignore[arg-type]
+                serializer.instance,  # type: ignore[arg-type]
+                user=self.request.user,  # type: ignore[arg-type]
+                **serializer.validated_data,  # type: ignore[arg-type]
             )
         except services.DefinitionError as exc:
             raise DefinitionInvalid(exc.problems) from exc

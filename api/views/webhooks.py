@@ -95,8 +95,13 @@ class WebhookView(APIView):
             OpenApiParameter("X-Schema-Secret", str, location=OpenApiParameter.HEADER, required=False),
             OpenApiParameter("X-Schema-Signature", str, location=OpenApiParameter.HEADER, required=False),
         ],
-        responses={200: ExecutionSerializer, 202: ExecutionSerializer, 400: ErrorSerializer,
-                   401: ErrorSerializer, 404: ErrorSerializer},
+        responses={
+            200: ExecutionSerializer,
+            202: ExecutionSerializer,
+            400: ErrorSerializer,
+            401: ErrorSerializer,
+            404: ErrorSerializer,
+        },
         tags=["webhooks"],
     )
     def post(self, request: Request, schema_id: Any) -> Response:

@@ -146,6 +146,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "SchemaStatusEnum": "schemas_app.models.SchemaStatus",
+        "ExecutionStatusEnum": "executions_app.models.ExecutionStatus",
+        "StepStatusEnum": "executions_app.models.StepStatus",
+    },
 }
 
 # Throttle counters must be shared by every API process: the database cache works with several

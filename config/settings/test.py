@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from .base import *  # noqa: F403
 from .base import BASE_DIR, env
 
-SECRET_KEY = "test-only-not-secret"
+SECRET_KEY = "test-only-not-secret"  # noqa: S105 - tests only
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -40,8 +40,10 @@ def _fallback(service: str, url: str, replacement: str) -> None:
         raise ImproperlyConfigured(f"{message} and CI=true: refusing to fall back to {replacement}.")
     if os.environ.get("SCHEMA_FALLBACK_WARNED") != "1":
         bar = "!" * 78
-        print(f"\n{bar}\n!! {message}\n!! FALLING BACK TO {replacement}: tests that need it are SKIPPED.\n{bar}\n",
-              file=sys.stderr)
+        print(
+            f"\n{bar}\n!! {message}\n!! FALLING BACK TO {replacement}: tests that need it are SKIPPED.\n{bar}\n",
+            file=sys.stderr,
+        )
 
 
 DATABASE_URL = env("DATABASE_URL", default=DEFAULT_DATABASE_URL)

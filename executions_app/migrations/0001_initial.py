@@ -127,7 +127,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='executionstep',
-            index=models.Index(fields=['execution'], name='idx_execution_steps_execution_id'),
+            index=models.Index(fields=['execution'], name='idx_execution_steps_exec_id'),
         ),
         migrations.AddConstraint(
             model_name='executionstep',

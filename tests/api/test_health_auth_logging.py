@@ -43,11 +43,16 @@ def test_session_login_me_logout(user: Any) -> None:
     client = APIClient(enforce_csrf_checks=True)
     assert client.get("/api/auth/csrf/").status_code == 204
     token = client.cookies["csrftoken"].value
-    bad = client.post("/api/auth/login/", {"email": user.email, "password": "wrong"}, format="json",
-                      HTTP_X_CSRFTOKEN=token)
+    bad = client.post(
+        "/api/auth/login/", {"email": user.email, "password": "wrong"}, format="json", HTTP_X_CSRFTOKEN=token
+    )
     assert bad.status_code in (401, 403) and bad.json()["type"] == "authentication_failed"
-    ok = client.post("/api/auth/login/", {"email": user.email.upper(), "password": "s3cret-pass"}, format="json",
-                     HTTP_X_CSRFTOKEN=token)
+    ok = client.post(
+        "/api/auth/login/",
+        {"email": user.email.upper(), "password": "s3cret-pass"},
+        format="json",
+        HTTP_X_CSRFTOKEN=token,
+    )
     assert ok.status_code == 200 and ok.json()["email"] == user.email
     assert client.get("/api/auth/me/").json()["email"] == user.email
     token = client.cookies["csrftoken"].value

@@ -116,18 +116,24 @@ def test_activate_archive_duplicate_rotate(api: Any, user: Any) -> None:
     assert api.post(f"/api/schemas/{schema.id}/archive/").json()["status"] == "archived"
     refused = api.post(f"/api/schemas/{schema.id}/activate/")
     assert refused.status_code == 409 and refused.json()["type"] == "conflict"
-    edit = api.put(f"/api/schemas/{schema.id}/", {"name": "x", "definition": linear_definition("webhook_trigger")},
-                   format="json")
+    edit = api.put(
+        f"/api/schemas/{schema.id}/", {"name": "x", "definition": linear_definition("webhook_trigger")}, format="json"
+    )
     assert edit.status_code == 409
 
 
-def test_other_users_schemas_are_invisible_but_staff_sees_all(client_for: Any, user: Any, other_user: Any,
-                                                              staff_user: Any) -> None:
+def test_other_users_schemas_are_invisible_but_staff_sees_all(
+    client_for: Any, user: Any, other_user: Any, staff_user: Any
+) -> None:
     schema = create_schema(user=user)
     other = client_for(other_user)
     assert other.get(f"/api/schemas/{schema.id}/").status_code == 404
-    assert other.put(f"/api/schemas/{schema.id}/", {"name": "x", "definition": linear_definition()},
-                     format="json").status_code == 404
+    assert (
+        other.put(
+            f"/api/schemas/{schema.id}/", {"name": "x", "definition": linear_definition()}, format="json"
+        ).status_code
+        == 404
+    )
     assert other.delete(f"/api/schemas/{schema.id}/").status_code == 404
     assert other.get("/api/schemas/").json()["results"] == []
     assert client_for(staff_user).get(f"/api/schemas/{schema.id}/").status_code == 200

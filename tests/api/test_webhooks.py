@@ -35,8 +35,12 @@ def test_secret_header_starts_an_execution(anon_client: APIClient, hook_schema: 
 
 
 def test_wait_mode_returns_the_result(anon_client: APIClient, hook_schema: Any) -> None:
-    response = anon_client.post(f"/api/hooks/{hook_schema.id}/?wait=5", data=json.dumps({"name": "Ada"}),
-                                content_type="application/json", HTTP_X_SCHEMA_SECRET=hook_schema.webhook_secret)
+    response = anon_client.post(
+        f"/api/hooks/{hook_schema.id}/?wait=5",
+        data=json.dumps({"name": "Ada"}),
+        content_type="application/json",
+        HTTP_X_SCHEMA_SECRET=hook_schema.webhook_secret,
+    )
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "completed"
     assert response.json()["result"] == "Hello Ada"
@@ -86,8 +90,9 @@ def test_inactive_or_unknown_schema_is_404_without_leaking(anon_client: APIClien
 
         schema_archive(schema)
     url = f"/api/hooks/{'00000000-0000-0000-0000-000000000001' if status == 'missing' else schema.id}/"
-    response = anon_client.post(url, data="{}", content_type="application/json",
-                                HTTP_X_SCHEMA_SECRET=schema.webhook_secret)
+    response = anon_client.post(
+        url, data="{}", content_type="application/json", HTTP_X_SCHEMA_SECRET=schema.webhook_secret
+    )
     assert response.status_code == 404
     assert response.json() == {"type": "not_found", "detail": "No active schema with this id.", "errors": []}
 
@@ -95,7 +100,8 @@ def test_inactive_or_unknown_schema_is_404_without_leaking(anon_client: APIClien
 def test_malformed_body_and_bad_wait_are_400(anon_client: APIClient, hook_schema: Any) -> None:
     secret = {"HTTP_X_SCHEMA_SECRET": hook_schema.webhook_secret}
     assert post(anon_client, hook_schema, b"{not json", **secret).json()["type"] == "parse_error"
-    response = anon_client.post(f"/api/hooks/{hook_schema.id}/?wait=abc", data="{}",
-                                content_type="application/json", **secret)
+    response = anon_client.post(
+        f"/api/hooks/{hook_schema.id}/?wait=abc", data="{}", content_type="application/json", **secret
+    )
     assert response.status_code == 400
     assert Execution.objects.count() == 0

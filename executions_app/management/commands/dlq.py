@@ -43,9 +43,19 @@ class Command(BaseCommand):
             if options["index"] >= len(letters):
                 raise CommandError(f"No message at index {options['index']} ({len(letters)} in the queue).")
             letter = letters[options["index"]]
-            self.stdout.write(json.dumps({"task": letter.task, "args": letter.args, "kwargs": letter.kwargs,
-                                          "headers": letter.headers, "reason": letter.reason},
-                                         indent=2, default=str))
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "task": letter.task,
+                        "args": letter.args,
+                        "kwargs": letter.kwargs,
+                        "headers": letter.headers,
+                        "reason": letter.reason,
+                    },
+                    indent=2,
+                    default=str,
+                )
+            )
         elif action == "requeue":
             if not options["all"] and not options["indexes"]:
                 raise CommandError("Give message indexes (from `dlq list`) or --all.")

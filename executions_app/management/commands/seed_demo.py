@@ -29,9 +29,17 @@ from schemas_app import services
 from schemas_app.models import Schema, SchemaVersion
 
 
-def _n(node_id: str, node_type: str, x: int, y: int, config: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
-    return {"id": node_id, "type": node_type, "name": node_id.replace("_", " ").title(), "config": config or {},
-            "position": {"x": x, "y": y}, **extra}
+def _n(
+    node_id: str, node_type: str, x: int, y: int, config: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "id": node_id,
+        "type": node_type,
+        "name": node_id.replace("_", " ").title(),
+        "config": config or {},
+        "position": {"x": x, "y": y},
+        **extra,
+    }
 
 
 def _e(source: str, target: str, port: str = "out") -> dict[str, Any]:
@@ -47,14 +55,26 @@ DEMO_SCHEMAS: list[dict[str, Any]] = [
             "variables": {"threshold": 100},
             "nodes": [
                 _n("incoming_order", "webhook_trigger", 0, 0),
-                _n("total", "set", 0, 120, {"assignments": [{"name": "total", "value": "{{ trigger.amount | default(0) }}"}]}),
+                _n(
+                    "total",
+                    "set",
+                    0,
+                    120,
+                    {"assignments": [{"name": "total", "value": "{{ trigger.amount | default(0) }}"}]},
+                ),
                 _n("is_big", "condition", 0, 240, {"expression": "{{ vars.total >= vars.threshold }}"}),
                 _n("notify_sales", "log", -200, 360, {"level": "info", "message": "Big order: {{ vars.total }}"}),
                 _n("auto_approve", "log", 200, 360, {"level": "info", "message": "Auto-approved {{ vars.total }}"}),
                 _n("done", "end", 0, 480, {"output": "{{ vars }}"}),
             ],
-            "edges": [_e("incoming_order", "total"), _e("total", "is_big"), _e("is_big", "notify_sales", "true"),
-                      _e("is_big", "auto_approve", "false"), _e("notify_sales", "done"), _e("auto_approve", "done")],
+            "edges": [
+                _e("incoming_order", "total"),
+                _e("total", "is_big"),
+                _e("is_big", "notify_sales", "true"),
+                _e("is_big", "auto_approve", "false"),
+                _e("notify_sales", "done"),
+                _e("auto_approve", "done"),
+            ],
         },
     },
     {
@@ -65,16 +85,29 @@ DEMO_SCHEMAS: list[dict[str, Any]] = [
             "variables": {},
             "nodes": [
                 _n("every_night", "schedule_trigger", 0, 0, {"cron": "0 2 * * *", "timezone": "Europe/Berlin"}),
-                _n("fetch_stats", "http_request", 0, 120,
-                   {"method": "GET", "url": "https://example.com/stats.json", "timeout_seconds": 10},
-                   retry={"max_attempts": 3, "backoff": "exponential", "base_seconds": 2, "max_seconds": 60,
-                          "jitter": True},
-                   on_error="error"),
+                _n(
+                    "fetch_stats",
+                    "http_request",
+                    0,
+                    120,
+                    {"method": "GET", "url": "https://example.com/stats.json", "timeout_seconds": 10},
+                    retry={
+                        "max_attempts": 3,
+                        "backoff": "exponential",
+                        "base_seconds": 2,
+                        "max_seconds": 60,
+                        "jitter": True,
+                    },
+                    on_error="error",
+                ),
                 _n("summary", "log", -150, 240, {"level": "info", "message": "Stats: {{ input.body }}"}),
                 _n("alert", "log", 150, 240, {"level": "error", "message": "Stats unavailable: {{ input.error }}"}),
             ],
-            "edges": [_e("every_night", "fetch_stats"), _e("fetch_stats", "summary"),
-                      _e("fetch_stats", "alert", "error")],
+            "edges": [
+                _e("every_night", "fetch_stats"),
+                _e("fetch_stats", "summary"),
+                _e("fetch_stats", "alert", "error"),
+            ],
         },
     },
     {
@@ -87,16 +120,28 @@ DEMO_SCHEMAS: list[dict[str, Any]] = [
                 _n("start", "manual_trigger", 0, 0),
                 _n("cool_down", "delay", 0, 120, {"duration_seconds": 5}),
                 _n("approval", "wait", 0, 240, {"message": "Approve the request?"}),
-                _n("route", "switch", 0, 360, {"value": "{{ input.decision }}",
-                                               "cases": [{"port": "approved", "value": "yes"},
-                                                         {"port": "rejected", "value": "no"}]}),
+                _n(
+                    "route",
+                    "switch",
+                    0,
+                    360,
+                    {
+                        "value": "{{ input.decision }}",
+                        "cases": [{"port": "approved", "value": "yes"}, {"port": "rejected", "value": "no"}],
+                    },
+                ),
                 _n("approved", "end", -200, 480, {"output": "approved"}),
                 _n("rejected", "fail", 0, 480, {"message": "Request rejected"}),
                 _n("unknown", "log", 200, 480, {"level": "warning", "message": "Unknown decision"}),
             ],
-            "edges": [_e("start", "cool_down"), _e("cool_down", "approval"), _e("approval", "route"),
-                      _e("route", "approved", "approved"), _e("route", "rejected", "rejected"),
-                      _e("route", "unknown", "default")],
+            "edges": [
+                _e("start", "cool_down"),
+                _e("cool_down", "approval"),
+                _e("approval", "route"),
+                _e("route", "approved", "approved"),
+                _e("route", "rejected", "rejected"),
+                _e("route", "unknown", "default"),
+            ],
         },
     },
     {
@@ -116,11 +161,17 @@ DEMO_SCHEMAS: list[dict[str, Any]] = [
 ]
 
 STATUS_PLAN = [
-    ExecutionStatus.COMPLETED, ExecutionStatus.COMPLETED, ExecutionStatus.COMPLETED, ExecutionStatus.FAILED,
-    ExecutionStatus.RUNNING, ExecutionStatus.PAUSED, ExecutionStatus.PENDING, ExecutionStatus.CANCELLED,
+    ExecutionStatus.COMPLETED,
+    ExecutionStatus.COMPLETED,
+    ExecutionStatus.COMPLETED,
+    ExecutionStatus.FAILED,
+    ExecutionStatus.RUNNING,
+    ExecutionStatus.PAUSED,
+    ExecutionStatus.PENDING,
+    ExecutionStatus.CANCELLED,
 ]
 DEMO_TRACEBACK = (
-    "Traceback (most recent call last):\n  File \"engine/walker.py\", line 1, in run_node\n"
+    'Traceback (most recent call last):\n  File "engine/walker.py", line 1, in run_node\n'
     "engine.errors.NodeError: HTTP 503 from https://example.com/stats.json (expected 2xx)"
 )
 
@@ -146,43 +197,60 @@ class Command(BaseCommand):
             return
         rng = random.Random(42)
         for spec in DEMO_SCHEMAS:
-            schema = services.schema_create(name=spec["name"], description=spec["description"],
-                                            definition=spec["definition"], created_by=user)
+            schema = services.schema_create(
+                name=spec["name"], description=spec["description"], definition=spec["definition"], created_by=user
+            )
             if spec["activate"]:
                 services.schema_activate(schema)
             self._history(schema, user, rng)
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo data loaded: {len(DEMO_SCHEMAS)} schemas, executions in every status. Sign in as {email}."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo data loaded: {len(DEMO_SCHEMAS)} schemas, executions in every status. Sign in as {email}."
+            )
+        )
 
     def _history(self, schema: Schema, user: User, rng: random.Random) -> None:
         version = SchemaVersion.objects.get(schema=schema, version=schema.version)
         nodes = schema.definition["nodes"]
         trigger = {"webhook_trigger": TriggerType.WEBHOOK, "schedule_trigger": TriggerType.SCHEDULER}.get(
-            nodes[0]["type"], TriggerType.MANUAL)
+            nodes[0]["type"], TriggerType.MANUAL
+        )
         now = timezone.now()
         for index, status in enumerate(STATUS_PLAN):
             created = now - timedelta(hours=index * 3 + rng.randint(0, 2), minutes=rng.randint(0, 59))
             payload = {"amount": rng.choice([20, 80, 150, 400]), "customer": f"c-{rng.randint(100, 999)}"}
             execution = Execution.objects.create(
-                schema=schema, schema_version=version, status=status, trigger_type=trigger,
-                trigger_payload=payload, created_by=user if trigger == TriggerType.MANUAL else None,
+                schema=schema,
+                schema_version=version,
+                status=status,
+                trigger_type=trigger,
+                trigger_payload=payload,
+                created_by=user if trigger == TriggerType.MANUAL else None,
             )
             Execution.objects.filter(pk=execution.pk).update(created_at=created)
             done = {
-                ExecutionStatus.COMPLETED: len(nodes), ExecutionStatus.FAILED: min(2, len(nodes)),
-                ExecutionStatus.RUNNING: 1, ExecutionStatus.PAUSED: min(3, len(nodes)),
-                ExecutionStatus.CANCELLED: 2, ExecutionStatus.PENDING: 0,
+                ExecutionStatus.COMPLETED: len(nodes),
+                ExecutionStatus.FAILED: min(2, len(nodes)),
+                ExecutionStatus.RUNNING: 1,
+                ExecutionStatus.PAUSED: min(3, len(nodes)),
+                ExecutionStatus.CANCELLED: 2,
+                ExecutionStatus.PENDING: 0,
             }[status]
             clock = created + timedelta(milliseconds=40)
             for seq, node in enumerate(nodes[:done]):
                 failed = status == ExecutionStatus.FAILED and seq == done - 1
                 duration = timedelta(milliseconds=rng.randint(1, 180))
                 ExecutionStep.objects.create(
-                    execution=execution, seq=seq, node_id=node["id"], node_type=node["type"],
+                    execution=execution,
+                    seq=seq,
+                    node_id=node["id"],
+                    node_type=node["type"],
                     input=payload if seq == 0 else {"from": nodes[seq - 1]["id"]},
                     output=None if failed else {"ok": True, "node": node["id"]},
                     status=StepStatus.FAILED if failed else StepStatus.SUCCESS,
-                    error=DEMO_TRACEBACK if failed else None, started_at=clock, finished_at=clock + duration,
+                    error=DEMO_TRACEBACK if failed else None,
+                    started_at=clock,
+                    finished_at=clock + duration,
                 )
                 clock += duration
             finished = status in (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED)
