@@ -4,7 +4,7 @@
  * input/output/error, what a paused run waits for, and Cancel / Resume / Retry.
  */
 import { useMemo, useState } from 'react';
-import { Link, useParams } from 'react-router-dom';
+import { Link, useNavigate, useParams } from 'react-router-dom';
 import { ReactFlowProvider } from '@xyflow/react';
 import { useExecution, useExecutionAction, useExecutionSteps, useNodeTypes, useSchema, useSchemaVersions } from '../api/hooks';
 import { FINISHED_STATUSES, type Definition, type Execution, type ExecutionStep, type JsonValue } from '../api/types';
@@ -41,6 +41,7 @@ export function ExecutionPage() {
   const versions = useSchemaVersions(ex.data?.schema);
   const schema = useSchema(ex.data?.schema);
   const act = useExecutionAction();
+  const navigate = useNavigate();
   const [resumeText, setResumeText] = useState('{\n  "approved": true\n}');
   const [resumeErr, setResumeErr] = useState<string | null>(null);
   const [focusNode, setFocusNode] = useState<string | null>(null);
@@ -84,7 +85,7 @@ export function ExecutionPage() {
               </button>
             )}
             {e.status === 'failed' && (
-              <button type="button" className="btn btn-primary" data-testid="retry-execution" disabled={act.isPending} onClick={() => act.mutate({ id: e.id, action: 'retry' })}>
+              <button type="button" className="btn btn-primary" data-testid="retry-execution" disabled={act.isPending} onClick={() => act.mutate({ id: e.id, action: 'retry' }, { onSuccess: (r) => r?.id && r.id !== e.id && void navigate(`/executions/${r.id}`) })}>
                 Retry from failed step
               </button>
             )}
