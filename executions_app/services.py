@@ -71,7 +71,11 @@ class ExecutionStateError(Exception):
 
 
 def _locked(execution: Execution) -> Execution:
-    return Execution.objects.select_for_update().select_related("state").get(pk=execution.pk)
+    return (
+        Execution.objects.select_for_update(of=("self",))
+        .select_related("state", "schema_version")
+        .get(pk=execution.pk)
+    )
 
 
 def _snapshot(execution: Execution) -> ExecutionSnapshot:

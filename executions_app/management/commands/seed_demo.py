@@ -119,7 +119,7 @@ DEMO_SCHEMAS: list[dict[str, Any]] = [
             "nodes": [
                 _n("start", "manual_trigger", 0, 0),
                 _n("cool_down", "delay", 0, 120, {"duration_seconds": 5}),
-                _n("approval", "wait", 0, 240, {"message": "Approve the request?"}),
+                _n("approval", "wait", 0, 240, {"instructions": "Resume with {\"decision\": \"yes\"} or \"no\"."}),
                 _n(
                     "route",
                     "switch",
