@@ -195,6 +195,12 @@ class DjangoExecutionStore:
         timers_cancel(Execution(pk=execution_id))
 
 
+def _eager() -> bool:
+    from celery import current_app
+
+    return bool(current_app.conf.task_always_eager)
+
+
 def node_services() -> NodeServices:
     from executions_app.outbound import outbound_policy
 
@@ -210,11 +216,12 @@ def execution_run(
         if timer is None or timer.status != TimerStatus.SCHEDULED:
             return "timer-already-handled"
         if timer.due_at > timezone.now() + timedelta(milliseconds=5):
-            publish_execution(execution_id, eta=timer.due_at, timer_id=timer_id)  # arrived early
+            if not _eager():  # arrived early: wait in the broker again (eagerly it would recurse)
+                publish_execution(execution_id, eta=timer.due_at, timer_id=timer_id)
             return "timer-not-due"
     with execution_lock(execution_id, worker_id) as owned:
         if not owned:
-            if busy_retries < BUSY_REPUBLISH_LIMIT:
+            if busy_retries < BUSY_REPUBLISH_LIMIT and not _eager():
                 eta = datetime.now(UTC) + timedelta(seconds=1 + busy_retries)
                 from engine.tasks import run_execution
 
