@@ -355,7 +355,11 @@ test('resume a waiting execution', async () => {
   await shot('07-execution-paused');
   await page.locator(tid('resume-payload')).fill('{"approved": true}');
   await page.locator(tid('resume-execution')).click();
-  const after = await waitExecutionStatus(['completed', 'failed']);
+  const refused = page.locator(tid('execution-action-error'));
+  const after = await Promise.race([
+    waitExecutionStatus(['completed', 'failed']),
+    refused.waitFor({ timeout: RUN_TIMEOUT }).then(async () => `resume refused by the API: ${await refused.textContent()}`),
+  ]);
   assert(after === 'completed', `resumed execution completed (got ${after})`);
   await shot('08-execution-resumed');
 });
@@ -408,11 +412,31 @@ test('export downloads {name, description, definition}', async () => {
   const { readFileSync } = await import('node:fs');
   const data = JSON.parse(readFileSync(path, 'utf8'));
   assert(data.name && data.definition && data.definition.nodes.length === 5, 'exported file holds the schema');
+  await page.locator(tid('activate')).click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="schema-status"]')?.textContent === 'active');
   await page.locator(tid('webhook')).click();
   await page.locator(tid('webhook-dialog')).waitFor();
   assert((await page.locator(tid('webhook-url')).inputValue()).includes('/api/hooks/'), 'webhook url shown');
   await shot('11-webhook-dialog');
   await page.keyboard.press('Escape');
+});
+
+test('schema list: search, duplicate, archive, delete', async () => {
+  await page.goto(`${BASE}/schemas`);
+  await page.locator(tid('schema-table')).waitFor();
+  await page.locator(tid('schema-search')).fill(`E2E built ${stamp}`);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid^="schema-row-"]').length === 1);
+  const row = page.locator('[data-testid^="schema-row-"]').first();
+  await row.getByRole('button', { name: /^Duplicate/ }).click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid^="schema-row-"]').length === 2);
+  await shot('12-schemas-list');
+  const copy = page.locator('[data-testid^="schema-row-"]').filter({ hasText: 'copy' }).first();
+  await copy.getByRole('button', { name: /^Archive/ }).click();
+  await copy.locator('.badge-archived').waitFor();
+  await page.locator(tid('schema-status-filter')).selectOption('archived');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid^="schema-row-"]').length === 1);
+  await page.locator('[data-testid^="schema-row-"]').first().getByRole('button', { name: /^Delete/ }).click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid^="schema-row-"]').length === 0);
 });
 
 // ---- runner --------------------------------------------------------------------------------
