@@ -3,7 +3,7 @@
  * colours the pinned definition's nodes by step status, shows the step timeline with
  * input/output/error, what a paused run waits for, and Cancel / Resume / Retry.
  */
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { ReactFlowProvider } from '@xyflow/react';
 import { useExecution, useExecutionAction, useExecutionSteps, useNodeTypes, useSchema, useSchemaVersions } from '../api/hooks';
@@ -37,6 +37,13 @@ export function ExecutionPage() {
   const ex = useExecution(id);
   const live = !ex.data || !FINISHED_STATUSES.includes(ex.data.status);
   const steps = useExecutionSteps(id, live);
+  // Steps poll only while the run is live: fetch once more on every status change (the last
+  // poll may have seen the execution finish before its final steps were read).
+  const statusNow = ex.data?.status;
+  const refetchSteps = steps.refetch;
+  useEffect(() => {
+    if (statusNow) void refetchSteps();
+  }, [statusNow, refetchSteps]);
   const types = useNodeTypes();
   const versions = useSchemaVersions(ex.data?.schema);
   const schema = useSchema(ex.data?.schema);
