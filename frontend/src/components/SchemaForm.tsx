@@ -62,6 +62,11 @@ export function SchemaField({
 }) {
   const kind = fieldKind(schema);
   const label = `${schema.title ?? humanize(name)}${required ? ' *' : ''}`;
+  const exprTag = schema['x-expression'] ? (
+    <span className="expr-tag" title="Accepts {{ expressions }}">
+      {'{{ }}'}
+    </span>
+  ) : null;
   const id = domId(path);
   const hasErr = (ctx.errors?.get(path)?.length ?? 0) > 0;
   const cls = hasErr ? 'field has-error' : 'field';
@@ -81,7 +86,9 @@ export function SchemaField({
       };
       return (
         <div className={cls}>
-          <label htmlFor={id}>{label}</label>
+          <label htmlFor={id}>
+            {label} {exprTag}
+          </label>
           {multiline ? <textarea rows={3} {...common} /> : <input type="text" {...common} />}
           {help}
           {schema['x-expression'] && <ExpressionHint vars={ctx.exprVars} />}
@@ -92,7 +99,9 @@ export function SchemaField({
     case 'mixed':
       return (
         <div className={cls}>
-          <label htmlFor={id}>{label}</label>
+          <label htmlFor={id}>
+            {label} {exprTag}
+          </label>
           <MixedInput id={id} path={path} value={value} invalid={hasErr} onEdit={ctx.onEdit} />
           {help}
           {schema['x-expression'] && <ExpressionHint vars={ctx.exprVars} />}
@@ -164,6 +173,7 @@ export function SchemaField({
             min={schema.minimum}
             max={schema.maximum}
             value={typeof value === 'number' ? value : ''}
+            placeholder={typeof schema.default === 'number' ? `default: ${schema.default}` : undefined}
             data-testid={`field-${path}`}
             aria-invalid={hasErr}
             onChange={(e) => {
@@ -205,7 +215,7 @@ export function SchemaField({
             aria-invalid={hasErr}
             onChange={(e) => ctx.onEdit(path, e.target.value === '' ? null : (options[Number(e.target.value)] as JsonValue))}
           >
-            {idx < 0 && <option value="">—</option>}
+            {idx < 0 && <option value="">{schema.default !== undefined ? `— (default: ${String(schema.default)})` : '—'}</option>}
             {options.map((o, i) => (
               <option key={i} value={String(i)}>
                 {String(o)}
