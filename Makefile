@@ -43,7 +43,7 @@ run: install frontend seed
 	@echo "  Schema is starting on http://127.0.0.1:$(PORT)  (sign in: demo@schema.local / demo)"
 	@echo "  Admin: http://127.0.0.1:$(PORT)/admin/   API docs: http://127.0.0.1:$(PORT)/api/docs/"
 	@echo ""
-	$(BIN)/honcho start -f Procfile
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(BIN)/honcho start -f Procfile
 
 test: test-backend test-frontend e2e
 

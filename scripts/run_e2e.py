@@ -32,6 +32,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def own_vhost_url() -> str:
+    """A vhost of its own (when rabbitmqctl is at hand) so no other worker on this broker eats the
+    e2e run's messages; else the default vhost."""
+    if shutil.which("rabbitmqctl"):
+        made = subprocess.run(["rabbitmqctl", "add_vhost", "schema_e2e"], capture_output=True, check=False)
+        subprocess.run(
+            ["rabbitmqctl", "set_permissions", "-p", "schema_e2e", "guest", ".*", ".*", ".*"],
+            capture_output=True,
+            check=False,
+        )
+        if made.returncode == 0 or b"already exists" in made.stderr + made.stdout:
+            return "amqp://guest:guest@127.0.0.1:5672/schema_e2e"
+    return "amqp://guest:guest@127.0.0.1:5672//"
+
+
 def fail_or_skip(message: str) -> None:
     if CI:
         sys.exit(f"e2e: {message} (CI=true: this is an error)")
@@ -58,7 +73,7 @@ def main() -> None:
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.local",
         "DATABASE_URL": PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{DB_NAME}",
-        "RABBITMQ_URL": os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//"),
+        "RABBITMQ_URL": os.environ.get("RABBITMQ_URL") or own_vhost_url(),
         "DJANGO_DEBUG": "false",
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
         "SCHEMA_THROTTLE_USER": "100000/min",
@@ -66,14 +81,14 @@ def main() -> None:
         "WORKER_METRICS_PORT": str(free_port()),
     }
     subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-    subprocess.run([PY, "manage.py", "seed_demo"], cwd=ROOT, env=env, check=True)
-    subprocess.run(
+    subprocess.run(  # nothing left over from an earlier run on this vhost
         [PY, "-m", "celery", "-A", "config.celery_app", "purge", "-f", "-Q", "schema_execution_queue"],
         cwd=ROOT,
         env=env,
         check=False,
         capture_output=True,
     )
+    subprocess.run([PY, "manage.py", "seed_demo"], cwd=ROOT, env=env, check=True)
     logs = ROOT / "var" / "e2e"
     logs.mkdir(parents=True, exist_ok=True)
     procs = [

@@ -25,6 +25,7 @@ from executions_app.models import (
     StepStatus,
     TriggerType,
 )
+from executions_app.services import execution_create
 from schemas_app import services
 from schemas_app.models import Schema, SchemaVersion
 
@@ -119,7 +120,7 @@ DEMO_SCHEMAS: list[dict[str, Any]] = [
             "nodes": [
                 _n("start", "manual_trigger", 0, 0),
                 _n("cool_down", "delay", 0, 120, {"duration_seconds": 5}),
-                _n("approval", "wait", 0, 240, {"instructions": "Resume with {\"decision\": \"yes\"} or \"no\"."}),
+                _n("approval", "wait", 0, 240, {"instructions": 'Resume with {"decision": "yes"} or "no".'}),
                 _n(
                     "route",
                     "switch",
@@ -160,20 +161,26 @@ DEMO_SCHEMAS: list[dict[str, Any]] = [
     },
 ]
 
+# Finished history is written as mock rows; the live states (pending -> running -> paused/...) come
+# from one real execution per schema that the worker runs, so it can be resumed or cancelled for real.
 STATUS_PLAN = [
     ExecutionStatus.COMPLETED,
     ExecutionStatus.COMPLETED,
     ExecutionStatus.COMPLETED,
     ExecutionStatus.FAILED,
-    ExecutionStatus.RUNNING,
-    ExecutionStatus.PAUSED,
-    ExecutionStatus.PENDING,
     ExecutionStatus.CANCELLED,
 ]
 DEMO_TRACEBACK = (
     'Traceback (most recent call last):\n  File "engine/walker.py", line 1, in run_node\n'
     "engine.errors.NodeError: HTTP 503 from https://example.com/stats.json (expected 2xx)"
 )
+
+
+def _trigger_of(schema: Schema) -> TriggerType:
+    first = schema.definition["nodes"][0]["type"]
+    return {"webhook_trigger": TriggerType.WEBHOOK, "schedule_trigger": TriggerType.SCHEDULER}.get(
+        first, TriggerType.MANUAL
+    )
 
 
 class Command(BaseCommand):
@@ -203,6 +210,12 @@ class Command(BaseCommand):
             if spec["activate"]:
                 services.schema_activate(schema)
             self._history(schema, user, rng)
+            execution_create(
+                schema=schema,
+                trigger_type=_trigger_of(schema),
+                created_by=user,
+                payload={"amount": 150, "customer": "c-demo", "name": "demo"},
+            )
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data loaded: {len(DEMO_SCHEMAS)} schemas, executions in every status. Sign in as {email}."
@@ -212,9 +225,7 @@ class Command(BaseCommand):
     def _history(self, schema: Schema, user: User, rng: random.Random) -> None:
         version = SchemaVersion.objects.get(schema=schema, version=schema.version)
         nodes = schema.definition["nodes"]
-        trigger = {"webhook_trigger": TriggerType.WEBHOOK, "schedule_trigger": TriggerType.SCHEDULER}.get(
-            nodes[0]["type"], TriggerType.MANUAL
-        )
+        trigger = _trigger_of(schema)
         now = timezone.now()
         for index, status in enumerate(STATUS_PLAN):
             created = now - timedelta(hours=index * 3 + rng.randint(0, 2), minutes=rng.randint(0, 59))
@@ -231,10 +242,7 @@ class Command(BaseCommand):
             done = {
                 ExecutionStatus.COMPLETED: len(nodes),
                 ExecutionStatus.FAILED: min(2, len(nodes)),
-                ExecutionStatus.RUNNING: 1,
-                ExecutionStatus.PAUSED: min(3, len(nodes)),
                 ExecutionStatus.CANCELLED: 2,
-                ExecutionStatus.PENDING: 0,
             }[status]
             clock = created + timedelta(milliseconds=40)
             for seq, node in enumerate(nodes[:done]):
@@ -242,7 +250,7 @@ class Command(BaseCommand):
                 duration = timedelta(milliseconds=rng.randint(1, 180))
                 ExecutionStep.objects.create(
                     execution=execution,
-                    seq=seq,
+                    seq=seq + 1,
                     node_id=node["id"],
                     node_type=node["type"],
                     input=payload if seq == 0 else {"from": nodes[seq - 1]["id"]},
@@ -253,17 +261,10 @@ class Command(BaseCommand):
                     finished_at=clock + duration,
                 )
                 clock += duration
-            finished = status in (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED)
             Execution.objects.filter(pk=execution.pk).update(
-                started_at=created if status != ExecutionStatus.PENDING else None,
-                finished_at=clock if finished else None,
+                started_at=created,
+                finished_at=clock,
                 error="Node 'fetch_stats' failed: HTTP 503" if status == ExecutionStatus.FAILED else None,
                 result={"ok": True} if status == ExecutionStatus.COMPLETED else None,
             )
-            paused_node = nodes[min(done, len(nodes) - 1)]["id"]
-            ExecutionState.objects.create(
-                execution=execution,
-                current_node_id=paused_node if status == ExecutionStatus.PAUSED else None,
-                context=dict(schema.definition.get("variables") or {}),
-                wait_kind="wait" if status == ExecutionStatus.PAUSED else "",
-            )
+            ExecutionState.objects.create(execution=execution, context=dict(schema.definition.get("variables") or {}))
