@@ -8,7 +8,8 @@
  * test provokes on purpose are allowed inside `expectHttpError`). Screenshots: e2e/screenshots/.
  */
 import { chromium } from 'playwright-core';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +22,7 @@ const ONLY = process.env.E2E_ONLY || '';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SHOTS = join(HERE, 'screenshots');
 mkdirSync(SHOTS, { recursive: true });
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const RUN_TIMEOUT = Number(process.env.E2E_RUN_TIMEOUT_MS || 30000);
 
 const browser = await chromium.launch({
@@ -178,6 +180,21 @@ async function runNow(payload) {
   await page.locator(tid('execution-view')).waitFor();
 }
 
+/** axe-core on the current page: serious/critical violations fail the test, the rest is printed. */
+async function audit(name) {
+  await page.addScriptTag({ content: AXE_SOURCE });
+  const violations = await page.evaluate(async () =>
+    (await window.axe.run(document, { resultTypes: ['violations'] })).violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')),
+    })),
+  );
+  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  for (const v of violations.filter((x) => !bad.includes(x))) console.log(`    a11y (${name}, ${v.impact}): ${v.id} ${v.targets.join(', ')}`);
+  assert(!bad.length, `accessibility violations on ${name}: ${JSON.stringify(bad)}`);
+}
+
 // ---- tests ---------------------------------------------------------------------------------
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const tests = [];
@@ -187,6 +204,7 @@ test('sign in', async () => {
   await page.goto(`${BASE}/login`);
   await page.locator(tid('login-form')).waitFor();
   await shot('01-login');
+  await audit('login');
   await page.locator(tid('login-email')).fill(EMAIL);
   await page.locator(tid('login-password')).fill(PASSWORD);
   await page.locator(tid('login-submit')).click();
@@ -198,6 +216,7 @@ test('sign in', async () => {
   nodeTypes = Array.isArray(types.body) ? types.body : types.body.results;
   for (const t of ['manual_trigger', 'set', 'condition', 'log', 'end', 'fail', 'wait']) assert(specOf(t), `node type ${t} exists`);
   await shot('02-schemas');
+  await audit('schemas');
 });
 
 let builtSchemaUrl = '';
@@ -251,6 +270,7 @@ test('build a schema by drag and drop, save it', async () => {
   await page.locator(tid('auto-layout')).click();
   assert(await page.locator(tid('dirty')).isVisible(), 'unsaved marker shows');
   await shot('03-editor-built');
+  await audit('editor');
   await page.locator(tid('save')).click();
   await page.locator(tid('notice')).filter({ hasText: 'Saved' }).waitFor();
   assert((await page.locator(tid('dirty')).count()) === 0, 'saved: no unsaved marker');
@@ -301,6 +321,7 @@ test('run the built schema and watch it complete', async () => {
   const status = await waitExecutionStatus(['completed', 'failed']);
   await page.waitForTimeout(1200); // one more poll for the steps
   await shot('05-execution-completed');
+  await audit('execution');
   const err = (await page.locator(tid('execution-error')).count()) ? await page.locator(tid('execution-error')).textContent() : '';
   assert(status === 'completed', `execution completed (got ${status}: ${err}; set schema ${describeSchema('set')})`);
   const steps = await page.locator('[data-testid^="step-"][data-status]').count();
@@ -402,6 +423,7 @@ test('executions list with filters', async () => {
   );
   await page.locator(tid('filter-status')).selectOption('');
   await shot('10-executions');
+  await audit('executions');
 });
 
 test('export downloads {name, description, definition}', async () => {
@@ -418,6 +440,7 @@ test('export downloads {name, description, definition}', async () => {
   await page.locator(tid('webhook-dialog')).waitFor();
   assert((await page.locator(tid('webhook-url')).inputValue()).includes('/api/hooks/'), 'webhook url shown');
   await shot('11-webhook-dialog');
+  await audit('webhook dialog');
   await page.keyboard.press('Escape');
 });
 

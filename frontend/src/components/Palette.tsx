@@ -27,7 +27,7 @@ export function Palette({ specs, onAdd }: { specs: NodeTypeSpec[]; onAdd: (spec:
       />
       {groups.map(({ group, items }) => (
         <section key={group} className="palette-group" data-testid={`palette-group-${group}`}>
-          <h3>{GROUP_LABEL[group] ?? group}</h3>
+          <h2 className="palette-heading">{GROUP_LABEL[group] ?? group}</h2>
           <ul>
             {items.map((s) => (
               <li key={s.type}>
@@ -37,7 +37,7 @@ export function Palette({ specs, onAdd }: { specs: NodeTypeSpec[]; onAdd: (spec:
                   draggable
                   data-testid={`palette-${s.type}`}
                   title={s.description || s.label}
-                  aria-label={`Add ${s.label} node (drag onto the canvas or press Enter)`}
+                  aria-label={`${s.label}${s.side_effects ? ' · side effects' : ''}: add node (drag onto the canvas or press Enter)`}
                   onDragStart={(e) => {
                     e.dataTransfer.setData(DND_MIME, s.type);
                     e.dataTransfer.setData('text/plain', s.type);

@@ -25,7 +25,7 @@ function SchemaNodeView({ id, data, selected }: NodeProps<CanvasNode>) {
   return (
     <div className={cls} data-testid={`node-${id}`} data-status={status ?? ''}>
       {hasInput(spec) && (
-        <Handle type="target" position={Position.Left} id={INPUT_HANDLE} data-testid={`handle-${id}-in`} aria-label={`${id} input`} />
+        <Handle type="target" position={Position.Left} id={INPUT_HANDLE} data-testid={`handle-${id}-in`} title={`${id} input`} />
       )}
       <div className="flow-node-head">
         <span className="flow-node-icon" aria-hidden="true">
@@ -46,7 +46,7 @@ function SchemaNodeView({ id, data, selected }: NodeProps<CanvasNode>) {
         </div>
       )}
       {single ? (
-        <Handle type="source" position={Position.Right} id="out" data-testid={`handle-${id}-out`} aria-label={`${id} output out`} />
+        <Handle type="source" position={Position.Right} id="out" data-testid={`handle-${id}-out`} title={`${id} output out`} />
       ) : (
         ports.length > 0 && (
           <div className="flow-node-ports">
@@ -58,7 +58,7 @@ function SchemaNodeView({ id, data, selected }: NodeProps<CanvasNode>) {
                   position={Position.Right}
                   id={port}
                   data-testid={`handle-${id}-${port}`}
-                  aria-label={`${id} output ${port}`}
+                  title={`${id} output ${port}`}
                   className={`handle-${port}`}
                 />
               </div>

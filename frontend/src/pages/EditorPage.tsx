@@ -178,6 +178,7 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
     <EditorContext.Provider value={ctx}>
       <div className="editor" data-testid="editor">
         <div className="editor-bar">
+          <h1 className="sr-only">Edit schema {name}</h1>
           <input
             className="title-input"
             aria-label="Schema name"

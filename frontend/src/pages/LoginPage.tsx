@@ -34,7 +34,7 @@ export function LoginPage() {
   };
 
   return (
-    <div className="login-wrap">
+    <main className="login-wrap">
       <form className="login-card" onSubmit={submit} aria-labelledby="login-title" data-testid="login-form">
         <h1 id="login-title">
           <span aria-hidden="true">◇</span> Sign in to Schema
@@ -72,6 +72,6 @@ export function LoginPage() {
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
       </form>
-    </div>
+    </main>
   );
 }

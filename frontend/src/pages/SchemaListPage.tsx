@@ -159,7 +159,7 @@ export function SchemaListPage() {
                 <td>v{s.version}</td>
                 <td>{formatDate(s.updated_at)}</td>
                 <td className="row-actions">
-                  <Link className="btn btn-small" to={`/executions?schema=${s.id}`} aria-label={`Executions of ${s.name}`}>
+                  <Link className="btn btn-small" to={`/executions?schema=${s.id}`} aria-label={`Runs of ${s.name}`}>
                     Runs
                   </Link>
                   <button
