@@ -3,17 +3,18 @@
  * colours the pinned definition's nodes by step status, shows the step timeline with
  * input/output/error, what a paused run waits for, and Cancel / Resume / Retry.
  */
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { ReactFlowProvider } from '@xyflow/react';
 import { useExecution, useExecutionAction, useExecutionSteps, useNodeTypes, useSchema, useSchemaVersions } from '../api/hooks';
-import { FINISHED_STATUSES, type Definition, type Execution, type ExecutionStep, type JsonValue } from '../api/types';
+import { FINISHED_STATUSES, type Definition, type ExecutionStep, type JsonValue } from '../api/types';
 import { ErrorBanner } from '../components/ErrorList';
 import { FlowCanvas } from '../components/FlowCanvas';
 import { parseJson } from '../components/JsonText';
 import { durationBetween, formatDate, formatDuration } from '../lib/format';
 import { toCanvas } from '../lib/mapping';
-import { EditorContext, type RunStatus } from '../nodes/EditorContext';
+import { EditorContext } from '../nodes/EditorContext';
+import { statusByNode } from '../lib/runStatus';
 
 function Json({ value, testId }: { value: JsonValue | undefined; testId?: string }) {
   return (
@@ -21,15 +22,6 @@ function Json({ value, testId }: { value: JsonValue | undefined; testId?: string
       {value === undefined ? '—' : JSON.stringify(value, null, 2)}
     </pre>
   );
-}
-
-export function statusByNode(ex: Execution | undefined, steps: ExecutionStep[]): Map<string, RunStatus> {
-  const m = new Map<string, RunStatus>();
-  for (const s of steps) m.set(s.node_id, s.status);
-  if (ex?.current_node_id && !FINISHED_STATUSES.includes(ex.status)) {
-    m.set(ex.current_node_id, ex.status === 'paused' ? 'paused' : ex.status === 'pending' ? 'pending' : 'running');
-  }
-  return m;
 }
 
 export function ExecutionPage() {
@@ -202,8 +194,12 @@ export function ExecutionPage() {
 
 function StepItem({ step: s, highlighted }: { step: ExecutionStep; highlighted: boolean }) {
   const [open, setOpen] = useState(s.status === 'failed');
+  const ref = useRef<HTMLLIElement>(null);
+  useEffect(() => {
+    if (highlighted) ref.current?.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+  }, [highlighted]);
   return (
-    <li className={`step step-${s.status}${highlighted ? ' highlighted' : ''}`} data-testid={`step-${s.node_id}`} data-status={s.status}>
+    <li ref={ref} className={`step step-${s.status}${highlighted ? ' highlighted' : ''}`} data-testid={`step-${s.node_id}`} data-status={s.status}>
       <button type="button" className="step-head" aria-expanded={open} onClick={() => setOpen(!open)}>
         <span className={`badge badge-${s.status}`}>{s.status}</span>
         <span className="strong mono">{s.node_id}</span>
