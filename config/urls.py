@@ -37,5 +37,6 @@ urlpatterns = [
     path("api/", include("api.urls")),
     path("admin/", admin.site.urls),
     path("metrics", exports.ExportToDjangoView, name="prometheus-django-metrics"),
-    re_path(r"^(?!api/|admin/|static/|metrics).*$", editor, name="editor"),
+    # Client-side routes of the editor; a missing asset file (e.g. an old build's bundle) is a 404.
+    re_path(r"^(?!api/|admin/|static/|assets/|metrics)[^.]*$", editor, name="editor"),
 ]

@@ -103,6 +103,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # The editor's production build (frontend/dist) is served at "/" by whitenoise.
 FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
 WHITENOISE_ROOT = FRONTEND_DIST if FRONTEND_DIST.exists() else None
+# Locally the editor is rebuilt while the server runs: re-scan files on each request (never in production).
+WHITENOISE_AUTOREFRESH = DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -38,7 +38,7 @@ def _n(
         "type": node_type,
         "name": node_id.replace("_", " ").title(),
         "config": config or {},
-        "position": {"x": x, "y": y},
+        "position": {"x": y * 2, "y": x},  # left to right, as the ports are drawn
         **extra,
     }
 

@@ -1,0 +1,15 @@
+"""Settings of the worker processes that `tests/system` starts (tests only, never deployed).
+
+The local settings with `DATABASE_URL` / `RABBITMQ_URL` from the environment (the test database
+and a throw-away RabbitMQ vhost), plus test-only hooks and a short infrastructure-retry budget.
+"""
+
+from .local import *  # noqa: F403
+from .local import CELERY_IMPORTS, env
+
+CELERY_TASK_ALWAYS_EAGER = False
+# Test-only signal handlers (a "poison" message that kills the worker process); each handler is
+# also guarded by SCHEMA_SYSTEM_TEST_HOOKS=1 in the environment.
+CELERY_IMPORTS = (*CELERY_IMPORTS, "tests.system.worker_hooks")
+# Infrastructure retries of `engine.tasks.run_execution` before dead-lettering (production: 8).
+SCHEMA_INFRA_MAX_RETRIES = env.int("SCHEMA_INFRA_MAX_RETRIES", default=8)
