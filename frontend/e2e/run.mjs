@@ -8,7 +8,7 @@
  * test provokes on purpose are allowed inside `expectHttpError`). Screenshots: e2e/screenshots/.
  */
 import { chromium } from 'playwright-core';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -21,6 +21,7 @@ const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const ONLY = process.env.E2E_ONLY || '';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SHOTS = join(HERE, 'screenshots');
+rmSync(SHOTS, { recursive: true, force: true }); // screenshots of this run only
 mkdirSync(SHOTS, { recursive: true });
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const RUN_TIMEOUT = Number(process.env.E2E_RUN_TIMEOUT_MS || 30000);
