@@ -10,10 +10,13 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from engine.limits import MAX_STEP_BYTES, ValueTooLarge, json_safe
 
 logger = logging.getLogger("schema.api")
 
@@ -41,6 +44,14 @@ class PayloadTooLarge(exceptions.APIException):
     default_detail = "The request body is too large."
 
 
+def check_payload_size(payload: Any, what: str = "The payload") -> None:
+    """A trigger/resume payload becomes a step's output: it must fit the per-step limit (413)."""
+    try:
+        json_safe(payload, limit=MAX_STEP_BYTES)
+    except ValueTooLarge as exc:
+        raise PayloadTooLarge(f"{what} is {exc.size} bytes as JSON; the limit is {exc.limit} bytes.") from None
+
+
 _TYPES = {
     exceptions.ValidationError: "validation_error",
     exceptions.ParseError: "parse_error",
@@ -52,6 +63,7 @@ _TYPES = {
     exceptions.NotAcceptable: "not_acceptable",
     exceptions.UnsupportedMediaType: "unsupported_media_type",
     exceptions.Throttled: "throttled",
+    PayloadTooLarge: "payload_too_large",
 }
 
 
@@ -78,6 +90,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):  # normally caught earlier by BodySizeLimitMiddleware
+        exc = PayloadTooLarge()
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("Unhandled error in API view", exc_info=exc)

@@ -1,4 +1,5 @@
-"""Request logging middleware: one JSON log line per request, and an `X-Request-ID` header.
+"""Middleware: request logging (one JSON line per request, `X-Request-ID`), the request body limit
+and the /metrics gate.
 
 The request id comes from the caller's `X-Request-ID` (if it looks sane) or is generated; it is put
 in the logging context so every line logged while serving the request — and every line of an
@@ -7,13 +8,18 @@ execution the request starts — carries it. Bodies are never logged, only their
 
 from __future__ import annotations
 
+import hmac
+import io
+import ipaddress
 import logging
 import re
 import time
 import uuid
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.core.handlers.wsgi import LimitedStream
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from config.logging import log_context
 
@@ -53,3 +59,108 @@ class RequestLogMiddleware:
                     },
                 )
         return response
+
+
+def json_error(status: int, error_type: str, detail: str, **headers: str) -> HttpResponse:
+    """The API's error body (`api.exceptions`) for answers given before DRF runs."""
+    response = JsonResponse({"type": error_type, "detail": detail, "errors": []}, status=status)
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+class BodySizeLimitMiddleware:
+    """413 (JSON) for a request body above `SCHEMA_MAX_REQUEST_BYTES`, before anything reads it.
+
+    Django enforces `DATA_UPLOAD_MAX_MEMORY_SIZE` only inside `request.body` (DRF then turns the
+    exception into a 500) and only from `Content-Length`. Here: a declared length above the limit is
+    refused without reading; a body without `Content-Length` (chunked transfer encoding, which
+    Django would otherwise read as empty) is read up to the limit and then handed on as a normal
+    body with its length, so webhooks sent chunked keep their payload.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = int(settings.SCHEMA_MAX_REQUEST_BYTES)
+        declared = request.META.get("CONTENT_LENGTH")
+        too_large = f"The request body is larger than {limit} bytes."
+        if declared:
+            try:
+                length = int(declared)
+            except ValueError:
+                length = -1
+            if length < 0:
+                return json_error(400, "parse_error", "Content-Length is not a valid length.")
+            if length > limit:
+                request.META["CONTENT_LENGTH"] = "0"  # nothing downstream may try to read it
+                return json_error(413, "payload_too_large", too_large)
+        elif self._has_unsized_body(request):
+            stream = request.META["wsgi.input"]
+            chunks: list[bytes] = []
+            size = 0
+            while size <= limit:
+                chunk = stream.read(min(64 * 1024, limit + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            if size > limit:
+                return json_error(413, "payload_too_large", too_large)
+            body = b"".join(chunks)
+            request.META["CONTENT_LENGTH"] = str(len(body))
+            request._stream = LimitedStream(io.BytesIO(body), len(body))  # type: ignore[attr-defined,assignment]
+        return self.get_response(request)
+
+    @staticmethod
+    def _has_unsized_body(request: HttpRequest) -> bool:
+        encoding = request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+        return "chunked" in encoding and "wsgi.input" in request.META
+
+
+_PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+
+
+class MetricsGateMiddleware:
+    """Serves `/metrics` to Prometheus, and only to Prometheus.
+
+    Prometheus scrapes the pod IP (`Host: 10.1.2.3:8000`), which `ALLOWED_HOSTS` rightly rejects,
+    so this answers before host validation (and before the HTTPS redirect) — but only when the
+    caller's socket address is in `SCHEMA_METRICS_ALLOWED_NETWORKS` (default: loopback and private
+    ranges), the request did not come through a proxy (an ingress adds X-Forwarded-For, and its own
+    address is private too), and, if `SCHEMA_METRICS_TOKEN` is set, it carries
+    `Authorization: Bearer <token>`. Anything else gets the same 404 as an unknown path.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.networks = [
+            ipaddress.ip_network(n.strip(), strict=False) for n in settings.SCHEMA_METRICS_ALLOWED_NETWORKS
+        ]
+        self.token = str(settings.SCHEMA_METRICS_TOKEN or "")
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info.rstrip("/") != "/metrics":
+            return self.get_response(request)
+        if not self.allowed(request):
+            return json_error(404, "not_found", "Not found.")
+        from django_prometheus import exports
+
+        return exports.ExportToDjangoView(request)
+
+    def allowed(self, request: HttpRequest) -> bool:
+        if any(request.META.get(header) for header in _PROXY_HEADERS):
+            return False
+        try:
+            address = ipaddress.ip_address(str(request.META.get("REMOTE_ADDR", "")).split("%")[0])
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if not any(address in network for network in self.networks):
+            return False
+        if self.token:
+            given = request.META.get("HTTP_AUTHORIZATION", "")
+            return hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode())
+        return True

@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from executions_app.models import Execution, ExecutionStep, TriggerType
 from schemas_app.models import Schema, SchemaStatus, SchemaVersion
+from schemas_app.services import MAX_SECRET_GRACE_SECONDS
 
 MAX_DEFINITION_NODES = 500
 
@@ -57,8 +58,18 @@ class SchemaSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "updated_at",
             "webhook_url",
             "webhook_secret",
+            "webhook_secret_previous_expires_at",
         ]
-        read_only_fields = ["id", "status", "version", "created_by", "created_at", "updated_at", "webhook_secret"]
+        read_only_fields = [
+            "id",
+            "status",
+            "version",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "webhook_secret",
+            "webhook_secret_previous_expires_at",
+        ]
         extra_kwargs = {"description": {"required": False, "allow_blank": True}}
 
     @extend_schema_field(serializers.URLField())
@@ -74,7 +85,11 @@ class SchemaSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 class SchemaListSerializer(SchemaSerializer):
     class Meta(SchemaSerializer.Meta):
-        fields = [f for f in SchemaSerializer.Meta.fields if f not in ("definition", "webhook_secret")]
+        fields = [
+            f
+            for f in SchemaSerializer.Meta.fields
+            if f not in ("definition", "webhook_secret", "webhook_secret_previous_expires_at")
+        ]
 
 
 class SchemaVersionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -94,6 +109,15 @@ class ValidateResponseSerializer(serializers.Serializer):  # type: ignore[type-a
 
 class PayloadSerializer(serializers.Serializer):  # type: ignore[type-arg]
     payload = serializers.JSONField(required=False, default=dict)
+
+
+class RotateSecretSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    grace_seconds = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_SECRET_GRACE_SECONDS,
+        default=0,
+        help_text="Keep accepting the previous secret this long (0: it stops working at once).",
+    )
 
 
 class RerunSerializer(serializers.Serializer):  # type: ignore[type-arg]

@@ -1,29 +1,178 @@
-"""Rate limits (spec §11), counted in the shared cache so every API process sees the same counts."""
+"""Rate limits (spec §11): per user, per client IP, per webhook, shared by every API process.
+
+Counters live in PostgreSQL (table `api_throttle`), so all gunicorn workers and all API pods see
+the same counts. Each request is one atomic upsert (`INSERT … ON CONFLICT DO UPDATE … RETURNING`),
+so concurrent requests never lose an increment — DRF's stock throttles keep a list of timestamps
+in the cache and read-modify-write it (racy across processes, and a 6000/min limit would mean a
+6000-entry list rewritten on every request).
+
+The limit is a sliding window approximated from two fixed windows (the previous window's count
+weighted by how much of it still overlaps, plus the current count): smooth at window edges, O(1)
+storage per key. A refused request is not counted. The 429 carries `Retry-After` (DRF sets it from
+`wait()`), in the API's error format (`type: throttled`).
+
+Scopes and settings (`REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`, `None` disables a scope):
+`user` (authenticated user), `anon` (client IP of unauthenticated calls), `login` (per e-mail
+address, against password guessing spread over many IPs), `webhook` (per schema), `webhook_ip`
+(per client IP on the webhook endpoint, so spraying many schema ids does not escape a limit). The
+client IP is `REMOTE_ADDR`, or the address `NUM_PROXIES` hops back in `X-Forwarded-For` when a
+trusted proxy count is configured (`SCHEMA_TRUSTED_PROXY_COUNT`).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import hashlib
+import math
+import random
+import time
+from typing import TYPE_CHECKING, Any
 
+from django.db import connection
 from rest_framework import throttling
+from rest_framework.settings import api_settings
 
 if TYPE_CHECKING:
     from rest_framework.request import Request
     from rest_framework.views import APIView
 
+CLEANUP_PROBABILITY = 0.001
+_UPSERT = """
+INSERT INTO api_throttle (bucket, window_index, hits, previous_hits, expires_at) VALUES (%s, %s, 1, 0, %s)
+ON CONFLICT (bucket) DO UPDATE SET
+    previous_hits = CASE WHEN api_throttle.window_index = EXCLUDED.window_index THEN api_throttle.previous_hits
+                         WHEN api_throttle.window_index = EXCLUDED.window_index - 1 THEN api_throttle.hits
+                         ELSE 0 END,
+    hits = CASE WHEN api_throttle.window_index = EXCLUDED.window_index THEN api_throttle.hits + 1 ELSE 1 END,
+    window_index = EXCLUDED.window_index,
+    expires_at = EXCLUDED.expires_at
+RETURNING hits, previous_hits
+"""
+_UNDO = "UPDATE api_throttle SET hits = hits - 1 WHERE bucket = %s AND window_index = %s AND hits > 0"
+_CLEANUP = "DELETE FROM api_throttle WHERE expires_at < %s"
 
-class UserRateThrottle(throttling.UserRateThrottle):
+
+def hit(key: str, duration: int, now: float) -> tuple[int, int]:
+    """Counts one request for `key`; returns (count in the current window, count in the previous)."""
+    window = int(now // duration)
+    with connection.cursor() as cursor:
+        cursor.execute(_UPSERT, [key, window, (window + 2) * duration])
+        count, previous = cursor.fetchone()
+        if random.random() < CLEANUP_PROBABILITY:  # keep the table to the keys seen lately
+            cursor.execute(_CLEANUP, [now])
+    return int(count), int(previous)
+
+
+def undo(key: str, duration: int, now: float) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_UNDO, [key, int(now // duration)])
+
+
+def seconds_until_allowed(count: int, previous: int, limit: int, duration: int, now: float) -> float:
+    """How long until one more request fits, with `count`/`previous` not including it."""
+    elapsed = (now % duration) / duration
+    if count + 1 <= limit:
+        if previous <= 0:
+            return 0.0
+        needed = 1 - (limit - count - 1) / previous  # fraction of this window that must pass
+        return max(0.0, (needed - elapsed) * duration)
+    # Not in this window: in the next one, `count` becomes the weighted previous count.
+    needed = 1 - (limit - 1) / count if count > 0 else 0.0
+    return (1 - elapsed) * duration + max(0.0, needed) * duration
+
+
+class _SharedThrottle(throttling.SimpleRateThrottle):
+    """A DRF throttle whose counts are in the database (see the module docstring)."""
+
+    scope: str
+
+    def __init__(self) -> None:  # rates are read per request so settings overrides apply
+        self._wait: float | None = None
+
+    def get_rate(self) -> str | None:
+        rates: dict[str, Any] = api_settings.DEFAULT_THROTTLE_RATES or {}
+        rate = rates.get(self.scope)
+        return str(rate) if rate else None
+
+    def ident_key(self, request: Request, view: APIView) -> str | None:
+        raise NotImplementedError
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        rate = self.get_rate()
+        if rate is None:
+            return True
+        limit, duration = self.parse_rate(rate)
+        if not limit or not duration:
+            return True
+        ident = self.ident_key(request, view)
+        if ident is None:
+            return True
+        if len(ident) > 80:
+            ident = hashlib.sha256(ident.encode()).hexdigest()
+        key = f"{self.scope}:{ident}"
+        now = self.timer()
+        count, previous = hit(key, duration, now)
+        weighted = previous * (1 - (now % duration) / duration) + count
+        if weighted <= limit:
+            return True
+        undo(key, duration, now)
+        self._wait = seconds_until_allowed(count - 1, previous, limit, duration, now)
+        return False
+
+    def wait(self) -> float | None:
+        return None if self._wait is None else max(1.0, math.ceil(self._wait))
+
+    timer = staticmethod(time.time)
+
+
+class UserRateThrottle(_SharedThrottle):
+    """Per authenticated user (anonymous requests are left to `AnonRateThrottle`)."""
+
     scope = "user"
 
+    def ident_key(self, request: Request, view: APIView) -> str | None:
+        user = getattr(request, "user", None)
+        return str(user.pk) if user is not None and user.is_authenticated else None
 
-class AnonRateThrottle(throttling.AnonRateThrottle):
+
+class AnonRateThrottle(_SharedThrottle):
+    """Per client IP, for unauthenticated requests."""
+
     scope = "anon"
 
+    def ident_key(self, request: Request, view: APIView) -> str | None:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return None
+        return self.get_ident(request)
 
-class WebhookRateThrottle(throttling.SimpleRateThrottle):
+
+class LoginRateThrottle(_SharedThrottle):
+    """Per e-mail address on the login endpoint: password guessing from many IPs still stops."""
+
+    scope = "login"
+
+    def ident_key(self, request: Request, view: APIView) -> str | None:
+        data = request.data  # a body that does not parse is a 400 parse_error here already
+        email = data.get("email") if isinstance(data, dict) else None
+        if not isinstance(email, str) or not email:
+            return None
+        return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+class WebhookRateThrottle(_SharedThrottle):
     """Per schema: one noisy sender cannot starve the others."""
 
     scope = "webhook"
 
-    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+    def ident_key(self, request: Request, view: APIView) -> str | None:
         schema_id = view.kwargs.get("schema_id")
-        return self.cache_format % {"scope": self.scope, "ident": str(schema_id)}
+        return str(schema_id) if schema_id is not None else None
+
+
+class WebhookIPRateThrottle(_SharedThrottle):
+    """Per client IP on the webhook endpoint (its callers are anonymous)."""
+
+    scope = "webhook_ip"
+
+    def ident_key(self, request: Request, view: APIView) -> str | None:
+        return self.get_ident(request)

@@ -30,6 +30,7 @@ from typing import Any
 
 from engine.errors import DefinitionError, NodeError
 from engine.graph import ERROR_PORT, Graph, NodeSpec
+from engine.limits import MAX_EXECUTION_BYTES, MAX_STEP_BYTES, ValueTooLarge, json_safe, safe_text
 from engine.nodes import NODE_TYPES, NodeContext, NodeResult, NodeServices, NodeType
 from engine.retry import RetryPolicy
 from engine.store import TERMINAL_STATUSES, Checkpoint, ExecutionSnapshot, ExecutionStore, StepRecord, Waiting
@@ -201,7 +202,7 @@ class _Walk:
             try:
                 if node_type is None:
                     raise NodeError(f"unknown node type {node.type!r}")
-                result = node_type.run(self._context(node, item, started))
+                result = self._bounded(node, node_type.run(self._context(node, item, started)))
             except Exception as exc:  # noqa: BLE001 - any node failure is a business result (retry/error port)
                 outcome = self._node_error(node, item, exc, started, t0)
                 if outcome is not None:
@@ -212,6 +213,30 @@ class _Walk:
                 return outcome
             if (node_type is not None and node_type.side_effects) or len(self.pending) >= self.batch_size:
                 self._flush()
+
+    def _bounded(self, node: NodeSpec, result: NodeResult) -> NodeResult:
+        """Makes what a node returns storable (jsonb-safe) and bounded (see `engine.limits`):
+        an oversized output fails the step with a clear error instead of bloating the checkpoint."""
+        try:
+            result.output, size = json_safe(result.output, limit=MAX_STEP_BYTES, what=f"the output of node {node.id!r}")
+            if result.recorded_input is not None:
+                result.recorded_input, _ = json_safe(
+                    result.recorded_input, limit=MAX_STEP_BYTES, what=f"the input of node {node.id!r}"
+                )
+            if result.set_vars:
+                result.set_vars, _ = json_safe(result.set_vars)
+                json_safe({**self.state["vars"], **result.set_vars}, limit=MAX_STEP_BYTES, what="the variables")
+            total = int(self.state.get("stored_bytes", 0)) + size
+            if total > MAX_EXECUTION_BYTES:
+                raise ValueTooLarge(
+                    f"the outputs kept by this execution (with node {node.id!r})", total, MAX_EXECUTION_BYTES
+                )
+        except ValueTooLarge as exc:
+            raise NodeError(f"{exc}; return less data (e.g. pick fields with an expression)") from None
+        if result.fail_message is not None:
+            result.fail_message = safe_text(result.fail_message)
+        self.state["stored_bytes"] = total
+        return result
 
     def _context(self, node: NodeSpec, item: dict[str, Any], now: datetime) -> NodeContext:
         attempt = int(item["attempt"])
@@ -288,8 +313,8 @@ class _Walk:
     def _node_error(
         self, node: NodeSpec, item: dict[str, Any], exc: Exception, started: datetime, t0: float
     ) -> WalkOutcome | None:
-        message = f"{type(exc).__name__}: {exc}"
-        trace = "".join(traceback.format_exception(exc))
+        message = safe_text(f"{type(exc).__name__}: {exc}") or ""
+        trace = safe_text("".join(traceback.format_exception(exc)))
         self._record(
             node,
             "failed",
@@ -319,7 +344,7 @@ class _Walk:
         self.state["queue"].pop(0)
         if node.on_error == "error":
             details = exc.details if isinstance(exc, NodeError) else {}
-            output = {"error": str(exc), "type": type(exc).__name__, **details}
+            output, _ = json_safe({"error": safe_text(str(exc)), "type": type(exc).__name__, **details})
             self._succeeded(node, output, ERROR_PORT)
             return None
         self.state["failed"] = {"node_id": node.id, "attempt": item["attempt"], "error": message, "item": item}

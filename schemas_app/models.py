@@ -47,6 +47,10 @@ class Schema(models.Model):
     # Extras (DESIGN.md): version counter and the webhook trigger's shared secret.
     version = models.PositiveIntegerField(default=1, db_default=1)
     webhook_secret = models.CharField(max_length=128, default=new_webhook_secret)
+    # After a rotation with a grace period the previous secret keeps working until this time, so
+    # senders can be switched over without dropping deliveries.
+    webhook_secret_previous = models.CharField(max_length=128, blank=True, default="")
+    webhook_secret_previous_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "schemas"

@@ -7,9 +7,11 @@ schema's cron schedule and archiving removes it.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import User
 
@@ -110,7 +112,32 @@ def schema_delete(schema: Schema) -> None:
     schema.delete()
 
 
-def schema_rotate_secret(schema: Schema) -> Schema:
+MAX_SECRET_GRACE_SECONDS = 7 * 24 * 3600
+
+
+def schema_rotate_secret(schema: Schema, *, grace_seconds: int = 0) -> Schema:
+    """A new webhook secret. With `grace_seconds` the old one stays valid that long (senders can
+    switch over); without, it stops working at once (use that when it leaked)."""
+    if not 0 <= grace_seconds <= MAX_SECRET_GRACE_SECONDS:
+        raise ValueError(f"grace_seconds must be between 0 and {MAX_SECRET_GRACE_SECONDS}")
+    if grace_seconds:
+        schema.webhook_secret_previous = schema.webhook_secret
+        schema.webhook_secret_previous_expires_at = timezone.now() + timedelta(seconds=grace_seconds)
+    else:
+        schema.webhook_secret_previous = ""
+        schema.webhook_secret_previous_expires_at = None
     schema.webhook_secret = new_webhook_secret()
-    schema.save(update_fields=["webhook_secret", "updated_at"])
+    schema.save(
+        update_fields=["webhook_secret", "webhook_secret_previous", "webhook_secret_previous_expires_at", "updated_at"]
+    )
     return schema
+
+
+def schema_webhook_secrets(schema: Schema) -> list[str]:
+    """The secrets a webhook delivery may use now: the current one, and the previous one during
+    its grace period."""
+    secrets = [schema.webhook_secret]
+    expires = schema.webhook_secret_previous_expires_at
+    if schema.webhook_secret_previous and expires is not None and expires > timezone.now():
+        secrets.append(schema.webhook_secret_previous)
+    return secrets

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from api.exceptions import Conflict
+from api.exceptions import Conflict, check_payload_size
 from api.filters import ExecutionFilter
 from api.serializers import (
     ErrorSerializer,
@@ -63,6 +63,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def resume(self, request: Request, pk: Any = None) -> Response:
         body = PayloadSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        check_payload_size(body.validated_data["payload"])
         try:
             return self._respond(services.execution_resume(self.get_object(), payload=body.validated_data["payload"]))
         except services.ExecutionStateError as exc:

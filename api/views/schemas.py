@@ -16,12 +16,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from api.exceptions import Conflict, DefinitionInvalid
+from api.exceptions import Conflict, DefinitionInvalid, check_payload_size
 from api.filters import SchemaFilter
 from api.serializers import (
     ErrorSerializer,
     ExecuteRequestSerializer,
     ExecutionSerializer,
+    RotateSecretSerializer,
     SchemaListSerializer,
     SchemaSerializer,
     SchemaVersionSerializer,
@@ -108,10 +109,13 @@ class SchemaViewSet(
     def archive(self, request: Request, pk: Any = None) -> Response:
         return self._state_action(services.schema_archive)
 
-    @extend_schema(request=None, responses={200: SchemaSerializer, **_errors})
+    @extend_schema(request=RotateSecretSerializer, responses={200: SchemaSerializer, **_errors})
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request: Request, pk: Any = None) -> Response:
-        return self._state_action(services.schema_rotate_secret)
+        body = RotateSecretSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        grace = body.validated_data["grace_seconds"]
+        return self._state_action(lambda schema: services.schema_rotate_secret(schema, grace_seconds=grace))
 
     @extend_schema(request=None, responses={201: SchemaSerializer, **_errors})
     @action(detail=True, methods=["post"])
@@ -133,6 +137,7 @@ class SchemaViewSet(
             raise Conflict("An archived schema cannot be run.")
         body = ExecuteRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        check_payload_size(body.validated_data.get("payload", {}))
         execution, _ = execution_create(
             schema=schema,
             trigger_type=TriggerType.MANUAL,

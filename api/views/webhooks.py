@@ -1,21 +1,30 @@
-"""Webhook trigger: `POST /api/hooks/{schema_id}/` starts an execution of an active schema.
+"""Webhook trigger: `POST /api/hooks/{schema_id}/` starts an execution of an active webhook schema.
 
-Authentication is per schema, by its secret (`X-Schema-Secret`) or an HMAC-SHA256 signature of
-`"<timestamp>.<raw body>"` (`X-Schema-Signature: t=<unix>,v1=<hex>`, accepted within a 5-minute
-window so a captured request cannot be replayed later). Comparisons are constant-time. A schema
-that does not exist or is not active answers 404 either way, so ids of drafts do not leak.
-`Idempotency-Key` makes a repeated delivery return the first execution. `?wait=<s>` (≤ 30) holds
-the request until the execution finishes and answers 200 with it, else 202.
+Authentication is per schema, by its secret (`X-Schema-Secret`) or — recommended — an HMAC-SHA256
+signature of `"<timestamp>.<raw body>"` (`X-Schema-Signature: t=<unix>,v1=<hex>[,v1=<hex>…]`):
+
+* the timestamp must be within 5 minutes of our clock, so a captured request is useless later;
+* within that window a repeated signature is a replay: it starts nothing and returns the execution
+  the first delivery started (the signature is remembered in the shared cache for the window);
+* comparisons are constant-time; several `v1` values may be sent (e.g. signed with the old and the
+  new secret while rotating), one match is enough;
+* after `rotate-secret` with `grace_seconds`, the previous secret is accepted until it expires.
+
+A schema that does not exist, is not active, or has no `webhook_trigger` answers 404 — the same
+answer, before any authentication, so ids of drafts do not leak. `Idempotency-Key` makes a repeated
+delivery return the first execution. `?wait=<s>` (≤ 30) holds the request until the execution
+finishes and answers 200 with it, else 202. Rate limits: per schema and per client IP.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
+import math
 import time
 from typing import Any
 
+from django.core.cache import cache
 from django.http import HttpRequest
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
@@ -25,16 +34,20 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.exceptions import PayloadTooLarge
+from api.exceptions import PayloadTooLarge, check_payload_size
+from api.parsers import decode_json
 from api.serializers import ErrorSerializer, ExecutionSerializer
-from api.throttling import WebhookRateThrottle
+from api.throttling import WebhookIPRateThrottle, WebhookRateThrottle
 from executions_app.models import Execution, TriggerType
 from executions_app.services import execution_create
 from schemas_app.models import Schema, SchemaStatus
+from schemas_app.services import schema_webhook_secrets
 
 SIGNATURE_TOLERANCE_SECONDS = 300
 MAX_WAIT_SECONDS = 30
 POLL_INTERVAL_SECONDS = 0.05
+MAX_SIGNATURE_HEADER = 1024
+_REPLAY_PENDING = "pending"
 
 
 def signature_for(secret: str, timestamp: int | str, body: bytes) -> str:
@@ -43,29 +56,67 @@ def signature_for(secret: str, timestamp: int | str, body: bytes) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def _check_signature(secret: str, header: str, body: bytes) -> None:
-    parts = dict(item.strip().split("=", 1) for item in header.split(",") if "=" in item)
-    try:
-        timestamp = int(parts["t"])
-        given = parts["v1"]
-    except (KeyError, ValueError) as exc:
-        raise exceptions.AuthenticationFailed("X-Schema-Signature must look like 't=<unix>,v1=<hex>'.") from exc
-    if abs(time.time() - timestamp) > SIGNATURE_TOLERANCE_SECONDS:
+def _parse_signature(header: str) -> tuple[int, list[str]]:
+    bad = exceptions.AuthenticationFailed("X-Schema-Signature must look like 't=<unix>,v1=<hex>'.")
+    if len(header) > MAX_SIGNATURE_HEADER:
+        raise bad
+    timestamps: list[str] = []
+    given: list[str] = []
+    for item in header.split(","):
+        name, sep, value = item.strip().partition("=")
+        if not sep:
+            continue
+        if name == "t":
+            timestamps.append(value.strip())
+        elif name == "v1":
+            given.append(value.strip())
+    if len(timestamps) != 1 or not given or not timestamps[0].isascii() or not timestamps[0].isdigit():
+        raise bad
+    if len(timestamps[0]) > 12:  # far outside any window; also keeps int/float conversion sane
         raise exceptions.AuthenticationFailed("The signature timestamp is outside the 5-minute window.")
-    if not hmac.compare_digest(signature_for(secret, timestamp, body), given):
+    return int(timestamps[0]), given
+
+
+def check_signature(secrets: list[str], header: str, body: bytes, now: float | None = None) -> str:
+    """Verifies `X-Schema-Signature` against any of `secrets`; returns the matching `v1` value."""
+    timestamp, given = _parse_signature(header)
+    now = time.time() if now is None else now
+    if not math.isfinite(now) or abs(now - timestamp) > SIGNATURE_TOLERANCE_SECONDS:
+        raise exceptions.AuthenticationFailed("The signature timestamp is outside the 5-minute window.")
+    expected = [signature_for(secret, timestamp, body).encode() for secret in secrets]
+    matched: str | None = None
+    for value in given:
+        candidate = value.encode("utf-8", "replace")
+        for digest in expected:  # compare with every secret: timing does not tell which one matched
+            if hmac.compare_digest(digest, candidate):
+                matched = value
+    if matched is None:
         raise exceptions.AuthenticationFailed("The signature does not match.")
+    return matched
 
 
-def authenticate_webhook(schema: Schema, request: HttpRequest, body: bytes) -> None:
+def authenticate_webhook(schema: Schema, request: HttpRequest, body: bytes) -> str | None:
+    """Raises 401 unless the request carries a valid secret or signature. Returns the matching
+    signature (for replay detection) or None for secret-header authentication."""
+    secrets = schema_webhook_secrets(schema)
     signature = request.headers.get("X-Schema-Signature")
     if signature:
-        _check_signature(schema.webhook_secret, signature, body)
-        return
+        return check_signature(secrets, signature, body)
     secret = request.headers.get("X-Schema-Secret")
     if secret is None:
         raise exceptions.NotAuthenticated("Send X-Schema-Secret or X-Schema-Signature.")
-    if not hmac.compare_digest(secret.encode(), schema.webhook_secret.encode()):
+    given = secret.encode("utf-8", "replace")
+    ok = False
+    for candidate in secrets:
+        ok |= hmac.compare_digest(given, candidate.encode())
+    if not ok:
         raise exceptions.AuthenticationFailed("The webhook secret is wrong.")
+    return None
+
+
+def has_webhook_trigger(schema: Schema) -> bool:
+    nodes = schema.definition.get("nodes") if isinstance(schema.definition, dict) else None
+    return isinstance(nodes, list) and any(isinstance(n, dict) and n.get("type") == "webhook_trigger" for n in nodes)
 
 
 class RawBodyParser(BaseParser):
@@ -80,7 +131,7 @@ class RawBodyParser(BaseParser):
 class WebhookView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
-    throttle_classes = [WebhookRateThrottle]
+    throttle_classes = [WebhookIPRateThrottle, WebhookRateThrottle]
     parser_classes = [RawBodyParser]
 
     def get_authenticate_header(self, request: Request) -> str:
@@ -88,12 +139,18 @@ class WebhookView(APIView):
         return 'Schema-Webhook realm="api", headers="X-Schema-Secret X-Schema-Signature"'
 
     @extend_schema(
-        request={"application/json": {"type": "object"}},
+        request={"application/json": {"type": "object", "additionalProperties": True}},
         parameters=[
-            OpenApiParameter("wait", int, description="Seconds (≤ 30) to wait for the result."),
+            OpenApiParameter("wait", float, description="Seconds (≤ 30) to wait for the result."),
             OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER, required=False),
             OpenApiParameter("X-Schema-Secret", str, location=OpenApiParameter.HEADER, required=False),
-            OpenApiParameter("X-Schema-Signature", str, location=OpenApiParameter.HEADER, required=False),
+            OpenApiParameter(
+                "X-Schema-Signature",
+                str,
+                location=OpenApiParameter.HEADER,
+                required=False,
+                description="t=<unix>,v1=<hex HMAC-SHA256(secret, '<t>.<raw body>')>",
+            ),
         ],
         responses={
             200: ExecutionSerializer,
@@ -101,40 +158,61 @@ class WebhookView(APIView):
             400: ErrorSerializer,
             401: ErrorSerializer,
             404: ErrorSerializer,
+            413: ErrorSerializer,
+            429: ErrorSerializer,
         },
         tags=["webhooks"],
     )
     def post(self, request: Request, schema_id: Any) -> Response:
         schema = Schema.objects.filter(pk=schema_id, status=SchemaStatus.ACTIVE).first()
-        if schema is None:
+        if schema is None or not has_webhook_trigger(schema):
             raise exceptions.NotFound("No active schema with this id.")
         body = request.data if isinstance(request.data, bytes) else b""
-        authenticate_webhook(schema, request._request, body)
-        payload = self._decode(body)
+        signature = authenticate_webhook(schema, request._request, body)
+        payload = decode_json(body) if body.strip() else {}
+        check_payload_size(payload)
         wait = self._wait_seconds(request)
         key = request.headers.get("Idempotency-Key") or None
         if key is not None and len(key) > 255:
             raise exceptions.ValidationError({"Idempotency-Key": ["At most 255 characters."]})
-        execution, _ = execution_create(
-            schema=schema,
-            trigger_type=TriggerType.WEBHOOK,
-            payload=payload,
-            idempotency_key=key,
-            request_id=getattr(request._request, "request_id", ""),
-        )
+        replay_key = f"webhook-signature:{schema.pk}:{signature}" if signature else None
+        if replay_key is not None and not cache.add(
+            replay_key, _REPLAY_PENDING, timeout=2 * SIGNATURE_TOLERANCE_SECONDS
+        ):
+            execution = self._replayed(replay_key)
+        else:
+            try:
+                execution, _ = execution_create(
+                    schema=schema,
+                    trigger_type=TriggerType.WEBHOOK,
+                    payload=payload,
+                    idempotency_key=key,
+                    request_id=getattr(request._request, "request_id", ""),
+                )
+            except BaseException:
+                if replay_key is not None:
+                    cache.delete(replay_key)
+                raise
+            if replay_key is not None:
+                cache.set(replay_key, str(execution.pk), timeout=2 * SIGNATURE_TOLERANCE_SECONDS)
         execution = self._await(execution, wait) if wait else execution
         code = status.HTTP_200_OK if wait and execution.is_finished else status.HTTP_202_ACCEPTED
         execution = Execution.objects.select_related("schema", "schema_version", "state").get(pk=execution.pk)
         return Response(ExecutionSerializer(execution).data, status=code)
 
     @staticmethod
-    def _decode(body: bytes) -> Any:
-        if not body.strip():
-            return {}
-        try:
-            return json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise exceptions.ParseError(f"The body is not valid JSON: {exc}") from exc
+    def _replayed(replay_key: str) -> Execution:
+        """A signature seen before: the execution its first delivery started (nothing new runs)."""
+        deadline = time.monotonic() + 5
+        while True:
+            value = cache.get(replay_key)
+            if value not in (None, _REPLAY_PENDING):
+                execution = Execution.objects.filter(pk=value).first()
+                if execution is not None:
+                    return execution
+            if time.monotonic() >= deadline:
+                raise exceptions.AuthenticationFailed("This signed request was already received (replay).")
+            time.sleep(POLL_INTERVAL_SECONDS)
 
     @staticmethod
     def _wait_seconds(request: Request) -> float:
@@ -159,4 +237,4 @@ class WebhookView(APIView):
             time.sleep(POLL_INTERVAL_SECONDS)
 
 
-__all__ = ["PayloadTooLarge", "WebhookView", "signature_for"]
+__all__ = ["PayloadTooLarge", "WebhookView", "check_signature", "signature_for"]

@@ -49,7 +49,11 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "api.middleware.RequestLogMiddleware",
+    # Answers /metrics (network/token gated) before host validation and the HTTPS redirect.
+    "api.middleware.MetricsGateMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # 413 before anything reads an oversized body (also bounds chunked bodies).
+    "api.middleware.BodySizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -110,8 +114,33 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-# Request bodies: webhooks and definitions are JSON; anything larger is refused with 413.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("SCHEMA_MAX_REQUEST_BYTES", default=1024 * 1024)
+# Request bodies: webhooks and definitions are JSON; anything larger is refused with 413 by
+# `api.middleware.BodySizeLimitMiddleware` (DRF reads the stream itself, so Django's own limit
+# below only covers form posts such as the admin's).
+SCHEMA_MAX_REQUEST_BYTES = env.int("SCHEMA_MAX_REQUEST_BYTES", default=1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = SCHEMA_MAX_REQUEST_BYTES
+
+# /metrics (Prometheus scrapes the pod IP, which ALLOWED_HOSTS would reject): answered only to
+# clients in these networks that did not come through a proxy (no X-Forwarded-For / Forwarded /
+# X-Real-IP), and, when SCHEMA_METRICS_TOKEN is set, only with `Authorization: Bearer <token>`.
+# Everyone else gets a 404. See docs/security.md.
+SCHEMA_METRICS_ALLOWED_NETWORKS = env.list(
+    "SCHEMA_METRICS_ALLOWED_NETWORKS",
+    default=[
+        "127.0.0.0/8",
+        "::1/128",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "fc00::/7",
+    ],
+)
+SCHEMA_METRICS_TOKEN = env("SCHEMA_METRICS_TOKEN", default="")
+# Proxies in front of the API that append to X-Forwarded-For (the ingress): the client IP used
+# by the per-IP rate limits is taken that many hops from the end. 0 = use the socket address
+# (a client-sent X-Forwarded-For is then ignored and cannot dodge a limit).
+SCHEMA_TRUSTED_PROXY_COUNT = env.int("SCHEMA_TRUSTED_PROXY_COUNT", default=0)
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -127,7 +156,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Strict JSON: refuses NaN, NUL characters, lone surrogates and deep nesting with a 400.
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
+    # Counters shared by every API process, in PostgreSQL (api.throttling; table api_throttle).
     "DEFAULT_THROTTLE_CLASSES": [
         "api.throttling.UserRateThrottle",
         "api.throttling.AnonRateThrottle",
@@ -135,8 +166,11 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "user": env("SCHEMA_THROTTLE_USER", default="1200/min"),
         "anon": env("SCHEMA_THROTTLE_ANON", default="120/min"),
+        "login": env("SCHEMA_THROTTLE_LOGIN", default="10/min"),
         "webhook": env("SCHEMA_THROTTLE_WEBHOOK", default="6000/min"),
+        "webhook_ip": env("SCHEMA_THROTTLE_WEBHOOK_IP", default=env("SCHEMA_THROTTLE_WEBHOOK", default="6000/min")),
     },
+    "NUM_PROXIES": SCHEMA_TRUSTED_PROXY_COUNT,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 if DEBUG:
@@ -148,6 +182,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # The OpenAPI document and Swagger UI are for signed-in users, like the rest of the API.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "ENUM_NAME_OVERRIDES": {
         "SchemaStatusEnum": "schemas_app.models.SchemaStatus",
         "ExecutionStatusEnum": "executions_app.models.ExecutionStatus",
@@ -161,8 +197,11 @@ CACHES = {
     "default": env.cache("CACHE_URL", default="dbcache://schema_cache"),
 }
 
+# CORS only for the editor's origin when it is served from another origin; only /api/ answers it.
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_ALLOW_ALL_ORIGINS = False
 CORS_ALLOW_CREDENTIALS = True
+CORS_URLS_REGEX = r"^/api/.*$"
 
 # --- Celery / RabbitMQ ------------------------------------------------------------------------
 RABBITMQ_URL = env("RABBITMQ_URL", default="amqp://guest:guest@127.0.0.1:5672//")
