@@ -15,7 +15,6 @@ import traceback
 from typing import Any
 
 from celery import shared_task
-from celery.exceptions import Reject
 from celery.signals import worker_init, worker_process_shutdown
 from django.db import DatabaseError, InterfaceError, OperationalError
 
@@ -25,6 +24,13 @@ logger = logging.getLogger("schema.engine")
 
 INFRA_ERRORS = (OperationalError, InterfaceError, DatabaseError, ConnectionError, TimeoutError)
 MAX_INFRA_RETRIES = 8
+
+
+def _max_infra_retries() -> int:
+    """`SCHEMA_INFRA_MAX_RETRIES` if the settings define it (the system tests use a small budget)."""
+    from django.conf import settings
+
+    return int(getattr(settings, "SCHEMA_INFRA_MAX_RETRIES", MAX_INFRA_RETRIES))
 
 
 def _request_id(task: Any) -> str:
@@ -46,13 +52,17 @@ def run_execution(self: Any, execution_id: str, timer_id: int | None = None, bus
             )
         except INFRA_ERRORS as exc:
             retries = self.request.retries or 0
-            if retries >= MAX_INFRA_RETRIES:
+            max_retries = _max_infra_retries()
+            if retries >= max_retries:
                 logger.error("infrastructure error, retries exhausted: dead-lettering", exc_info=exc)
                 dead_letter(self, execution_id, timer_id, exc)
-                raise Reject(reason=str(exc), requeue=False) from exc
+                # The copy with the error is in the DLQ now (publish confirmed): ack the original.
+                # Rejecting it too made RabbitMQ dead-letter it a second time (two DLQ entries, so
+                # `dlq requeue --all` would run the execution from two messages).
+                return "dead-lettered"
             countdown = min(2**retries, 60)
             logger.warning("infrastructure error (%s); retry %d in %ss", type(exc).__name__, retries + 1, countdown)
-            raise self.retry(exc=exc, countdown=countdown, max_retries=MAX_INFRA_RETRIES) from exc
+            raise self.retry(exc=exc, countdown=countdown, max_retries=max_retries) from exc
 
 
 def dead_letter(task: Any, execution_id: str, timer_id: int | None, exc: BaseException) -> None:

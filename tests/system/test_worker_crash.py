@@ -1,0 +1,49 @@
+"""A worker killed with SIGKILL in the middle of a side-effecting step: another worker finishes the
+execution from the last checkpoint; no step is recorded twice."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from executions_app.models import Execution, ExecutionStep
+from tests.system.conftest import SlowServer, SystemEnv, wait_until
+from tests.system.helpers import SYSTEM_MARKS, all_in, assert_nothing_twice, http_definition, make_schema, start
+
+pytestmark = SYSTEM_MARKS
+
+
+@pytest.mark.timeout(150)
+def test_kill_9_mid_execution_then_a_new_worker_completes_it(system: SystemEnv, slow_server: SlowServer) -> None:
+    t0 = time.monotonic()
+    slow_server.delay = 4.0
+    schema = make_schema(http_definition(slow_server.url))
+    worker = system.start_worker(concurrency=1)
+    [execution_id] = start(schema)
+
+    # The worker is inside the HTTP call (the slow server holds the request) when it is killed.
+    assert slow_server.arrived.wait(timeout=30), "the http_request step never reached the server"
+    assert Execution.objects.get(pk=execution_id).status == "running"
+    recorded_before = list(ExecutionStep.objects.filter(execution_id=execution_id).values_list("node_id", flat=True))
+    assert recorded_before == ["start", "prepare"]  # checkpointed before the side effect
+    worker.kill9()
+    killed_at = time.monotonic()
+
+    time.sleep(0.5)
+    assert Execution.objects.get(pk=execution_id).status == "running"  # nothing finished it meanwhile
+    slow_server.delay = 0.2
+    system.start_worker(concurrency=1)
+    wait_until(lambda: all_in([execution_id], "completed"), timeout=60, what="the execution to complete")
+
+    execution = Execution.objects.get(pk=execution_id)
+    assert execution.result == 0
+    assert_nothing_twice([execution_id], expected_nodes=["start", "prepare", "charge", "note", "done"])
+    # The interrupted side effect ran again (at-least-once) with the same idempotency key, so the
+    # receiving service can de-duplicate it; the step itself is recorded once.
+    keys = [r["key"] for r in slow_server.requests]
+    assert len(keys) == 2 and keys[0] == keys[1] == f"{execution_id}:charge:1", keys
+    print(
+        f"\n[kill -9] recovered in {time.monotonic() - killed_at:.1f}s after the kill; "
+        f"scenario {time.monotonic() - t0:.1f}s; http calls={len(keys)} (same idempotency key)"
+    )
