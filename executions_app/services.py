@@ -72,9 +72,7 @@ class ExecutionStateError(Exception):
 
 def _locked(execution: Execution) -> Execution:
     return (
-        Execution.objects.select_for_update(of=("self",))
-        .select_related("state", "schema_version")
-        .get(pk=execution.pk)
+        Execution.objects.select_for_update(of=("self",)).select_related("state", "schema_version").get(pk=execution.pk)
     )
 
 
