@@ -7,9 +7,12 @@ as is. Templates see `vars`, `input`, `trigger`, `nodes.<id>.output` and `execut
 Limits protect the worker from a hostile or careless schema: template length, output size, total
 loop iterations, wall-clock deadline (checked on every loop iteration, call and concatenation),
 call depth (recursive macros), and size pre-checks on the operations that can allocate a lot in one
-go (`*`, `**`, `+`, `~`, `replace`, padding/width arguments). Anything that goes wrong, including
-sandbox escapes such as `().__class__.__mro__`, surfaces as `ExpressionError` naming the node and
-the field.
+go (`*`, `**`, `+`, `~`, `%`, `replace`, `join`, `indent`, `format`, `expandtabs`, `translate`,
+`sum`, padding/width arguments). Values are measured before they are turned into text or JSON,
+so a list holding the same 1 MB string a thousand times is refused before it becomes 1 GB. The
+checks run *before* the allocation: a worker is never left to a MemoryError (or the OOM killer).
+Anything that goes wrong, including sandbox escapes such as `().__class__.__mro__`, surfaces as
+`ExpressionError` naming the node and the field.
 """
 
 from __future__ import annotations
@@ -89,6 +92,89 @@ def _sized(value: Any) -> int:
     return len(value) if isinstance(value, str | bytes | list | tuple | dict) else 0
 
 
+def _estimate(value: Any, limit: int = MAX_OUTPUT_CHARS) -> int:
+    """Approximate length of `value` as text/JSON, walking shared references as many times as
+    they appear (that is what rendering does); raises as soon as it passes `limit`."""
+    total = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str | bytes):
+            total += len(item) + 2
+        elif isinstance(item, dict):
+            total += 2 + 4 * len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            total += 2 + 2 * len(item)
+            stack.extend(item)
+        elif isinstance(item, range):
+            total += 2 + 8 * len(item)
+        else:
+            total += 24
+        if total > limit:
+            raise SecurityError(f"expression result would exceed {limit} characters")
+    return total
+
+
+_FORMAT_FIELD = re.compile(r"\{[^{}]*\}")
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\d+|\*)?(?:\.(\d+|\*))?[a-zA-Z%]")
+
+
+def _format_cost(fmt: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], *, percent: bool) -> int:
+    """Upper bound of what formatting `fmt` with these arguments produces."""
+    widths = 0
+    if percent:
+        fields = _PERCENT_SPEC.findall(fmt)
+        for width, precision in fields:
+            for number in (width, precision):
+                widths += MAX_INT_ARGUMENT if number == "*" else int(number or 0)
+    else:
+        fields = _FORMAT_FIELD.findall(fmt)
+        for field in fields:
+            _, _, spec = field.partition(":")
+            widths += sum(int(n) for n in re.findall(r"\d+", spec))
+    biggest = max((_estimate(v) for v in (*args, *kwargs.values())), default=0)
+    cost = len(fmt) + widths + len(fields) * biggest
+    _check_size(cost)
+    return cost
+
+
+def _check_filter(name: str, values: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Size pre-checks of the filters whose output can be far larger than their input. Returns the
+    arguments to call the filter with (an iterator that had to be measured is materialised)."""
+    if not values:
+        return values
+    first = values[0]
+    if name == "join":
+        items = first if isinstance(first, str) else list(first)
+        separator = values[1] if len(values) > 1 else kwargs.get("d", "")
+        _check_size(_estimate(items) + len(str(separator)) * len(items))
+        return (items, *values[1:])
+    if name == "indent":
+        width = values[1] if len(values) > 1 else kwargs.get("width", 4)
+        width_chars = len(width) if isinstance(width, str) else int(width or 0)
+        text = str(first)
+        _check_size(len(text) + (text.count("\n") + 1) * width_chars)
+    elif name == "format":
+        _format_cost(str(first), tuple(values[1:]), kwargs, percent=True)
+    elif name == "sum" and not isinstance(first, str):
+        items = list(first)
+        if any(isinstance(i, list | tuple | str) for i in items):
+            _check_size(_estimate(items))
+        return (items, *values[1:])
+    elif name in ("string", "tojson", "pprint", "xmlattr", "urlize", "wordwrap"):
+        _estimate(first)
+    return values
+
+
+def _finalize(value: Any) -> Any:
+    """Every `{{ }}` value before Jinja turns it into text: refuse what would be too long."""
+    if isinstance(value, list | tuple | dict | set | frozenset | range):
+        _estimate(value)
+    return value
+
+
 def _safe_range(*args: int) -> range:
     _check_int_args(args, {})
     rng = range(*args)
@@ -106,6 +192,7 @@ def _guard_iter(iterable: Any) -> Any:
 
 def _guard_concat(parts: list[Any]) -> str:
     """Replaces Jinja's `~` joining so a doubling loop cannot allocate gigabytes in one step."""
+    _estimate(parts)
     strings = [str(p) for p in parts]
     _check_size(sum(len(s) for s in strings))
     _tick()
@@ -121,7 +208,7 @@ class _Environment(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "+", "%"})
 
     def __init__(self) -> None:
-        super().__init__(autoescape=False, undefined=Undefined, keep_trailing_newline=True)
+        super().__init__(autoescape=False, undefined=Undefined, keep_trailing_newline=True, finalize=_finalize)
         self.globals.pop("lipsum", None)  # generates unbounded text for no business value
         self.globals["range"] = _safe_range
         self.guard_iter = _guard_iter
@@ -140,7 +227,10 @@ class _Environment(ImmutableSandboxedEnvironment):
             _check_int_args(values, kwargs)
             if name == "replace" and len(values) >= 3:
                 _check_replace(values[0], values[1], values[2])
+            checked = _check_filter(name, values, kwargs)
             _tick()
+            if checked is not values:
+                args = (*args[:skip], *checked)
             return flt(*args, **kwargs)
 
         if skip:
@@ -151,7 +241,19 @@ class _Environment(ImmutableSandboxedEnvironment):
         owner = getattr(value, "__self__", None)
         if isinstance(owner, str) and _BIG_FORMAT_WIDTH.search(owner):
             raise SecurityError("format width too large")
-        return super().wrap_str_format(value)
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None or not isinstance(owner, str):
+            return wrapped
+        inner = wrapped
+
+        def checked(*args: Any, **kwargs: Any) -> str:
+            if getattr(value, "__name__", "") == "format_map" and args and isinstance(args[0], Mapping):
+                _format_cost(owner, (), args[0], percent=False)
+            else:
+                _format_cost(owner, args, kwargs, percent=False)
+            return inner(*args, **kwargs)
+
+        return checked
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
         # Fail loudly instead of yielding an Undefined that renders as "" and hides the attempt.
@@ -175,8 +277,13 @@ class _Environment(ImmutableSandboxedEnvironment):
                 _check_size(_sized(left) + _sized(right))
             return operator.add(left, right)
         if operator_ == "%":
-            if isinstance(left, str) and _BIG_FORMAT_WIDTH.search(left):
-                raise SecurityError("format width too large")
+            if isinstance(left, str):
+                if _BIG_FORMAT_WIDTH.search(left):
+                    raise SecurityError("format width too large")
+                if isinstance(right, Mapping):
+                    _format_cost(left, (), right, percent=True)
+                else:
+                    _format_cost(left, right if isinstance(right, tuple) else (right,), {}, percent=True)
             return operator.mod(left, right)
         return super().call_binop(context, operator_, left, right)
 
@@ -186,13 +293,19 @@ class _Environment(ImmutableSandboxedEnvironment):
         _check_int_args(args, kwargs)
         owner = getattr(__obj, "__self__", None)
         name = getattr(__obj, "__name__", "")
-        if isinstance(owner, str) and name in ("replace", "join"):
+        if isinstance(owner, str) and name in ("replace", "join", "expandtabs", "translate"):
             if name == "replace" and len(args) >= 2:
                 _check_replace(owner, args[0], args[1])
             if name == "join" and args:
                 items = list(args[0])
-                _check_size(sum(len(str(i)) for i in items) + len(owner) * len(items))
+                _check_size(_estimate(items) + len(owner) * len(items))
                 args = (items, *args[1:])
+            if name == "expandtabs":
+                size = args[0] if args else kwargs.get("tabsize", 8)
+                _check_size(len(owner) + owner.count("\t") * max(int(size), 0))
+            if name == "translate" and args and isinstance(args[0], Mapping):
+                longest = max((_sized(v) for v in args[0].values()), default=1)
+                _check_size(len(owner) * max(longest, 1))
         if budget.depth >= MAX_CALL_DEPTH:
             raise SecurityError(f"call depth limit {MAX_CALL_DEPTH} exceeded")
         budget.depth += 1
@@ -201,16 +314,18 @@ class _Environment(ImmutableSandboxedEnvironment):
         finally:
             budget.depth -= 1
 
-    def _parse(self, source: str, name: str | None, filename: str | None) -> jnodes.Template:
-        tree = super()._parse(source, name, filename)
+    def _generate(
+        self, source: jnodes.Template, name: str | None, filename: str | None, defer_init: bool = False
+    ) -> str:
         # Route loop iterables and `~` through the guards: this is what makes a time limit
-        # enforceable without signals or threads.
-        for loop in tree.find_all(jnodes.For):
+        # enforceable without signals or threads. Done here, not in `_parse`, so single
+        # expressions (`compile_expression` builds its tree without `_parse`) are guarded too.
+        for loop in source.find_all(jnodes.For):
             loop.iter = jnodes.Call(jnodes.EnvironmentAttribute("guard_iter"), [loop.iter], [], None, None)
-        for concat in list(tree.find_all(jnodes.Concat)):
+        for concat in list(source.find_all(jnodes.Concat)):
             parts = jnodes.List(list(concat.nodes))
             concat.nodes = [jnodes.Call(jnodes.EnvironmentAttribute("guard_concat"), [parts], [], None, None)]
-        return tree
+        return super()._generate(source, name, filename, defer_init=defer_init)
 
 
 _env = _Environment()
@@ -306,6 +421,7 @@ def _render(template: Any, scope: Mapping[str, Any]) -> str:
 
 def _to_json(value: Any) -> Any:
     """Native results must be JSON (they are checkpointed): ranges, tuples, Markup… are normalised."""
+    _estimate(value)
     converted = _convert(value, 0)
     if isinstance(converted, dict | list):
         _check_size(len(json.dumps(converted, default=str)))
