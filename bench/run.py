@@ -1,0 +1,525 @@
+"""`make bench`: the standard workload on the real stack, against the bare ceiling, in one run.
+
+    .venv/bin/python bench/run.py [--duration 20] [--warmup 5] [--concurrency 1,8,32] [--no-log-variant]
+
+1. Own database `schema_bench` (dropped and recreated) and own RabbitMQ vhost `schema_bench`,
+   migrated with the production settings; the standard schema (webhook → 8 x set counter+1 →
+   condition → set result, 11 steps) is created and activated.
+2. Our stack as in production: gunicorn (config/gunicorn.py) + a Celery worker, production settings,
+   INFO logs (every step logged) to a file. Alongside it the ceiling (bench/ceiling_app.py): a bare
+   WSGI intake + a bare Celery worker with the same durability settings writing the same rows, with
+   the same process counts, on a copy of the same database.
+3. For each concurrency (clients = executions in flight, end to end): warm-up, then a measured
+   window for ours and then for the ceiling, back to back so both see the same machine noise.
+4. Optionally, ours again at the highest concurrency with LOG_LEVEL=WARNING: the cost of logging.
+5. Checks: every accepted execution completed exactly once with 11 steps, nothing else ran.
+Writes bench/results/bench-<time>.json, latest.json and latest.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg
+
+from bench.common import (
+    BIN,
+    PY,
+    RESULTS,
+    ROOT,
+    WORK,
+    Proc,
+    app_env,
+    cpu_breakdown,
+    cpu_ticks,
+    descendants,
+    drop_database,
+    log,
+    machine_info,
+    memory_kib,
+    queue_depths,
+    recreate_database,
+    recreate_vhost,
+    wait_http,
+    write_json,
+)
+from bench.loadgen import CompletionWatcher, percentile, run_load
+from bench.workload import PAYLOAD, STEPS_PER_EXECUTION
+
+DB = "schema_bench"
+CEILING_DB = "schema_bench_ceiling"
+OURS_PORT = int(os.environ.get("BENCH_PORT", "8123"))
+CEILING_PORT = OURS_PORT + 1
+METRICS_PORT = OURS_PORT + 50
+
+# Process layout, the same for ours and the ceiling. Override from the environment to experiment.
+GUNICORN_WORKERS = os.environ.get("BENCH_GUNICORN_WORKERS", "2")
+GUNICORN_THREADS = os.environ.get("BENCH_GUNICORN_THREADS", "4")
+WORKER_CONCURRENCY = os.environ.get("BENCH_WORKER_CONCURRENCY", "2")
+WORKER_POOL = os.environ.get("BENCH_WORKER_POOL", "prefork")
+WORKER_FLAGS = ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--concurrency", default="1,8,32")
+    parser.add_argument("--no-ceiling", action="store_true")
+    parser.add_argument("--no-log-variant", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the databases and vhost afterwards")
+    return parser.parse_args()
+
+
+# --- stacks -----------------------------------------------------------------------------------------
+def gunicorn_argv(app: str) -> list[str]:
+    return [str(BIN / "gunicorn"), app, "-c", "config/gunicorn.py"]
+
+
+def celery_argv(app: str, queue: str, name: str) -> list[str]:
+    return [
+        str(BIN / "celery"), "-A", app, "worker", "-Q", queue, "-l", "INFO", "-n", f"{name}@%h",
+        "--pool", WORKER_POOL, "--concurrency", WORKER_CONCURRENCY, *WORKER_FLAGS,
+    ]  # fmt: skip
+
+
+def proc_env(env: dict[str, str], port: int, name: str) -> dict[str, str]:
+    env = dict(env)
+    env.update(
+        PORT=str(port),
+        GUNICORN_WORKERS=GUNICORN_WORKERS,
+        GUNICORN_THREADS=GUNICORN_THREADS,
+        PROMETHEUS_MULTIPROC_DIR=str(WORK / f"prom-{name}"),
+    )
+    return env
+
+
+class Stack:
+    def __init__(self, name: str, api: Proc, worker: Proc, port: int) -> None:
+        self.name, self.api, self.worker, self.port = name, api, worker, port
+
+    def pids(self) -> dict[str, list[int]]:
+        return {"api": descendants(self.api.pid), "worker": descendants(self.worker.pid)}
+
+    def memory(self) -> dict[str, int]:
+        pids = self.pids()
+        api_rss, api_pss = memory_kib(pids["api"])
+        worker_rss, worker_pss = memory_kib(pids["worker"])
+        return {"api_rss_kib": api_rss, "api_pss_kib": api_pss, "worker_rss_kib": worker_rss,
+                "worker_pss_kib": worker_pss, "api_processes": len(pids["api"]),
+                "worker_processes": len(pids["worker"])}  # fmt: skip
+
+    def stop(self) -> None:
+        self.api.stop()
+        self.worker.stop()
+
+
+def start_ours(database_url: str, log_level: str = "INFO", tag: str = "ours") -> Stack:
+    env = proc_env(
+        app_env(
+            database_url,
+            LOG_LEVEL=log_level,
+            SCHEMA_THROTTLE_WEBHOOK="100000/s",
+            WORKER_METRICS_PORT=str(METRICS_PORT),
+        ),
+        OURS_PORT,
+        tag,
+    )
+    api = Proc(f"{tag}-api", gunicorn_argv("config.wsgi:application"), env)
+    worker = Proc(f"{tag}-worker", celery_argv("config.celery_app", "schema_execution_queue", tag), env)
+    stack = Stack(tag, api, worker, OURS_PORT)
+    try:
+        wait_http(f"http://127.0.0.1:{OURS_PORT}/api/health/live")
+        wait_worker(worker)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def start_ceiling(ceiling_url: str, seed: dict[str, Any]) -> Stack:
+    env = proc_env(app_env(ceiling_url), CEILING_PORT, "ceiling")
+    env.update(
+        CEILING_DATABASE_URL=ceiling_url,
+        CEILING_SCHEMA_ID=seed["schema_id"],
+        CEILING_VERSION_ID=str(seed["version_id"]),
+        CEILING_SECRET=seed["secret"],
+    )
+    api = Proc("ceiling-api", gunicorn_argv("bench.ceiling_app:wsgi"), env)
+    worker = Proc("ceiling-worker", celery_argv("bench.ceiling_app", "bench_ceiling_queue", "ceiling"), env)
+    stack = Stack("ceiling", api, worker, CEILING_PORT)
+    try:
+        wait_http(f"http://127.0.0.1:{CEILING_PORT}/")
+        wait_worker(worker)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def port_in_use(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_worker(worker: Proc, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not worker.alive():
+            raise RuntimeError(f"{worker.name} died:\n{worker.tail()}")
+        if "ready" in worker.log_path.read_text(errors="replace"):
+            time.sleep(0.5)
+            return
+        time.sleep(0.3)
+    raise RuntimeError(f"{worker.name} not ready:\n{worker.tail()}")
+
+
+# --- measuring ------------------------------------------------------------------------------------
+async def measure(stack: Stack, database_url: str, seed: dict[str, Any], concurrency: int,
+                  duration: float, warmup: float) -> dict[str, Any]:  # fmt: skip
+    watcher = CompletionWatcher(database_url)
+    await watcher.start()
+    kwargs = {
+        "host": "127.0.0.1",
+        "port": stack.port,
+        "path": f"/api/hooks/{seed['schema_id']}/",
+        "headers": {"X-Schema-Secret": seed["secret"]},
+        "payload": PAYLOAD,
+        "concurrency": concurrency,
+        "watcher": watcher,
+    }
+    warm = await run_load(duration=warmup, **kwargs) if warmup > 0 else None
+    memory_samples: list[dict[str, int]] = []
+
+    async def sample_memory() -> None:
+        while True:
+            memory_samples.append(stack.memory())
+            await asyncio.sleep(1.0)
+
+    sampler = asyncio.create_task(sample_memory())
+    pids = stack.pids()
+    ticks0 = cpu_ticks()
+    cpu0 = os.times()
+    t0 = datetime.now(UTC)
+    result = await run_load(duration=duration, **kwargs)
+    t1 = datetime.now(UTC)
+    sampler.cancel()
+    cpu1 = os.times()
+    ticks1 = cpu_ticks()
+    await watcher.stop()
+
+    window = (t1 - t0).total_seconds()
+    later = stack.pids()
+    groups = {name: set(pids[name]) | set(later[name]) for name in ("api", "worker")}
+    cpu = cpu_breakdown(ticks0, ticks1, {**groups, "loadgen": {os.getpid()}}, window)
+    with psycopg.connect(database_url) as conn:
+        completed = conn.execute(
+            "SELECT count(*) FROM executions WHERE finished_at >= %s AND finished_at < %s AND status='completed'",
+            [t0, t1],
+        ).fetchone()[0]  # type: ignore[index]
+        steps = conn.execute(
+            "SELECT count(*) FROM execution_steps WHERE finished_at >= %s AND finished_at < %s", [t0, t1]
+        ).fetchone()[0]  # type: ignore[index]
+        e2e = [
+            r[0]
+            for r in conn.execute(
+                "SELECT extract(epoch FROM finished_at - created_at) * 1000 FROM executions "
+                "WHERE created_at >= %s AND created_at < %s AND finished_at IS NOT NULL",
+                [t0, t1],
+            ).fetchall()
+        ]
+    accepts = [s.accept_ms for s in result.samples if s.execution_id]
+    peak = max(memory_samples, key=lambda m: m["api_rss_kib"] + m["worker_rss_kib"]) if memory_samples else {}
+    rss_mib = (peak.get("api_rss_kib", 0) + peak.get("worker_rss_kib", 0)) / 1024
+    pss_mib = (peak.get("api_pss_kib", 0) + peak.get("worker_pss_kib", 0)) / 1024
+    return {
+        "system": stack.name,
+        "concurrency": concurrency,
+        "window_s": round(window, 2),
+        "warmup_accepted": len(warm.accepted_ids) if warm else 0,
+        "accepted": len(accepts),
+        "accepted_per_s": round(len(accepts) / window, 1),
+        "executions_per_s": round(completed / window, 1),
+        "steps_per_s": round(steps / window, 1),
+        "accept_ms": {"p50": percentile(accepts, 50), "p99": percentile(accepts, 99), "max": percentile(accepts, 100)},
+        "e2e_ms": {"p50": percentile(e2e, 50), "p99": percentile(e2e, 99), "max": percentile(e2e, 100)},
+        "errors": len(result.errors) + (len(warm.errors) if warm else 0),
+        "error_examples": (result.errors + (warm.errors if warm else []))[:5],
+        "memory": {"peak": peak, "rss_mib": round(rss_mib, 1), "pss_mib": round(pss_mib, 1)},
+        "loadgen_cpu_s": round((cpu1.user - cpu0.user) + (cpu1.system - cpu0.system), 2),
+        "cpu_cores": cpu,
+        "cpu_ms_per_execution": {k: round(v * 1000 / max(completed / window, 0.001), 2) for k, v in cpu.items()},
+        "accepted_ids": result.accepted_ids + (warm.accepted_ids if warm else []),
+    }
+
+
+def wait_drained(database_url: str, timeout: float = 120) -> int:
+    deadline = time.monotonic() + timeout
+    open_count = -1
+    while time.monotonic() < deadline:
+        with psycopg.connect(database_url) as conn:
+            open_count = conn.execute(
+                "SELECT count(*) FROM executions WHERE status IN ('pending','running')"
+            ).fetchone()[0]  # type: ignore[index]
+        if open_count == 0:
+            return 0
+        time.sleep(0.5)
+    return open_count
+
+
+def check_exactly_once(
+    database_url: str, accepted: list[str], worker_logs: list[Path], log_ids: list[str]
+) -> dict[str, Any]:
+    """Every accepted execution: in the DB once, completed, 11 steps with seq 1..11, counter 8, result
+    set; no execution that was not accepted; exactly one 'execution completed' log line each."""
+    accepted_set = set(accepted)
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            """SELECT e.id::text, e.status, count(s.id), min(s.seq), max(s.seq), count(DISTINCT s.seq),
+                      st.context->>'counter', e.result::text
+               FROM executions e JOIN execution_state st ON st.execution_id = e.id
+               LEFT JOIN execution_steps s ON s.execution_id = e.id
+               GROUP BY e.id, e.status, st.context, e.result"""
+        ).fetchall()
+    in_db = {r[0] for r in rows}
+    bad = [
+        r for r in rows
+        if r[1] != "completed" or r[2] != STEPS_PER_EXECUTION or r[3] != 1 or r[4] != STEPS_PER_EXECUTION
+        or r[5] != STEPS_PER_EXECUTION or r[6] != "8"
+    ]  # fmt: skip
+    completed_lines: Counter[str] = Counter()
+    started_lines: Counter[str] = Counter()
+    for path in worker_logs:
+        with open(path, errors="replace") as fh:
+            for line in fh:
+                if '"execution completed"' in line or '"execution started"' in line:
+                    try:
+                        record = json.loads(line)
+                    except ValueError:
+                        continue
+                    target = completed_lines if record.get("message") == "execution completed" else started_lines
+                    target[str(record.get("execution_id"))] += 1
+    log_set = set(log_ids)
+    completed_not_once = sum(1 for k in log_set if completed_lines.get(k, 0) != 1)
+    started_not_once = sum(1 for k in log_set if started_lines.get(k, 0) != 1)
+    return {
+        "accepted": len(accepted_set),
+        "duplicate_accept_ids": len(accepted) - len(accepted_set),
+        "in_db": len(in_db),
+        "missing_in_db": len(accepted_set - in_db),
+        "not_accepted_but_in_db": len(in_db - accepted_set),
+        "not_completed_or_wrong_steps": len(bad),
+        "bad_examples": [list(map(str, r)) for r in bad[:3]],
+        "log_checked_executions": len(log_set),
+        "completed_logged_not_once": completed_not_once,
+        "started_logged_not_once": started_not_once,
+        "ok": not bad and accepted_set == in_db and len(accepted) == len(accepted_set) and completed_not_once == 0,
+    }  # fmt: skip
+
+
+# --- report ---------------------------------------------------------------------------------------
+TARGETS = {
+    "executions_per_s": 200,
+    "ratio_to_ceiling": 0.8,
+    "accept_p99_ms_at_8": 50,
+    "rss_mib": 400,
+}
+N8N = {
+    "version": "2.8.4",
+    "executions_per_s": "90-105",
+    "rss_mib": "340-750",
+    "note": "measured on this machine kind, same workflow, all executions saved",
+}
+
+
+def summarize(report: dict[str, Any]) -> dict[str, Any]:
+    ours = {r["concurrency"]: r for r in report["runs"] if r["system"] == "ours"}
+    ceiling = {r["concurrency"]: r for r in report["runs"] if r["system"] == "ceiling"}
+    best = max(ours.values(), key=lambda r: r["executions_per_s"])
+    ratios = {
+        c: round(ours[c]["executions_per_s"] / ceiling[c]["executions_per_s"], 3)
+        for c in ours
+        if c in ceiling and ceiling[c]["executions_per_s"]
+    }
+    at8 = ours.get(8)
+    rss = max(r["memory"]["rss_mib"] for r in ours.values())
+    pss = max(r["memory"]["pss_mib"] for r in ours.values())
+    best_ratio = ratios.get(best["concurrency"])
+    return {
+        "best_executions_per_s": best["executions_per_s"],
+        "best_at_concurrency": best["concurrency"],
+        "ceiling_at_that_concurrency": ceiling.get(best["concurrency"], {}).get("executions_per_s"),
+        "ratio_to_ceiling": ratios,
+        "accept_p99_ms_at_8": at8["accept_ms"]["p99"] if at8 else None,
+        "peak_rss_mib_api_plus_worker": rss,
+        "peak_pss_mib_api_plus_worker": pss,
+        "targets": TARGETS,
+        "meets": {
+            "executions_per_s": best["executions_per_s"] >= TARGETS["executions_per_s"],
+            "ratio_to_ceiling": best_ratio is not None and best_ratio >= TARGETS["ratio_to_ceiling"],
+            "accept_p99_ms_at_8": bool(at8) and (at8["accept_ms"]["p99"] or 1e9) < TARGETS["accept_p99_ms_at_8"],
+            "rss_mib": rss < TARGETS["rss_mib"],
+        },
+        "n8n": N8N,
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    m, s = report["machine"], report["summary"]
+    lines = [
+        f"# Standard workload — {report['finished_at']}",
+        "",
+        f"Machine: {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB;"
+        f" PostgreSQL {m['versions'].get('postgresql')}, RabbitMQ {m['versions'].get('rabbitmq')},"
+        f" Python {m['versions']['python']}; everything on one box"
+        f" (load average at start {', '.join(f'{x:.2f}' for x in m['load_avg_at_start'])}).",
+        f"Layout: gunicorn {report['layout']['gunicorn']}, Celery {report['layout']['worker']}; windows of"
+        f" {report['args']['duration']} s after {report['args']['warmup']} s warm-up; concurrency = executions in"
+        " flight end to end.",
+        "",
+        "| system | conc. | exec/s | steps/s | accept p50 / p99 ms | e2e p50 / p99 ms | RSS (PSS) MiB | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in report["runs"]:
+        lines.append(
+            f"| {r['system']} | {r['concurrency']} | {r['executions_per_s']} | {r['steps_per_s']} |"
+            f" {r['accept_ms']['p50']} / {r['accept_ms']['p99']} | {r['e2e_ms']['p50']} / {r['e2e_ms']['p99']} |"
+            f" {r['memory']['rss_mib']} ({r['memory']['pss_mib']}) | {r['errors']} |"
+        )
+    lines += [
+        "",
+        f"Ratio ours / ceiling by concurrency: {s['ratio_to_ceiling']}. Best: {s['best_executions_per_s']} exec/s at"
+        f" concurrency {s['best_at_concurrency']}"
+        f" (n8n {N8N['version']} on this machine kind: {N8N['executions_per_s']}/s).",
+        f"Webhook accept p99 at concurrency 8: {s['accept_p99_ms_at_8']} ms. Peak RSS API + worker:"
+        f" {s['peak_rss_mib_api_plus_worker']} MiB"
+        f" (PSS {s['peak_pss_mib_api_plus_worker']} MiB; n8n {N8N['rss_mib']}).",
+        "",
+        "Targets: " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in s["meets"].items()) + ".",
+    ]
+    if report.get("logging_cost"):
+        lc = report["logging_cost"]
+        lines.append(
+            f"Logging cost: at concurrency {lc['concurrency']} with LOG_LEVEL=WARNING (no per-step lines)"
+            f" {lc['executions_per_s_warning']} exec/s vs {lc['executions_per_s_info']} with INFO"
+            f" ({lc['info_over_warning']:.2f}x)."
+        )
+    c = report["correctness"]
+    lines.append(
+        f"Correctness: {c['accepted']} accepted, {c['in_db']} in the database, {c['not_completed_or_wrong_steps']}"
+        f" not completed with 11 steps, completed-log-line not exactly once: {c['completed_logged_not_once']}"
+        f" → {'OK' if c['ok'] else 'FAILED'}."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    args = parse_args()
+    levels = [int(x) for x in args.concurrency.split(",")]
+    WORK.mkdir(parents=True, exist_ok=True)
+    for stale in WORK.glob("*.log"):
+        stale.unlink()
+    log("recreating database schema_bench and vhost schema_bench")
+    database_url = recreate_database(DB)
+    recreate_vhost()
+    base_env = app_env(database_url)
+    subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=base_env, check=True)
+    out = subprocess.run([PY, "bench/seed.py"], cwd=ROOT, env=base_env, check=True, capture_output=True, text=True)
+    seed = json.loads(out.stdout.strip().splitlines()[-1])
+    ceiling_url = recreate_database(CEILING_DB, template=DB) if not args.no_ceiling else ""
+    report: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "args": {"duration": args.duration, "warmup": args.warmup, "concurrency": levels},
+        "layout": {
+            "gunicorn": f"{GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads (gthread)",
+            "worker": f"{WORKER_POOL} x {WORKER_CONCURRENCY} {' '.join(WORKER_FLAGS)}",
+        },
+        "runs": [],
+    }
+    for port in (OURS_PORT, CEILING_PORT):
+        if port_in_use(port):
+            raise SystemExit(f"port {port} is in use (a stale bench process?); set BENCH_PORT")
+    ours: Stack | None = None
+    ceiling: Stack | None = None
+    accepted: list[str] = []
+    try:
+        ours = start_ours(database_url)
+        ceiling = start_ceiling(ceiling_url, seed) if not args.no_ceiling else None
+        worker_logs = [ours.worker.log_path]
+        report["memory_idle"] = {"ours": ours.memory(), "ceiling": ceiling.memory() if ceiling else None}
+        for level in levels:
+            for stack, url in ((ours, database_url), (ceiling, ceiling_url)):
+                if stack is None:
+                    continue
+                log(f"{stack.name}: concurrency {level}, {args.warmup}s warm-up + {args.duration}s")
+                run = asyncio.run(measure(stack, url, seed, level, args.duration, args.warmup))
+                ids = run.pop("accepted_ids")
+                if stack is ours:
+                    accepted += ids
+                report["runs"].append(run)
+                log(
+                    f"  {run['executions_per_s']} exec/s, accept p99 {run['accept_ms']['p99']} ms, "
+                    f"e2e p99 {run['e2e_ms']['p99']} ms, RSS {run['memory']['rss_mib']} MiB, errors {run['errors']}"
+                )
+                log(f"  CPU cores: {run['cpu_cores']}; ms/execution: {run['cpu_ms_per_execution']}")
+        if ceiling:
+            ceiling.stop()
+            ceiling = None
+        left = wait_drained(database_url)
+        report["queue_depths_after"] = queue_depths()
+        info_ids = list(accepted)
+        if not args.no_log_variant:
+            ours.stop()
+            ours = start_ours(database_url, log_level="WARNING", tag="ours-warn")
+            level = max(levels)
+            log(f"logging cost: ours with LOG_LEVEL=WARNING at concurrency {level}")
+            run = asyncio.run(measure(ours, database_url, seed, level, args.duration, args.warmup))
+            accepted += run.pop("accepted_ids")
+            run["system"] = "ours (LOG_LEVEL=WARNING)"
+            info = next(r for r in report["runs"] if r["system"] == "ours" and r["concurrency"] == level)
+            report["logging_cost"] = {
+                "concurrency": level,
+                "executions_per_s_info": info["executions_per_s"],
+                "executions_per_s_warning": run["executions_per_s"],
+                "info_over_warning": round(info["executions_per_s"] / max(run["executions_per_s"], 0.1), 3),
+                "run": run,
+            }
+            log(f"  {run['executions_per_s']} exec/s without per-step logs")
+            left = wait_drained(database_url)
+        report["open_after_drain"] = left
+        # the WARNING variant logs no "execution completed" lines: those are checked in the DB only
+        report["correctness"] = check_exactly_once(database_url, accepted, worker_logs, info_ids)
+    finally:
+        if ours:
+            ours.stop()
+        if ceiling:
+            ceiling.stop()
+    report["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    report["summary"] = summarize(report)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    write_json(RESULTS / f"bench-{stamp}.json", report)
+    write_json(RESULTS / "latest.json", report)
+    (RESULTS / "latest.md").write_text(markdown(report))
+    print(markdown(report))
+    if not args.keep:
+        drop_database(CEILING_DB)
+    return 0 if report["correctness"]["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
