@@ -222,8 +222,16 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_WORKER_SEND_TASK_EVENTS = True
-CELERY_TASK_SEND_SENT_EVENT = True
+# Task events (task-sent/received/started/succeeded) are one extra broker publish each, consumed by
+# nothing here (metrics come from the Prometheus endpoint): on only for an operator's Flower.
+CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CELERY_SEND_TASK_EVENTS", default=False)
+CELERY_TASK_SEND_SENT_EVENT = CELERY_WORKER_SEND_TASK_EVENTS
+# Celery's Django fix-up closes the worker's database connection before and after every task unless
+# this is set (a new PostgreSQL backend per execution, measured ~30% of the worker's CPU). The
+# worker instead applies Django's own rules at each task boundary (config/celery_app.py:
+# close_old_connections → CONN_MAX_AGE, health checks, close after errors); this is only the
+# fix-up's backstop (it still closes every N tasks).
+CELERY_DB_REUSE_MAX = 1000
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_IMPORTS = ("engine.tasks",)
