@@ -7,8 +7,36 @@ not exist yet; a crash between commit and publish is repaired by the reconciler.
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import UTC, datetime
 from typing import Any
+
+# The worker may hold a message in memory until its ETA for at most this long (see broker_delay).
+MAX_WORKER_HOLD_SECONDS = 0.25
+_FLOOR_MARGIN_SECONDS = 0.005
+
+
+def broker_delay(eta: datetime, now: datetime | None = None) -> dict[str, Any]:
+    """The `apply_async` options that deliver a message at `eta` without a worker waiting long.
+
+    RabbitMQ's delay queues (Celery's native delayed delivery) count whole seconds, and Celery
+    truncates (`int(countdown)`). Passing any ETA as is therefore (a) raised `ValueError: countdown
+    must be a positive number` when it was less than 1 s away (a 1 s delay published a few ms after
+    its pause: the pause transaction failed), and (b) delivered up to 1 s early, so the worker held
+    the message in memory until its ETA, occupying one of its static (quorum queue) prefetch slots:
+    under a burst of timers the worker stopped consuming and timers fired many seconds late.
+    So: when the fraction of a second is small, send the ETA (the broker carries the whole seconds,
+    the worker holds the message at most MAX_WORKER_HOLD_SECONDS: on time); otherwise round the
+    countdown UP (delivered at most 1 - MAX_WORKER_HOLD_SECONDS late, nothing held).
+    """
+    seconds = (eta - (now or datetime.now(UTC))).total_seconds()
+    if seconds <= 0:
+        return {}
+    whole = math.floor(seconds)
+    fraction = seconds - whole
+    if whole >= 1 and _FLOOR_MARGIN_SECONDS <= fraction <= MAX_WORKER_HOLD_SECONDS:
+        return {"eta": eta}
+    return {"countdown": max(1, math.ceil(seconds))}
 
 
 def publish_execution(
@@ -18,6 +46,6 @@ def publish_execution(
 
     options: dict[str, Any] = {"headers": {"request_id": request_id}} if request_id else {}
     if eta is not None:
-        options["eta"] = eta
+        options.update(broker_delay(eta))
     kwargs = {"timer_id": timer_id} if timer_id is not None else {}
     run_execution.apply_async(args=[str(execution_id)], kwargs=kwargs, **options)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -55,6 +55,9 @@ class DjangoExecutionStore:
     def load(self, execution_id: str) -> ExecutionSnapshot:
         execution = Execution.objects.select_related("schema_version", "state").get(pk=execution_id)
         self._meta[execution_id] = (str(execution.schema_id), execution.trigger_type)
+        # The status was just read: the first cancel check is due one interval from now (saves a
+        # query per execution; a cancel is still noticed within CANCEL_CHECK_INTERVAL).
+        self._cancel_checked[execution_id] = time.monotonic()
         state = getattr(execution, "state", None)
         return ExecutionSnapshot(
             execution_id=str(execution.id),
@@ -207,33 +210,51 @@ def node_services() -> NodeServices:
     return NodeServices(outbound_policy=outbound_policy(), logger_name="schema.nodes")
 
 
+def _wake_up_unfinished(execution_id: str, timer: ExecutionTimer) -> bool:
+    """True when the execution still waits for the pause this timer ended: its wake-up was taken
+    (the timer is fired) but no checkpoint after it was committed. Checked under the execution's
+    lock, so no walk is in progress; any committed step after the wake-up clears `resume_at`."""
+    return ExecutionState.objects.filter(
+        execution_id=execution_id, execution__status=ExecutionStatus.PAUSED, resume_at=timer.due_at
+    ).exists()
+
+
 def execution_run(
     execution_id: str, *, timer_id: int | None = None, worker_id: str = "worker", busy_retries: int = 0
 ) -> str:
     """Continue one execution; returns what happened (for logs and tests)."""
     if timer_id is not None:
         timer = ExecutionTimer.objects.filter(pk=timer_id).only("status", "due_at", "reason").first()
-        if timer is None or timer.status != TimerStatus.SCHEDULED:
+        if timer is None or timer.status == TimerStatus.CANCELLED:
             return "timer-already-handled"
-        if timer.due_at > timezone.now() + timedelta(milliseconds=5):
+        if timer.status == TimerStatus.FIRED and not _wake_up_unfinished(execution_id, timer):
+            return "timer-already-handled"
+        if timer.status == TimerStatus.SCHEDULED and timer.due_at > timezone.now() + timedelta(milliseconds=5):
             if not _eager():  # arrived early: wait in the broker again (eagerly it would recurse)
                 publish_execution(execution_id, eta=timer.due_at, timer_id=timer_id)
             return "timer-not-due"
     with execution_lock(execution_id, worker_id) as owned:
         if not owned:
             if busy_retries < BUSY_REPUBLISH_LIMIT and not _eager():
-                eta = datetime.now(UTC) + timedelta(seconds=1 + busy_retries)
                 from engine.tasks import run_execution
 
+                # A whole-second countdown: a fractional ETA just under 1 s made Celery's native
+                # delayed delivery raise "countdown must be a positive number" (see engine.dispatch).
                 run_execution.apply_async(
-                    args=[execution_id], kwargs={"timer_id": timer_id, "busy_retries": busy_retries + 1}, eta=eta
+                    args=[execution_id],
+                    kwargs={"timer_id": timer_id, "busy_retries": busy_retries + 1},
+                    countdown=1 + busy_retries,
                 )
             return "busy"
         if timer_id is not None:
             fired = timer_fire(timer_id)
-            if fired is None:
+            if fired is not None:
+                metrics.TIMER_LATENESS.labels(fired.reason).observe((fired.lateness_ms or 0) / 1000)
+            elif timer is None or not _wake_up_unfinished(execution_id, timer):
                 return "timer-already-handled"
-            metrics.TIMER_LATENESS.labels(fired.reason).observe((fired.lateness_ms or 0) / 1000)
+            # else: the timer fired, but the walk it started died before its next checkpoint (the
+            # worker was killed, the database went away): this redelivered or retried message
+            # finishes the wake-up. Dropping it left the execution paused forever.
         started = Execution.objects.filter(pk=execution_id, status=ExecutionStatus.PENDING).update(
             status=ExecutionStatus.RUNNING, started_at=timezone.now(), lease_owner=worker_id
         )

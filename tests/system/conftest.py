@@ -327,6 +327,7 @@ class SystemEnv:
             PROMETHEUS_MULTIPROC_DIR=tempfile.mkdtemp(prefix="schema-systest-prom-"),
             DB_CONN_MAX_AGE="60",
             PYTHONUNBUFFERED="1",
+            DJANGO_DEBUG="false",
         )
         env.update(extra)
         return env

@@ -93,6 +93,15 @@ def start(schema: Schema, count: int = 1, payload: dict[str, Any] | None = None)
     return ids
 
 
+def start_each(schema: Schema, payloads: list[dict[str, Any]]) -> list[str]:
+    """One execution per payload (each published after its commit)."""
+    ids = []
+    for payload in payloads:
+        execution, _ = execution_create(schema=schema, trigger_type="manual", payload=payload)
+        ids.append(str(execution.id))
+    return ids
+
+
 def statuses(ids: Iterable[str]) -> dict[str, int]:
     rows = Execution.objects.filter(pk__in=list(ids)).values("status").annotate(n=Count("id"))
     return {row["status"]: row["n"] for row in rows}
