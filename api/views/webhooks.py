@@ -176,13 +176,14 @@ class WebhookView(APIView):
         if key is not None and len(key) > 255:
             raise exceptions.ValidationError({"Idempotency-Key": ["At most 255 characters."]})
         replay_key = f"webhook-signature:{schema.pk}:{signature}" if signature else None
+        created = False
         if replay_key is not None and not cache.add(
             replay_key, _REPLAY_PENDING, timeout=2 * SIGNATURE_TOLERANCE_SECONDS
         ):
             execution = self._replayed(replay_key)
         else:
             try:
-                execution, _ = execution_create(
+                execution, created = execution_create(
                     schema=schema,
                     trigger_type=TriggerType.WEBHOOK,
                     payload=payload,
@@ -197,7 +198,9 @@ class WebhookView(APIView):
                 cache.set(replay_key, str(execution.pk), timeout=2 * SIGNATURE_TOLERANCE_SECONDS)
         execution = self._await(execution, wait) if wait else execution
         code = status.HTTP_200_OK if wait and execution.is_finished else status.HTTP_202_ACCEPTED
-        execution = Execution.objects.select_related("schema", "schema_version", "state").get(pk=execution.pk)
+        if wait or not created:
+            execution = Execution.objects.select_related("schema", "schema_version", "state").get(pk=execution.pk)
+        # else: just created — schema, pinned version and state are the objects written (no re-read)
         return Response(ExecutionSerializer(execution).data, status=code)
 
     @staticmethod
