@@ -27,6 +27,13 @@ logger = logging.getLogger("schema.api")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
+def _content_length(request: HttpRequest) -> int | None:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+
+
 class RequestLogMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -52,7 +59,7 @@ class RequestLogMiddleware:
                         "path": request.path,
                         "status": response.status_code,
                         "duration_ms": duration_ms,
-                        "request_bytes": int(request.META.get("CONTENT_LENGTH") or 0),
+                        "request_bytes": _content_length(request),
                         "response_bytes": len(response.content) if not response.streaming else None,
                         "user_id": str(user.pk) if user is not None and user.is_authenticated else None,
                         "remote_addr": request.META.get("REMOTE_ADDR"),

@@ -12,8 +12,6 @@ from executions_app.models import Execution, ExecutionStep, TriggerType
 from schemas_app.models import Schema, SchemaStatus, SchemaVersion
 from schemas_app.services import MAX_SECRET_GRACE_SECONDS
 
-MAX_DEFINITION_NODES = 500
-
 
 class ErrorItemSerializer(serializers.Serializer):  # type: ignore[type-arg]
     path = serializers.CharField(allow_null=True)

@@ -29,7 +29,7 @@ class ValueTooLarge(ValueError):
     """A value is larger than its limit once encoded as JSON."""
 
     def __init__(self, what: str, size: int, limit: int) -> None:
-        super().__init__(f"{what} is {size} bytes as JSON, more than the limit of {limit} bytes")
+        super().__init__(f"{what}: {size} bytes as JSON, more than the limit of {limit} bytes")
         self.size = size
         self.limit = limit
 

@@ -1,12 +1,13 @@
 """Validation of schema definitions: every problem at once, each located by path and node/edge id.
 
-`validate_definition` accepts any JSON value and never raises. Problems reported: malformed
-structure, duplicate ids, unknown node types, config not matching the type's JSON Schema (every
-error, with its path) or its semantic checks (cron, time zone, switch ports), bad expression syntax,
-bad retry policy / on_error, dangling edges, unknown source ports, trigger count (exactly one),
-edges into a trigger, unreachable nodes and cycles. Cycles are forbidden: the walker runs each node
-at most once per execution (see `engine.walker`), so a loop could never iterate anyway.
-"""
+`validate_definition` accepts any JSON value and never raises. Problems reported: size limits
+(`MAX_NODES`, `MAX_EDGES`, `MAX_DEPTH` levels of nesting, `MAX_ID_LENGTH` for ids — they end up
+in `varchar(255)` columns of step rows), malformed structure, duplicate ids, unknown node types,
+config not matching the type's JSON Schema (every error, with its path) or its semantic checks
+(cron, time zone, switch ports), bad expression syntax, bad retry policy / on_error, dangling
+edges, unknown source ports, trigger count (exactly one), edges into a trigger, unreachable nodes
+and cycles. Cycles are forbidden: the walker runs each node at most once per execution (see
+`engine.walker`), so a loop could never iterate anyway."""
 
 from __future__ import annotations
 
@@ -21,6 +22,12 @@ from engine.graph import DEFAULT_PORT, ERROR_PORT
 from engine.nodes import NODE_TYPES
 from engine.nodes.base import NodeType
 from engine.retry import RETRY_SCHEMA, retry_problems
+
+MAX_NODES = 500
+MAX_EDGES = 2000
+MAX_DEPTH = 32
+MAX_ID_LENGTH = 128
+MAX_NAME_LENGTH = 255
 
 _validators: dict[str, Draft202012Validator] = {}
 _retry_validator = Draft202012Validator(RETRY_SCHEMA)
@@ -37,8 +44,37 @@ class Problem:
         return {"path": self.path, "node_id": self.node_id, "edge_id": self.edge_id, "message": self.message}
 
 
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return False
+
+
+def size_problems(data: Any) -> list[Problem]:
+    """Limits checked before anything else (so a huge definition costs little to refuse)."""
+    problems: list[Problem] = []
+    if _depth_exceeds(data, MAX_DEPTH):
+        problems.append(Problem(path="", message=f"the definition is nested deeper than {MAX_DEPTH} levels"))
+    if isinstance(data, dict):
+        for key, limit in (("nodes", MAX_NODES), ("edges", MAX_EDGES)):
+            items = data.get(key)
+            if isinstance(items, list) and len(items) > limit:
+                problems.append(Problem(path=key, message=f"at most {limit} {key} are allowed ({len(items)} given)"))
+    return problems
+
+
 def validate_definition(data: Any) -> list[Problem]:
     try:
+        too_big = size_problems(data)
+        if too_big:
+            return too_big
         return _Validator().run(data)
     except Exception as exc:  # noqa: BLE001 - the API must never 500 on a definition; this is a bug if it ever shows
         return [Problem(path="", message=f"could not validate the definition: {type(exc).__name__}: {exc}")]
@@ -101,6 +137,9 @@ class _Validator:
         register = nid is not None
         if nid is None:
             self.add(f"{base}.id", "node id is required and must be a non-empty string")
+        elif len(nid) > MAX_ID_LENGTH:
+            self.add(f"{base}.id", f"node id is longer than {MAX_ID_LENGTH} characters")
+            nid, register = None, False
         elif nid in self.nodes:
             self.add(f"{base}.id", f"duplicate node id {nid!r}", node_id=nid)
             register = False  # the first node with this id is the one edges refer to
@@ -113,6 +152,8 @@ class _Validator:
         for key in ("name",):
             if key in raw and not isinstance(raw[key], str):
                 self.add(f"{base}.{key}", f"{key} must be a string", node_id=nid)
+            elif key in raw and len(raw[key]) > MAX_NAME_LENGTH:
+                self.add(f"{base}.{key}", f"{key} is longer than {MAX_NAME_LENGTH} characters", node_id=nid)
         position = raw.get("position")
         if position is not None and not (
             isinstance(position, dict)
@@ -181,6 +222,9 @@ class _Validator:
         eid = edge_id if isinstance(edge_id, str) and edge_id else None
         if eid is None:
             self.add(f"{base}.id", "edge id is required and must be a non-empty string")
+        elif len(eid) > MAX_ID_LENGTH:
+            self.add(f"{base}.id", f"edge id is longer than {MAX_ID_LENGTH} characters")
+            eid = None
         elif any(e[1] == eid for e in self.edges):
             self.add(f"{base}.id", f"duplicate edge id {eid!r}", edge_id=eid)
         ok = True

@@ -225,7 +225,9 @@ class _Walk:
                 )
             if result.set_vars:
                 result.set_vars, _ = json_safe(result.set_vars)
-                json_safe({**self.state["vars"], **result.set_vars}, limit=MAX_STEP_BYTES, what="the variables")
+                json_safe(
+                    {**self.state["vars"], **result.set_vars}, limit=MAX_STEP_BYTES, what="the execution variables"
+                )
             total = int(self.state.get("stored_bytes", 0)) + size
             if total > MAX_EXECUTION_BYTES:
                 raise ValueTooLarge(
