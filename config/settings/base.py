@@ -269,6 +269,8 @@ LOGGING = {
         "django.server": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},
         "celery": {"level": LOG_LEVEL},
+        # urllib3's DEBUG lines carry full request paths and query strings (tokens): never log them.
+        "urllib3": {"level": "WARNING"},
     },
 }
 
