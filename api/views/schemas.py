@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import ProtectedError, QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -77,7 +77,16 @@ class SchemaViewSet(
             raise Conflict(str(exc)) from exc
 
     def perform_destroy(self, instance: Schema) -> None:
-        services.schema_delete(instance)
+        try:
+            services.schema_delete(instance)
+        except services.SchemaStateError as exc:
+            raise Conflict(str(exc)) from exc
+        except ProtectedError as exc:  # an execution was created while deleting
+            raise Conflict("The schema gained an execution while being deleted; try again.") from exc
+
+    @extend_schema(responses={204: None, 404: ErrorSerializer, 409: ErrorSerializer})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().destroy(request, *args, **kwargs)
 
     def _state_action(self, func: Any) -> Response:
         schema = self.get_object()
