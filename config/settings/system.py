@@ -10,7 +10,7 @@ from .local import CELERY_IMPORTS, env
 CELERY_TASK_ALWAYS_EAGER = False
 # Test-only signal handlers (a "poison" message that kills the worker process); each handler is
 # also guarded by SCHEMA_SYSTEM_TEST_HOOKS=1 in the environment.
-CELERY_IMPORTS = (*CELERY_IMPORTS, "tests.system.worker_hooks")
+CELERY_IMPORTS = (*CELERY_IMPORTS, "tests.system.worker_hooks")  # type: ignore[assignment]
 # Infrastructure retries of `engine.tasks.run_execution` before dead-lettering (production: 8).
 SCHEMA_INFRA_MAX_RETRIES = env.int("SCHEMA_INFRA_MAX_RETRIES", default=8)
 # Notice a pool process that died (kill -9, os._exit) after 1 s instead of Celery's 10 s default.

@@ -13,8 +13,10 @@ Services are driven with `rabbitmqctl` and `pg_ctlcluster` when they run on this
 
 from __future__ import annotations
 
+import atexit
 import http.server
 import os
+import re
 import shutil
 import signal
 import socket
@@ -35,6 +37,19 @@ from django.conf import settings
 BASE_DIR = Path(__file__).resolve().parents[2]
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 CMD_TIMEOUT = 60
+VHOST_PREFIX = "schema_test_"
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
+@atexit.register
+def _kill_leftover_workers() -> None:
+    """If pytest itself dies, no worker started by these tests outlives it."""
+    for proc in _STARTED:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 # --- waiting ----------------------------------------------------------------------------------------
@@ -138,7 +153,8 @@ class Vhost:
 @pytest.fixture(scope="session")
 def rabbit_vhost(services: Services) -> Iterator[Vhost]:
     """A private vhost for the whole session (deleted at the end), with the queue topology declared."""
-    name = f"schema_test_{os.getpid()}"
+    name = f"{VHOST_PREFIX}{os.getpid()}"
+    _delete_stale_vhosts(services)
     services.rabbitmqctl("add_vhost", name)
     services.rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
     parts = urlsplit(settings.RABBITMQ_URL)
@@ -148,6 +164,24 @@ def rabbit_vhost(services: Services) -> Iterator[Vhost]:
         yield Vhost(name, url)
     finally:
         services.rabbitmqctl("delete_vhost", name, check=False)
+
+
+def _delete_stale_vhosts(services: Services) -> None:
+    """Vhosts left by an earlier session that was killed (its pid is gone) on this machine."""
+    for line in services.rabbitmqctl("list_vhosts", "--no-table-headers", check=False).splitlines():
+        match = re.fullmatch(rf"{VHOST_PREFIX}(\d+)", line.strip())
+        if match and services.rabbit_prefix == ["rabbitmqctl"] and not _pid_alive(int(match.group(1))):
+            services.rabbitmqctl("delete_vhost", line.strip(), check=False)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def declare_broker_topology(url: str) -> None:
@@ -257,6 +291,7 @@ class Worker:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: kill -9 reaches the pool processes too
             )
+        _STARTED.append(self.proc)
         return self
 
     @property
