@@ -13,14 +13,10 @@ from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from api.serializers import LoginSerializer, UserSerializer
-
-
-class LoginThrottle(AnonRateThrottle):
-    scope = "anon"
+from api.serializers import ErrorSerializer, LoginSerializer, UserSerializer
+from api.throttling import AnonRateThrottle, LoginRateThrottle
 
 
 @method_decorator(ensure_csrf_cookie, name="dispatch")
@@ -36,9 +32,14 @@ class CsrfView(APIView):
 
 class LoginView(APIView):
     permission_classes = [AllowAny]
-    throttle_classes = [LoginThrottle]
+    # Per client IP and per e-mail address (password guessing spread over many IPs).
+    throttle_classes = [AnonRateThrottle, LoginRateThrottle]
 
-    @extend_schema(request=LoginSerializer, responses={200: UserSerializer}, tags=["auth"])
+    @extend_schema(
+        request=LoginSerializer,
+        responses={200: UserSerializer, 400: ErrorSerializer, 401: ErrorSerializer, 429: ErrorSerializer},
+        tags=["auth"],
+    )
     def post(self, request: Request) -> Response:
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -66,10 +66,12 @@ os.environ["SCHEMA_FALLBACK_WARNED"] = "1"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# Throttles off: tests that need them enable them explicitly (tests/security/test_rate_limits.py).
-REST_FRAMEWORK = {
-    **REST_FRAMEWORK,  # noqa: F405
-    "DEFAULT_THROTTLE_RATES": {"user": None, "anon": None, "login": None, "webhook": None, "webhook_ip": None},
-}
+# Throttles off: tests that need them enable them explicitly (tests/security/test_rate_limits.py);
+# API processes that test starts get SCHEMA_TEST_THROTTLES=1 and the SCHEMA_THROTTLE_* rates.
+if not env.bool("SCHEMA_TEST_THROTTLES", default=False):
+    REST_FRAMEWORK = {
+        **REST_FRAMEWORK,  # noqa: F405
+        "DEFAULT_THROTTLE_RATES": {"user": None, "anon": None, "login": None, "webhook": None, "webhook_ip": None},
+    }
 LOG_LEVEL = env("LOG_LEVEL", default="WARNING").upper()
 LOGGING["root"]["level"] = LOG_LEVEL  # noqa: F405
