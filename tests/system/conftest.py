@@ -434,6 +434,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
 class SlowServer:
     url: str
     delay: float
+    fail_first: int = 0  # answer 500 to this many requests first
     requests: list[dict[str, str]] = field(default_factory=list)
     arrived: threading.Event = field(default_factory=threading.Event)
 
@@ -449,8 +450,9 @@ def slow_server() -> Iterator[SlowServer]:
             state.requests.append({"path": self.path, "key": self.headers.get("Idempotency-Key", ""), "body": body})
             state.arrived.set()
             time.sleep(state.delay)
-            payload = b'{"ok": true}'
-            self.send_response(200)
+            failing = len(state.requests) <= state.fail_first
+            payload = b'{"ok": false}' if failing else b'{"ok": true}'
+            self.send_response(500 if failing else 200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()

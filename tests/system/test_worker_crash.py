@@ -1,5 +1,6 @@
-"""A worker killed with SIGKILL in the middle of a side-effecting step: another worker finishes the
-execution from the last checkpoint; no step is recorded twice."""
+"""Workers dying and messages repeating: a worker killed with SIGKILL in the middle of a side-effecting
+step (another worker finishes the execution from the last checkpoint), the same message delivered
+five times to two workers (one walk), and node retries whose back-off rides broker timers."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import time
 
 import pytest
 
-from executions_app.models import Execution, ExecutionStep
+from engine.dispatch import publish_execution
+from executions_app.models import Execution, ExecutionStep, ExecutionTimer
 from tests.system.conftest import SlowServer, SystemEnv, wait_until
 from tests.system.helpers import SYSTEM_MARKS, all_in, assert_nothing_twice, http_definition, make_schema, start
 
@@ -47,3 +49,44 @@ def test_kill_9_mid_execution_then_a_new_worker_completes_it(system: SystemEnv, 
         f"\n[kill -9] recovered in {time.monotonic() - killed_at:.1f}s after the kill; "
         f"scenario {time.monotonic() - t0:.1f}s; http calls={len(keys)} (same idempotency key)"
     )
+
+
+@pytest.mark.timeout(120)
+def test_duplicated_messages_on_two_workers_run_the_execution_once(system: SystemEnv, slow_server: SlowServer) -> None:
+    slow_server.delay = 2.0
+    schema = make_schema(http_definition(slow_server.url))
+    system.start_worker(concurrency=2)
+    system.start_worker(concurrency=2)
+    [execution_id] = start(schema)
+    for _ in range(4):  # a publisher retrying, a reconciler racing, a redelivery...
+        publish_execution(execution_id)
+    wait_until(lambda: all_in([execution_id], "completed"), timeout=60, what="the execution to complete")
+    time.sleep(1.0)  # let the duplicates that waited ("busy") arrive and find it finished
+    assert_nothing_twice([execution_id], expected_nodes=["start", "prepare", "charge", "note", "done"])
+    assert len(slow_server.requests) == 1, "the side effect ran once"
+    logs = "".join(w.log() for w in system.workers)
+    assert "'busy'" in logs, "a duplicate met the execution's lock"
+
+
+@pytest.mark.timeout(120)
+def test_node_retries_back_off_on_broker_timers(system: SystemEnv, slow_server: SlowServer) -> None:
+    """Two failures, then success: the sub-second back-off is a timer (once failed with
+    "countdown must be a positive number" when published)."""
+    slow_server.delay, slow_server.fail_first = 0.0, 2
+    definition = http_definition(slow_server.url)
+    charge = next(n for n in definition["nodes"] if n["id"] == "charge")
+    charge["retry"] = {"max_attempts": 3, "backoff": "fixed", "base_seconds": 0.5, "jitter": False}
+    system.start_worker(concurrency=1)
+    [execution_id] = start(make_schema(definition))
+    wait_until(lambda: all_in([execution_id], "completed", "failed"), timeout=60, what="the execution to finish")
+    assert Execution.objects.get(pk=execution_id).status == "completed"
+    assert_nothing_twice([execution_id], expected_nodes=["start", "prepare", "charge", "note", "done"])
+    charge_steps = list(
+        ExecutionStep.objects.filter(execution_id=execution_id, node_id="charge")
+        .order_by("seq")
+        .values_list("status", "attempt")
+    )
+    assert charge_steps == [("failed", 1), ("failed", 2), ("success", 3)]
+    assert [r["key"] for r in slow_server.requests] == [f"{execution_id}:charge:{n}" for n in (1, 2, 3)]
+    timers = ExecutionTimer.objects.filter(execution_id=execution_id)
+    assert sorted(timers.values_list("reason", "status")) == [("retry", "fired"), ("retry", "fired")]
