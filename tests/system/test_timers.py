@@ -67,7 +67,7 @@ def test_200_delays_across_a_graceful_worker_restart_each_resume_exactly_once(sy
     time.sleep(1.0)
     system.start_worker(concurrency=4)
     down_until = timezone.now()
-    wait_until(lambda: all_in(ids, "completed"), timeout=90, interval=0.5, what="all 200 executions to complete")
+    wait_until(lambda: all_in(ids, "completed"), timeout=150, interval=0.5, what="all 200 executions to complete")
     total = time.monotonic() - t0
 
     assert_nothing_twice(ids, expected_nodes=DELAY_NODES)
@@ -99,7 +99,7 @@ def test_200_delays_across_a_graceful_worker_restart_each_resume_exactly_once(sy
     # Lateness here is dominated by the burst (200 starts and 200 wake-ups share one FIFO queue on a
     # 2-core machine) and by the restart gap; the bound catches timers held back or lost and fired
     # only by a reconciler (none runs here), not the sub-second precision of a single timer.
-    assert overall["max"] < ((down_until - down_from).total_seconds() + 30) * 1000, fmt(overall)
+    assert overall["max"] < ((down_until - down_from).total_seconds() + 60) * 1000, fmt(overall)
 
 
 @pytest.mark.timeout(120)

@@ -55,8 +55,9 @@ def test_kill_9_mid_execution_then_a_new_worker_completes_it(system: SystemEnv, 
 def test_duplicated_messages_on_two_workers_run_the_execution_once(system: SystemEnv, slow_server: SlowServer) -> None:
     slow_server.delay = 2.0
     schema = make_schema(http_definition(slow_server.url))
-    system.start_worker(concurrency=2)
-    system.start_worker(concurrency=2)
+    workers = [system.start_worker(concurrency=2, ready=False) for _ in range(2)]
+    for worker in workers:
+        worker.wait_ready()
     [execution_id] = start(schema)
     for _ in range(4):  # a publisher retrying, a reconciler racing, a redelivery...
         publish_execution(execution_id)
