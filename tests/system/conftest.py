@@ -154,8 +154,11 @@ class Vhost:
 def rabbit_vhost(services: Services) -> Iterator[Vhost]:
     """A private vhost for the whole session (deleted at the end), with the queue topology declared."""
     name = f"{VHOST_PREFIX}{os.getpid()}"
-    _delete_stale_vhosts(services)
-    services.rabbitmqctl("add_vhost", name)
+    try:
+        _delete_stale_vhosts(services)
+        services.rabbitmqctl("add_vhost", name)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:  # e.g. not allowed to read the cookie
+        _unavailable(f"cannot create a RabbitMQ vhost with rabbitmqctl: {exc}")
     services.rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
     parts = urlsplit(settings.RABBITMQ_URL)
     url = urlunsplit((parts.scheme, parts.netloc, "/" + quote(name, safe=""), parts.query, ""))
@@ -201,6 +204,9 @@ def declare_broker_topology(url: str) -> None:
         bind_queue_to_native_delayed_delivery_exchange(connection, execution_queue)
 
 
+DELAY_QUEUES = tuple(f"celery_delayed_{level}" for level in range(28))  # Celery's native delayed delivery
+
+
 def queue_counts(url: str, queue: str) -> tuple[int, int]:
     """(ready messages, consumers) of a queue."""
     from kombu import Connection
@@ -210,11 +216,12 @@ def queue_counts(url: str, queue: str) -> tuple[int, int]:
         return int(messages), int(consumers)
 
 
-def purge_queue(url: str, queue: str) -> None:
+def purge_queue(url: str, *queues: str) -> None:
     from kombu import Connection
 
     with Connection(url, connect_timeout=5) as connection:
-        connection.default_channel.queue_purge(queue)
+        for queue in queues:
+            connection.default_channel.queue_purge(queue)
 
 
 # --- the pytest process publishes to the vhost ------------------------------------------------------
@@ -399,8 +406,8 @@ def system(rabbit_vhost: Vhost, services: Services, request: pytest.FixtureReque
     previous_url, previous_eager = app.conf.broker_url, app.conf.task_always_eager
     previous_settings = settings.CELERY_BROKER_URL, settings.CELERY_TASK_ALWAYS_EAGER
     declare_broker_topology(rabbit_vhost.url)
-    for queue in ("schema_execution_queue", "schema_execution_dlq"):
-        purge_queue(rabbit_vhost.url, queue)
+    # Nothing left over from the previous test: queued, dead and still-delayed messages.
+    purge_queue(rabbit_vhost.url, "schema_execution_queue", "schema_execution_dlq", *DELAY_QUEUES)
     use_broker(rabbit_vhost.url, eager=False)
     log_dir = Path(tempfile.mkdtemp(prefix=f"schema-systest-{request.node.name[:40]}-"))
     env = SystemEnv(rabbit_vhost, services, log_dir)
