@@ -1,0 +1,281 @@
+"""`make bench-timers`: 10,000 delays due over 60 s — lateness p50/p99/max, none lost or doubled.
+
+    .venv/bin/python bench/timers.py [--timers 10000] [--spread 60] [--lead 20]
+
+Own database `schema_bench_timers` and vhost `schema_bench` (both recreated), production settings,
+the real Celery worker (same layout as `make bench`). The schema is webhook → delay (until
+`{{ trigger.due }}`) → set. One execution is walked in-process up to its pause to get a real
+checkpoint; 10,000 paused copies of it (due times spread evenly over `--spread` seconds, starting
+`--lead` seconds from now) are bulk-copied in with their `execution_timers` rows, and each timer's
+message is published exactly as the store does after the pause commits (`publish_execution` with
+the timer id and ETA → RabbitMQ's celery_delayed_* queues). The worker fires each timer once
+(conditional UPDATE, `lateness_ms` stored), resumes the walk and completes the execution.
+Checks: every timer fired exactly once, every execution completed with 3 steps (seq 1..3), one
+"execution completed" log line each. Writes bench/results/timers-<time>.json, timers-latest.*.
+"""
+
+# ruff: noqa: E402
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import sys
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (
+    RESULTS,
+    WORK,
+    Proc,
+    app_env,
+    log,
+    machine_info,
+    queue_depths,
+    recreate_database,
+    recreate_vhost,
+    write_json,
+)
+from bench.loadgen import percentile
+
+DB = "schema_bench_timers"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--timers", type=int, default=10_000)
+    parser.add_argument("--spread", type=float, default=60.0)
+    parser.add_argument(
+        "--lead", type=float, default=None, help="seconds before the first due time (default: publishing time + 30 s)"
+    )
+    parser.add_argument("--grace", type=float, default=120.0, help="seconds after the last due time to wait")
+    return parser.parse_args()
+
+
+args = parse_args()
+WORK.mkdir(parents=True, exist_ok=True)
+log(f"recreating database {DB} and vhost")
+DATABASE_URL = recreate_database(DB)
+recreate_vhost()
+ENV = app_env(DATABASE_URL, DJANGO_ALLOWED_HOSTS="testserver,127.0.0.1", LOG_LEVEL="INFO")
+os.environ.update(ENV)
+
+import django
+
+django.setup()
+
+from django.core.management import call_command
+from django.db import OperationalError, connection
+
+from bench.run import WORKER_CONCURRENCY, WORKER_POOL, celery_argv, proc_env, wait_worker
+from engine.dispatch import publish_execution
+from executions_app.models import Execution, ExecutionState, ExecutionTimer, TriggerType
+from executions_app.runner import execution_run
+from schemas_app.models import SchemaVersion
+from schemas_app.services import schema_activate, schema_create
+
+DEFINITION = {
+    "nodes": [
+        {"id": "hook", "type": "webhook_trigger", "name": "Webhook", "config": {}, "position": {"x": 0, "y": 0}},
+        {"id": "wait", "type": "delay", "name": "Delay", "config": {"until": "{{ trigger.due }}"},
+         "position": {"x": 200, "y": 0}},
+        {"id": "done", "type": "set", "name": "Done", "config": {"assignments": [{"name": "done", "value": True}]},
+         "position": {"x": 400, "y": 0}},
+    ],
+    "edges": [
+        {"id": "e1", "source": "hook", "target": "wait", "source_port": "out"},
+        {"id": "e2", "source": "wait", "target": "done", "source_port": "out"},
+    ],
+    "variables": {},
+}  # fmt: skip
+STEPS = 3
+
+call_command("migrate", verbosity=0)
+schema = schema_activate(schema_create(name="timers", definition=DEFINITION))
+version = SchemaVersion.objects.get(schema=schema, version=schema.version)
+
+# --- one real execution walked to its pause: the template -----------------------------------------
+template_due = datetime.now(UTC) + timedelta(hours=1)
+template = Execution.objects.create(
+    schema=schema, schema_version=version, trigger_type=TriggerType.WEBHOOK, trigger_payload={"due": "x"}
+)
+ExecutionState.objects.create(execution=template, context={}, checkpoint={})
+Execution.objects.filter(pk=template.pk).update(trigger_payload={"due": template_due.isoformat()})
+from unittest import mock
+
+with mock.patch("executions_app.timers.transaction.on_commit"):  # the template's own timer is not sent
+    assert execution_run(str(template.pk), worker_id="bench-template") == "paused"
+state = ExecutionState.objects.get(pk=template.pk)
+checkpoint_template = state.checkpoint
+assert checkpoint_template["waiting"]["kind"] == "delay", checkpoint_template
+first_step = list(template.steps.values("node_id", "node_type", "input", "output", "status", "seq", "attempt"))
+assert len(first_step) == 1, first_step
+Execution.objects.filter(pk=template.pk).delete()
+
+# --- 10,000 paused copies + their timers (COPY) ---------------------------------------------------
+t_start = datetime.now(UTC)
+if args.lead is None:  # the setup publishes ~150 messages/s here; every message must be out before it is due
+    args.lead = 30 + args.timers / 120
+first_due = t_start + timedelta(seconds=args.lead)
+rows = []
+for i in range(args.timers):
+    due = first_due + timedelta(seconds=args.spread * i / max(args.timers - 1, 1))
+    rows.append((str(uuid.uuid4()), due))
+log(f"copying {args.timers} paused executions with timers due {first_due:%H:%M:%S} .. {rows[-1][1]:%H:%M:%S}")
+raw = connection.cursor().connection  # the psycopg connection under Django's wrapper
+now = datetime.now(UTC)
+with raw.cursor() as cur:
+    with cur.copy(
+        "COPY executions (id, schema_id, schema_version_id, status, trigger_type, trigger_payload, created_at,"
+        " started_at, request_id, lease_owner) FROM STDIN"
+    ) as cp:
+        for execution_id, due in rows:
+            cp.write_row((execution_id, str(schema.pk), version.pk, "paused", "webhook",
+                          json.dumps({"due": due.isoformat()}), now, now, "", ""))  # fmt: skip
+    with cur.copy(
+        "COPY execution_state (execution_id, current_node_id, context, updated_at, checkpoint, wait_kind, resume_at)"
+        " FROM STDIN"
+    ) as cp:
+        for execution_id, due in rows:
+            checkpoint = copy.deepcopy(checkpoint_template)
+            checkpoint["waiting"]["resume_at"] = due.isoformat()
+            checkpoint["waiting"]["output"] = {"resume_at": due.isoformat()}
+            checkpoint["outputs"]["hook"] = {"due": due.isoformat()}
+            cp.write_row((execution_id, "wait", json.dumps(checkpoint.get("vars", {})), now,
+                          json.dumps(checkpoint), "delay", due))  # fmt: skip
+    with cur.copy(
+        "COPY execution_steps (execution_id, node_id, node_type, input, output, status, seq, attempt, started_at,"
+        " finished_at) FROM STDIN"
+    ) as cp:
+        s = first_step[0]
+        for execution_id, due in rows:
+            payload = json.dumps({"due": due.isoformat()})
+            cp.write_row((execution_id, s["node_id"], s["node_type"], payload, payload, s["status"], 1, 1, now, now))
+    with cur.copy("COPY execution_timers (execution_id, due_at, reason, node_id, status, created_at) FROM STDIN") as cp:
+        for execution_id, due in rows:
+            cp.write_row((execution_id, due, "delay", "wait", "scheduled", now))
+raw.commit()
+timer_ids = dict(ExecutionTimer.objects.values_list("execution_id", "id"))
+connection.close()
+
+# --- the worker -----------------------------------------------------------------------------------
+env = proc_env({**ENV, "WORKER_METRICS_PORT": "9197"}, 0, "timers")
+worker = Proc("timers-worker", celery_argv("config.celery_app", "schema_execution_queue", "timers"), env)
+try:
+    wait_worker(worker, "schema_execution_queue")
+    log(f"publishing {args.timers} timer messages (ETA = due time)")
+    t_pub = time.perf_counter()
+
+    def publish(row: tuple[str, datetime]) -> None:
+        publish_execution(row[0], eta=row[1], timer_id=timer_ids[uuid.UUID(row[0])])
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(publish, rows))
+    publish_s = time.perf_counter() - t_pub
+    late_for_publish = (datetime.now(UTC) - first_due).total_seconds()
+    log(f"  published in {publish_s:.1f}s ({'after' if late_for_publish > 0 else 'before'} the first due time)")
+    deadline = rows[-1][1] + timedelta(seconds=args.grace)
+    while datetime.now(UTC) < deadline:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM execution_timers WHERE status = 'scheduled'")
+                left = cursor.fetchone()[0]
+                cursor.execute("SELECT count(*) FROM executions WHERE status <> 'completed'")
+                unfinished = cursor.fetchone()[0]
+        except OperationalError as exc:  # the shared PostgreSQL was restarted by someone: reconnect
+            log(f"  database unavailable ({exc}); retrying")
+            connection.close()
+            time.sleep(2)
+            continue
+        if left == 0 and unfinished == 0:
+            break
+        log(f"  {left} timers not fired, {unfinished} executions not completed")
+        time.sleep(5)
+    time.sleep(2)
+finally:
+    worker.stop()
+
+# --- results --------------------------------------------------------------------------------------
+connection.close()
+with connection.cursor() as cursor:
+    cursor.execute("SELECT status, count(*) FROM execution_timers GROUP BY status")
+    timer_status = dict(cursor.fetchall())
+    cursor.execute("SELECT lateness_ms FROM execution_timers WHERE status = 'fired'")
+    lateness = [r[0] for r in cursor.fetchall()]
+    cursor.execute(
+        "SELECT count(*) FROM (SELECT e.id FROM executions e LEFT JOIN execution_steps s ON s.execution_id = e.id"
+        " GROUP BY e.id, e.status HAVING e.status <> 'completed' OR count(s.id) <> %s OR max(s.seq) <> %s"
+        " OR count(DISTINCT s.seq) <> %s) bad",
+        [STEPS, STEPS, STEPS],
+    )
+    bad_executions = cursor.fetchone()[0]
+    cursor.execute("SELECT count(*) FROM executions")
+    total_executions = cursor.fetchone()[0]
+    cursor.execute("SELECT count(*) FROM execution_steps WHERE node_id = 'wait'")
+    delay_steps = cursor.fetchone()[0]
+completed_lines: Counter[str] = Counter()
+outcomes: Counter[str] = Counter()
+with open(worker.log_path, errors="replace") as fh:
+    for line in fh:
+        if '"execution completed"' in line:
+            try:
+                completed_lines[json.loads(line).get("execution_id")] += 1
+            except ValueError:
+                pass
+        elif "engine.tasks.run_execution" in line and "succeeded" in line:
+            outcomes[line.rsplit(":", 1)[-1].strip().strip("'\"}").strip("'")] += 1
+ids = {r[0] for r in rows}
+report: dict[str, Any] = {
+    "started_at": t_start.isoformat(timespec="seconds"),
+    "machine": machine_info(),
+    "args": vars(args),
+    "layout": f"Celery {WORKER_POOL} x {WORKER_CONCURRENCY}",
+    "publish_seconds": round(publish_s, 1),
+    "timers": args.timers,
+    "timer_status": timer_status,
+    "fired": len(lateness),
+    "lateness_ms": {
+        "p50": percentile(lateness, 50),
+        "p99": percentile(lateness, 99),
+        "max": percentile(lateness, 100),
+        "mean": round(sum(lateness) / len(lateness), 2) if lateness else None,
+    },
+    "executions": total_executions,
+    "executions_not_completed_with_3_steps": bad_executions,
+    "delay_steps_recorded": delay_steps,
+    "completed_logged_not_once": sum(1 for i in ids if completed_lines.get(i, 0) != 1),
+    "queue_depths_after": queue_depths(),
+}
+report["lost"] = args.timers - len(lateness)
+report["doubled"] = max(0, delay_steps - args.timers) + sum(1 for i in ids if completed_lines.get(i, 0) > 1)
+report["ok"] = (
+    report["lost"] == 0 and report["doubled"] == 0 and bad_executions == 0 and report["completed_logged_not_once"] == 0
+)
+report["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+lat = report["lateness_ms"]
+markdown = (
+    f"# Timers — {report['finished_at']}\n\n"
+    f"{args.timers} delays due evenly over {args.spread:.0f} s (first {args.lead:.0f} s after creation), fired by"
+    f" one Celery worker ({report['layout']}) from RabbitMQ's delayed queues.\n\n"
+    f"| timers | fired | lost | doubled | lateness p50 ms | p99 ms | max ms |\n|---:|---:|---:|---:|---:|---:|---:|\n"
+    f"| {args.timers} | {len(lateness)} | {report['lost']} | {report['doubled']} | {lat['p50']} | {lat['p99']} |"
+    f" {lat['max']} |\n\n"
+    f"Every execution completed with 3 steps: {'yes' if bad_executions == 0 else f'NO ({bad_executions} not)'};"
+    f" one completion log line each: {'yes' if report['completed_logged_not_once'] == 0 else 'NO'}."
+    f" → {'OK' if report['ok'] else 'FAILED'}\n"
+)
+stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+write_json(RESULTS / f"timers-{stamp}.json", report)
+write_json(RESULTS / "timers-latest.json", report)
+(RESULTS / "timers-latest.md").write_text(markdown)
+print(markdown)
+connection.close()
+sys.exit(0 if report["ok"] else 1)
