@@ -75,6 +75,16 @@ def queue_depths() -> dict[str, int]:
     return depths
 
 
+def queue_consumers() -> dict[str, int]:
+    out = rabbitmqctl("list_queues", "-p", VHOST, "name", "consumers")
+    consumers = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            consumers[parts[0]] = int(parts[1])
+    return consumers
+
+
 # --- processes --------------------------------------------------------------------------------------
 def app_env(database_url: str, **extra: str) -> dict[str, str]:
     """Production settings, pointed at the bench database and vhost."""
