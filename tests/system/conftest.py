@@ -394,6 +394,10 @@ class SystemEnv:
             timeout=timeout,
         )
 
+    def assert_dlq_empty(self) -> None:
+        """Nothing was dead-lettered: every message ended in a finished walk, not in the DLQ."""
+        assert queue_counts(self.vhost.url, "schema_execution_dlq")[0] == 0, "messages were dead-lettered"
+
     def dump_logs(self) -> str:
         return "\n".join(f"===== {w.name} =====\n{w.log()[-6000:]}" for w in self.workers)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -109,6 +110,16 @@ def statuses(ids: Iterable[str]) -> dict[str, int]:
 
 def all_in(ids: list[str], *wanted: str) -> bool:
     return Execution.objects.filter(pk__in=ids, status__in=wanted).count() == len(ids)
+
+
+def wait_all(ids: list[str], *wanted: str, timeout: float, what: str = "the executions") -> None:
+    """Wait until every execution has one of the `wanted` statuses; on timeout, say where they are."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all_in(ids, *wanted):
+            return
+        time.sleep(0.3)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} to be {'/'.join(wanted)}: {statuses(ids)}")
 
 
 def assert_nothing_twice(ids: list[str], *, expected_nodes: list[str] | None = None) -> None:

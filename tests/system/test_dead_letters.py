@@ -15,7 +15,7 @@ from django.core.management import call_command
 from engine.queues import DELIVERY_LIMIT, DLQ, DLX, EXECUTION_QUEUE
 from executions_app.models import Execution, ExecutionStep
 from tests.system.conftest import SystemEnv, free_port, queue_counts, wait_until
-from tests.system.helpers import SYSTEM_MARKS, all_in, assert_nothing_twice, make_schema, quick_definition, start
+from tests.system.helpers import SYSTEM_MARKS, assert_nothing_twice, make_schema, quick_definition, start, wait_all
 from tests.system.worker_hooks import POISON_EXIT_CODE
 
 pytestmark = SYSTEM_MARKS
@@ -63,7 +63,7 @@ def test_poison_message_reaches_the_dlq_and_requeue_brings_it_back(system: Syste
 
     # Every delivery kills the pool process; RabbitMQ gives up after the delivery limit.
     wait_until(lambda: dlq_depth(system) == 1, timeout=90, what="the poison message in the DLQ")
-    wait_until(lambda: all_in([healthy], "completed"), timeout=30, what="the healthy execution")
+    wait_all([healthy], "completed", timeout=30, what="the healthy execution")
     deaths = len(re.findall(rf"Process '\S+' pid:\d+ exited with 'exitcode {POISON_EXIT_CODE}'", worker.log()))
     assert worker.alive, "only the pool processes die; the worker itself keeps consuming"
     assert deaths == DELIVERY_LIMIT + 1, f"pool process killed {deaths} times"
@@ -82,7 +82,7 @@ def test_poison_message_reaches_the_dlq_and_requeue_brings_it_back(system: Syste
     requeued = system.manage("dlq", "requeue", "0")
     assert requeued.returncode == 0 and "Requeued 1 message" in requeued.stdout, requeued.stdout + requeued.stderr
     assert dlq_depth(system) == 0
-    wait_until(lambda: all_in([poison], "completed"), timeout=30, what="the requeued execution to complete")
+    wait_all([poison], "completed", timeout=30, what="the requeued execution to complete")
     assert dlq_command("list").strip() == "The dead-letter queue is empty."
     assert_nothing_twice([poison, healthy], expected_nodes=["start", "prepare", "note", "done"])
     print(f"\n[poison] {deaths} deliveries killed the pool process, DLQ'd and requeued in {time.monotonic() - t0:.1f}s")
@@ -117,6 +117,6 @@ def test_database_unreachable_retries_with_backoff_then_dead_letters_with_the_er
     broken.stop()
     system.start_worker(concurrency=1)
     assert "Requeued 1 message" in dlq_command("requeue", "--all")
-    wait_until(lambda: all_in([execution_id], "completed"), timeout=30, what="the requeued execution")
+    wait_all([execution_id], "completed", timeout=30, what="the requeued execution")
     assert_nothing_twice([execution_id], expected_nodes=["start", "prepare", "note", "done"])
     print(f"\n[db unreachable] 2 retries (1s, 2s back-off) → DLQ → requeue → completed in {time.monotonic() - t0:.1f}s")

@@ -15,7 +15,6 @@ from executions_app.reconciler import TIMER_GRACE_SECONDS, reconcile_once
 from tests.system.conftest import SlowServer, SystemEnv, purge_queue, queue_counts, wait_until
 from tests.system.helpers import (
     SYSTEM_MARKS,
-    all_in,
     assert_nothing_twice,
     delay_definition,
     http_definition,
@@ -23,6 +22,7 @@ from tests.system.helpers import (
     quick_definition,
     start,
     statuses,
+    wait_all,
 )
 
 pytestmark = SYSTEM_MARKS
@@ -44,9 +44,10 @@ def test_publish_lost_after_commit_is_republished_by_the_reconciler(
 
     settings.SCHEMA_RECONCILE_GRACE_SECONDS = 1
     assert reconcile_once() == {"pending": 10, "running": 0, "timers": 0, "paused": 0}
-    wait_until(lambda: all_in(ids, "completed"), timeout=30, what="the re-published executions")
+    wait_all(ids, "completed", timeout=30, what="the re-published executions")
     assert_nothing_twice(ids, expected_nodes=["start", "prepare", "note", "done"])
     assert not any(reconcile_once().values()), "a second pass finds nothing to do"
+    system.assert_dlq_empty()
 
 
 @pytest.mark.timeout(120)
@@ -56,7 +57,7 @@ def test_lost_timer_messages_are_fired_by_the_reconciler(system: SystemEnv, sett
     schema = make_schema(delay_definition(1))
     worker = system.start_worker(concurrency=2)
     ids = start(schema, 4)
-    wait_until(lambda: all_in(ids, "paused"), timeout=30, what="the executions to pause")
+    wait_all(ids, "paused", timeout=30, what="the executions to pause")
     worker.stop()
     wait_until(lambda: queue_counts(system.vhost.url, QUEUE)[0] == 4, timeout=20, what="4 due timer messages")
     purge_queue(system.vhost.url, QUEUE)  # the wake-ups are lost
@@ -76,10 +77,11 @@ def test_lost_timer_messages_are_fired_by_the_reconciler(system: SystemEnv, sett
         what="the timers to be overdue",
     )
     assert reconcile_once() == {"pending": 0, "running": 0, "timers": 2, "paused": 2}
-    wait_until(lambda: all_in(ids, "completed"), timeout=30, what="the woken executions")
+    wait_all(ids, "completed", timeout=30, what="the woken executions")
     assert_nothing_twice(ids, expected_nodes=["start", "prepare", "wait", "after0", "done"])
     assert ExecutionTimer.objects.filter(execution_id__in=ids, status="fired").count() == 4
     assert not any(reconcile_once().values())
+    system.assert_dlq_empty()
 
 
 @pytest.mark.timeout(120)
@@ -102,6 +104,7 @@ def test_running_execution_without_worker_or_message_is_republished(
     assert Execution.objects.get(pk=execution_id).status == "running"
     settings.SCHEMA_RECONCILE_GRACE_SECONDS = 1
     assert reconcile_once() == {"pending": 0, "running": 1, "timers": 0, "paused": 0}
-    wait_until(lambda: all_in([execution_id], "completed"), timeout=30, what="the re-published execution")
+    wait_all([execution_id], "completed", timeout=30, what="the re-published execution")
     assert_nothing_twice([execution_id], expected_nodes=["start", "prepare", "charge", "note", "done"])
     assert [r["key"] for r in slow_server.requests] == [f"{execution_id}:charge:1"] * 2
+    system.assert_dlq_empty()

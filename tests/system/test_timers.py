@@ -19,7 +19,6 @@ from tests.factories import edge, node
 from tests.system.conftest import SystemEnv, wait_until
 from tests.system.helpers import (
     SYSTEM_MARKS,
-    all_in,
     assert_nothing_twice,
     delay_definition,
     lateness_report,
@@ -27,6 +26,7 @@ from tests.system.helpers import (
     start,
     start_each,
     statuses,
+    wait_all,
 )
 from tests.system.worker_hooks import CRASH_EXIT_CODE, CRASH_POINT
 
@@ -67,11 +67,12 @@ def test_200_delays_across_a_graceful_worker_restart_each_resume_exactly_once(sy
     time.sleep(1.0)
     system.start_worker(concurrency=4)
     down_until = timezone.now()
-    wait_until(lambda: all_in(ids, "completed"), timeout=150, interval=0.5, what="all 200 executions to complete")
+    wait_all(ids, "completed", timeout=150, what="all 200 executions to complete")
     total = time.monotonic() - t0
 
     assert_nothing_twice(ids, expected_nodes=DELAY_NODES)
     fired_once(ids)
+    system.assert_dlq_empty()
     # Each delay lasted at least what it asked for: the timer never fires early.
     early = [
         t
@@ -112,7 +113,7 @@ def test_timers_fire_on_time_when_the_worker_keeps_up(system: SystemEnv) -> None
     for n in range(20):
         ids += start_each(schema, [{"n": n, "seconds": round(rng.uniform(1, 3), 3)}])
         time.sleep(0.15)
-    wait_until(lambda: all_in(ids, "completed"), timeout=60, what="20 executions to complete")
+    wait_all(ids, "completed", timeout=60, what="20 executions to complete")
     assert_nothing_twice(ids, expected_nodes=DELAY_NODES)
     fired_once(ids)
     report = lateness_report(ids)
@@ -139,10 +140,11 @@ def test_crash_right_after_a_timer_fired_does_not_lose_the_wake_up(system: Syste
     worker = system.start_worker(concurrency=1, SCHEMA_SYSTEST_CRASH_MARKER=str(marker))
     [execution_id] = start(make_schema(definition))
     wait_until(marker.exists, timeout=30, what="the crash after the wake-up")
-    wait_until(lambda: all_in([execution_id], "completed"), timeout=30, what="the execution to complete")
+    wait_all([execution_id], "completed", timeout=30, what="the execution to complete")
     assert f"exitcode {CRASH_EXIT_CODE}" in worker.log()
     assert_nothing_twice([execution_id], expected_nodes=["start", "wait", "boom", "done"])
     fired_once([execution_id])
+    system.assert_dlq_empty()
 
 
 @pytest.mark.timeout(120)
@@ -150,7 +152,7 @@ def test_cancel_during_a_delay_never_resumes(system: SystemEnv) -> None:
     schema = make_schema(delay_definition(2))
     system.start_worker(concurrency=1)
     [execution_id] = start(schema)
-    wait_until(lambda: all_in([execution_id], "paused"), timeout=30, what="the execution to pause at the delay")
+    wait_all([execution_id], "paused", timeout=30, what="the execution to pause at the delay")
     timer = ExecutionTimer.objects.get(execution_id=execution_id)
     assert timer.status == "scheduled"
     steps_before = list(ExecutionStep.objects.filter(execution_id=execution_id).values_list("node_id", flat=True))

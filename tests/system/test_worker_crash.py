@@ -10,8 +10,8 @@ import pytest
 
 from engine.dispatch import publish_execution
 from executions_app.models import Execution, ExecutionStep, ExecutionTimer
-from tests.system.conftest import SlowServer, SystemEnv, wait_until
-from tests.system.helpers import SYSTEM_MARKS, all_in, assert_nothing_twice, http_definition, make_schema, start
+from tests.system.conftest import SlowServer, SystemEnv
+from tests.system.helpers import SYSTEM_MARKS, assert_nothing_twice, http_definition, make_schema, start, wait_all
 
 pytestmark = SYSTEM_MARKS
 
@@ -36,7 +36,7 @@ def test_kill_9_mid_execution_then_a_new_worker_completes_it(system: SystemEnv, 
     assert Execution.objects.get(pk=execution_id).status == "running"  # nothing finished it meanwhile
     slow_server.delay = 0.2
     system.start_worker(concurrency=1)
-    wait_until(lambda: all_in([execution_id], "completed"), timeout=60, what="the execution to complete")
+    wait_all([execution_id], "completed", timeout=60, what="the execution to complete")
 
     execution = Execution.objects.get(pk=execution_id)
     assert execution.result == 0
@@ -45,6 +45,7 @@ def test_kill_9_mid_execution_then_a_new_worker_completes_it(system: SystemEnv, 
     # receiving service can de-duplicate it; the step itself is recorded once.
     keys = [r["key"] for r in slow_server.requests]
     assert len(keys) == 2 and keys[0] == keys[1] == f"{execution_id}:charge:1", keys
+    system.assert_dlq_empty()
     print(
         f"\n[kill -9] recovered in {time.monotonic() - killed_at:.1f}s after the kill; "
         f"scenario {time.monotonic() - t0:.1f}s; http calls={len(keys)} (same idempotency key)"
@@ -61,7 +62,7 @@ def test_duplicated_messages_on_two_workers_run_the_execution_once(system: Syste
     [execution_id] = start(schema)
     for _ in range(4):  # a publisher retrying, a reconciler racing, a redelivery...
         publish_execution(execution_id)
-    wait_until(lambda: all_in([execution_id], "completed"), timeout=60, what="the execution to complete")
+    wait_all([execution_id], "completed", timeout=60, what="the execution to complete")
     time.sleep(1.0)  # let the duplicates that waited ("busy") arrive and find it finished
     assert_nothing_twice([execution_id], expected_nodes=["start", "prepare", "charge", "note", "done"])
     assert len(slow_server.requests) == 1, "the side effect ran once"
@@ -79,7 +80,7 @@ def test_node_retries_back_off_on_broker_timers(system: SystemEnv, slow_server: 
     charge["retry"] = {"max_attempts": 3, "backoff": "fixed", "base_seconds": 0.5, "jitter": False}
     system.start_worker(concurrency=1)
     [execution_id] = start(make_schema(definition))
-    wait_until(lambda: all_in([execution_id], "completed", "failed"), timeout=60, what="the execution to finish")
+    wait_all([execution_id], "completed", "failed", timeout=60, what="the execution to finish")
     assert Execution.objects.get(pk=execution_id).status == "completed"
     assert_nothing_twice([execution_id], expected_nodes=["start", "prepare", "charge", "note", "done"])
     charge_steps = list(
@@ -91,3 +92,4 @@ def test_node_retries_back_off_on_broker_timers(system: SystemEnv, slow_server: 
     assert [r["key"] for r in slow_server.requests] == [f"{execution_id}:charge:{n}" for n in (1, 2, 3)]
     timers = ExecutionTimer.objects.filter(execution_id=execution_id)
     assert sorted(timers.values_list("reason", "status")) == [("retry", "fired"), ("retry", "fired")]
+    system.assert_dlq_empty()
