@@ -36,10 +36,28 @@ def log(message: str) -> None:
 
 # --- PostgreSQL -------------------------------------------------------------------------------------
 def pg_admin(sql: str) -> None:
+    with pg_connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql)  # type: ignore[arg-type]
+
+
+def pg_connect(url: str, timeout: float = 120, **kwargs: Any) -> Any:
+    """psycopg.connect, waiting while the (shared) server restarts: other people's failure tests on
+    this machine restart PostgreSQL now and then."""
     import psycopg
 
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql)  # type: ignore[arg-type]
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return psycopg.connect(url, **kwargs)
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+def postmaster_started(url: str) -> str:
+    with pg_connect(url) as conn:
+        return str(conn.execute("SELECT pg_postmaster_start_time()").fetchone()[0])  # type: ignore[index]
 
 
 def recreate_database(name: str, template: str | None = None) -> str:

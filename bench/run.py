@@ -32,7 +32,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import psycopg
 
 from bench.common import (
     BIN,
@@ -49,6 +48,8 @@ from bench.common import (
     log,
     machine_info,
     memory_kib,
+    pg_connect,
+    postmaster_started,
     queue_consumers,
     queue_depths,
     recreate_database,
@@ -216,6 +217,7 @@ async def measure(stack: Stack, database_url: str, seed: dict[str, Any], concurr
             await asyncio.sleep(1.0)
 
     sampler = asyncio.create_task(sample_memory())
+    pg_started = postmaster_started(database_url)
     pids = stack.pids()
     ticks0 = cpu_ticks()
     cpu0 = os.times()
@@ -228,10 +230,11 @@ async def measure(stack: Stack, database_url: str, seed: dict[str, Any], concurr
     await watcher.stop()
 
     window = (t1 - t0).total_seconds()
+    pg_restarted = postmaster_started(database_url) != pg_started
     later = stack.pids()
     groups = {name: set(pids[name]) | set(later[name]) for name in ("api", "worker")}
     cpu = cpu_breakdown(ticks0, ticks1, {**groups, "loadgen": {os.getpid()}}, window)
-    with psycopg.connect(database_url) as conn:
+    with pg_connect(database_url) as conn:
         completed = conn.execute(
             "SELECT count(*) FROM executions WHERE finished_at >= %s AND finished_at < %s AND status='completed'",
             [t0, t1],
@@ -263,6 +266,7 @@ async def measure(stack: Stack, database_url: str, seed: dict[str, Any], concurr
         "accept_ms": {"p50": percentile(accepts, 50), "p99": percentile(accepts, 99), "max": percentile(accepts, 100)},
         "e2e_ms": {"p50": percentile(e2e, 50), "p99": percentile(e2e, 99), "max": percentile(e2e, 100)},
         "errors": len(result.errors) + (len(warm.errors) if warm else 0),
+        "postgres_restarted_during_window": pg_restarted,
         "error_examples": (result.errors + (warm.errors if warm else []))[:5],
         "memory": {"peak": peak, "rss_mib": round(rss_mib, 1), "pss_mib": round(pss_mib, 1)},
         "loadgen_cpu_s": round((cpu1.user - cpu0.user) + (cpu1.system - cpu0.system), 2),
@@ -276,7 +280,7 @@ def wait_drained(database_url: str, timeout: float = 120) -> int:
     deadline = time.monotonic() + timeout
     open_count = -1
     while time.monotonic() < deadline:
-        with psycopg.connect(database_url) as conn:
+        with pg_connect(database_url) as conn:
             open_count = conn.execute(
                 "SELECT count(*) FROM executions WHERE status IN ('pending','running')"
             ).fetchone()[0]  # type: ignore[index]
@@ -292,7 +296,7 @@ def check_exactly_once(
     """Every accepted execution: in the DB once, completed, 11 steps with seq 1..11, counter 8, result
     set; no execution that was not accepted; exactly one 'execution completed' log line each."""
     accepted_set = set(accepted)
-    with psycopg.connect(database_url) as conn:
+    with pg_connect(database_url) as conn:
         rows = conn.execute(
             """SELECT e.id::text, e.status, count(s.id), min(s.seq), max(s.seq), count(DISTINCT s.seq),
                       st.context->>'counter', e.result::text
@@ -400,8 +404,11 @@ def markdown(report: dict[str, Any]) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in report["runs"]:
+        mark = (
+            " (PostgreSQL restarted by someone during this window)" if r.get("postgres_restarted_during_window") else ""
+        )
         lines.append(
-            f"| {r['system']} | {r['concurrency']} | {r['executions_per_s']} | {r['steps_per_s']} |"
+            f"| {r['system']}{mark} | {r['concurrency']} | {r['executions_per_s']} | {r['steps_per_s']} |"
             f" {r['accept_ms']['p50']} / {r['accept_ms']['p99']} | {r['e2e_ms']['p50']} / {r['e2e_ms']['p99']} |"
             f" {r['memory']['rss_mib']} ({r['memory']['pss_mib']}) | {r['errors']} |"
         )
