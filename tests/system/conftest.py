@@ -102,7 +102,6 @@ class Services:
         else:
             container = _docker_container(self.amqp_port)
             self.rabbit_prefix = ["docker", "exec", container, "rabbitmqctl"] if container else None
-        self.rabbit_container = None if shutil.which("rabbitmqctl") else _docker_container(self.amqp_port)
 
     def rabbitmqctl(self, *args: str, check: bool = True) -> str:
         if self.rabbit_prefix is None:
