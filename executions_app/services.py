@@ -17,6 +17,7 @@ from engine.dispatch import publish_execution
 from engine.errors import InvalidTransition
 from engine.store import ExecutionSnapshot, current_node_id
 from schemas_app.models import Schema, SchemaStatus, SchemaVersion
+from schemas_app.schedules import schedule_trigger_config
 
 from .models import Execution, ExecutionState, ExecutionStatus, TriggerType
 from .timers import timers_cancel
@@ -153,9 +154,10 @@ def execution_rerun(
 
 
 def execution_from_schedule(schema_id: str) -> Execution | None:
-    """A cron tick: start the schema if it is (still) active."""
+    """A cron tick: start the schema if it is (still) active and (still) schedule-triggered; a stale
+    tick from beat for an edited schema must not start it."""
     schema = Schema.objects.filter(pk=schema_id, status=SchemaStatus.ACTIVE).first()
-    if schema is None:
+    if schema is None or schedule_trigger_config(schema.definition) is None:
         return None
     execution, _ = execution_create(
         schema=schema,

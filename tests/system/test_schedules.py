@@ -14,7 +14,7 @@ from django_celery_beat.models import PeriodicTask
 from engine.tasks import schedule_fire
 from executions_app.models import Execution
 from schemas_app import services as schema_services
-from tests.factories import create_schema, edge, node
+from tests.factories import create_schema, edge, linear_definition, node
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,3 +75,11 @@ def test_activate_registers_the_cron_archive_removes_it_and_only_active_schemas_
 def test_a_schema_without_a_schedule_trigger_gets_no_periodic_task() -> None:
     schema = create_schema(name="Manual only", activate=True)
     assert periodic_task(schema) is None
+
+
+def test_a_stale_tick_does_not_start_a_schema_that_lost_its_schedule_trigger() -> None:
+    schema = create_schema(name="Was cron", definition=cron_definition("*/5 * * * *", "UTC"), activate=True)
+    schema_services.schema_update(schema, definition=linear_definition())
+    assert periodic_task(schema) is None
+    assert schedule_fire(str(schema.id)) is None
+    assert not Execution.objects.filter(schema=schema).exists()
