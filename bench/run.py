@@ -137,7 +137,10 @@ def start_ours(database_url: str, log_level: str = "INFO", tag: str = "ours") ->
         app_env(
             database_url,
             LOG_LEVEL=log_level,
-            SCHEMA_THROTTLE_WEBHOOK="100000/s",
+            # The per-schema limit (default 6000/min) would cap the bench; the counters still run.
+            # BENCH_THROTTLE_WEBHOOK="" switches the webhook throttles off (to measure their cost).
+            SCHEMA_THROTTLE_WEBHOOK=os.environ.get("BENCH_THROTTLE_WEBHOOK", "100000/s"),
+            SCHEMA_THROTTLE_WEBHOOK_IP=os.environ.get("BENCH_THROTTLE_WEBHOOK", "100000/s"),
             WORKER_METRICS_PORT=str(METRICS_PORT),
         ),
         OURS_PORT,
