@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import django_filters
 from django.db.models import Q, QuerySet
+from rest_framework import exceptions
 
 from executions_app.models import Execution, ExecutionStatus, TriggerType
 from schemas_app.models import Schema, SchemaStatus
@@ -21,12 +25,25 @@ class SchemaFilter(django_filters.FilterSet):
         return queryset.filter(Q(name__icontains=value) | Q(description__icontains=value))
 
 
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """ISO 8601 date-time, compared in UTC. ISO allows offsets up to ±23:59 but PostgreSQL refuses
+    anything beyond ±15:59 (a 500 before); an instant out of range once in UTC is a 400."""
+
+    def filter(self, qs: QuerySet[Any], value: datetime | None) -> QuerySet[Any]:
+        if value is not None and value.tzinfo is not None:
+            try:
+                value = value.astimezone(UTC)
+            except OverflowError:
+                raise exceptions.ValidationError({self.field_name: ["Date-time out of range."]}) from None
+        return super().filter(qs, value)
+
+
 class ExecutionFilter(django_filters.FilterSet):
     schema = django_filters.UUIDFilter(field_name="schema_id")
     status = django_filters.ChoiceFilter(choices=ExecutionStatus.choices)
     trigger_type = django_filters.ChoiceFilter(choices=TriggerType.choices)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Execution

@@ -97,7 +97,7 @@ class SchemaVersionSerializer(serializers.ModelSerializer):  # type: ignore[type
 
 
 class ValidateRequestSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    definition = serializers.JSONField(required=False)
+    definition = serializers.JSONField(required=False, allow_null=True)  # null: reported as invalid
 
 
 class ValidateResponseSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -106,7 +106,10 @@ class ValidateResponseSerializer(serializers.Serializer):  # type: ignore[type-a
 
 
 class PayloadSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    payload = serializers.JSONField(required=False, default=dict)
+    payload = serializers.JSONField(required=False, default=dict, allow_null=True)
+
+    def validate_payload(self, value: Any) -> Any:
+        return {} if value is None else value
 
 
 class RotateSecretSerializer(serializers.Serializer):  # type: ignore[type-arg]

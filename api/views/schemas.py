@@ -104,7 +104,7 @@ class SchemaViewSet(
         schema = self.get_object()
         body = ValidateRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        definition = body.validated_data.get("definition", schema.definition)
+        definition = body.validated_data["definition"] if "definition" in body.validated_data else schema.definition
         problems = definition_problems(definition)
         return Response({"valid": not problems, "errors": problems})
 
@@ -133,7 +133,7 @@ class SchemaViewSet(
         return Response(SchemaSerializer(copy, context=self.get_serializer_context()).data, status=201)
 
     @extend_schema(responses={200: SchemaVersionSerializer(many=True), **_errors})
-    @action(detail=True, methods=["get"], pagination_class=None)
+    @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None)
     def versions(self, request: Request, pk: Any = None) -> Response:
         schema = self.get_object()
         return Response(SchemaVersionSerializer(schema.versions.all(), many=True).data)

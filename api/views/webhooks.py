@@ -26,6 +26,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.http import HttpRequest
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.parsers import BaseParser
@@ -139,9 +140,13 @@ class WebhookView(APIView):
         return 'Schema-Webhook realm="api", headers="X-Schema-Secret X-Schema-Signature"'
 
     @extend_schema(
-        request={"application/json": {"type": "object", "additionalProperties": True}},
+        request={"application/json": OpenApiTypes.ANY},  # the payload: any JSON value
         parameters=[
-            OpenApiParameter("wait", float, description="Seconds (≤ 30) to wait for the result."),
+            OpenApiParameter(
+                "wait",
+                {"type": "number", "minimum": 0, "maximum": MAX_WAIT_SECONDS},
+                description="Seconds (≤ 30) to wait for the result.",
+            ),
             OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER, required=False),
             OpenApiParameter("X-Schema-Secret", str, location=OpenApiParameter.HEADER, required=False),
             OpenApiParameter(

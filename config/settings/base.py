@@ -184,6 +184,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # The OpenAPI document and Swagger UI are for signed-in users, like the rest of the API.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Every operation documents the error answers the framework around it can give (api/openapi.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.openapi.add_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "SchemaStatusEnum": "schemas_app.models.SchemaStatus",
         "ExecutionStatusEnum": "executions_app.models.ExecutionStatus",
