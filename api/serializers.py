@@ -182,6 +182,15 @@ class ExecutionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
         }
 
 
+class WebhookExecutionSerializer(ExecutionSerializer):
+    """What a webhook sender (a third party holding the schema's secret) gets back: the execution
+    without `context` — the schema's variables may hold credentials."""
+
+    class Meta(ExecutionSerializer.Meta):
+        fields = [f for f in ExecutionSerializer.Meta.fields if f != "context"]
+        read_only_fields = fields
+
+
 class ExecutionListSerializer(ExecutionSerializer):
     class Meta(ExecutionSerializer.Meta):
         fields = [f for f in ExecutionSerializer.Meta.fields if f not in ("context", "trigger_payload", "result")]

@@ -13,7 +13,10 @@ signature of `"<timestamp>.<raw body>"` (`X-Schema-Signature: t=<unix>,v1=<hex>[
 A schema that does not exist, is not active, or has no `webhook_trigger` answers 404 — the same
 answer, before any authentication, so ids of drafts do not leak. `Idempotency-Key` makes a repeated
 delivery return the first execution. `?wait=<s>` (≤ 30) holds the request until the execution
-finishes and answers 200 with it, else 202. Rate limits: per schema and per client IP.
+finishes and answers 200 with it, else 202 (at most `SCHEMA_WEBHOOK_MAX_WAITING` requests per API
+process wait at a time; the others get their 202 at once). The answer is the execution without
+its `context` (the variables may hold credentials; the sender is a third party). Rate limits: per
+schema and per client IP.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import threading
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 from drf_spectacular.types import OpenApiTypes
@@ -37,7 +42,7 @@ from rest_framework.views import APIView
 
 from api.exceptions import PayloadTooLarge, check_payload_size
 from api.parsers import decode_json
-from api.serializers import ErrorSerializer, ExecutionSerializer
+from api.serializers import ErrorSerializer, WebhookExecutionSerializer
 from api.throttling import WebhookIPRateThrottle, WebhookRateThrottle
 from executions_app.models import Execution, TriggerType
 from executions_app.services import execution_create
@@ -49,6 +54,10 @@ MAX_WAIT_SECONDS = 30
 POLL_INTERVAL_SECONDS = 0.05
 MAX_SIGNATURE_HEADER = 1024
 _REPLAY_PENDING = "pending"
+# `?wait` holds a server thread; whoever has a schema's secret could hold them all. At most this many
+# requests of one API process wait at a time; the others are answered 202 at once (wait is
+# best-effort by contract).
+_WAITING = threading.BoundedSemaphore(max(0, int(getattr(settings, "SCHEMA_WEBHOOK_MAX_WAITING", 2))))
 
 
 def signature_for(secret: str, timestamp: int | str, body: bytes) -> str:
@@ -158,8 +167,8 @@ class WebhookView(APIView):
             ),
         ],
         responses={
-            200: ExecutionSerializer,
-            202: ExecutionSerializer,
+            200: WebhookExecutionSerializer,
+            202: WebhookExecutionSerializer,
             400: ErrorSerializer,
             401: ErrorSerializer,
             404: ErrorSerializer,
@@ -201,12 +210,16 @@ class WebhookView(APIView):
                 raise
             if replay_key is not None:
                 cache.set(replay_key, str(execution.pk), timeout=2 * SIGNATURE_TOLERANCE_SECONDS)
-        execution = self._await(execution, wait) if wait else execution
+        if wait and _WAITING.acquire(blocking=False):  # else: no slot, answer 202 at once
+            try:
+                execution = self._await(execution, wait)
+            finally:
+                _WAITING.release()
         code = status.HTTP_200_OK if wait and execution.is_finished else status.HTTP_202_ACCEPTED
         if wait or not created:
             execution = Execution.objects.select_related("schema", "schema_version", "state").get(pk=execution.pk)
         # else: just created — schema, pinned version and state are the objects written (no re-read)
-        return Response(ExecutionSerializer(execution).data, status=code)
+        return Response(WebhookExecutionSerializer(execution).data, status=code)
 
     @staticmethod
     def _replayed(replay_key: str) -> Execution:

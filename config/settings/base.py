@@ -141,6 +141,8 @@ SCHEMA_METRICS_TOKEN = env("SCHEMA_METRICS_TOKEN", default="")
 # by the per-IP rate limits is taken that many hops from the end. 0 = use the socket address
 # (a client-sent X-Forwarded-For is then ignored and cannot dodge a limit).
 SCHEMA_TRUSTED_PROXY_COUNT = env.int("SCHEMA_TRUSTED_PROXY_COUNT", default=0)
+# Webhook `?wait=` requests that may hold a server thread at the same time, per API process.
+SCHEMA_WEBHOOK_MAX_WAITING = env.int("SCHEMA_WEBHOOK_MAX_WAITING", default=2)
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,7 +1,7 @@
 """Schemathesis over the whole API (the OpenAPI document served at /api/schema/), in-process (WSGI).
 
 Every operation, signed in with a token, examples bounded per operation (`FUZZ_EXAMPLES`,
-default 25; CI runs it as part of the suite). Two passes:
+default 15; CI runs it as part of the suite; FUZZ_EXAMPLES=100 for a deeper run). Two passes:
 
 * `test_api_conforms` — cases as generated (random ids, positive and negative data);
 * `test_api_conforms_on_real_objects` — the same with path ids pointing at a fresh schema and
@@ -32,7 +32,7 @@ from tests.factories import UserFactory, create_schema, edge, linear_definition,
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 APP = get_wsgi_application()
 SPEC = SchemaGenerator().get_schema(request=None, public=True)
 schema = schemathesis.openapi.from_dict(SPEC)

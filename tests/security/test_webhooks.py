@@ -202,3 +202,35 @@ def test_concurrent_deliveries_with_one_idempotency_key(hook: Schema) -> None:
     assert [r.status_code for r in results] == [202] * 6
     assert len({r.json()["id"] for r in results}) == 1
     assert Execution.objects.filter(schema=hook).count() == 1
+
+
+def test_waiting_requests_cannot_hold_every_server_thread(
+    anon_client: APIClient, hook: Schema, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sender with the secret asking `?wait=30` again and again would hold every thread of the
+    API; past `SCHEMA_WEBHOOK_MAX_WAITING` per process the answer is the usual 202, at once."""
+    monkeypatch.setattr(webhooks, "_WAITING", threading.BoundedSemaphore(0))  # every slot taken
+    with mock.patch.object(webhooks.WebhookView, "_await", side_effect=AssertionError("must not wait")):
+        started = time.monotonic()
+        response = anon_client.post(
+            f"/api/hooks/{hook.id}/?wait=30",
+            data=b"{}",
+            content_type="application/json",
+            HTTP_X_SCHEMA_SECRET=hook.webhook_secret,
+        )
+    assert response.status_code in (200, 202) and time.monotonic() - started < 5
+
+
+def test_the_sender_does_not_see_the_variables(anon_client: APIClient, user: Any) -> None:
+    definition = linear_definition("webhook_trigger")
+    definition["variables"] = {"api_token": "sk-live-do-not-leak"}
+    schema = create_schema(user=user, definition=definition, activate=True)
+    response = anon_client.post(
+        f"/api/hooks/{schema.id}/?wait=5",
+        data=b'{"name": "x"}',
+        content_type="application/json",
+        HTTP_X_SCHEMA_SECRET=schema.webhook_secret,
+    )
+    assert response.status_code == 200
+    assert "context" not in response.json() and "sk-live-do-not-leak" not in response.content.decode()
+    assert response.json()["result"] == "Hello x"
