@@ -187,8 +187,8 @@ class WebhookView(APIView):
         check_payload_size(payload)
         wait = self._wait_seconds(request)
         key = request.headers.get("Idempotency-Key") or None
-        if key is not None and len(key) > 255:
-            raise exceptions.ValidationError({"Idempotency-Key": ["At most 255 characters."]})
+        if key is not None and (len(key) > 255 or not key.isprintable()):
+            raise exceptions.ValidationError({"Idempotency-Key": ["At most 255 printable characters."]})
         replay_key = f"webhook-signature:{schema.pk}:{signature}" if signature else None
         created = False
         if replay_key is not None and not cache.add(

@@ -234,3 +234,10 @@ def test_the_sender_does_not_see_the_variables(anon_client: APIClient, user: Any
     assert response.status_code == 200
     assert "context" not in response.json() and "sk-live-do-not-leak" not in response.content.decode()
     assert response.json()["result"] == "Hello x"
+
+
+@pytest.mark.parametrize("key", ["k" * 256, "bad\x00key", "tab\tkey"])
+def test_bad_idempotency_keys_are_400(anon_client: APIClient, hook: Schema, key: str) -> None:
+    response = post(anon_client, hook, b"{}", HTTP_X_SCHEMA_SECRET=hook.webhook_secret, HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 400 and response.json()["errors"][0]["path"] == "Idempotency-Key"
+    assert Execution.objects.count() == 0
