@@ -160,6 +160,7 @@ def start_ours(database_url: str, log_level: str = "INFO", tag: str = "ours") ->
 
 def start_ceiling(ceiling_url: str, seed: dict[str, Any]) -> Stack:
     env = proc_env(app_env(ceiling_url), CEILING_PORT, "ceiling")
+    env.pop("DJANGO_SETTINGS_MODULE")  # else Celery's Django fix-up loads Django into the bare worker
     env.update(
         CEILING_DATABASE_URL=ceiling_url,
         CEILING_SCHEMA_ID=seed["schema_id"],
