@@ -56,7 +56,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--lead", type=float, default=None, help="seconds before the first due time (default: publishing time + 30 s)"
     )
-    parser.add_argument("--grace", type=float, default=120.0, help="seconds after the last due time to wait")
+    parser.add_argument("--grace", type=float, default=300.0, help="seconds after the last due time to wait")
+    parser.add_argument("--name", default="timers", help="results file prefix")
     return parser.parse_args()
 
 
@@ -219,6 +220,10 @@ with connection.cursor() as cursor:
     bad_executions = cursor.fetchone()[0]
     cursor.execute("SELECT count(*) FROM executions")
     total_executions = cursor.fetchone()[0]
+    cursor.execute(
+        "SELECT extract(epoch FROM max(fired_at) - min(due_at)) FROM execution_timers WHERE status = 'fired'"
+    )
+    fire_span_s = float(cursor.fetchone()[0] or 0)
     cursor.execute("SELECT count(*) FROM execution_steps WHERE node_id = 'wait'")
     delay_steps = cursor.fetchone()[0]
 completed_lines: Counter[str] = Counter()
@@ -242,6 +247,8 @@ report: dict[str, Any] = {
     "timers": args.timers,
     "timer_status": timer_status,
     "fired": len(lateness),
+    "fired_per_s_first_due_to_last_fired": round(len(lateness) / fire_span_s, 1) if fire_span_s else None,
+    "due_per_s": round(args.timers / args.spread, 1),
     "lateness_ms": {
         "p50": percentile(lateness, 50),
         "p99": percentile(lateness, 99),
@@ -268,14 +275,16 @@ markdown = (
     f"| timers | fired | lost | doubled | lateness p50 ms | p99 ms | max ms |\n|---:|---:|---:|---:|---:|---:|---:|\n"
     f"| {args.timers} | {len(lateness)} | {report['lost']} | {report['doubled']} | {lat['p50']} | {lat['p99']} |"
     f" {lat['max']} |\n\n"
+    f"Due {report['due_per_s']}/s; fired {report['fired_per_s_first_due_to_last_fired']}/s from the first due time"
+    " to the last firing (each firing resumes and completes its execution).\n"
     f"Every execution completed with 3 steps: {'yes' if bad_executions == 0 else f'NO ({bad_executions} not)'};"
     f" one completion log line each: {'yes' if report['completed_logged_not_once'] == 0 else 'NO'}."
     f" → {'OK' if report['ok'] else 'FAILED'}\n"
 )
 stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-write_json(RESULTS / f"timers-{stamp}.json", report)
-write_json(RESULTS / "timers-latest.json", report)
-(RESULTS / "timers-latest.md").write_text(markdown)
+write_json(RESULTS / f"{args.name}-{stamp}.json", report)
+write_json(RESULTS / f"{args.name}-latest.json", report)
+(RESULTS / f"{args.name}-latest.md").write_text(markdown)
 print(markdown)
 connection.close()
 sys.exit(0 if report["ok"] else 1)
