@@ -28,6 +28,23 @@ def _publish_on_commit(execution: Execution) -> None:
     transaction.on_commit(lambda: publish_execution(execution_id, request_id=request_id))
 
 
+_PINNED: dict[tuple[Any, int], SchemaVersion] = {}
+_PINNED_MAX = 256
+
+
+def _pinned_version(schema: Schema) -> SchemaVersion:
+    """The schema's current version. Versions are immutable rows (an edit makes a new one), so a
+    process keeps the ones it has read: one query fewer per trigger (measured on the webhook path)."""
+    key = (schema.pk, schema.version)
+    found = _PINNED.get(key)
+    if found is None:
+        found = SchemaVersion.objects.get(schema=schema, version=schema.version)
+        if len(_PINNED) >= _PINNED_MAX:
+            _PINNED.clear()
+        _PINNED[key] = found
+    return found
+
+
 def execution_create(
     *,
     schema: Schema,
@@ -45,7 +62,7 @@ def execution_create(
         existing = Execution.objects.filter(schema=schema, idempotency_key=idempotency_key).first()
         if existing is not None:
             return existing, False
-    pinned = version or SchemaVersion.objects.get(schema=schema, version=schema.version)
+    pinned = version or _pinned_version(schema)
     try:
         with transaction.atomic():
             execution = Execution.objects.create(
