@@ -9,6 +9,7 @@ execution's status — so a crash at any point leaves either the old or the new 
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -140,7 +141,12 @@ class DjangoExecutionStore:
         if updated:
             trigger = self._meta.get(execution_id, ("", "unknown"))[1]
             metrics.EXECUTIONS_FINISHED.labels(status, trigger).inc()
-            logger.info("execution %s", status, extra={"execution_status": status, **fields})
+            # The result may carry users' data (it is in the database for those allowed to see it):
+            # the log line says only how big it is.
+            summary = {k: v for k, v in fields.items() if k != "result"}
+            if "result" in fields:
+                summary["result_bytes"] = len(json.dumps(fields["result"], default=str))
+            logger.info("execution %s", status, extra={"execution_status": status, **summary})
 
     @transaction.atomic
     def save_checkpoint(self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint) -> None:
