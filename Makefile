@@ -6,13 +6,14 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 export PORT ?= 8000
 
-.PHONY: help run test test-backend test-frontend e2e lint fmt install frontend migrate seed bench bench-scale bench-timers bench-all up down clean
+.PHONY: help run test test-backend test-frontend e2e lint fmt install frontend migrate seed bench bench-profile bench-scale bench-timers bench-all up down clean
 
 help:
 	@echo "make run    - install, migrate, seed demo data, start API + worker + beat on http://127.0.0.1:$(PORT)"
 	@echo "make test   - the whole suite (backend on PostgreSQL + RabbitMQ, frontend unit, browser e2e)"
 	@echo "make lint   - ruff, mypy, manage.py check --deploy, makemigrations --check"
 	@echo "make bench  - the standard benchmark (real PostgreSQL, RabbitMQ, gunicorn, workers) + ceiling"
+	@echo "make bench-profile - cProfile of the two hot paths (webhook accept, worker walk), SQL per call"
 	@echo "make bench-scale / bench-timers / bench-all - 1M-step scale figures, 10k-timer lateness, all three"
 	@echo "make up / make down - docker compose dev stack"
 
@@ -73,6 +74,9 @@ fmt: install
 
 bench: install
 	$(PY) bench/run.py
+
+bench-profile: install
+	$(PY) bench/hotpaths.py
 
 bench-scale: install
 	$(PY) bench/scale.py
