@@ -8,6 +8,7 @@ statuses, timestamps, the lease owner, every step with its input and output, and
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,7 +34,7 @@ def _chain(*middle: dict[str, Any]) -> dict[str, Any]:
     nodes = [node("start", "manual_trigger"), *middle]
     return {
         "nodes": nodes,
-        "edges": [edge(a["id"], b["id"]) for a, b in zip(nodes, nodes[1:], strict=False)],
+        "edges": [edge(a["id"], b["id"]) for a, b in itertools.pairwise(nodes)],
         "variables": {"counter": 0},
     }
 
@@ -137,6 +138,9 @@ def test_a_finished_execution_is_not_moved_back_by_a_late_write() -> None:
     assert ExecutionStep.objects.filter(execution=execution).count() == 1  # the step is history
 
 
+STEP_FIELDS = ("seq", "node_id", "node_type", "input", "output", "status", "error", "attempt", "started_at", "finished_at")
+
+
 def _step(seq: int, **overrides: Any) -> StepRecord:
     started = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
     values: dict[str, Any] = {
@@ -167,7 +171,7 @@ def test_the_postgres_statement_and_the_orm_path_write_the_same_rows(status: str
         fields = {"result": {"r": [1, 2]}, "finished_at": now, "lease_owner": "", "lease_expires_at": None}
     elif status == ExecutionStatus.FAILED:
         fields = {"error": "node 'n2' failed", "finished_at": now, "lease_owner": "", "lease_expires_at": None}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for write in (runner._write_postgres, runner._write_orm):
         execution = _execution(_chain(node("done", "end", {"output": "ok"})))
         resume_at = now + timedelta(seconds=5) if status == ExecutionStatus.PAUSED else None
@@ -196,14 +200,7 @@ def test_the_postgres_statement_and_the_orm_path_write_the_same_rows(status: str
                     k: getattr(state, k)
                     for k in ("checkpoint", "context", "current_node_id", "wait_kind", "resume_at", "updated_at")
                 },
-                "steps": list(
-                    ExecutionStep.objects.filter(execution=execution)
-                    .order_by("seq")
-                    .values(
-                        "seq", "node_id", "node_type", "input", "output", "status", "error", "attempt", "started_at",
-                        "finished_at",
-                    )
-                ),  # fmt: skip
+                "steps": list(ExecutionStep.objects.filter(execution=execution).order_by("seq").values(*STEP_FIELDS)),
             }
         )
     assert rows[0] == rows[1]
