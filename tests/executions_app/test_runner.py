@@ -138,7 +138,8 @@ def test_a_finished_execution_is_not_moved_back_by_a_late_write() -> None:
     assert ExecutionStep.objects.filter(execution=execution).count() == 1  # the step is history
 
 
-STEP_FIELDS = ("seq", "node_id", "node_type", "input", "output", "status", "error", "attempt", "started_at", "finished_at")
+STEP_FIELDS = ("seq", "node_id", "node_type", "input", "output", "status", "error", "attempt")
+STEP_FIELDS += ("started_at", "finished_at")
 
 
 def _step(seq: int, **overrides: Any) -> StepRecord:
@@ -164,7 +165,7 @@ def _step(seq: int, **overrides: Any) -> StepRecord:
 def test_the_postgres_statement_and_the_orm_path_write_the_same_rows(status: str) -> None:
     """The one-statement write (PostgreSQL) and the ORM write (SQLite, embedded mode) agree."""
     steps = [_step(1), _step(2, status="failed", error="Traceback ...\nValueError: x", output={"o": 1}, attempt=3)]
-    checkpoint = {"vars": {"counter": 2}, "queue": [], "waiting": None}
+    checkpoint: dict[str, Any] = {"vars": {"counter": 2}, "queue": [], "waiting": None}
     now = datetime(2026, 1, 2, 3, 4, 6, tzinfo=UTC)
     fields: dict[str, Any] = {}
     if status == ExecutionStatus.COMPLETED:
