@@ -61,7 +61,7 @@ def test_a_pure_walk_completes_in_one_write_with_every_step() -> None:
     assert all(s.status == "success" and s.attempt == 1 for s in steps)
     assert steps[0].input == {"a": 1} and steps[0].output == {"a": 1}
     assert steps[-1].output == 3
-    assert all(s.started_at is not None and s.started_at <= s.finished_at for s in steps)
+    assert all(s.started_at and s.finished_at and s.started_at <= s.finished_at for s in steps)
     state = ExecutionState.objects.get(execution=execution)
     assert state.context == {"counter": 3}
     assert state.checkpoint["seq"] == 5
@@ -138,8 +138,10 @@ def test_a_finished_execution_is_not_moved_back_by_a_late_write() -> None:
     assert ExecutionStep.objects.filter(execution=execution).count() == 1  # the step is history
 
 
-STEP_FIELDS = ("seq", "node_id", "node_type", "input", "output", "status", "error", "attempt")
-STEP_FIELDS += ("started_at", "finished_at")
+STEP_FIELDS = [
+    *("seq", "node_id", "node_type", "input", "output", "status", "error", "attempt"),
+    *("started_at", "finished_at"),
+]
 
 
 def _step(seq: int, **overrides: Any) -> StepRecord:
