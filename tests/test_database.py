@@ -83,6 +83,18 @@ def test_the_four_spec_indexes_exist() -> None:
             assert constraints[name]["index"] and constraints[name]["columns"] == columns
 
 
+@requires_postgres
+@pytest.mark.django_db
+def test_only_the_rate_limit_counters_skip_the_write_ahead_log() -> None:
+    """api_throttle is UNLOGGED (its commits do not wait for a WAL flush); everything else is durable."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_class JOIN pg_namespace n ON n.oid = relnamespace "
+            "WHERE n.nspname = current_schema() AND relkind = 'r' AND relpersistence = 'u'"
+        )
+        assert [row[0] for row in cursor.fetchall()] == ["api_throttle"]
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("table", "value"),
