@@ -11,6 +11,11 @@ weighted by how much of it still overlaps, plus the current count): smooth at wi
 storage per key. A refused request is not counted. The 429 carries `Retry-After` (DRF sets it from
 `wait()`), in the API's error format (`type: throttled`).
 
+A view with several of these throttles (the webhook: per IP and per schema) counts all its scopes
+in one statement (`check_shared_throttles`: a multi-row upsert, rows in bucket order so concurrent
+requests lock them in the same order); each scope is then decided exactly as alone: a refused scope
+undoes its own hit, an allowed one keeps it, the 429 waits for the longest.
+
 Scopes and settings (`REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`, `None` disables a scope):
 `user` (authenticated user), `anon` (client IP of unauthenticated calls), `login` (per e-mail
 address, against password guessing spread over many IPs), `webhook` (per schema), `webhook_ip`
@@ -25,6 +30,7 @@ import hashlib
 import math
 import random
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection
@@ -47,6 +53,19 @@ ON CONFLICT (bucket) DO UPDATE SET
     expires_at = EXCLUDED.expires_at
 RETURNING hits, previous_hits
 """
+# The same upsert for several buckets at once (one row per scope), returning each bucket's counts.
+_UPSERT_MANY = """
+INSERT INTO api_throttle (bucket, window_index, hits, previous_hits, expires_at) VALUES {rows}
+ON CONFLICT (bucket) DO UPDATE SET
+    previous_hits = CASE WHEN api_throttle.window_index = EXCLUDED.window_index THEN api_throttle.previous_hits
+                         WHEN api_throttle.window_index = EXCLUDED.window_index - 1 THEN api_throttle.hits
+                         ELSE 0 END,
+    hits = CASE WHEN api_throttle.window_index = EXCLUDED.window_index THEN api_throttle.hits + 1 ELSE 1 END,
+    window_index = EXCLUDED.window_index,
+    expires_at = EXCLUDED.expires_at
+RETURNING bucket, hits, previous_hits
+"""
+_UPSERT_MANY_SQL: dict[int, str] = {}
 _UNDO = "UPDATE api_throttle SET hits = hits - 1 WHERE bucket = %s AND window_index = %s AND hits > 0"
 _CLEANUP = "DELETE FROM api_throttle WHERE expires_at < %s"
 
@@ -60,6 +79,25 @@ def hit(key: str, duration: int, now: float) -> tuple[int, int]:
         if random.random() < CLEANUP_PROBABILITY:  # keep the table to the keys seen lately
             cursor.execute(_CLEANUP, [now])
     return int(count), int(previous)
+
+
+def hit_many(hits: Sequence[tuple[str, int, float]]) -> dict[str, tuple[int, int]]:
+    """`hit` for several distinct keys `(key, duration, now)` in one statement; returns
+    {key: (count in the current window, count in the previous)}."""
+    rows = sorted(hits)  # one lock order for every request: two upserts never wait on each other in a cycle
+    sql = _UPSERT_MANY_SQL.get(len(rows))
+    if sql is None:
+        sql = _UPSERT_MANY_SQL[len(rows)] = _UPSERT_MANY.format(rows=", ".join(["(%s, %s, 1, 0, %s)"] * len(rows)))
+    params: list[Any] = []
+    for key, duration, now in rows:
+        window = int(now // duration)
+        params += [key, window, (window + 2) * duration]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        counts = {str(bucket): (int(count), int(previous)) for bucket, count, previous in cursor.fetchall()}
+        if random.random() < CLEANUP_PROBABILITY * len(rows):
+            cursor.execute(_CLEANUP, [min(now for _, _, now in rows)])
+    return counts
 
 
 def undo(key: str, duration: int, now: float) -> None:
@@ -96,21 +134,24 @@ class _SharedThrottle(throttling.SimpleRateThrottle):
     def ident_key(self, request: Request, view: APIView) -> str | None:
         raise NotImplementedError
 
-    def allow_request(self, request: Request, view: APIView) -> bool:
+    def prepare(self, request: Request, view: APIView) -> tuple[str, int, int, float] | None:
+        """`(key, limit, duration, now)` of this request, or None when this scope does not apply."""
+        self._wait = None
         rate = self.get_rate()
         if rate is None:
-            return True
+            return None
         limit, duration = self.parse_rate(rate)
         if not limit or not duration:
-            return True
+            return None
         ident = self.ident_key(request, view)
         if ident is None:
-            return True
+            return None
         if len(ident) > 80:
             ident = hashlib.sha256(ident.encode()).hexdigest()
-        key = f"{self.scope}:{ident}"
-        now = self.timer()
-        count, previous = hit(key, duration, now)
+        return f"{self.scope}:{ident}", limit, duration, self.timer()
+
+    def decide(self, key: str, limit: int, duration: int, now: float, *, count: int, previous: int) -> bool:
+        """Given the counts after this request's hit: allowed, or refused (the hit is undone)."""
         weighted = previous * (1 - (now % duration) / duration) + count
         if weighted <= limit:
             return True
@@ -118,10 +159,52 @@ class _SharedThrottle(throttling.SimpleRateThrottle):
         self._wait = seconds_until_allowed(count - 1, previous, limit, duration, now)
         return False
 
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        prepared = self.prepare(request, view)
+        if prepared is None:
+            return True
+        key, limit, duration, now = prepared
+        count, previous = hit(key, duration, now)
+        return self.decide(key, limit, duration, now, count=count, previous=previous)
+
     def wait(self) -> float | None:
         return None if self._wait is None else max(1.0, math.ceil(self._wait))
 
     timer = staticmethod(time.time)
+
+
+def check_shared_throttles(throttles: Sequence[throttling.BaseThrottle], request: Request, view: APIView) -> list[Any]:
+    """What DRF's `APIView.check_throttles` does — every throttle is asked, the refused ones'
+    `wait()` are returned — with the shared throttles' counts taken in one statement."""
+    waits: list[Any] = []
+    pending: list[tuple[_SharedThrottle, tuple[str, int, int, float]]] = []
+    for throttle in throttles:
+        if isinstance(throttle, _SharedThrottle):
+            prepared = throttle.prepare(request, view)
+            if prepared is not None:
+                pending.append((throttle, prepared))
+        elif not throttle.allow_request(request, view):
+            waits.append(throttle.wait())
+    keys = [key for _, (key, _, _, _) in pending]
+    counts: dict[str, tuple[int, int]] | None = None
+    if len(pending) > 1 and len(set(keys)) == len(keys):
+        counts = hit_many([(key, duration, now) for _, (key, _, duration, now) in pending])
+    for throttle, (key, limit, duration, now) in pending:
+        count, previous = counts[key] if counts is not None else hit(key, duration, now)
+        if not throttle.decide(key, limit, duration, now, count=count, previous=previous):
+            waits.append(throttle.wait())
+    return waits
+
+
+class SharedThrottlesMixin:
+    """For a view: its shared throttles counted in one statement (see `check_shared_throttles`)."""
+
+    def check_throttles(self, request: Request) -> None:
+        view: Any = self
+        waits = check_shared_throttles(view.get_throttles(), request, view)
+        if waits:
+            durations = [duration for duration in waits if duration is not None]
+            view.throttled(request, max(durations, default=None))
 
 
 class UserRateThrottle(_SharedThrottle):

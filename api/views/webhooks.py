@@ -30,10 +30,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.http import HttpRequest
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -43,7 +44,7 @@ from rest_framework.views import APIView
 from api.exceptions import PayloadTooLarge, check_payload_size
 from api.parsers import decode_json
 from api.serializers import ErrorSerializer, WebhookExecutionSerializer
-from api.throttling import WebhookIPRateThrottle, WebhookRateThrottle
+from api.throttling import SharedThrottlesMixin, WebhookIPRateThrottle, WebhookRateThrottle
 from executions_app.models import Execution, TriggerType
 from executions_app.services import execution_create
 from schemas_app.models import Schema, SchemaStatus
@@ -124,6 +125,35 @@ def authenticate_webhook(schema: Schema, request: HttpRequest, body: bytes) -> s
     return None
 
 
+# The columns the webhook needs (not the definition, which can be large): authentication, the
+# pinned version, the answer's `schema_name`. The webhook trigger is checked by jsonb containment:
+# `nodes` is an array with an object whose `type` is "webhook_trigger" — what `has_webhook_trigger`
+# checks in Python.
+_WEBHOOK_SCHEMA_FIELDS = (
+    "id",
+    "name",
+    "version",
+    "webhook_secret",
+    "webhook_secret_previous",
+    "webhook_secret_previous_expires_at",
+)
+_WEBHOOK_SCHEMA_SQL = """
+SELECT id, name, version, webhook_secret, webhook_secret_previous, webhook_secret_previous_expires_at
+FROM schemas WHERE id = %s AND status = %s AND definition @> '{"nodes": [{"type": "webhook_trigger"}]}'::jsonb
+"""
+
+
+def webhook_schema(schema_id: Any) -> Schema | None:
+    """The active schema with a webhook trigger and this id (only the fields the webhook uses), or None."""
+    if connection.vendor != "postgresql":
+        schema = Schema.objects.filter(pk=schema_id, status=SchemaStatus.ACTIVE).first()
+        return schema if schema is not None and has_webhook_trigger(schema) else None
+    with connection.cursor() as cursor:
+        cursor.execute(_WEBHOOK_SCHEMA_SQL, [schema_id, SchemaStatus.ACTIVE.value])
+        row = cursor.fetchone()
+    return None if row is None else Schema.from_db(connection.alias, _WEBHOOK_SCHEMA_FIELDS, row)
+
+
 def has_webhook_trigger(schema: Schema) -> bool:
     nodes = schema.definition.get("nodes") if isinstance(schema.definition, dict) else None
     return isinstance(nodes, list) and any(isinstance(n, dict) and n.get("type") == "webhook_trigger" for n in nodes)
@@ -138,7 +168,42 @@ class RawBodyParser(BaseParser):
         return stream.read() if stream is not None else b""
 
 
-class WebhookView(APIView):
+_DATETIME = serializers.DateTimeField()
+
+
+def created_execution_data(execution: Execution) -> dict[str, Any]:
+    """`WebhookExecutionSerializer(execution).data` for an execution `execution_create` has just
+    created (its schema, pinned version and state are the objects written), without building a
+    ModelSerializer per request: same keys, same order, same value formats (tests compare both)."""
+    state = execution.state
+    return {
+        "id": str(execution.id),
+        "schema": execution.schema_id,
+        "schema_name": str(execution.schema.name),
+        "schema_version": int(execution.schema_version.version),
+        "status": str(execution.status),
+        "trigger_type": str(execution.trigger_type),
+        "trigger_payload": execution.trigger_payload,
+        "created_at": _datetime(execution.created_at),
+        "started_at": _datetime(execution.started_at),
+        "finished_at": _datetime(execution.finished_at),
+        "error": None if execution.error is None else str(execution.error),
+        "current_node_id": state.current_node_id,
+        "waiting": None if execution.status != "paused" or not state.wait_kind else _waiting(execution),
+        "result": execution.result,
+        "rerun_of": execution.rerun_of_id,
+    }
+
+
+def _datetime(value: Any) -> Any:
+    return None if value is None else _DATETIME.to_representation(value)
+
+
+def _waiting(execution: Execution) -> Any:
+    return WebhookExecutionSerializer().get_waiting(execution)
+
+
+class WebhookView(SharedThrottlesMixin, APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
     throttle_classes = [WebhookIPRateThrottle, WebhookRateThrottle]
@@ -178,8 +243,8 @@ class WebhookView(APIView):
         tags=["webhooks"],
     )
     def post(self, request: Request, schema_id: Any) -> Response:
-        schema = Schema.objects.filter(pk=schema_id, status=SchemaStatus.ACTIVE).first()
-        if schema is None or not has_webhook_trigger(schema):
+        schema = webhook_schema(schema_id)
+        if schema is None:
             raise exceptions.NotFound("No active schema with this id.")
         body = request.data if isinstance(request.data, bytes) else b""
         signature = authenticate_webhook(schema, request._request, body)
@@ -218,8 +283,9 @@ class WebhookView(APIView):
         code = status.HTTP_200_OK if wait and execution.is_finished else status.HTTP_202_ACCEPTED
         if wait or not created:
             execution = Execution.objects.select_related("schema", "schema_version", "state").get(pk=execution.pk)
-        # else: just created — schema, pinned version and state are the objects written (no re-read)
-        return Response(WebhookExecutionSerializer(execution).data, status=code)
+            return Response(WebhookExecutionSerializer(execution).data, status=code)
+        # just created: schema, pinned version and state are the objects written (no re-read)
+        return Response(created_execution_data(execution), status=code)
 
     @staticmethod
     def _replayed(replay_key: str) -> Execution:
