@@ -19,6 +19,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from . import sql
 from .models import Execution
 
 
@@ -33,9 +34,8 @@ def _postgres() -> bool:
 
 def try_lock(execution_id: str, owner: str) -> bool:
     if _postgres():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [_lock_key(execution_id)])
-            return bool(cursor.fetchone()[0])
+        rows, _ = sql.execute("SELECT pg_try_advisory_lock(%s::bigint)", [_lock_key(execution_id)])
+        return bool(rows and rows[0][0])
     now = timezone.now()
     taken = Execution.objects.filter(
         Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now) | Q(lease_owner=owner), pk=execution_id
@@ -45,8 +45,7 @@ def try_lock(execution_id: str, owner: str) -> bool:
 
 def unlock(execution_id: str, owner: str) -> None:
     if _postgres():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(execution_id)])
+        sql.execute("SELECT pg_advisory_unlock(%s::bigint)", [_lock_key(execution_id)])
         return
     Execution.objects.filter(pk=execution_id, lease_owner=owner).update(lease_owner="", lease_expires_at=None)
 

@@ -30,6 +30,7 @@ from engine.store import Checkpoint, ExecutionSnapshot, StepRecord, Waiting, cur
 from engine.walker import run_execution as walk
 from schemas_app.models import SchemaVersion
 
+from . import sql
 from .locks import execution_lock
 from .models import (
     FINISHED_STATUSES,
@@ -49,7 +50,7 @@ _OPEN = ~Q(status__in=FINISHED_STATUSES)
 _FINISHED_SQL = "(" + ", ".join(f"'{status}'" for status in sorted(FINISHED_STATUSES)) + ")"
 _LOAD_SQL = """
 SELECT e.status, e.schema_id, e.trigger_type, e.trigger_payload, e.schema_version_id, s.checkpoint
-FROM executions e LEFT JOIN execution_state s ON s.execution_id = e.id WHERE e.id = %s
+FROM executions e LEFT JOIN execution_state s ON s.execution_id = e.id WHERE e.id = %s::uuid
 """
 _EXECUTION_COLUMNS = frozenset({"result", "error", "finished_at", "lease_owner", "lease_expires_at"})
 # The steps travel as ONE jsonb array parameter: a constant statement text (psycopg caches its
@@ -57,7 +58,7 @@ _EXECUTION_COLUMNS = frozenset({"result", "error", "finished_at", "lease_owner",
 # NULL in a JSONField, as Django stores it.
 _STEPS_INSERT = """steps AS (INSERT INTO execution_steps
     (execution_id, seq, node_id, node_type, input, output, status, error, attempt, started_at, finished_at)
-    SELECT %s, x.seq, x.node_id, x.node_type, NULLIF(x.input, 'null'::jsonb), NULLIF(x.output, 'null'::jsonb),
+    SELECT %s::uuid, x.seq, x.node_id, x.node_type, NULLIF(x.input, 'null'::jsonb), NULLIF(x.output, 'null'::jsonb),
            x.status, x.error, x.attempt, x.started_at, x.finished_at
     FROM jsonb_to_recordset(%s::jsonb) AS x(seq integer, node_id text, node_type text, input jsonb, output jsonb,
          status text, error text, attempt integer, started_at timestamptz, finished_at timestamptz)), """
@@ -128,13 +129,12 @@ class DjangoExecutionStore:
             )
             _DEFINITIONS.setdefault(execution.schema_version_id, json.dumps(execution.schema_version.definition))
         else:
-            with connection.cursor() as cursor:
-                cursor.execute(_LOAD_SQL, [execution_id])
-                row = cursor.fetchone()
-            if row is None:
+            rows, _ = sql.execute(_LOAD_SQL, [execution_id])
+            if not rows:
                 return None
             # Django has psycopg hand jsonb over as text (JSONField decodes it): decode it here.
-            row = (*row[:3], _from_jsonb(row[3]), row[4], _from_jsonb(row[5]))
+            found = rows[0]
+            row = (*found[:3], _from_jsonb(found[3]), found[4], _from_jsonb(found[5]))
         status, schema_id, trigger_type, payload, version_id, checkpoint = row
         self._meta[execution_id] = (str(schema_id), trigger_type)
         # The status was just read: the first cancel check is due one interval from now (saves a
@@ -309,9 +309,9 @@ class _Write:
 def _write_postgres(w: _Write) -> int:
     """The whole write as one statement (atomic in autocommit; no BEGIN/COMMIT round trips)."""
     params: list[Any] = []
-    sql = ["WITH "]
+    statement = ["WITH "]
     if w.steps:
-        sql.append(_STEPS_INSERT)
+        statement.append(_STEPS_INSERT)
         rows = [
             {
                 "seq": s.seq, "node_id": s.node_id, "node_type": s.node_type, "input": s.input, "output": s.output,
@@ -321,7 +321,7 @@ def _write_postgres(w: _Write) -> int:
             for s in w.steps
         ]  # fmt: skip
         params += [w.execution_id, json.dumps(rows)]
-    sql.append(_STATE_UPDATE)
+    statement.append(_STATE_UPDATE)
     params += [
         json.dumps(w.checkpoint), json.dumps(w.checkpoint.get("vars", {})), current_node_id(w.checkpoint),
         w.wait_kind, w.resume_at, w.now, w.execution_id,
@@ -337,13 +337,11 @@ def _write_postgres(w: _Write) -> int:
         else:
             assignments.append(f"{name} = %s")
             params.append(value)
-    sql.append(f" UPDATE executions SET {', '.join(assignments)} WHERE id = %s AND status NOT IN {_FINISHED_SQL}")  # noqa: S608 - names from _EXECUTION_COLUMNS
+    statement.append(f" UPDATE executions SET {', '.join(assignments)} WHERE id = %s AND status NOT IN {_FINISHED_SQL}")  # noqa: S608 - names from _EXECUTION_COLUMNS
     params.append(w.execution_id)
     if w.status == ExecutionStatus.RUNNING:  # a running walk's checkpoints: no new row version per batch
-        sql.append(" AND status <> 'running'")
-    with connection.cursor() as cursor:
-        cursor.execute("".join(sql), params)
-        return cursor.rowcount
+        statement.append(" AND status <> 'running'")
+    return sql.execute("".join(statement), params)[1]
 
 
 def _write_orm(w: _Write) -> int:

@@ -1,0 +1,32 @@
+"""The worker's hot statements on PostgreSQL: prepared once per connection, then only executed.
+
+Django's psycopg cursors bind parameters on the client (every statement is sent, parsed and planned
+as new text). The few statements every execution runs — lock, load, write, unlock — go through a
+server-side-binding psycopg cursor on Django's own connection (same transaction, same session: the
+advisory lock is the session's) with `prepare=True`: PostgreSQL parses and plans each of them once
+per connection. Errors are Django's (`connection.wrap_database_errors`), so the task's retry policy
+and Django's "close the connection after an error" apply unchanged; with `DEBUG` or a
+`CaptureQueriesContext` the statements are recorded like Django's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from django.db import connection
+
+
+def execute(sql: str, params: Sequence[Any]) -> tuple[list[tuple[Any, ...]] | None, int]:
+    """Runs one prepared statement; returns (rows or None when it returns none, rowcount)."""
+    connection.ensure_connection()
+    started = time.monotonic()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)  # type: ignore[arg-type]
+        rows = cursor.fetchall() if cursor.description is not None else None
+        count = cursor.rowcount
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+    return rows, count
