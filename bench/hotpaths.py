@@ -3,10 +3,11 @@
     .venv/bin/python bench/hotpaths.py [-n 500] [--top 25] [--part accept|walk|both]
 
 Uses its own database `schema_profile` (recreated, migrated; `BENCH_PROFILE_DB`) and RabbitMQ
-vhost `schema_bench` (`BENCH_VHOST`), the production settings and the standard schema. `accept` is the webhook request through the whole
-Django stack (middleware, throttles, insert, publish); `walk` is what the worker task runs for it
-(`execution_run`: lock, load, 11 steps, one write). Prints CPU and wall ms per call (half of the calls without the profiler), then the top functions by
-cumulative and by own time, plus the SQL statements per call. Not a benchmark: cProfile inflates
+vhost `schema_bench` (`BENCH_VHOST`), the production settings and the standard schema. `accept` is
+the webhook request through the whole Django stack (middleware, throttles, insert, publish); `walk`
+is what the worker task runs for it (`execution_run`: lock, load, 11 steps, one write). Prints the
+SQL statements per call, CPU and wall ms per call (half of the calls, without the profiler), then
+the top functions by cumulative and by own time under cProfile. Not a benchmark: cProfile inflates
 Python-heavy code; use it to see what dominates, then measure with `make bench`.
 """
 
@@ -22,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import AMQP_URL, recreate_database, recreate_vhost  # noqa: E402
+from bench.common import AMQP_URL, recreate_database, recreate_vhost
 
 DB = os.environ.get("BENCH_PROFILE_DB", "schema_profile")
 
