@@ -44,8 +44,13 @@ def publish_execution(
 ) -> None:
     from engine.tasks import run_execution  # the task module needs Django; dispatch is imported early
 
-    options: dict[str, Any] = {"headers": {"request_id": request_id}} if request_id else {}
+    args = [str(execution_id)]
+    kwargs = {"timer_id": timer_id} if timer_id is not None else {}
+    # The printable copies Celery puts in the message (events, Flower) made here: its generic
+    # `saferepr` was a fifth of the publish's CPU on the webhook path.
+    options: dict[str, Any] = {"argsrepr": repr(args), "kwargsrepr": repr(kwargs)}
+    if request_id:
+        options["headers"] = {"request_id": request_id}
     if eta is not None:
         options.update(broker_delay(eta))
-    kwargs = {"timer_id": timer_id} if timer_id is not None else {}
-    run_execution.apply_async(args=[str(execution_id)], kwargs=kwargs, **options)
+    run_execution.apply_async(args=args, kwargs=kwargs, **options)
