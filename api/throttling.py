@@ -37,6 +37,8 @@ from django.db import connection
 from rest_framework import throttling
 from rest_framework.settings import api_settings
 
+from executions_app import sql as hot_sql
+
 if TYPE_CHECKING:
     from rest_framework.request import Request
     from rest_framework.views import APIView
@@ -92,10 +94,15 @@ def hit_many(hits: Sequence[tuple[str, int, float]]) -> dict[str, tuple[int, int
     for key, duration, now in rows:
         window = int(now // duration)
         params += [key, window, (window + 2) * duration]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        counts = {str(bucket): (int(count), int(previous)) for bucket, count, previous in cursor.fetchall()}
-        if random.random() < CLEANUP_PROBABILITY * len(rows):
+    if connection.vendor == "postgresql":  # the webhook's first statement: prepared, no health-check round trip
+        found, _ = hot_sql.execute(sql, params, repeatable=True)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            found = cursor.fetchall()
+    counts = {str(bucket): (int(count), int(previous)) for bucket, count, previous in found or []}
+    if random.random() < CLEANUP_PROBABILITY * len(rows):
+        with connection.cursor() as cursor:
             cursor.execute(_CLEANUP, [min(now for _, _, now in rows)])
     return counts
 

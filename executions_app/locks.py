@@ -34,7 +34,7 @@ def _postgres() -> bool:
 
 def try_lock(execution_id: str, owner: str) -> bool:
     if _postgres():
-        rows, _ = sql.execute("SELECT pg_try_advisory_lock(%s::bigint)", [_lock_key(execution_id)])
+        rows, _ = sql.execute("SELECT pg_try_advisory_lock(%s::bigint)", [_lock_key(execution_id)], repeatable=True)
         return bool(rows and rows[0][0])
     now = timezone.now()
     taken = Execution.objects.filter(

@@ -129,7 +129,7 @@ class DjangoExecutionStore:
             )
             _DEFINITIONS.setdefault(execution.schema_version_id, json.dumps(execution.schema_version.definition))
         else:
-            rows, _ = sql.execute(_LOAD_SQL, [execution_id])
+            rows, _ = sql.execute(_LOAD_SQL, [execution_id], repeatable=True)
             if not rows:
                 return None
             # Django has psycopg hand jsonb over as text (JSONField decodes it): decode it here.

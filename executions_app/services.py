@@ -22,6 +22,7 @@ from engine.store import ExecutionSnapshot, current_node_id
 from schemas_app.models import Schema, SchemaStatus, SchemaVersion
 from schemas_app.schedules import schedule_trigger_config
 
+from . import sql as hot_sql
 from .models import Execution, ExecutionState, ExecutionStatus, TriggerType
 from .timers import timers_cancel
 
@@ -146,9 +147,8 @@ def _insert_execution_with_state(execution: Execution, state: ExecutionState) ->
     params = [f.get_db_prep_save(f.pre_save(execution, True), connection) for f in _EXECUTION_FIELDS]
     params += [f.get_db_prep_save(f.pre_save(state, True), connection) for f in _STATE_FIELDS]
     sql = _insert_sql(connection.ops.quote_name, execution.idempotency_key is not None)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        inserted = cursor.fetchone() is not None
+    rows, _ = hot_sql.execute(sql, params)  # prepared; never repeated (it is not safe to send twice)
+    inserted = bool(rows)
     if inserted:
         for instance in (execution, state):
             instance._state.adding = False

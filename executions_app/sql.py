@@ -1,7 +1,8 @@
-"""The worker's hot statements on PostgreSQL: prepared once per connection, then only executed.
+"""The hot statements on PostgreSQL: prepared once per connection, then only executed.
 
 Django's psycopg cursors bind parameters on the client (every statement is sent, parsed and planned
-as new text). The few statements every execution runs — lock, load, write, unlock — go through a
+as new text). The few statements every execution runs — the webhook's rate-limit count, schema read
+and insert; the worker's lock, load, write and unlock — go through a
 server-side-binding psycopg cursor on Django's own connection (same transaction, same session: the
 advisory lock is the session's) with `prepare=True`: PostgreSQL parses and plans each of them once
 per connection. Errors are Django's (`connection.wrap_database_errors`), so the task's retry policy
@@ -16,11 +17,29 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 
 
-def execute(sql: str, params: Sequence[Any]) -> tuple[list[tuple[Any, ...]] | None, int]:
-    """Runs one prepared statement; returns (rows or None when it returns none, rowcount)."""
+def execute(sql: str, params: Sequence[Any], *, repeatable: bool = False) -> tuple[list[tuple[Any, ...]] | None, int]:
+    """Runs one prepared statement; returns (rows or None when it returns none, rowcount).
+
+    Connections are kept between requests and tasks (`CONN_MAX_AGE`); Django's `CONN_HEALTH_CHECKS`
+    sends a `SELECT 1` before the first statement of each request to find a connection PostgreSQL
+    dropped (restart, failover, idle timeout). These statements skip that round trip: with
+    `repeatable=True` (a statement safe to send twice: a read, the advisory lock, a rate-limit
+    count) outside a transaction, a connection found dead is closed and the statement runs once
+    more on a new one — the health check, paid only when it fails.
+    """
+    try:
+        return _execute(sql, params)
+    except (OperationalError, InterfaceError):
+        if not repeatable or connection.in_atomic_block or connection.is_usable():
+            raise
+        connection.close()
+        return _execute(sql, params)
+
+
+def _execute(sql: str, params: Sequence[Any]) -> tuple[list[tuple[Any, ...]] | None, int]:
     connection.ensure_connection()
     started = time.monotonic()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:

@@ -45,6 +45,7 @@ from api.exceptions import PayloadTooLarge, check_payload_size
 from api.parsers import decode_json
 from api.serializers import ErrorSerializer, WebhookExecutionSerializer
 from api.throttling import SharedThrottlesMixin, WebhookIPRateThrottle, WebhookRateThrottle
+from executions_app import sql as hot_sql
 from executions_app.models import Execution, TriggerType
 from executions_app.services import execution_create
 from schemas_app.models import Schema, SchemaStatus
@@ -139,7 +140,7 @@ _WEBHOOK_SCHEMA_FIELDS = (
 )
 _WEBHOOK_SCHEMA_SQL = """
 SELECT id, name, version, webhook_secret, webhook_secret_previous, webhook_secret_previous_expires_at
-FROM schemas WHERE id = %s AND status = %s AND definition @> '{"nodes": [{"type": "webhook_trigger"}]}'::jsonb
+FROM schemas WHERE id = %s::uuid AND status = %s AND definition @> '{"nodes": [{"type": "webhook_trigger"}]}'::jsonb
 """
 
 
@@ -148,10 +149,8 @@ def webhook_schema(schema_id: Any) -> Schema | None:
     if connection.vendor != "postgresql":
         schema = Schema.objects.filter(pk=schema_id, status=SchemaStatus.ACTIVE).first()
         return schema if schema is not None and has_webhook_trigger(schema) else None
-    with connection.cursor() as cursor:
-        cursor.execute(_WEBHOOK_SCHEMA_SQL, [schema_id, SchemaStatus.ACTIVE.value])
-        row = cursor.fetchone()
-    return None if row is None else Schema.from_db(connection.alias, _WEBHOOK_SCHEMA_FIELDS, row)
+    rows, _ = hot_sql.execute(_WEBHOOK_SCHEMA_SQL, [str(schema_id), SchemaStatus.ACTIVE.value], repeatable=True)
+    return Schema.from_db(connection.alias, _WEBHOOK_SCHEMA_FIELDS, rows[0]) if rows else None
 
 
 def has_webhook_trigger(schema: Schema) -> bool:

@@ -7,6 +7,7 @@ Each variable is documented in `.env.example`. Environment-specific modules (`lo
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import environ
 
@@ -89,6 +90,18 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+
+def prepared_statements(database: dict[str, Any]) -> None:
+    """The hot statements (executions_app/sql.py) are prepared on the server once per connection
+    (psycopg's `prepare_threshold`; Django's own queries bind on the client and are never prepared).
+    Behind PgBouncer in transaction mode before 1.21 set DB_PREPARED_STATEMENTS=false."""
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        enabled = env.bool("DB_PREPARED_STATEMENTS", default=True)
+        database.setdefault("OPTIONS", {})["prepare_threshold"] = 5 if enabled else None
+
+
+prepared_statements(DATABASES["default"])
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, env
+from .base import BASE_DIR, env, prepared_statements
 
 SECRET_KEY = "test-only-not-secret"  # noqa: S105 - tests only
 DEBUG = False
@@ -50,6 +50,7 @@ DATABASE_URL = env("DATABASE_URL", default=DEFAULT_DATABASE_URL)
 USING_POSTGRES = DATABASE_URL.startswith(("postgres", "pgsql")) and _reachable(DATABASE_URL, 5432)
 if USING_POSTGRES:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+    prepared_statements(DATABASES["default"])
 else:
     _fallback("PostgreSQL", DATABASE_URL, "SQLite")
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "var" / "test.sqlite3")}}
