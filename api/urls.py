@@ -17,9 +17,10 @@ router.register("schemas", SchemaViewSet, basename="schema")
 router.register("executions", ExecutionViewSet, basename="execution")
 
 urlpatterns = [
+    # First: the hottest route (Django tries the patterns in order; the router adds ~40 before it).
+    path("hooks/<uuid:schema_id>/", WebhookView.as_view(), name="webhook"),
     path("", include(router.urls)),
     path("node-types/", NodeTypeListView.as_view(), name="node-types"),
-    path("hooks/<uuid:schema_id>/", WebhookView.as_view(), name="webhook"),
     path("health/live", LiveView.as_view(), name="health-live"),
     path("health/ready", ReadyView.as_view(), name="health-ready"),
     path("auth/csrf/", CsrfView.as_view(), name="auth-csrf"),

@@ -17,6 +17,13 @@ from datetime import date, datetime
 from datetime import time as dt_time
 from typing import Any
 
+# No JSON line carries the caller's file/line, thread or process name: do not compute them for every
+# record (the logging HOWTO's "Optimization"; the worker writes a record per step).
+logging._srcfile = None  # type: ignore[attr-defined]
+logging.logThreads = False
+logging.logProcesses = False
+logging.logMultiprocessing = False
+
 CONTEXT_FIELDS = ("request_id", "execution_id", "schema_id", "node_id")
 _context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("log_context", default={})  # noqa: B039
 

@@ -211,24 +211,26 @@ class DjangoExecutionStore:
         schema_id = self._meta.get(execution_id, ("", ""))[0]
         for step in steps:
             metrics.STEP_DURATION.labels(step.node_type, step.status).observe(step.duration_ms / 1000)
-            with log_context(schema_id=schema_id, node_id=step.node_id):
-                log = logger.error if step.status == "failed" else logger.info
-                log(
-                    "step %s %s (%s, attempt %d, %.1f ms)",
-                    step.node_id,
-                    step.status,
-                    step.node_type,
-                    step.attempt,
-                    step.duration_ms,
-                    extra={
-                        "seq": step.seq,
-                        "node_type": step.node_type,
-                        "step_status": step.status,
-                        "attempt": step.attempt,
-                        "duration_ms": step.duration_ms,
-                        **({"error": step.error} if step.error else {}),
-                    },
-                )
+            log = logger.error if step.status == "failed" else logger.info
+            log(
+                "step %s %s (%s, attempt %d, %.1f ms)",
+                step.node_id,
+                step.status,
+                step.node_type,
+                step.attempt,
+                step.duration_ms,
+                extra={
+                    "seq": step.seq,
+                    "node_type": step.node_type,
+                    "step_status": step.status,
+                    "attempt": step.attempt,
+                    "duration_ms": step.duration_ms,
+                    **({"error": step.error} if step.error else {}),
+                    # The record's own context (cheaper than entering log_context per step).
+                    "schema_id": schema_id,
+                    "node_id": step.node_id,
+                },
+            )
 
     def _finished(self, execution_id: str, status: str, updated: int, **fields: Any) -> None:
         if updated:

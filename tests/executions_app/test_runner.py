@@ -209,3 +209,31 @@ def test_the_postgres_statement_and_the_orm_path_write_the_same_rows(status: str
     assert rows[0] == rows[1]
     assert rows[0]["execution"]["status"] == status
     assert rows[0]["steps"][0]["started_at"] == steps[0].started_at  # microseconds survive the JSON trip
+
+
+def test_the_start_every_step_and_the_end_are_log_lines_with_the_execution_context(caplog: Any) -> None:
+    import json
+    import logging
+
+    from config.logging import ContextFilter, JsonFormatter
+    from engine.tasks import run_execution
+
+    execution = _execution(_chain(node("inc", "set", {"assignments": [{"name": "x", "value": "1"}]})))
+    caplog.set_level(logging.INFO, logger="schema.engine")
+    run_execution.apply(args=[str(execution.id)])
+    lines = []
+    for record in caplog.records:
+        if record.name == "schema.engine":
+            ContextFilter().filter(record)
+            lines.append(json.loads(JsonFormatter().format(record)))
+    assert lines[0]["message"] == "execution started"
+    steps = [line for line in lines if line["message"].startswith("step ")]
+    assert [(s["node_id"], s["seq"], s["step_status"]) for s in steps] == [
+        ("start", 1, "success"),
+        ("inc", 2, "success"),
+    ]
+    assert lines[-1]["message"] == "execution completed"
+    for line in lines:
+        assert line["execution_id"] == str(execution.id)
+        assert line["schema_id"] == str(execution.schema_id)
+        assert line["level"] == "INFO"
