@@ -220,3 +220,23 @@ def test_metrics_gate_in_process(settings: Any) -> None:
     with override_settings(SCHEMA_METRICS_TOKEN="tkn"):
         assert Client(REMOTE_ADDR="127.0.0.1").get("/metrics").status_code == 404
         assert Client(REMOTE_ADDR="127.0.0.1", HTTP_AUTHORIZATION="Bearer tkn").get("/metrics").status_code == 200
+
+
+@pytest.mark.django_db
+def test_metrics_have_the_per_view_http_series_and_not_the_dropped_ones() -> None:
+    client = Client(REMOTE_ADDR="127.0.0.1")
+    assert client.get("/api/health/live").status_code == 200
+    body = client.get("/metrics").content.decode()
+    samples = [line for line in body.splitlines() if not line.startswith("#")]
+
+    def has(prefix: str, *labels: str) -> bool:
+        return any(line.startswith(prefix) and all(label in line for label in labels) for line in samples)
+
+    assert has("django_http_requests_total_by_view_transport_method_total", 'view="health-live"', 'method="GET"')
+    assert has("django_http_requests_latency_seconds_by_view_method_bucket", 'view="health-live"')
+    assert has("django_http_responses_total_by_status_total", 'status="200"')
+    assert has("django_http_responses_total_by_status_view_method_total", 'view="health-live"')
+    # Left out on purpose (api.middleware.PrometheusAfterMiddleware): never recorded.
+    assert not has("django_http_requests_total_by_method_total", 'method="GET"')
+    body_sizes = [line for line in samples if line.startswith("django_http_responses_body_total_bytes_count")]
+    assert all(float(line.rsplit(" ", 1)[1]) == 0 for line in body_sizes)
