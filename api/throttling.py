@@ -68,7 +68,6 @@ ON CONFLICT (bucket) DO UPDATE SET
 RETURNING bucket, hits, previous_hits
 """
 _UPSERT_MANY_SQL: dict[int, str] = {}
-PREFETCHED = "\0prefetched"  # not a bucket name (those are "<scope>:<ident>")
 _UNDO = "UPDATE api_throttle SET hits = hits - 1 WHERE bucket = %s AND window_index = %s AND hits > 0"
 _CLEANUP = "DELETE FROM api_throttle WHERE expires_at < %s"
 
@@ -84,13 +83,9 @@ def hit(key: str, duration: int, now: float) -> tuple[int, int]:
     return int(count), int(previous)
 
 
-def hit_many(
-    hits: Sequence[tuple[str, int, float]], prefetch: tuple[str, Sequence[Any]] | None = None
-) -> dict[str, tuple[int, int]]:
+def hit_many(hits: Sequence[tuple[str, int, float]]) -> dict[str, tuple[int, int]]:
     """`hit` for several distinct keys `(key, duration, now)` in one statement; returns
-    {key: (count in the current window, count in the previous)}. On PostgreSQL `prefetch` (a
-    read-only statement the view will need next) goes in the same round trip; its rows are
-    returned under the key `PREFETCHED`."""
+    {key: (count in the current window, count in the previous)}."""
     rows = sorted(hits)  # one lock order for every request: two upserts never wait on each other in a cycle
     sql = _UPSERT_MANY_SQL.get(len(rows))
     if sql is None:
@@ -99,18 +94,13 @@ def hit_many(
     for key, duration, now in rows:
         window = int(now // duration)
         params += [key, window, (window + 2) * duration]
-    prefetched: list[Any] | None = None
-    if connection.vendor == "postgresql" and prefetch is not None:
-        found, prefetched = hot_sql.pipeline([(sql, params), prefetch], repeatable=True)
-    elif connection.vendor == "postgresql":  # the webhook's first statement: prepared, no health-check round trip
+    if connection.vendor == "postgresql":  # the webhook's first statement: prepared, no health-check round trip
         found, _ = hot_sql.execute(sql, params, repeatable=True)
     else:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             found = cursor.fetchall()
-    counts: dict[str, Any] = {str(bucket): (int(count), int(previous)) for bucket, count, previous in found or []}
-    if prefetched is not None:
-        counts[PREFETCHED] = prefetched
+    counts = {str(bucket): (int(count), int(previous)) for bucket, count, previous in found or []}
     if random.random() < CLEANUP_PROBABILITY * len(rows):
         with connection.cursor() as cursor:
             cursor.execute(_CLEANUP, [min(now for _, _, now in rows)])
@@ -192,9 +182,7 @@ class _SharedThrottle(throttling.SimpleRateThrottle):
 
 def check_shared_throttles(throttles: Sequence[throttling.BaseThrottle], request: Request, view: APIView) -> list[Any]:
     """What DRF's `APIView.check_throttles` does — every throttle is asked, the refused ones'
-    `wait()` are returned — with the shared throttles' counts taken in one statement. A view with
-    a `throttle_prefetch` (sql, params) gets that statement's rows as `throttle_prefetched`, read
-    in the same round trip (the webhook's schema)."""
+    `wait()` are returned — with the shared throttles' counts taken in one statement."""
     waits: list[Any] = []
     pending: list[tuple[_SharedThrottle, tuple[str, int, int, float]]] = []
     for throttle in throttles:
@@ -205,12 +193,9 @@ def check_shared_throttles(throttles: Sequence[throttling.BaseThrottle], request
         elif not throttle.allow_request(request, view):
             waits.append(throttle.wait())
     keys = [key for _, (key, _, _, _) in pending]
-    counts: dict[str, Any] | None = None
+    counts: dict[str, tuple[int, int]] | None = None
     if len(pending) > 1 and len(set(keys)) == len(keys):
-        prefetch = getattr(view, "throttle_prefetch", None)
-        counts = hit_many([(key, duration, now) for _, (key, _, duration, now) in pending], prefetch)
-        if PREFETCHED in counts:
-            view.throttle_prefetched = counts[PREFETCHED]  # type: ignore[attr-defined]
+        counts = hit_many([(key, duration, now) for _, (key, _, duration, now) in pending])
     for throttle, (key, limit, duration, now) in pending:
         count, previous = counts[key] if counts is not None else hit(key, duration, now)
         if not throttle.decide(key, limit, duration, now, count=count, previous=previous):

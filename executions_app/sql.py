@@ -39,43 +39,6 @@ def execute(sql: str, params: Sequence[Any], *, repeatable: bool = False) -> tup
         return _execute(sql, params)
 
 
-def pipeline(
-    statements: Sequence[tuple[str, Sequence[Any]]], *, repeatable: bool = False
-) -> list[list[tuple[Any, ...]] | None]:
-    """Runs several prepared statements in one network round trip (psycopg's pipeline mode; they
-    share one implicit transaction, so an error in one cancels all); returns each one's rows (None
-    for a statement that returns none). `repeatable` as for `execute`: all must be safe to repeat."""
-    try:
-        return _pipeline(statements)
-    except (OperationalError, InterfaceError):
-        if not repeatable or connection.in_atomic_block or connection.is_usable():
-            raise
-        connection.close()
-        return _pipeline(statements)
-
-
-def _pipeline(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any, ...]] | None]:
-    connection.ensure_connection()
-    started = time.monotonic()
-    raw = connection.connection
-    cursors: list[psycopg.Cursor[Any]] = []
-    try:
-        with connection.wrap_database_errors:
-            with raw.pipeline():
-                for sql, params in statements:
-                    cursor = psycopg.Cursor(raw)
-                    cursors.append(cursor)
-                    cursor.execute(sql, params, prepare=True)  # type: ignore[arg-type]
-            results = [cursor.fetchall() if cursor.description is not None else None for cursor in cursors]
-    finally:
-        for cursor in cursors:
-            cursor.close()
-    if connection.queries_logged:
-        elapsed = f"{time.monotonic() - started:.3f}"
-        connection.queries_log.extend({"sql": sql, "time": elapsed} for sql, _ in statements)
-    return results
-
-
 def _execute(sql: str, params: Sequence[Any]) -> tuple[list[tuple[Any, ...]] | None, int]:
     connection.ensure_connection()
     started = time.monotonic()

@@ -144,18 +144,12 @@ FROM schemas WHERE id = %s::uuid AND status = %s AND definition @> '{"nodes": [{
 """
 
 
-def webhook_schema_query(schema_id: Any) -> tuple[str, list[Any]]:
-    return _WEBHOOK_SCHEMA_SQL, [str(schema_id), SchemaStatus.ACTIVE.value]
-
-
-def webhook_schema(schema_id: Any, rows: list[Any] | None = None) -> Schema | None:
-    """The active schema with a webhook trigger and this id (only the fields the webhook uses), or
-    None. `rows`: what `webhook_schema_query` returned, when it was already run (with the throttles)."""
+def webhook_schema(schema_id: Any) -> Schema | None:
+    """The active schema with a webhook trigger and this id (only the fields the webhook uses), or None."""
     if connection.vendor != "postgresql":
         schema = Schema.objects.filter(pk=schema_id, status=SchemaStatus.ACTIVE).first()
         return schema if schema is not None and has_webhook_trigger(schema) else None
-    if rows is None:
-        rows, _ = hot_sql.execute(*webhook_schema_query(schema_id), repeatable=True)
+    rows, _ = hot_sql.execute(_WEBHOOK_SCHEMA_SQL, [str(schema_id), SchemaStatus.ACTIVE.value], repeatable=True)
     return Schema.from_db(connection.alias, _WEBHOOK_SCHEMA_FIELDS, rows[0]) if rows else None
 
 
@@ -247,15 +241,8 @@ class WebhookView(SharedThrottlesMixin, APIView):
         },
         tags=["webhooks"],
     )
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        # The schema is read in the same database round trip as the rate-limit counts (the 429
-        # still wins over the 404: the throttles decide first).
-        self.throttle_prefetch = webhook_schema_query(kwargs["schema_id"])
-        self.throttle_prefetched: list[Any] | None = None
-        super().initial(request, *args, **kwargs)
-
     def post(self, request: Request, schema_id: Any) -> Response:
-        schema = webhook_schema(schema_id, self.throttle_prefetched)
+        schema = webhook_schema(schema_id)
         if schema is None:
             raise exceptions.NotFound("No active schema with this id.")
         body = request.data if isinstance(request.data, bytes) else b""
