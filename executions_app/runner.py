@@ -68,17 +68,21 @@ _STATE_UPDATE = """state AS (UPDATE execution_state SET checkpoint = %s::jsonb, 
 # The pinned definitions (schema versions are immutable rows), as JSON text: each walk parses its
 # own copy, so nothing a walk does can leak into the next one.
 _DEFINITIONS: dict[int, str] = {}
-_DEFINITIONS_MAX = 256
+_DEFINITIONS_MAX_CHARS = 32 * 1024 * 1024  # a definition may be up to 1 MiB: bound the memory, not the count
+_definitions_chars = 0
 
 
 def _definition_text(version_id: int) -> str:
+    global _definitions_chars  # noqa: PLW0603 - a per-process cache
     text = _DEFINITIONS.get(version_id)
     if text is None:
         definition = SchemaVersion.objects.values_list("definition", flat=True).get(pk=version_id)
         text = json.dumps(definition)
-        if len(_DEFINITIONS) >= _DEFINITIONS_MAX:
+        if _definitions_chars + len(text) > _DEFINITIONS_MAX_CHARS:
             _DEFINITIONS.clear()
+            _definitions_chars = 0
         _DEFINITIONS[version_id] = text
+        _definitions_chars += len(text)
     return text
 
 
@@ -127,7 +131,6 @@ class DjangoExecutionStore:
                 execution.schema_version_id,
                 dict(state.checkpoint) if state else {},
             )
-            _DEFINITIONS.setdefault(execution.schema_version_id, json.dumps(execution.schema_version.definition))
         else:
             rows, _ = sql.execute(_LOAD_SQL, [execution_id], repeatable=True)
             if not rows:
