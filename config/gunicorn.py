@@ -15,8 +15,11 @@ worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 30
 keepalive = 5
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
-max_requests_jitter = 1000
+# A worker is replaced after this many requests (a guard against slow leaks). A restart costs a
+# re-import of Django and new connections: at the webhook rates `make bench` runs (~200/s) 10,000
+# meant a restart of a single worker every minute, each one a latency spike.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "100000"))
+max_requests_jitter = max_requests // 10
 accesslog = None  # the request middleware logs every request as JSON
 errorlog = "-"
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - heartbeat files, not data
