@@ -119,7 +119,7 @@ class DjangoExecutionStore:
     def prefetch(self, execution_id: str) -> ExecutionSnapshot | None:
         """Reads the execution (None when it does not exist); the walker's `load` then returns it."""
         if not self._postgres:
-            execution = Execution.objects.select_related("schema_version", "state").filter(pk=execution_id).first()
+            execution = Execution.objects.select_related("state").filter(pk=execution_id).first()
             if execution is None:
                 return None
             state = getattr(execution, "state", None)
