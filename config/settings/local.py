@@ -19,12 +19,14 @@ _broker_dir = BASE_DIR / "var" / "broker"
 RABBITMQ_URL = env("RABBITMQ_URL", default="filesystem://")
 CELERY_BROKER_URL = RABBITMQ_URL
 if RABBITMQ_URL.startswith("filesystem"):
-    for sub in ("out", "processed"):
+    for sub in ("out", "processed", "control"):
         (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
+        # The exchange → queue bindings (kombu's default is ./control, in whatever the cwd is).
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 (BASE_DIR / "var").mkdir(exist_ok=True)
