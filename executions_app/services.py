@@ -62,19 +62,21 @@ def execution_create(
 ) -> tuple[Execution, bool]:
     """Create and enqueue an execution. Returns `(execution, created)`; with an idempotency key
     already used for this schema, the first execution is returned and nothing new is created."""
+    pinned = version or _pinned_version(schema)
+    fields = {
+        "schema": schema,
+        "schema_version": pinned,
+        "trigger_type": trigger_type,
+        "trigger_payload": payload,
+        "created_by": created_by,
+        "idempotency_key": idempotency_key or None,
+        "request_id": request_id,
+        "rerun_of": rerun_of,
+    }
+    variables = dict(pinned.definition.get("variables") or {})
     if connection.vendor == "postgresql":
-        pinned = version or _pinned_version(schema)
-        execution = Execution(
-            schema=schema,
-            schema_version=pinned,
-            trigger_type=trigger_type,
-            trigger_payload=payload,
-            created_by=created_by,
-            idempotency_key=idempotency_key or None,
-            request_id=request_id,
-            rerun_of=rerun_of,
-        )
-        state = ExecutionState(execution=execution, context=dict(pinned.definition.get("variables") or {}))
+        execution = Execution(**fields)
+        state = ExecutionState(execution=execution, context=variables)
         if connection.in_atomic_block:  # a savepoint: a failure leaves the caller's transaction usable
             with transaction.atomic():
                 inserted = _insert_execution_with_state(execution, state)
@@ -88,20 +90,10 @@ def execution_create(
         existing = Execution.objects.filter(schema=schema, idempotency_key=idempotency_key).first()
         if existing is not None:
             return existing, False
-    pinned = version or _pinned_version(schema)
     try:
         with transaction.atomic():
-            execution = Execution.objects.create(
-                schema=schema,
-                schema_version=pinned,
-                trigger_type=trigger_type,
-                trigger_payload=payload,
-                created_by=created_by,
-                idempotency_key=idempotency_key or None,
-                request_id=request_id,
-                rerun_of=rerun_of,
-            )
-            ExecutionState.objects.create(execution=execution, context=dict(pinned.definition.get("variables") or {}))
+            execution = Execution.objects.create(**fields)
+            ExecutionState.objects.create(execution=execution, context=variables)
             _publish_on_commit(execution)
     except IntegrityError:
         if idempotency_key:  # a concurrent delivery with the same key won the race
