@@ -44,18 +44,8 @@ if TYPE_CHECKING:
     from rest_framework.views import APIView
 
 CLEANUP_PROBABILITY = 0.001
-_UPSERT = """
-INSERT INTO api_throttle (bucket, window_index, hits, previous_hits, expires_at) VALUES (%s, %s, 1, 0, %s)
-ON CONFLICT (bucket) DO UPDATE SET
-    previous_hits = CASE WHEN api_throttle.window_index = EXCLUDED.window_index THEN api_throttle.previous_hits
-                         WHEN api_throttle.window_index = EXCLUDED.window_index - 1 THEN api_throttle.hits
-                         ELSE 0 END,
-    hits = CASE WHEN api_throttle.window_index = EXCLUDED.window_index THEN api_throttle.hits + 1 ELSE 1 END,
-    window_index = EXCLUDED.window_index,
-    expires_at = EXCLUDED.expires_at
-RETURNING hits, previous_hits
-"""
-# The same upsert for several buckets at once (one row per scope), returning each bucket's counts.
+# One row per bucket (scope:ident), returning each bucket's counts; `{rows}` is one VALUES tuple
+# `(%s, %s, 1, 0, %s)` per bucket counted.
 _UPSERT_MANY = """
 INSERT INTO api_throttle (bucket, window_index, hits, previous_hits, expires_at) VALUES {rows}
 ON CONFLICT (bucket) DO UPDATE SET
@@ -67,6 +57,7 @@ ON CONFLICT (bucket) DO UPDATE SET
     expires_at = EXCLUDED.expires_at
 RETURNING bucket, hits, previous_hits
 """
+_UPSERT = _UPSERT_MANY.format(rows="(%s, %s, 1, 0, %s)")
 _UPSERT_MANY_SQL: dict[int, str] = {}
 _UNDO = "UPDATE api_throttle SET hits = hits - 1 WHERE bucket = %s AND window_index = %s AND hits > 0"
 _CLEANUP = "DELETE FROM api_throttle WHERE expires_at < %s"
@@ -77,7 +68,7 @@ def hit(key: str, duration: int, now: float) -> tuple[int, int]:
     window = int(now // duration)
     with connection.cursor() as cursor:
         cursor.execute(_UPSERT, [key, window, (window + 2) * duration])
-        count, previous = cursor.fetchone()
+        _, count, previous = cursor.fetchone()
         if random.random() < CLEANUP_PROBABILITY:  # keep the table to the keys seen lately
             cursor.execute(_CLEANUP, [now])
     return int(count), int(previous)
