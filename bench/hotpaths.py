@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import AMQP_URL, recreate_database, recreate_vhost
+from bench.common import app_env, recreate_database, recreate_vhost
 
 DB = os.environ.get("BENCH_PROFILE_DB", "schema_profile")
 
@@ -38,15 +38,12 @@ def main() -> None:
     url = recreate_database(DB)
     recreate_vhost()
     os.environ.update(
-        DJANGO_SETTINGS_MODULE="config.settings.production",
-        DJANGO_SECRET_KEY="bench-only-" + "x" * 40,
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
-        DJANGO_SECURE_SSL_REDIRECT="false",
-        DATABASE_URL=url,
-        RABBITMQ_URL=AMQP_URL,
-        LOG_LEVEL="INFO",
-        SCHEMA_THROTTLE_WEBHOOK="100000/s",
-        SCHEMA_THROTTLE_WEBHOOK_IP="100000/s",
+        app_env(
+            url,
+            DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost,testserver",  # + the test client's host
+            SCHEMA_THROTTLE_WEBHOOK="100000/s",
+            SCHEMA_THROTTLE_WEBHOOK_IP="100000/s",
+        )
     )
     import django
 
