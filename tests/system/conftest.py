@@ -333,10 +333,33 @@ class Worker:
         try:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            self.dump_stacks(f"warm shutdown still running after {timeout:.0f}s")
             self.kill9()
             return None
         finally:
             self._reap_group()
+
+    def dump_stacks(self, why: str) -> None:
+        """Appends the Python stacks of the worker's processes to its log (a hang is then diagnosable)."""
+        if self.proc is None:
+            return
+        pids = [self.proc.pid]
+        children = subprocess.run(["pgrep", "-g", str(self.proc.pid)], capture_output=True, text=True, check=False)
+        pids += [int(p) for p in children.stdout.split() if int(p) != self.proc.pid]
+        with open(self.log_path, "a") as log:
+            log.write(f"\n===== {why}: stacks of {pids} =====\n")
+            for pid in pids:
+                try:
+                    dump = subprocess.run(
+                        [str(Path(sys.executable).with_name("py-spy")), "dump", "--pid", str(pid)],
+                        capture_output=True,
+                        text=True,
+                        timeout=30,
+                        check=False,
+                    )
+                    log.write(dump.stdout + dump.stderr)
+                except (OSError, subprocess.TimeoutExpired) as exc:
+                    log.write(f"py-spy dump {pid}: {exc}\n")
 
     def _reap_group(self) -> None:
         if self.proc is None:
@@ -398,7 +421,11 @@ class SystemEnv:
         assert queue_counts(self.vhost.url, "schema_execution_dlq")[0] == 0, "messages were dead-lettered"
 
     def dump_logs(self) -> str:
-        return "\n".join(f"===== {w.name} =====\n{w.log()[-6000:]}" for w in self.workers)
+        def tail(log: str) -> str:
+            head, marker, stacks = log.partition("\n===== warm shutdown still running")
+            return head[-6000:] + marker + stacks  # the stacks of a hung worker in full
+
+        return "\n".join(f"===== {w.name} =====\n{tail(w.log())}" for w in self.workers)
 
 
 @pytest.fixture
