@@ -49,7 +49,7 @@ def fmt(report: dict[str, Any]) -> str:
     return f"n={report['n']} p50={report['p50']:.0f}ms p99={report['p99']:.0f}ms max={report['max']:.0f}ms"
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(300)
 def test_200_delays_across_a_graceful_worker_restart_each_resume_exactly_once(system: SystemEnv) -> None:
     t0 = time.monotonic()
     rng = random.Random(20240601)
@@ -63,7 +63,14 @@ def test_200_delays_across_a_graceful_worker_restart_each_resume_exactly_once(sy
     wait_until(lambda: statuses(ids).get("completed", 0) >= 40, timeout=60, what="40 executions to complete")
     down_from = timezone.now()
     waiting_at_stop = statuses(ids).get("paused", 0) + statuses(ids).get("running", 0)
-    assert worker.stop(timeout=30) == 0, "warm shutdown exits cleanly"
+    # Warm shutdown finishes the running walks and exits 0. It can take up to 30 s more: a pool process
+    # whose last result the main process had not read when the shutdown began waits that long for it
+    # (billiard's GUARANTEE_MESSAGE_CONSUMPTION_RETRY_LIMIT x _INTERVAL), then exits; seen here about
+    # once in 20 runs (py-spy: the child in `Worker._ensure_messages_consumed`). Deployments allow for
+    # it (Helm terminationGracePeriodSeconds 120, compose stop_grace_period 60s).
+    stopping = time.monotonic()
+    assert worker.stop(timeout=60) == 0, "warm shutdown exits cleanly"
+    stop_seconds = time.monotonic() - stopping
     time.sleep(1.0)
     system.start_worker(concurrency=4)
     down_until = timezone.now()
@@ -90,7 +97,8 @@ def test_200_delays_across_a_graceful_worker_restart_each_resume_exactly_once(sy
     after = due(due_at__gt=down_until)
     print(
         f"\n[200 delays] created in {created:.1f}s, total {total:.1f}s; {waiting_at_stop} waiting when the worker "
-        f"stopped; no worker for {(down_until - down_from).total_seconds():.1f}s\n"
+        f"stopped; warm shutdown took {stop_seconds:.1f}s; "
+        f"no worker for {(down_until - down_from).total_seconds():.1f}s\n"
         f"  timer lateness, all:                    {fmt(overall)}\n"
         f"  due before the stop (worker up):        {fmt(lateness_report(before))}\n"
         f"  due while no worker ran:                {fmt(lateness_report(during))}\n"
