@@ -8,11 +8,15 @@ webhook; elsewhere (SQLite for `make run`) it is the ORM's two inserts in `trans
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from amqp.exceptions import AMQPError
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Field
 from django.utils import timezone
+from kombu.exceptions import KombuError
 
 from accounts.models import User
 from engine.control import prepare_resume, prepare_retry
@@ -26,10 +30,36 @@ from . import sql as hot_sql
 from .models import Execution, ExecutionState, ExecutionStatus, TriggerType
 from .timers import timers_cancel
 
+logger = logging.getLogger("schema.executions")
+# What publishing raises when the broker is down, unreachable or refuses the message (kombu wraps
+# connection errors in its OperationalError; a negative publisher confirm is an AMQPError).
+BROKER_ERRORS: tuple[type[BaseException], ...] = (KombuError, AMQPError, OSError)
+
+
+def execution_publish(execution: Execution) -> bool:
+    """Publishes the message that runs a committed execution. True when the broker took it.
+
+    The execution is already committed, so a broker that is down does not fail the request that
+    created it (the caller answers 2xx, a retrying sender does not start it twice): the failure is
+    logged, and the reconciler publishes every execution still `pending` after
+    `SCHEMA_RECONCILE_GRACE_SECONDS`.
+    """
+    try:
+        publish_execution(str(execution.id), request_id=execution.request_id)
+    except BROKER_ERRORS as exc:
+        logger.warning(
+            "could not publish the execution (%s: %s); the reconciler publishes it within about %d s",
+            type(exc).__name__,
+            exc,
+            settings.SCHEMA_RECONCILE_GRACE_SECONDS + settings.SCHEMA_RECONCILE_INTERVAL_SECONDS,
+            extra={"execution_id": str(execution.id), "schema_id": str(execution.schema_id)},
+        )
+        return False
+    return True
+
 
 def _publish_on_commit(execution: Execution) -> None:
-    execution_id, request_id = str(execution.id), execution.request_id
-    transaction.on_commit(lambda: publish_execution(execution_id, request_id=request_id))
+    transaction.on_commit(lambda: execution_publish(execution))
 
 
 _PINNED: dict[tuple[Any, int], SchemaVersion] = {}
@@ -59,9 +89,12 @@ def execution_create(
     request_id: str = "",
     version: SchemaVersion | None = None,
     rerun_of: Execution | None = None,
+    publish: bool = True,
 ) -> tuple[Execution, bool]:
     """Create and enqueue an execution. Returns `(execution, created)`; with an idempotency key
-    already used for this schema, the first execution is returned and nothing new is created."""
+    already used for this schema, the first execution is returned and nothing new is created.
+    `publish=False`: the caller publishes a created execution itself (`execution_publish`), e.g. the
+    webhook after its answer is sent."""
     pinned = version or _pinned_version(schema)
     fields = {
         "schema": schema,
@@ -84,7 +117,8 @@ def execution_create(
             inserted = _insert_execution_with_state(execution, state)
         if not inserted:  # the idempotency key was used before (or by a concurrent delivery)
             return Execution.objects.get(schema=schema, idempotency_key=idempotency_key), False
-        _publish_on_commit(execution)  # outside a transaction: now (the rows are committed)
+        if publish:
+            _publish_on_commit(execution)  # outside a transaction: now (the rows are committed)
         return execution, True
     if idempotency_key:
         existing = Execution.objects.filter(schema=schema, idempotency_key=idempotency_key).first()
@@ -94,7 +128,8 @@ def execution_create(
         with transaction.atomic():
             execution = Execution.objects.create(**fields)
             ExecutionState.objects.create(execution=execution, context=variables)
-            _publish_on_commit(execution)
+            if publish:
+                _publish_on_commit(execution)
     except IntegrityError:
         if idempotency_key:  # a concurrent delivery with the same key won the race
             return Execution.objects.get(schema=schema, idempotency_key=idempotency_key), False
