@@ -76,7 +76,6 @@ GUNICORN_THREADS = os.environ.get("BENCH_GUNICORN_THREADS", "8")
 WORKER_CONCURRENCY = os.environ.get("BENCH_WORKER_CONCURRENCY", "8")
 WORKER_POOL = os.environ.get("BENCH_WORKER_POOL", "threads")
 WORKER_FLAGS = ["--without-gossip", "--without-mingle", "--without-heartbeat"]
-WORKER_NICE = os.environ.get("BENCH_WORKER_NICE", "0")
 
 
 def parse_args() -> argparse.Namespace:
@@ -96,9 +95,8 @@ def gunicorn_argv(app: str) -> list[str]:
 
 
 def celery_argv(app: str, queue: str, name: str) -> list[str]:
-    nice = ["nice", "-n", WORKER_NICE] if WORKER_NICE != "0" else []
     return [
-        *nice, str(BIN / "celery"), "-A", app, "worker", "-Q", queue, "-l", "INFO", "-n", f"{name}@%h",
+        str(BIN / "celery"), "-A", app, "worker", "-Q", queue, "-l", "INFO", "-n", f"{name}@%h",
         "--pool", WORKER_POOL, "--concurrency", WORKER_CONCURRENCY, *WORKER_FLAGS,
     ]  # fmt: skip
 
