@@ -1,7 +1,8 @@
 """The ceiling: the same architecture with no Django and no engine.
 
 A bare WSGI intake (under the same gunicorn config) inserts the execution + state rows in one
-transaction and publishes the message after commit (publisher confirms, as ours); a bare Celery
+transaction, answers 202 and then publishes the message (publisher confirms; after the answer is
+sent, from the response's `close()`, as ours); a bare Celery
 worker (same durability settings: quorum queue with DLX, acks_late, reject_on_worker_lost, prefetch
 1) takes the advisory lock, checks the status, marks it running, then writes the same 11 step rows,
 the checkpoint and the final status in one transaction (the grouping the design allows for pure
@@ -184,5 +185,15 @@ def wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
             " VALUES (%s, %s, '{}', now(), '')",
             [execution_id, Jsonb({"counter": 0})],
         )
-    run.apply_async(args=[execution_id])  # after commit
-    return answer("202 Accepted", {"id": execution_id, "status": "pending"})
+    return _PublishOnClose(answer("202 Accepted", {"id": execution_id, "status": "pending"}), execution_id)
+
+
+class _PublishOnClose(list[bytes]):
+    """The answer's body; the WSGI server calls `close()` once it is sent: then the message goes out."""
+
+    def __init__(self, body: list[bytes], execution_id: str) -> None:
+        super().__init__(body)
+        self.execution_id = execution_id
+
+    def close(self) -> None:
+        run.apply_async(args=[self.execution_id])  # after commit and after the answer
