@@ -31,6 +31,7 @@ from engine.walker import run_execution as walk
 from schemas_app.models import SchemaVersion
 
 from . import sql
+from .immutable_cache import ImmutableRowCache
 from .locks import execution_lock
 from .models import (
     FINISHED_STATUSES,
@@ -67,23 +68,14 @@ _STATE_UPDATE = """state AS (UPDATE execution_state SET checkpoint = %s::jsonb, 
 
 # The pinned definitions (schema versions are immutable rows), as JSON text: each walk parses its
 # own copy, so nothing a walk does can leak into the next one.
-_DEFINITIONS: dict[int, str] = {}
-_DEFINITIONS_MAX_CHARS = 32 * 1024 * 1024  # a definition may be up to 1 MiB: bound the memory, not the count
-_definitions_chars = 0
+_DEFINITIONS: ImmutableRowCache[int, str] = ImmutableRowCache(32 * 1024 * 1024, len)
 
 
 def _definition_text(version_id: int) -> str:
-    global _definitions_chars  # noqa: PLW0603 - a per-process cache
-    text = _DEFINITIONS.get(version_id)
-    if text is None:
-        definition = SchemaVersion.objects.values_list("definition", flat=True).get(pk=version_id)
-        text = json.dumps(definition)
-        if _definitions_chars + len(text) > _DEFINITIONS_MAX_CHARS:
-            _DEFINITIONS.clear()
-            _definitions_chars = 0
-        _DEFINITIONS[version_id] = text
-        _definitions_chars += len(text)
-    return text
+    return _DEFINITIONS.get(
+        version_id,
+        lambda: json.dumps(SchemaVersion.objects.values_list("definition", flat=True).get(pk=version_id)),
+    )
 
 
 def _from_jsonb(text: str | None) -> Any:

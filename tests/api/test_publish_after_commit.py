@@ -142,9 +142,7 @@ def test_webhook_wait_with_the_broker_down_answers_at_once(
     assert response.json()["status"] == "pending" and broker_down == [response.json()["id"]]
 
 
-def test_manual_execute_with_the_broker_down_is_202_not_500(
-    api: APIClient, user: Any, broker_down: list[str]
-) -> None:
+def test_manual_execute_with_the_broker_down_is_202_not_500(api: APIClient, user: Any, broker_down: list[str]) -> None:
     schema = create_schema(user=user, definition=linear_definition("manual_trigger"), activate=True)
     response = api.post(f"/api/schemas/{schema.id}/execute/", {"payload": {}}, format="json")
     assert response.status_code == 202, response.content
