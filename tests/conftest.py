@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from tests.factories import UserFactory, linear_definition
+from tests.factories import UserFactory, create_schema, linear_definition
 
 requires_postgres = pytest.mark.skipif(not getattr(settings, "USING_POSTGRES", False), reason="needs PostgreSQL")
 requires_rabbitmq = pytest.mark.skipif(not getattr(settings, "USING_RABBITMQ", False), reason="needs RabbitMQ")
@@ -52,3 +53,19 @@ def api(user: Any, client_for: Any) -> APIClient:
 @pytest.fixture
 def definition() -> dict[str, Any]:
     return linear_definition()
+
+
+@pytest.fixture
+def hook_schema(user: Any) -> Any:
+    """An active schema with a webhook trigger."""
+    return create_schema(user=user, definition=linear_definition("webhook_trigger"), activate=True)
+
+
+@pytest.fixture
+def published(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Publishing recorded instead of run (eager mode would run the execution inline)."""
+    from executions_app import services
+
+    sent: list[str] = []
+    monkeypatch.setattr(services, "publish_execution", lambda execution_id, **_: sent.append(execution_id))
+    yield sent

@@ -9,7 +9,6 @@ the reconciler publishes the pending execution later.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -25,19 +24,6 @@ from executions_app.models import Execution
 from tests.factories import create_schema, linear_definition
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def hook_schema(user: Any) -> Any:
-    return create_schema(user=user, definition=linear_definition("webhook_trigger"), activate=True)
-
-
-@pytest.fixture
-def published(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Publishing recorded instead of run (eager mode would run the execution inline)."""
-    sent: list[str] = []
-    monkeypatch.setattr(services, "publish_execution", lambda execution_id, **_: sent.append(execution_id))
-    yield sent
 
 
 @pytest.fixture

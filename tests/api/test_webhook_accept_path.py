@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -28,19 +28,6 @@ from tests.conftest import requires_postgres
 from tests.factories import create_schema, linear_definition, node
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def hook_schema(user: Any) -> Any:
-    return create_schema(user=user, definition=linear_definition("webhook_trigger"), activate=True)
-
-
-@pytest.fixture
-def published(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Publishing recorded instead of run (eager mode would run the execution inline)."""
-    sent: list[str] = []
-    monkeypatch.setattr(services, "publish_execution", lambda execution_id, **_: sent.append(execution_id))
-    yield sent
 
 
 @pytest.fixture

@@ -16,11 +16,6 @@ from tests.factories import create_schema, linear_definition
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def hook_schema(user: Any) -> Any:
-    return create_schema(user=user, definition=linear_definition("webhook_trigger"), activate=True)
-
-
 def post(client: APIClient, schema: Any, body: Any, **headers: str) -> Any:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     return client.post(f"/api/hooks/{schema.id}/", data=raw, content_type="application/json", **headers)

@@ -4,7 +4,6 @@ check covers with a `SELECT 1` these statements do not send."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -13,7 +12,7 @@ from django.db import OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from executions_app import services, sql
+from executions_app import sql
 from executions_app.models import Execution
 from tests.conftest import requires_postgres
 from tests.factories import create_schema, linear_definition
@@ -33,13 +32,6 @@ def _drop_our_connection() -> int:
     with psycopg.connect(**connection.get_connection_params(), autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", [pid])
     return pid
-
-
-@pytest.fixture
-def published(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    sent: list[str] = []
-    monkeypatch.setattr(services, "publish_execution", lambda execution_id, **_: sent.append(execution_id))
-    yield sent
 
 
 def test_a_statement_is_prepared_once_and_reused() -> None:
