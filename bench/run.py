@@ -1,6 +1,6 @@
 """`make bench`: the standard workload on the real stack, against the bare ceiling, in one run.
 
-    .venv/bin/python bench/run.py [--duration 20] [--warmup 5] [--concurrency 1,8,32] [--no-log-variant]
+    .venv/bin/python bench/run.py [--duration 20] [--warmup 5] [--rounds 2] [--concurrency 1,8,32] [--no-log-variant]
 
 1. Own database `schema_bench` (dropped and recreated) and own RabbitMQ vhost `schema_bench`,
    migrated with the production settings; the standard schema (webhook → 8 x set counter+1 →
@@ -9,8 +9,11 @@
    INFO logs (every step logged) to a file. Alongside it the ceiling (bench/ceiling_app.py): a bare
    WSGI intake + a bare Celery worker with the same durability settings writing the same rows, with
    the same process counts, on a copy of the same database.
-3. For each concurrency (clients = executions in flight, end to end): warm-up, then a measured
-   window for ours and then for the ceiling, back to back so both see the same machine noise.
+3. For each concurrency (clients = executions in flight, end to end): warm-up, then measured
+   windows for ours and the ceiling, interleaved (`--rounds`, default 2: ours, ceiling, ours,
+   ceiling, each for duration / rounds) so that both see the same machine noise and drift (a
+   neighbour's load, autovacuum); each figure combines its rounds, and the ratio of every round is
+   reported too.
 4. Optionally, ours again at the highest concurrency with LOG_LEVEL=WARNING: the cost of logging.
 5. Checks: every accepted execution completed exactly once with 11 steps, nothing else ran.
 Writes bench/results/bench-<time>.json, latest.json and latest.md.
@@ -82,6 +85,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved windows per system and concurrency")
     parser.add_argument("--concurrency", default="1,8,32")
     parser.add_argument("--no-ceiling", action="store_true")
     parser.add_argument("--no-log-variant", action="store_true")
@@ -277,6 +281,45 @@ async def measure(stack: Stack, database_url: str, seed: dict[str, Any], concurr
         "cpu_cores": cpu,
         "cpu_ms_per_execution": {k: round(v * 1000 / max(completed / window, 0.001), 2) for k, v in cpu.items()},
         "accepted_ids": result.accepted_ids + (warm.accepted_ids if warm else []),
+        "completed": completed,
+        "steps": steps,
+        "accept_samples": accepts,
+        "e2e_samples": e2e,
+    }
+
+
+def combine(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result for a system at one concurrency from its interleaved rounds: rates over the sum of
+    the windows, percentiles over all samples, CPU weighted by window, the peak memory."""
+    window = sum(r["window_s"] for r in rounds)
+    completed = sum(r["completed"] for r in rounds)
+    accepts = [x for r in rounds for x in r["accept_samples"]]
+    e2e = [x for r in rounds for x in r["e2e_samples"]]
+    names = sorted({k for r in rounds for k in r["cpu_cores"]})
+    cores = {k: round(sum(r["cpu_cores"].get(k, 0.0) * r["window_s"] for r in rounds) / window, 3) for k in names}
+    eps = completed / window if window else 0.0
+    peak = max(rounds, key=lambda r: r["memory"]["rss_mib"])["memory"]
+    examples = [e for r in rounds for e in r["error_examples"]]
+    return {
+        "system": rounds[0]["system"],
+        "concurrency": rounds[0]["concurrency"],
+        "window_s": round(window, 2),
+        "rounds": len(rounds),
+        "executions_per_s_by_round": [r["executions_per_s"] for r in rounds],
+        "warmup_accepted": sum(r["warmup_accepted"] for r in rounds),
+        "accepted": len(accepts),
+        "accepted_per_s": round(len(accepts) / window, 1) if window else 0.0,
+        "executions_per_s": round(eps, 1),
+        "steps_per_s": round(sum(r["steps"] for r in rounds) / window, 1) if window else 0.0,
+        "accept_ms": {"p50": percentile(accepts, 50), "p99": percentile(accepts, 99), "max": percentile(accepts, 100)},
+        "e2e_ms": {"p50": percentile(e2e, 50), "p99": percentile(e2e, 99), "max": percentile(e2e, 100)},
+        "errors": sum(r["errors"] for r in rounds),
+        "postgres_restarted_during_window": any(r["postgres_restarted_during_window"] for r in rounds),
+        "error_examples": examples[:5],
+        "memory": peak,
+        "loadgen_cpu_s": round(sum(r["loadgen_cpu_s"] for r in rounds), 2),
+        "cpu_cores": cores,
+        "cpu_ms_per_execution": {k: round(v * 1000 / max(eps, 0.001), 2) for k, v in cores.items()},
     }
 
 
@@ -368,6 +411,15 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
         for c in ours
         if c in ceiling and ceiling[c]["executions_per_s"]
     }
+    by_round = {
+        c: [
+            round(o / e, 3)
+            for o, e in zip(ours[c]["executions_per_s_by_round"], ceiling[c]["executions_per_s_by_round"], strict=False)
+            if e
+        ]
+        for c in ours
+        if c in ceiling
+    }
     at8 = ours.get(8)
     rss = max(r["memory"]["rss_mib"] for r in ours.values())
     pss = max(r["memory"]["pss_mib"] for r in ours.values())
@@ -377,6 +429,7 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
         "best_at_concurrency": best["concurrency"],
         "ceiling_at_that_concurrency": ceiling.get(best["concurrency"], {}).get("executions_per_s"),
         "ratio_to_ceiling": ratios,
+        "ratio_to_ceiling_by_round": by_round,
         "accept_p99_ms_at_8": at8["accept_ms"]["p99"] if at8 else None,
         "peak_rss_mib_api_plus_worker": rss,
         "peak_pss_mib_api_plus_worker": pss,
@@ -401,8 +454,8 @@ def markdown(report: dict[str, Any]) -> str:
         f" Python {m['versions']['python']}; everything on one box"
         f" (load average at start {', '.join(f'{x:.2f}' for x in m['load_avg_at_start'])}).",
         f"Layout: gunicorn {report['layout']['gunicorn']}, Celery {report['layout']['worker']}; windows of"
-        f" {report['args']['duration']} s after {report['args']['warmup']} s warm-up; concurrency = executions in"
-        " flight end to end.",
+        f" {report['args']['duration']} s per system and concurrency in {report['args']['rounds']} interleaved"
+        f" rounds, after {report['args']['warmup']} s warm-up; concurrency = executions in flight end to end.",
         "",
         "| system | conc. | exec/s | steps/s | accept p50 / p99 ms | e2e p50 / p99 ms | RSS (PSS) MiB | errors |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -418,7 +471,8 @@ def markdown(report: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        f"Ratio ours / ceiling by concurrency: {s['ratio_to_ceiling']}. Best: {s['best_executions_per_s']} exec/s at"
+        f"Ratio ours / ceiling by concurrency: {s['ratio_to_ceiling']}; in each round:"
+        f" {s['ratio_to_ceiling_by_round']}. Best: {s['best_executions_per_s']} exec/s at"
         f" concurrency {s['best_at_concurrency']}"
         f" (n8n {N8N['version']} on this machine kind: {N8N['executions_per_s']}/s).",
         f"Webhook accept p99 at concurrency 8: {s['accept_p99_ms_at_8']} ms. Peak RSS API + worker:"
@@ -460,7 +514,7 @@ def main() -> int:
     report: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
-        "args": {"duration": args.duration, "warmup": args.warmup, "concurrency": levels},
+        "args": {"duration": args.duration, "warmup": args.warmup, "rounds": args.rounds, "concurrency": levels},
         "layout": {
             "gunicorn": f"{GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads (gthread)",
             "worker": f"{WORKER_POOL} x {WORKER_CONCURRENCY} {' '.join(WORKER_FLAGS)}",
@@ -478,19 +532,29 @@ def main() -> int:
         ceiling = start_ceiling(ceiling_url, seed) if not args.no_ceiling else None
         worker_logs = [ours.worker.log_path]
         report["memory_idle"] = {"ours": ours.memory(), "ceiling": ceiling.memory() if ceiling else None}
+        stacks = [(stack, url) for stack, url in ((ours, database_url), (ceiling, ceiling_url)) if stack is not None]
         for level in levels:
-            for stack, url in ((ours, database_url), (ceiling, ceiling_url)):
-                if stack is None:
-                    continue
-                log(f"{stack.name}: concurrency {level}, {args.warmup}s warm-up + {args.duration}s")
-                run = asyncio.run(measure(stack, url, seed, level, args.duration, args.warmup))
-                ids = run.pop("accepted_ids")
-                if stack is ours:
-                    accepted += ids
+            rounds: dict[str, list[dict[str, Any]]] = {stack.name: [] for stack, _ in stacks}
+            for number in range(args.rounds):
+                # the first window of each system at this level warms it up fully, later ones refill the loop
+                warmup = args.warmup if number == 0 else min(args.warmup, 2.0)
+                window = args.duration / args.rounds
+                for stack, url in stacks:
+                    log(f"{stack.name}: concurrency {level}, round {number + 1}/{args.rounds}, {warmup}s + {window}s")
+                    run = asyncio.run(measure(stack, url, seed, level, window, warmup))
+                    ids = run.pop("accepted_ids")
+                    if stack is ours:
+                        accepted += ids
+                    rounds[stack.name].append(run)
+                    log(f"  {run['executions_per_s']} exec/s, accept p99 {run['accept_ms']['p99']} ms")
+            for stack, _ in stacks:
+                run = combine(rounds[stack.name])
                 report["runs"].append(run)
                 log(
-                    f"  {run['executions_per_s']} exec/s, accept p99 {run['accept_ms']['p99']} ms, "
-                    f"e2e p99 {run['e2e_ms']['p99']} ms, RSS {run['memory']['rss_mib']} MiB, errors {run['errors']}"
+                    f"{stack.name} at {level}: {run['executions_per_s']} exec/s"
+                    f" (rounds {run['executions_per_s_by_round']}),"
+                    f" accept p99 {run['accept_ms']['p99']} ms, e2e p99 {run['e2e_ms']['p99']} ms,"
+                    f" RSS {run['memory']['rss_mib']} MiB, errors {run['errors']}"
                 )
                 log(f"  CPU cores: {run['cpu_cores']}; ms/execution: {run['cpu_ms_per_execution']}")
         if ceiling:
@@ -506,6 +570,7 @@ def main() -> int:
             log(f"logging cost: ours with LOG_LEVEL=WARNING at concurrency {level}")
             run = asyncio.run(measure(ours, database_url, seed, level, args.duration, args.warmup))
             accepted += run.pop("accepted_ids")
+            run = combine([run])
             run["system"] = "ours (LOG_LEVEL=WARNING)"
             info = next(r for r in report["runs"] if r["system"] == "ours" and r["concurrency"] == level)
             report["logging_cost"] = {
