@@ -62,7 +62,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
-	DJANGO_SECRET_KEY=lint-only-$$(head -c 32 /dev/urandom | base64 | tr -dc A-Za-z0-9) \
+	DJANGO_SECRET_KEY=lint-only-$$(head -c 64 /dev/urandom | base64 | tr -dc A-Za-z0-9) \
 	  DATABASE_URL=postgres://lint@127.0.0.1/lint RABBITMQ_URL=amqp://lint@127.0.0.1// \
 	  DJANGO_ALLOWED_HOSTS=schema.example.com \
 	  $(PY) manage.py check --deploy --fail-level WARNING --settings=config.settings.production
