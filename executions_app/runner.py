@@ -105,6 +105,7 @@ class DjangoExecutionStore:
         self._meta: dict[str, tuple[str, str]] = {}  # execution id → (schema id, trigger type)
         self._snapshots: dict[str, ExecutionSnapshot] = {}
         self._starting: dict[str, datetime] = {}  # read as pending: started_at for the first write
+        self._began: dict[str, float] = {}  # when this walk read the execution (its log lines' walk_ms)
         self._postgres = connection.vendor == "postgresql"
 
     # --- reads -----------------------------------------------------------------------------------
@@ -134,7 +135,7 @@ class DjangoExecutionStore:
         self._meta[execution_id] = (str(schema_id), trigger_type)
         # The status was just read: the first cancel check is due one interval from now (saves a
         # query per execution; a cancel is still noticed within CANCEL_CHECK_INTERVAL).
-        self._cancel_checked[execution_id] = time.monotonic()
+        self._cancel_checked[execution_id] = self._began[execution_id] = time.monotonic()
         if status == ExecutionStatus.PENDING:
             self._starting[execution_id] = timezone.now()
         snapshot = ExecutionSnapshot(
@@ -236,7 +237,14 @@ class DjangoExecutionStore:
             summary = {k: v for k, v in fields.items() if k != "result"}
             if "result" in fields:
                 summary["result_bytes"] = len(json.dumps(fields["result"], default=str))
-            logger.info("execution %s", status, extra={"execution_status": status, **summary})
+            logger.info(
+                "execution %s", status, extra={"execution_status": status, **summary, **self._walk_ms(execution_id)}
+            )
+
+    def _walk_ms(self, execution_id: str) -> dict[str, float]:
+        """How long this walk (this message) took so far, for its last log line."""
+        began = self._began.get(execution_id)
+        return {} if began is None else {"walk_ms": round((time.monotonic() - began) * 1000, 1)}
 
     def save_checkpoint(self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint) -> None:
         self._append(execution_id, steps, checkpoint)
@@ -269,6 +277,7 @@ class DjangoExecutionStore:
                 "wait_kind": waiting.kind,
                 "node_id": waiting.node_id,
                 "resume_at": waiting.resume_at.isoformat() if waiting.resume_at else None,
+                **self._walk_ms(execution_id),
             },
         )
 
@@ -422,6 +431,13 @@ def execution_run(
                     kwargs={"timer_id": timer_id, "busy_retries": busy_retries + 1},
                     countdown=1 + busy_retries,
                 )
+                logger.info(
+                    "execution busy: another walk holds its lock; this message comes back in %d s",
+                    1 + busy_retries,
+                    extra={"busy_retries": busy_retries + 1},
+                )
+            else:
+                logger.info("execution busy: another walk holds its lock; this message is dropped")
             return "busy"
         if timer_id is not None:
             fired = timer_fire(timer_id)

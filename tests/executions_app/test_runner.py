@@ -233,6 +233,7 @@ def test_the_start_every_step_and_the_end_are_log_lines_with_the_execution_conte
         ("inc", 2, "success"),
     ]
     assert lines[-1]["message"] == "execution completed"
+    assert lines[-1]["walk_ms"] >= 0  # what Celery's "succeeded in" line said (off by default)
     for line in lines:
         assert line["execution_id"] == str(execution.id)
         assert line["schema_id"] == str(execution.schema_id)

@@ -1,0 +1,145 @@
+"""`engine.dispatch.send_now`: the run message of every trigger, published without `apply_async`.
+
+It must be the message Celery itself sends (a worker of any version of our code takes either), so
+both are compared field by field as they reach kombu's `Producer.publish`; then one goes through
+the real RabbitMQ and is read back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from celery.app import push_current_task
+from celery.app.task import Context
+from celery.utils.threads import LocalStack
+from kombu import Connection, Consumer, Queue
+from kombu.messaging import Producer
+
+from engine import dispatch
+from engine.queues import EXECUTION_ROUTING_KEY
+from engine.tasks import run_execution
+
+Published = list[tuple[Any, dict[str, Any]]]
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[Published]:
+    """What reaches kombu's publish, recorded instead of sent."""
+    recorded: Published = []
+
+    def publish(self: Producer, body: Any, **kwargs: Any) -> None:
+        recorded.append((body, kwargs))
+
+    monkeypatch.setattr(Producer, "publish", publish)
+    yield recorded
+
+
+def _without_id(body: Any, kwargs: dict[str, Any], task_id: str) -> tuple[Any, dict[str, Any]]:
+    headers = {k: (None if v == task_id else v) for k, v in kwargs["headers"].items()}
+    rest = {k: (None if v == task_id else v) for k, v in kwargs.items() if k != "headers"}
+    return body, {**rest, "headers": headers}
+
+
+def _both(sent: Published, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any]) -> list[Any]:
+    result = run_execution.apply_async(args=args, kwargs=kwargs, **options)
+    task_id = dispatch.send_now(run_execution, args, kwargs, options)
+    assert len(sent) == 2
+    celery_way = _without_id(*sent[0], result.id)
+    ours = _without_id(*sent[1], task_id)
+    return [celery_way, ours]
+
+
+@pytest.fixture
+def not_eager(settings: Any) -> Iterator[None]:
+    app = run_execution.app
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    yield
+    app.conf.task_always_eager = eager
+
+
+def test_the_message_is_the_one_apply_async_sends(sent: Published, not_eager: None) -> None:
+    execution_id = str(uuid.uuid4())
+    options = {"argsrepr": repr([execution_id]), "kwargsrepr": "{}", "headers": {"request_id": "req-1"}}
+    celery_way, ours = _both(sent, [execution_id], {}, options)
+    assert ours == celery_way
+    body, kwargs = ours
+    assert body[0] == [execution_id]
+    assert kwargs["headers"]["task"] == "engine.tasks.run_execution"
+    assert kwargs["headers"]["request_id"] == "req-1"  # the request id reaches the worker's log lines
+    assert kwargs["routing_key"] == EXECUTION_ROUTING_KEY
+    assert kwargs["delivery_mode"] == 2  # persistent
+    assert kwargs["retry"] is True and kwargs["declare"]
+
+
+def test_from_inside_a_task_the_trail_is_kept_as_celery_keeps_it(sent: Published, not_eager: None) -> None:
+    """A walk that used its step budget publishes its continuation from inside the task."""
+    stack: LocalStack = run_execution.request_stack
+    stack.push(Context(id="parent-task", root_id="root-task", called_directly=False))
+    push_current_task(run_execution)
+    try:
+        execution_id = str(uuid.uuid4())
+        celery_way, ours = _both(sent, [execution_id], {"timer_id": 7}, {"argsrepr": "x", "kwargsrepr": "y"})
+    finally:
+        from celery.app import pop_current_task
+
+        pop_current_task()
+        stack.pop()
+    assert ours == celery_way
+    assert ours[1]["headers"]["parent_id"] == "parent-task"
+    assert ours[1]["headers"]["root_id"] == "root-task"
+    assert ours[0][1] == {"timer_id": 7}
+
+
+def test_publish_execution_sends_now_and_leaves_delays_to_celery(
+    monkeypatch: pytest.MonkeyPatch, not_eager: None
+) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(dispatch, "send_now", lambda *a, **k: calls.append("send_now"))
+    monkeypatch.setattr(run_execution, "apply_async", lambda *a, **k: calls.append(f"apply_async {sorted(k)}"))
+    from datetime import UTC, datetime, timedelta
+
+    dispatch.publish_execution(str(uuid.uuid4()), request_id="r")
+    dispatch.publish_execution(str(uuid.uuid4()), eta=datetime.now(UTC) + timedelta(seconds=5.5), timer_id=1)
+    assert calls[0] == "send_now"
+    assert calls[1].startswith("apply_async") and "countdown" in calls[1]  # RabbitMQ's delay queues
+
+
+def test_a_message_sent_now_arrives_through_rabbitmq(not_eager: None) -> None:
+    """Through the real broker: a task of a throwaway app whose only queue is private to the test
+    (the execution queue of this vhost is left alone)."""
+    from celery import Celery
+
+    name = f"test_dispatch_{uuid.uuid4().hex[:8]}"
+    probe = Queue(name, routing_key=name, auto_delete=True)
+    app = Celery(name, broker=run_execution.app.conf.broker_url, set_as_current=False)
+    app.conf.update(
+        task_queues=(probe,),
+        task_default_queue=name,
+        task_default_routing_key=name,
+        broker_transport_options=run_execution.app.conf.broker_transport_options,  # publisher confirms
+    )
+
+    def echo_execution(execution_id: str) -> str:
+        return execution_id
+
+    echo = app.task(name=f"{name}.echo", shared=False)(echo_execution)
+    execution_id = str(uuid.uuid4())
+    received: list[Any] = []
+    with Connection(app.conf.broker_url) as conn:
+        probe(conn.default_channel).declare()
+        with Consumer(conn, [probe], callbacks=[lambda body, message: received.append((body, message))]):
+            dispatch.send_now(
+                echo, [execution_id], {}, {"argsrepr": "a", "kwargsrepr": "k", "headers": {"request_id": "q"}}
+            )
+            conn.drain_events(timeout=10)
+        body, message = received[0]
+        message.ack()
+    app.close()
+    assert body[0] == [execution_id]
+    assert message.headers["task"] == f"{name}.echo"
+    assert message.headers["request_id"] == "q"
+    assert message.properties["delivery_mode"] == 2
