@@ -74,9 +74,37 @@ def hit(key: str, duration: int, now: float) -> tuple[int, int]:
     return int(count), int(previous)
 
 
-def hit_many(hits: Sequence[tuple[str, int, float]]) -> dict[str, tuple[int, int]]:
+class Rider:
+    """A read that rides on the rate-limit statement of a request (PostgreSQL: one round trip
+    instead of two). `sql` is a SELECT returning at most one row; after `hit_many`, `fetched` is
+    True and `row` is that row or None. A rider that was not fetched (no shared throttle counted,
+    or another database) leaves the view to run its query itself."""
+
+    def __init__(self, sql: str, params: Sequence[Any]) -> None:
+        self.sql, self.params = sql.strip(), list(params)
+        self.fetched = False
+        self.row: tuple[Any, ...] | None = None
+
+
+_RIDER_SQL: dict[tuple[int, str], str] = {}
+
+
+def _ridden(upsert: str, rider_sql: str, rows: int) -> str:
+    """`WITH t AS (<upsert>) SELECT t.*, r.* FROM t LEFT JOIN (<rider>) r ON true`: the counts of
+    every bucket, each with the rider's row (a `true` marker first: NULLs when it found none)."""
+    sql = _RIDER_SQL.get((rows, rider_sql))
+    if sql is None:
+        sql = _RIDER_SQL[(rows, rider_sql)] = (
+            f"WITH t AS ({upsert.strip()}) SELECT t.bucket, t.hits, t.previous_hits, r.* FROM t"
+            f" LEFT JOIN (SELECT true AS rider_found, q.* FROM ({rider_sql}) q) r ON true"
+        )
+    return sql
+
+
+def hit_many(hits: Sequence[tuple[str, int, float]], *, rider: Rider | None = None) -> dict[str, tuple[int, int]]:
     """`hit` for several distinct keys `(key, duration, now)` in one statement; returns
-    {key: (count in the current window, count in the previous)}."""
+    {key: (count in the current window, count in the previous)}. On PostgreSQL a `rider` is read
+    in the same statement."""
     rows = sorted(hits)  # one lock order for every request: two upserts never wait on each other in a cycle
     sql = _UPSERT_MANY_SQL.get(len(rows))
     if sql is None:
@@ -86,7 +114,14 @@ def hit_many(hits: Sequence[tuple[str, int, float]]) -> dict[str, tuple[int, int
         window = int(now // duration)
         params += [key, window, (window + 2) * duration]
     if connection.vendor == "postgresql":  # the webhook's first statement: prepared, no health-check round trip
+        if rider is not None:
+            sql, params = _ridden(sql, rider.sql, len(rows)), params + rider.params
         found, _ = hot_sql.execute(sql, params, repeatable=True)
+        if rider is not None:
+            first = found[0] if found else None
+            rider.row = tuple(first[4:]) if first is not None and first[3] else None
+            rider.fetched = True
+            found = [row[:3] for row in found or []]
     else:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -171,9 +206,12 @@ class _SharedThrottle(throttling.SimpleRateThrottle):
     timer = staticmethod(time.time)
 
 
-def check_shared_throttles(throttles: Sequence[throttling.BaseThrottle], request: Request, view: APIView) -> list[Any]:
+def check_shared_throttles(
+    throttles: Sequence[throttling.BaseThrottle], request: Request, view: APIView, rider: Rider | None = None
+) -> list[Any]:
     """What DRF's `APIView.check_throttles` does — every throttle is asked, the refused ones'
-    `wait()` are returned — with the shared throttles' counts taken in one statement."""
+    `wait()` are returned — with the shared throttles' counts taken in one statement (and the
+    `rider` read in it, when there is one)."""
     waits: list[Any] = []
     pending: list[tuple[_SharedThrottle, tuple[str, int, int, float]]] = []
     for throttle in throttles:
@@ -186,7 +224,7 @@ def check_shared_throttles(throttles: Sequence[throttling.BaseThrottle], request
     keys = [key for _, (key, _, _, _) in pending]
     counts: dict[str, tuple[int, int]] | None = None
     if len(pending) > 1 and len(set(keys)) == len(keys):
-        counts = hit_many([(key, duration, now) for _, (key, _, duration, now) in pending])
+        counts = hit_many([(key, duration, now) for _, (key, _, duration, now) in pending], rider=rider)
     for throttle, (key, limit, duration, now) in pending:
         count, previous = counts[key] if counts is not None else hit(key, duration, now)
         if not throttle.decide(key, limit, duration, now, count=count, previous=previous):
@@ -197,9 +235,13 @@ def check_shared_throttles(throttles: Sequence[throttling.BaseThrottle], request
 class SharedThrottlesMixin:
     """For a view: its shared throttles counted in one statement (see `check_shared_throttles`)."""
 
+    def throttle_rider(self, request: Request) -> Rider | None:
+        """A read the view needs anyway, to run in the rate-limit statement (see `Rider`)."""
+        return None
+
     def check_throttles(self, request: Request) -> None:
         view: Any = self
-        waits = check_shared_throttles(view.get_throttles(), request, view)
+        waits = check_shared_throttles(view.get_throttles(), request, view, self.throttle_rider(request))
         if waits:
             durations = [duration for duration in waits if duration is not None]
             view.throttled(request, max(durations, default=None))

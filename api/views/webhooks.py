@@ -44,7 +44,7 @@ from rest_framework.views import APIView
 from api.exceptions import PayloadTooLarge, check_payload_size
 from api.parsers import decode_json
 from api.serializers import ErrorSerializer, WebhookExecutionSerializer
-from api.throttling import SharedThrottlesMixin, WebhookIPRateThrottle, WebhookRateThrottle
+from api.throttling import Rider, SharedThrottlesMixin, WebhookIPRateThrottle, WebhookRateThrottle
 from executions_app import sql as hot_sql
 from executions_app.models import Execution, TriggerType
 from executions_app.services import execution_create, execution_publish
@@ -144,13 +144,24 @@ FROM schemas WHERE id = %s::uuid AND status = %s AND definition @> '{"nodes": [{
 """
 
 
-def webhook_schema(schema_id: Any) -> Schema | None:
-    """The active schema with a webhook trigger and this id (only the fields the webhook uses), or None."""
+def webhook_schema(schema_id: Any, rider: Rider | None = None) -> Schema | None:
+    """The active schema with a webhook trigger and this id (only the fields the webhook uses), or None.
+    With a `rider` the rate-limit statement fetched (`webhook_schema_rider`), no query is sent."""
+    if rider is not None and rider.fetched:
+        return Schema.from_db(connection.alias, _WEBHOOK_SCHEMA_FIELDS, rider.row) if rider.row else None
     if connection.vendor != "postgresql":
         schema = Schema.objects.filter(pk=schema_id, status=SchemaStatus.ACTIVE).first()
         return schema if schema is not None and has_webhook_trigger(schema) else None
     rows, _ = hot_sql.execute(_WEBHOOK_SCHEMA_SQL, [str(schema_id), SchemaStatus.ACTIVE.value], repeatable=True)
     return Schema.from_db(connection.alias, _WEBHOOK_SCHEMA_FIELDS, rows[0]) if rows else None
+
+
+def webhook_schema_rider(schema_id: Any) -> Rider | None:
+    """The schema read of `webhook_schema`, to ride on the webhook's rate-limit statement (both
+    scopes are counted before the view runs, for unknown ids too): one round trip less."""
+    if connection.vendor != "postgresql":
+        return None
+    return Rider(_WEBHOOK_SCHEMA_SQL, [str(schema_id), SchemaStatus.ACTIVE.value])
 
 
 def has_webhook_trigger(schema: Schema) -> bool:
@@ -232,6 +243,10 @@ class WebhookView(SharedThrottlesMixin, APIView):
     throttle_classes = [WebhookIPRateThrottle, WebhookRateThrottle]
     parser_classes = [RawBodyParser]
 
+    def throttle_rider(self, request: Request) -> Rider | None:
+        self._schema_rider = webhook_schema_rider(self.kwargs["schema_id"])
+        return self._schema_rider
+
     def get_authenticate_header(self, request: Request) -> str:
         # A 401 (not 403) with a challenge naming how to authenticate.
         return 'Schema-Webhook realm="api", headers="X-Schema-Secret X-Schema-Signature"'
@@ -266,7 +281,7 @@ class WebhookView(SharedThrottlesMixin, APIView):
         tags=["webhooks"],
     )
     def post(self, request: Request, schema_id: Any) -> Response:
-        schema = webhook_schema(schema_id)
+        schema = webhook_schema(schema_id, getattr(self, "_schema_rider", None))
         if schema is None:
             raise exceptions.NotFound("No active schema with this id.")
         body = request.data if isinstance(request.data, bytes) else b""

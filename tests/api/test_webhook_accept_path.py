@@ -257,6 +257,47 @@ def test_both_webhook_scopes_are_counted_in_one_statement(
     assert _hits() == {f"webhook:{hook_schema.id}": 1, "webhook_ip:192.0.2.1": 1}
 
 
+@requires_postgres
+def test_with_both_scopes_the_schema_is_read_in_the_rate_limit_statement(
+    anon_client: APIClient, user: Any, hook_schema: Any, published: list[str]
+) -> None:
+    """Two statements per delivery: count both scopes + read the schema, then insert."""
+    assert _deliver(anon_client, hook_schema, "192.0.2.1").status_code == 202  # the version is cached now
+    published.clear()
+    with rates(webhook="10/min", webhook_ip="10/min"), CaptureQueriesContext(connection) as queries:
+        response = _deliver(anon_client, hook_schema, "192.0.2.1")
+    assert response.status_code == 202 and response.json()["schema_name"] == hook_schema.name
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert len(statements) == 2, [q[:90] for q in statements]
+    assert "api_throttle" in statements[0] and "FROM schemas" in statements[0]
+    assert published == [response.json()["id"]]
+
+    # Unknown, draft and non-webhook schemas: the same 404, each delivery still counted in both scopes.
+    draft = create_schema(user=user, definition=linear_definition("webhook_trigger"))
+    manual = create_schema(user=user, definition=linear_definition("manual_trigger"), activate=True)
+    unknown = Schema(id=uuid.uuid4(), webhook_secret="x")
+    with rates(webhook="10/min", webhook_ip="10/min"), CaptureQueriesContext(connection) as queries:
+        codes = [_deliver(anon_client, schema, "192.0.2.1").status_code for schema in (unknown, draft, manual)]
+    assert codes == [404, 404, 404]
+    assert len(queries.captured_queries) == 3  # one statement each: nothing more for a 404
+    assert _hits()["webhook_ip:192.0.2.1"] == 4
+    assert _hits()[f"webhook:{unknown.id}"] == 1
+
+
+@requires_postgres
+def test_a_rider_comes_back_with_the_counts() -> None:
+    now = 1_000_000 * 60.0
+    rider = throttling.Rider("SELECT %s::int AS a, %s::text AS b", [7, "seven"])
+    assert throttling.hit_many([("b", 60, now), ("a", 1, now)], rider=rider) == {"a": (1, 0), "b": (1, 0)}
+    assert rider.fetched and rider.row == (7, "seven")
+    nothing = throttling.Rider("SELECT 1 AS a WHERE false", [])
+    assert throttling.hit_many([("a", 1, now), ("b", 60, now)], rider=nothing) == {"a": (2, 0), "b": (2, 0)}
+    assert nothing.fetched and nothing.row is None
+    null_row = throttling.Rider("SELECT NULL::int AS a", [])  # a row of NULLs is still a row
+    throttling.hit_many([("a", 1, now), ("b", 60, now)], rider=null_row)
+    assert null_row.row == (None,)
+
+
 def test_a_refused_scope_undoes_only_its_own_hit(
     anon_client: APIClient, user: Any, hook_schema: Any, published: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
