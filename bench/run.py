@@ -481,6 +481,22 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "Targets: " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in s["meets"].items()) + ".",
     ]
+    cpu_runs = [r for r in report["runs"] if r.get("cpu_ms_per_execution")]
+    if cpu_runs:
+        parts = ["api", "worker", "postgres", "rabbitmq", "loadgen", "other"]
+        lines += [
+            "",
+            "CPU per execution (ms, from /proc over the windows; the box is saturated from 8 in flight, so"
+            " throughput follows the total):",
+            "",
+            "| system | conc. | " + " | ".join(parts) + " | total |",
+            "|---|---:|" + "---:|" * (len(parts) + 1),
+        ]
+        for r in cpu_runs:
+            cpu = r["cpu_ms_per_execution"]
+            cells = " | ".join(f"{cpu.get(part, 0):.2f}" for part in parts)
+            lines.append(f"| {r['system']} | {r['concurrency']} | {cells} | {sum(cpu.values()):.2f} |")
+        lines.append("")
     if report.get("logging_cost"):
         lc = report["logging_cost"]
         lines.append(
