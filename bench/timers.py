@@ -227,7 +227,6 @@ with connection.cursor() as cursor:
     cursor.execute("SELECT count(*) FROM execution_steps WHERE node_id = 'wait'")
     delay_steps = cursor.fetchone()[0]
 completed_lines: Counter[str] = Counter()
-outcomes: Counter[str] = Counter()
 with open(worker.log_path, errors="replace") as fh:
     for line in fh:
         if '"execution completed"' in line:
@@ -235,8 +234,6 @@ with open(worker.log_path, errors="replace") as fh:
                 completed_lines[json.loads(line).get("execution_id")] += 1
             except ValueError:
                 pass
-        elif "engine.tasks.run_execution" in line and "succeeded" in line:
-            outcomes[line.rsplit(":", 1)[-1].strip().strip("'\"}").strip("'")] += 1
 ids = {r[0] for r in rows}
 report: dict[str, Any] = {
     "started_at": t_start.isoformat(timespec="seconds"),

@@ -405,6 +405,12 @@ def _wake_up_unfinished(execution_id: str, timer: ExecutionTimer) -> bool:
     ).exists()
 
 
+def _timer_already_handled(timer_id: int, status: str) -> str:
+    """A wake-up message whose timer needs nothing more (a repeat, or the pause was cancelled)."""
+    logger.info("wake-up message dropped: timer-already-handled (%s)", status, extra={"timer_id": timer_id})
+    return "timer-already-handled"
+
+
 def execution_run(
     execution_id: str, *, timer_id: int | None = None, worker_id: str = "worker", busy_retries: int = 0
 ) -> str:
@@ -412,12 +418,17 @@ def execution_run(
     if timer_id is not None:
         timer = ExecutionTimer.objects.filter(pk=timer_id).only("status", "due_at", "reason").first()
         if timer is None or timer.status == TimerStatus.CANCELLED:
-            return "timer-already-handled"
+            return _timer_already_handled(timer_id, "cancelled" if timer else "deleted")
         if timer.status == TimerStatus.FIRED and not _wake_up_unfinished(execution_id, timer):
-            return "timer-already-handled"
+            return _timer_already_handled(timer_id, "fired")
         if timer.status == TimerStatus.SCHEDULED and timer.due_at > timezone.now() + timedelta(milliseconds=5):
             if not _eager():  # arrived early: wait in the broker again (eagerly it would recurse)
                 publish_execution(execution_id, eta=timer.due_at, timer_id=timer_id)
+                logger.info(
+                    "wake-up message early: back to the broker until %s",
+                    timer.due_at.isoformat(),
+                    extra={"timer_id": timer_id},
+                )
             return "timer-not-due"
     with execution_lock(execution_id, worker_id) as owned:
         if not owned:
@@ -444,7 +455,7 @@ def execution_run(
             if fired is not None:
                 metrics.TIMER_LATENESS.labels(fired.reason).observe((fired.lateness_ms or 0) / 1000)
             elif timer is None or not _wake_up_unfinished(execution_id, timer):
-                return "timer-already-handled"
+                return _timer_already_handled(timer_id, "fired")
             # else: the timer fired, but the walk it started died before its next checkpoint (the
             # worker was killed, the database went away): this redelivered or retried message
             # finishes the wake-up. Dropping it left the execution paused forever.
