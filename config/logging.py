@@ -60,6 +60,10 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+# One encoder for every line: `json.dumps(..., default=…)` builds a new JSONEncoder per call.
+_encode = json.JSONEncoder(default=_json_default).encode
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record: `time`, `level`, `logger`, `message`, then every extra field,
     then `exc_info` / `stack_info` when present — the lines python-json-logger's formatter wrote
@@ -95,4 +99,4 @@ class JsonFormatter(logging.Formatter):
             line["exc_info"] = record.exc_text
         if record.stack_info and not line.get("stack_info"):
             line["stack_info"] = self.formatStack(record.stack_info)
-        return json.dumps(line, default=_json_default)
+        return _encode(line)
