@@ -336,9 +336,33 @@ def _compile_template(source: str) -> Any:
     return _env.from_string(source)
 
 
+class _Expression:
+    """A compiled lone `{{ expr }}`, called with the scope: what jinja2's `TemplateExpression` does,
+    without rebuilding the environment's globals on every call. Jinja merges them from a `ChainMap`
+    into a new dict and then into a set, twice per call: ~40 % of an evaluation (measured with
+    callgrind). Here they are flattened once, when the expression is compiled (the environment's
+    globals are fixed at import). The expression runs in the same sandboxed environment, with the
+    same context class: only the context's construction differs (no `globals_keys`, which only
+    `{% import %}` reads, and expressions cannot import)."""
+
+    __slots__ = ("globals", "template")
+
+    def __init__(self, source: str) -> None:
+        self.template = _env.compile_expression(source, undefined_to_none=False)._template
+        self.globals = dict(self.template.globals)
+
+    def __call__(self, scope: Mapping[str, Any]) -> Any:
+        template = self.template
+        environment = template.environment
+        context = environment.context_class(environment, {**self.globals, **scope}, template.name, template.blocks)
+        for _ in template.root_render_func(context):
+            pass
+        return context.vars["result"]
+
+
 @lru_cache(maxsize=2048)
-def _compile_expression(source: str) -> Any:
-    return _env.compile_expression(source, undefined_to_none=False)
+def _compile_expression(source: str) -> _Expression:
+    return _Expression(source)
 
 
 def has_template(value: str) -> bool:
@@ -376,7 +400,7 @@ def evaluate(template: str, scope: Mapping[str, Any], *, node_id: str | None = N
     try:
         match = _SINGLE_EXPRESSION.match(template)
         if match and "}}" not in match.group("expr"):
-            value = _compile_expression(match.group("expr"))(**scope)
+            value = _compile_expression(match.group("expr"))(scope)
             return _to_json(None if isinstance(value, Undefined) else value)
         return _render(_compile_template(template), scope)
     except ExpressionError as exc:
