@@ -53,7 +53,8 @@ def _both(sent: Published, args: list[Any], kwargs: dict[str, Any], options: dic
 
 
 @pytest.fixture
-def not_eager(settings: Any) -> Iterator[None]:
+def not_eager() -> Iterator[None]:
+    """Publish for real (the test settings run tasks eagerly, without a message)."""
     app = run_execution.app
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = False
