@@ -44,6 +44,9 @@ def publish_execution(
 ) -> None:
     from engine.tasks import run_execution  # the task module needs Django; dispatch is imported early
 
+    # `run_execution` is Celery's shared-task proxy: every attribute read on it looks the task up in
+    # the current app again. Resolved once per message.
+    task = run_execution._get_current_object()
     args = [str(execution_id)]
     kwargs = {"timer_id": timer_id} if timer_id is not None else {}
     # The printable copies Celery puts in the message (events, Flower) made here: its generic
@@ -53,10 +56,10 @@ def publish_execution(
         options["headers"] = {"request_id": request_id}
     if eta is not None:
         options.update(broker_delay(eta))
-    if "eta" in options or "countdown" in options or run_execution.app.conf.task_always_eager:
-        run_execution.apply_async(args=args, kwargs=kwargs, **options)  # delay queues / eager: Celery's way
+    if "eta" in options or "countdown" in options or task.app.conf.task_always_eager:
+        task.apply_async(args=args, kwargs=kwargs, **options)  # delay queues / eager: Celery's way
     else:
-        send_now(run_execution, args, kwargs, options)
+        send_now(task, args, kwargs, options)
 
 
 # --- the immediate message without `apply_async` ----------------------------------------------------

@@ -54,17 +54,23 @@ def _sanitize(value: Any, depth: int = 0) -> Any:
     return _clean_str(str(value))
 
 
+# `json.dumps` with any non-default option builds a new JSONEncoder per call; these are built once
+# (a walk measures every step's input, output and variables).
+_encode_strict = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def encoded_size(value: Any) -> tuple[Any, int]:
     """`(safe value, its size in bytes as UTF-8 JSON)`. The value is returned as is when it is
     already safe (the common case costs one `json.dumps`), else a sanitised copy."""
     try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        text = _encode_strict(value)
         if "\\u0000" not in text:
             return value, len(text.encode("utf-8"))  # UnicodeEncodeError on a lone surrogate
     except (TypeError, ValueError, UnicodeEncodeError, RecursionError):
         pass
     safe = _sanitize(value)
-    return safe, len(json.dumps(safe, ensure_ascii=False).encode("utf-8"))
+    return safe, len(_encode(safe).encode("utf-8"))
 
 
 def json_safe(value: Any, *, limit: int | None = None, what: str = "value") -> tuple[Any, int]:

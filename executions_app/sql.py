@@ -18,6 +18,9 @@ from typing import Any
 
 import psycopg
 from django.db import InterfaceError, OperationalError, connection
+from psycopg import pq
+
+_ROWS = pq.ExecStatus.TUPLES_OK
 
 
 def execute(sql: str, params: Sequence[Any], *, repeatable: bool = False) -> tuple[list[tuple[Any, ...]] | None, int]:
@@ -44,7 +47,9 @@ def _execute(sql: str, params: Sequence[Any]) -> tuple[list[tuple[Any, ...]] | N
     started = time.monotonic()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params, prepare=True)  # type: ignore[arg-type]
-        rows = cursor.fetchall() if cursor.description is not None else None
+        # What `cursor.description is not None` tells, without building a Column per column.
+        result = cursor.pgresult
+        rows = cursor.fetchall() if result is not None and (result.nfields or result.status == _ROWS) else None
         count = cursor.rowcount
     if connection.queries_logged:
         connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
