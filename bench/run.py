@@ -1,6 +1,6 @@
 """`make bench`: the standard workload on the real stack, against the bare ceiling, in one run.
 
-    .venv/bin/python bench/run.py [--duration 20] [--warmup 5] [--rounds 2] [--concurrency 1,8,32] [--no-log-variant]
+    .venv/bin/python bench/run.py [--duration 20] [--warmup 5] [--rounds 2] [--concurrency 1,8,32] [--no-variants]
 
 1. Own database `schema_bench` (dropped and recreated) and own RabbitMQ vhost `schema_bench`,
    migrated with the production settings; the standard schema (webhook → 8 x set counter+1 →
@@ -14,7 +14,10 @@
    ceiling, each for duration / rounds) so that both see the same machine noise and drift (a
    neighbour's load, autovacuum); each figure combines its rounds, and the ratio of every round is
    reported too.
-4. Optionally, ours again at the highest concurrency with LOG_LEVEL=WARNING: the cost of logging.
+4. Where the gap to the ceiling goes (skip with `--no-variants`): at the highest concurrency, ours
+   again without two things the ceiling does not do and production does — the per-step log lines
+   (LOG_LEVEL=WARNING), then also the webhook rate limits — each window paired with a ceiling window
+   right after it, so each variant has its own ratio measured on the same machine minutes.
 5. Checks: every accepted execution completed exactly once with 11 steps, nothing else ran.
 Writes bench/results/bench-<time>.json, latest.json and latest.md.
 """
@@ -78,6 +81,11 @@ GUNICORN_WORKERS = os.environ.get("BENCH_GUNICORN_WORKERS", "1")
 GUNICORN_THREADS = os.environ.get("BENCH_GUNICORN_THREADS", "8")
 WORKER_CONCURRENCY = os.environ.get("BENCH_WORKER_CONCURRENCY", "8")
 WORKER_POOL = os.environ.get("BENCH_WORKER_POOL", "threads")
+# (label, process tag, LOG_LEVEL, webhook rate limits on): what the ceiling leaves out, one at a time.
+VARIANTS = (
+    ("no per-step log lines", "ours-warn", "WARNING", True),
+    ("no per-step log lines, no rate limits", "ours-bare", "WARNING", False),
+)
 WORKER_FLAGS = ["--without-gossip", "--without-mingle", "--without-heartbeat"]
 
 
@@ -88,7 +96,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2, help="interleaved windows per system and concurrency")
     parser.add_argument("--concurrency", default="1,8,32")
     parser.add_argument("--no-ceiling", action="store_true")
-    parser.add_argument("--no-log-variant", action="store_true")
+    parser.add_argument("--no-variants", "--no-log-variant", dest="no_variants", action="store_true",
+                        help="skip the variants without per-step logs / rate limits")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the databases and vhost afterwards")
     return parser.parse_args()
 
@@ -136,15 +145,16 @@ class Stack:
         self.worker.stop()
 
 
-def start_ours(database_url: str, log_level: str = "INFO", tag: str = "ours") -> Stack:
+def start_ours(database_url: str, log_level: str = "INFO", tag: str = "ours", throttles: bool = True) -> Stack:
+    # The per-schema limit (default 6000/min) would cap the bench; the counters still run.
+    # BENCH_THROTTLE_WEBHOOK="" (or throttles=False) switches the webhook throttles off.
+    rate = os.environ.get("BENCH_THROTTLE_WEBHOOK", "100000/s") if throttles else ""
     env = proc_env(
         app_env(
             database_url,
             LOG_LEVEL=log_level,
-            # The per-schema limit (default 6000/min) would cap the bench; the counters still run.
-            # BENCH_THROTTLE_WEBHOOK="" switches the webhook throttles off (to measure their cost).
-            SCHEMA_THROTTLE_WEBHOOK=os.environ.get("BENCH_THROTTLE_WEBHOOK", "100000/s"),
-            SCHEMA_THROTTLE_WEBHOOK_IP=os.environ.get("BENCH_THROTTLE_WEBHOOK", "100000/s"),
+            SCHEMA_THROTTLE_WEBHOOK=rate,
+            SCHEMA_THROTTLE_WEBHOOK_IP=rate,
             WORKER_METRICS_PORT=str(METRICS_PORT),
         ),
         OURS_PORT,
@@ -497,13 +507,19 @@ def markdown(report: dict[str, Any]) -> str:
             cells = " | ".join(f"{cpu.get(part, 0):.2f}" for part in parts)
             lines.append(f"| {r['system']} | {r['concurrency']} | {cells} | {sum(cpu.values()):.2f} |")
         lines.append("")
-    if report.get("logging_cost"):
-        lc = report["logging_cost"]
-        lines.append(
-            f"Logging cost: at concurrency {lc['concurrency']} with LOG_LEVEL=WARNING (no per-step lines)"
-            f" {lc['executions_per_s_warning']} exec/s vs {lc['executions_per_s_info']} with INFO"
-            f" ({lc['info_over_warning']:.2f}x)."
-        )
+    if report.get("variants"):
+        lines += [
+            "Where the gap goes: ours without what the ceiling does not do, each window followed by a ceiling window:",
+            "",
+            "| variant | conc. | ours exec/s | ceiling exec/s | ratio | ours CPU ms/exec | ceiling CPU ms/exec |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for v in report["variants"]:
+            lines.append(
+                f"| {v['label']} | {v['concurrency']} | {v['executions_per_s']} | {v['ceiling_executions_per_s']}"
+                f" | {v['ratio']} | {v['cpu_ms_per_execution']} | {v['ceiling_cpu_ms_per_execution']} |"
+            )
+        lines.append("")
     c = report["correctness"]
     lines.append(
         f"Correctness: {c['accepted']} accepted, {c['in_db']} in the database, {c['not_completed_or_wrong_steps']}"
@@ -573,33 +589,40 @@ def main() -> int:
                     f" RSS {run['memory']['rss_mib']} MiB, errors {run['errors']}"
                 )
                 log(f"  CPU cores: {run['cpu_cores']}; ms/execution: {run['cpu_ms_per_execution']}")
-        if ceiling:
-            ceiling.stop()
-            ceiling = None
         left = wait_drained(database_url)
         report["queue_depths_after"] = queue_depths()
         info_ids = list(accepted)
-        if not args.no_log_variant:
-            ours.stop()
-            ours = start_ours(database_url, log_level="WARNING", tag="ours-warn")
+        if not args.no_variants and ceiling is not None:
             level = max(levels)
-            log(f"logging cost: ours with LOG_LEVEL=WARNING at concurrency {level}")
-            run = asyncio.run(measure(ours, database_url, seed, level, args.duration, args.warmup))
-            accepted += run.pop("accepted_ids")
-            run = combine([run])
-            run["system"] = "ours (LOG_LEVEL=WARNING)"
-            info = next(r for r in report["runs"] if r["system"] == "ours" and r["concurrency"] == level)
-            report["logging_cost"] = {
-                "concurrency": level,
-                "executions_per_s_info": info["executions_per_s"],
-                "executions_per_s_warning": run["executions_per_s"],
-                "info_over_warning": round(info["executions_per_s"] / max(run["executions_per_s"], 0.1), 3),
-                "run": run,
-            }
-            log(f"  {run['executions_per_s']} exec/s without per-step logs")
+            report["variants"] = []
+            for label, tag, log_level, throttles in VARIANTS:
+                ours.stop()
+                ours = start_ours(database_url, log_level=log_level, tag=tag, throttles=throttles)
+                pair = []
+                for stack, url in ((ours, database_url), (ceiling, ceiling_url)):
+                    log(f"variant {label!r}: {stack.name} at concurrency {level}")
+                    run = asyncio.run(measure(stack, url, seed, level, args.duration / args.rounds, args.warmup))
+                    ids = run.pop("accepted_ids")
+                    if stack is ours:
+                        accepted += ids
+                    pair.append(combine([run]))
+                mine, theirs = pair
+                report["variants"].append({
+                    "label": label, "concurrency": level, "log_level": log_level, "webhook_throttles": throttles,
+                    "executions_per_s": mine["executions_per_s"],
+                    "ceiling_executions_per_s": theirs["executions_per_s"],
+                    "ratio": round(mine["executions_per_s"] / max(theirs["executions_per_s"], 0.1), 3),
+                    "cpu_ms_per_execution": round(sum(mine.get("cpu_ms_per_execution", {}).values()), 2),
+                    "ceiling_cpu_ms_per_execution": round(sum(theirs.get("cpu_ms_per_execution", {}).values()), 2),
+                    "runs": pair,
+                })  # fmt: skip
+                log(f"  {label}: {report['variants'][-1]['ratio']} of the ceiling")
             left = wait_drained(database_url)
+        if ceiling:
+            ceiling.stop()
+            ceiling = None
         report["open_after_drain"] = left
-        # the WARNING variant logs no "execution completed" lines: those are checked in the DB only
+        # the WARNING variants log no "execution completed" lines: those are checked in the DB only
         report["correctness"] = check_exactly_once(database_url, accepted, worker_logs, info_ids)
     finally:
         if ours:
