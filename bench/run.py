@@ -16,8 +16,8 @@
    reported too.
 4. Where the gap to the ceiling goes (skip with `--no-variants`): at the highest concurrency, ours
    again without two things the ceiling does not do and production does — the per-step log lines
-   (LOG_LEVEL=WARNING), then also the webhook rate limits — each window paired with a ceiling window
-   right after it, so each variant has its own ratio measured on the same machine minutes.
+   (LOG_LEVEL=WARNING), then also the webhook rate limits — in interleaved rounds with the ceiling
+   as above, so each variant has its own ratio measured in the same minutes.
 5. Checks: every accepted execution completed exactly once with 11 steps, nothing else ran.
 Writes bench/results/bench-<time>.json, latest.json and latest.md.
 """
@@ -509,7 +509,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append("")
     if report.get("variants"):
         lines += [
-            "Where the gap goes: ours without what the ceiling does not do, each window followed by a ceiling window:",
+            "Where the gap goes: ours without what the ceiling does not do, in interleaved rounds with the ceiling:",
             "",
             "| variant | conc. | ours exec/s | ceiling exec/s | ratio | ours CPU ms/exec | ceiling CPU ms/exec |",
             "|---|---:|---:|---:|---:|---:|---:|",
@@ -598,15 +598,18 @@ def main() -> int:
             for label, tag, log_level, throttles in VARIANTS:
                 ours.stop()
                 ours = start_ours(database_url, log_level=log_level, tag=tag, throttles=throttles)
-                pair = []
-                for stack, url in ((ours, database_url), (ceiling, ceiling_url)):
-                    log(f"variant {label!r}: {stack.name} at concurrency {level}")
-                    run = asyncio.run(measure(stack, url, seed, level, args.duration / args.rounds, args.warmup))
-                    ids = run.pop("accepted_ids")
-                    if stack is ours:
-                        accepted += ids
-                    pair.append(combine([run]))
-                mine, theirs = pair
+                windows: dict[str, list[dict[str, Any]]] = {"ours": [], "ceiling": []}
+                for number in range(args.rounds):  # interleaved as the main windows
+                    warmup = args.warmup if number == 0 else min(args.warmup, 2.0)
+                    for key, stack, url in (("ours", ours, database_url), ("ceiling", ceiling, ceiling_url)):
+                        log(f"variant {label!r}: {stack.name} at {level}, round {number + 1}/{args.rounds}")
+                        run = asyncio.run(measure(stack, url, seed, level, args.duration / args.rounds, warmup))
+                        ids = run.pop("accepted_ids")
+                        if stack is ours:
+                            accepted += ids
+                        windows[key].append(run)
+                mine, theirs = combine(windows["ours"]), combine(windows["ceiling"])
+                pair = [mine, theirs]
                 report["variants"].append({
                     "label": label, "concurrency": level, "log_level": log_level, "webhook_throttles": throttles,
                     "executions_per_s": mine["executions_per_s"],
