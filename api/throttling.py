@@ -90,8 +90,9 @@ _RIDER_SQL: dict[tuple[int, str], str] = {}
 
 
 def _ridden(upsert: str, rider_sql: str, rows: int) -> str:
-    """`WITH t AS (<upsert>) SELECT t.*, r.* FROM t LEFT JOIN (<rider>) r ON true`: the counts of
-    every bucket, each with the rider's row (a `true` marker first: NULLs when it found none)."""
+    """`WITH t AS (<upsert>) SELECT t.bucket, t.hits, t.previous_hits, r.* FROM t LEFT JOIN (<rider>) r
+    ON true`: the counts of every bucket, each with the rider's row (a `true` marker first: NULLs
+    when it found none)."""
     sql = _RIDER_SQL.get((rows, rider_sql))
     if sql is None:
         # Statement texts of our own code (the rider's too); every value is a parameter.
