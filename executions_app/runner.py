@@ -42,7 +42,7 @@ from .models import (
     ExecutionTimer,
     TimerStatus,
 )
-from .timers import timer_fire, timer_schedule, timers_cancel
+from .timers import timer_fire, timer_get, timer_schedule, timers_cancel
 
 logger = logging.getLogger("schema.engine")
 BUSY_REPUBLISH_LIMIT = 5
@@ -416,7 +416,7 @@ def execution_run(
 ) -> str:
     """Continue one execution; returns what happened (for logs and tests)."""
     if timer_id is not None:
-        timer = ExecutionTimer.objects.filter(pk=timer_id).only("status", "due_at", "reason").first()
+        timer = timer_get(timer_id)
         if timer is None or timer.status == TimerStatus.CANCELLED:
             return _timer_already_handled(timer_id, "cancelled" if timer else "deleted")
         if timer.status == TimerStatus.FIRED and not _wake_up_unfinished(execution_id, timer):

@@ -1,0 +1,83 @@
+"""Timers on the worker side: a wake-up message reads its timer and fires it (one statement each on
+PostgreSQL); a timer fires once, only when due, never after a cancel, with its lateness stored."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from executions_app.models import Execution, ExecutionStatus, ExecutionStep, ExecutionTimer, TimerStatus
+from executions_app.runner import execution_run
+from executions_app.timers import timer_fire, timer_get, timers_cancel
+from tests.executions_app.test_runner import _chain, _execution
+from tests.factories import node
+
+pytestmark = pytest.mark.django_db
+
+
+def _paused(seconds: float) -> tuple[Execution, ExecutionTimer]:
+    done = node("done", "set", {"assignments": [{"name": "done", "value": True}]})
+    execution = _execution(_chain(node("wait", "delay", {"duration_seconds": seconds}), done))
+    assert execution_run(str(execution.id)) == "paused"
+    return execution, ExecutionTimer.objects.get(execution=execution, status=TimerStatus.SCHEDULED)
+
+
+def test_a_due_timer_fires_once_with_its_lateness() -> None:
+    _, timer = _paused(600)
+    ExecutionTimer.objects.filter(pk=timer.pk).update(due_at=timezone.now() - timedelta(seconds=2))
+    before = timezone.now()
+
+    fired = timer_fire(timer.pk)
+
+    assert fired is not None and fired.pk == timer.pk and fired.status == TimerStatus.FIRED
+    stored = ExecutionTimer.objects.get(pk=timer.pk)
+    assert (stored.status, stored.fired_at, stored.lateness_ms) == (fired.status, fired.fired_at, fired.lateness_ms)
+    assert stored.fired_at is not None and before <= stored.fired_at <= timezone.now()
+    assert stored.lateness_ms == pytest.approx((stored.fired_at - stored.due_at).total_seconds() * 1000, abs=0.01)
+    assert 2000 <= stored.lateness_ms < 60_000
+    assert timer_fire(timer.pk) is None  # a duplicated message fires nothing
+    assert ExecutionTimer.objects.get(pk=timer.pk).fired_at == stored.fired_at
+
+
+def test_a_timer_not_due_or_cancelled_does_not_fire() -> None:
+    execution, timer = _paused(600)
+    assert timer_fire(timer.pk) is None  # not due for ten minutes
+    assert ExecutionTimer.objects.get(pk=timer.pk).status == TimerStatus.SCHEDULED
+    timers_cancel(execution)
+    ExecutionTimer.objects.filter(pk=timer.pk).update(due_at=timezone.now() - timedelta(seconds=1))
+    assert timer_fire(timer.pk) is None
+    assert ExecutionTimer.objects.get(pk=timer.pk).status == TimerStatus.CANCELLED
+
+
+def test_timer_get_reads_the_row_and_none_for_an_unknown_id() -> None:
+    _, timer = _paused(600)
+    found = timer_get(timer.pk)
+    assert found is not None
+    assert (found.pk, found.execution_id, found.due_at, found.reason, found.node_id, found.status) == (
+        timer.pk,
+        timer.execution_id,
+        timer.due_at,
+        "delay",
+        "wait",
+        TimerStatus.SCHEDULED,
+    )
+    assert timer_get(timer.pk + 10_000) is None
+    assert timer_fire(timer.pk + 10_000) is None
+
+
+def test_the_wake_up_message_resumes_the_execution_once() -> None:
+    execution, timer = _paused(0.5)
+    time.sleep(0.6)
+
+    assert execution_run(str(execution.id), timer_id=timer.pk) == "completed"
+    assert execution_run(str(execution.id), timer_id=timer.pk) == "timer-already-handled"
+
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.COMPLETED
+    steps = list(ExecutionStep.objects.filter(execution=execution).order_by("seq").values_list("node_id", flat=True))
+    assert steps == ["start", "wait", "done"]
+    fired = ExecutionTimer.objects.get(pk=timer.pk)
+    assert fired.status == TimerStatus.FIRED and fired.lateness_ms is not None and fired.lateness_ms >= 0
