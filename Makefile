@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 export PORT ?= 8000
 
-.PHONY: help run test test-backend test-frontend e2e lint fmt install frontend migrate seed bench bench-profile bench-scale bench-timers bench-all up down clean
+.PHONY: help run test test-backend test-frontend e2e lint fmt install frontend api-types api-types-check migrate seed bench bench-profile bench-scale bench-timers bench-all up down clean
 
 help:
 	@echo "make run    - install, migrate, seed demo data, start API + worker + beat on http://127.0.0.1:$(PORT)"
@@ -16,6 +16,7 @@ help:
 	@echo "make bench-profile - cProfile of the two hot paths (webhook accept, worker walk), SQL per call"
 	@echo "make bench-scale / bench-timers / bench-all - 1M-step scale figures, 10k-timer lateness, all three"
 	@echo "make up / make down - docker compose dev stack"
+	@echo "make api-types - regenerate the editor's API types (frontend/src/api/schema.d.ts) from the OpenAPI document"
 
 $(VENV)/.installed: requirements/base.txt requirements/local.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +34,17 @@ frontend/dist/index.html: frontend/node_modules/.installed $(shell find frontend
 	cd frontend && npm run build
 
 frontend: frontend/dist/index.html
+
+# The editor's API types come from the OpenAPI document the backend generates; lint fails when they are stale.
+write_openapi_json = mkdir -p var && $(PY) manage.py spectacular --format openapi-json --file var/openapi.json --settings=config.settings.test
+
+api-types: install frontend/node_modules/.installed
+	$(write_openapi_json)
+	cd frontend && npm run --silent api-types
+
+api-types-check: install frontend/node_modules/.installed
+	$(write_openapi_json)
+	cd frontend && npm run --silent api-types:check || { echo "frontend/src/api/schema.d.ts is stale: run make api-types" >&2; exit 1; }
 
 migrate: install
 	$(PY) manage.py migrate --noinput
@@ -58,7 +70,7 @@ test-frontend: frontend/node_modules/.installed
 e2e: install frontend
 	$(PY) scripts/run_e2e.py
 
-lint: install
+lint: install api-types-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .

@@ -2,13 +2,15 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { del, get, itemsOf, post, put } from './client';
 import type {
-  Definition,
   Execution,
   ExecutionStep,
+  ExecutionSummary,
   JsonValue,
   NodeTypeSpec,
   Page,
   Schema,
+  SchemaInput,
+  SchemaSummary,
   SchemaVersion,
   User,
 } from './types';
@@ -44,7 +46,7 @@ export function useSchemas(search: string, status: string) {
   const qs = params.toString();
   return useQuery({
     queryKey: keys.schemas(qs),
-    queryFn: async () => itemsOf(await get<Schema[] | Page<Schema>>(`/schemas/?${qs}`)),
+    queryFn: async () => itemsOf(await get<SchemaSummary[] | Page<SchemaSummary>>(`/schemas/?${qs}`)),
     placeholderData: keepPreviousData,
   });
 }
@@ -60,12 +62,6 @@ export function useSchemaVersions(id: string | undefined) {
     enabled: !!id,
     retry: false,
   });
-}
-
-export interface SchemaInput {
-  name: string;
-  description: string;
-  definition: Definition;
 }
 
 function useInvalidateSchemas() {
@@ -148,7 +144,7 @@ export function useExecutionAction() {
 export function useExecutions(path: string, autoRefresh: boolean) {
   return useQuery({
     queryKey: keys.executions(path),
-    queryFn: () => get<Page<Execution>>(path),
+    queryFn: () => get<Page<ExecutionSummary>>(path),
     placeholderData: keepPreviousData,
     refetchInterval: autoRefresh ? 3000 : false,
   });
