@@ -1,6 +1,7 @@
 /** A JSON text area that reports parsed values and shows a parse error in place. */
 import { useEffect, useState } from 'react';
 import type { JsonValue } from '../api/types';
+import { Field } from './Field';
 
 export function JsonText({
   id,
@@ -34,33 +35,28 @@ export function JsonText({
   }, [value]);
   const msgs = [...(parseError ? [parseError] : []), ...(errors ?? [])];
   return (
-    <div className={msgs.length ? 'field has-error' : 'field'}>
-      <label htmlFor={id}>{label}</label>
-      <textarea
-        id={id}
-        className="mono"
-        rows={rows}
-        spellCheck={false}
-        value={text}
-        data-testid={testId}
-        aria-invalid={msgs.length > 0}
-        onChange={(e) => {
-          setText(e.target.value);
-          try {
-            const v = JSON.parse(e.target.value) as JsonValue;
-            setParseError(null);
-            onChange(v);
-          } catch (err) {
-            setParseError(`Invalid JSON: ${(err as Error).message}`);
-          }
-        }}
-      />
-      {msgs.map((m) => (
-        <p key={m} className="field-error" role="alert">
-          {m}
-        </p>
-      ))}
-    </div>
+    <Field id={id} label={label} errors={msgs}>
+      {(control) => (
+        <textarea
+          {...control}
+          className="mono"
+          rows={rows}
+          spellCheck={false}
+          value={text}
+          data-testid={testId}
+          onChange={(e) => {
+            setText(e.target.value);
+            try {
+              const v = JSON.parse(e.target.value) as JsonValue;
+              setParseError(null);
+              onChange(v);
+            } catch (err) {
+              setParseError(`Invalid JSON: ${(err as Error).message}`);
+            }
+          }}
+        />
+      )}
+    </Field>
   );
 }
 

@@ -3,6 +3,7 @@ import { useEffect, useState } from 'react';
 import type { JsonObject, JsonValue, NodeTypeSpec, OnError, RetryPolicy } from '../api/types';
 import { setIn, parsePath } from '../lib/jsonSchema';
 import type { CanvasNode, SchemaNodeData } from '../lib/mapping';
+import { Field, FieldErrors, fieldDomId } from './Field';
 import { ObjectFields, type FormContext } from './SchemaForm';
 
 const DEFAULT_RETRY: RetryPolicy = { max_attempts: 3, backoff: 'exponential', base_seconds: 1, max_seconds: 60, jitter: true };
@@ -39,12 +40,7 @@ export function NodePanel({
     else if (root === 'retry') onPatch({ retry: setIn((d.retry ?? {}) as JsonObject, rest, value) as RetryPolicy }, `${node.id}:${path}`);
   };
   const ctx: FormContext = { errors: fieldErrors, exprVars, onEdit: edit };
-  const err = (path: string) =>
-    (fieldErrors?.get(path) ?? []).map((m) => (
-      <p key={m} className="field-error" role="alert">
-        {m}
-      </p>
-    ));
+  const errorsAt = (path: string) => fieldErrors?.get(path);
   const retry = d.retry;
 
   return (
@@ -69,30 +65,31 @@ export function NodePanel({
           ))}
         </ul>
       )}
-      <div className="field">
-        <label htmlFor="node-name">Name</label>
-        <input
-          id="node-name"
-          type="text"
-          value={d.name}
-          data-testid="node-name"
-          onChange={(e) => onPatch({ name: e.target.value }, `${node.id}:name`)}
-        />
-        {err('name')}
-      </div>
-      <div className="field">
-        <label htmlFor="node-id">ID (used in expressions as nodes.{node.id}.output)</label>
-        <input
-          id="node-id"
-          type="text"
-          className="mono"
-          value={idText}
-          data-testid="node-id"
-          pattern="[A-Za-z_][A-Za-z0-9_]*"
-          onChange={(e) => setIdText(e.target.value)}
-          onBlur={() => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(idText) && idText !== node.id ? onRename(idText) : setIdText(node.id))}
-        />
-      </div>
+      <Field id="node-name" label="Name" errors={errorsAt('name')}>
+        {(control) => (
+          <input
+            {...control}
+            type="text"
+            value={d.name}
+            data-testid="node-name"
+            onChange={(e) => onPatch({ name: e.target.value }, `${node.id}:name`)}
+          />
+        )}
+      </Field>
+      <Field id="node-id" label={<>ID (used in expressions as nodes.{node.id}.output)</>}>
+        {(control) => (
+          <input
+            {...control}
+            type="text"
+            className="mono"
+            value={idText}
+            data-testid="node-id"
+            pattern="[A-Za-z_][A-Za-z0-9_]*"
+            onChange={(e) => setIdText(e.target.value)}
+            onBlur={() => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(idText) && idText !== node.id ? onRename(idText) : setIdText(node.id))}
+          />
+        )}
+      </Field>
 
       <section className="panel-section" aria-label="Configuration">
         <h3>Configuration</h3>
@@ -101,59 +98,55 @@ export function NodePanel({
         ) : (
           <p className="muted">No settings.</p>
         )}
-        {err('config')}
+        <FieldErrors messages={errorsAt('config')} />
       </section>
 
       {!spec?.is_trigger && (
         <section className="panel-section" aria-label="Error handling">
           <h3>Error handling</h3>
-          <div className="field">
-            <label htmlFor="node-on-error">On error</label>
-            <select
-              id="node-on-error"
-              data-testid="node-on-error"
-              value={d.on_error ?? 'fail'}
-              onChange={(e) => onPatch({ on_error: e.target.value as OnError })}
-            >
-              <option value="fail">Fail the execution</option>
-              <option value="error">Follow the error port</option>
-            </select>
-            {err('on_error')}
-          </div>
-          <div className="field field-check">
-            <input
-              id="node-retry"
-              type="checkbox"
-              checked={!!retry}
-              data-testid="node-retry"
-              onChange={(e) => onPatch({ retry: e.target.checked ? DEFAULT_RETRY : undefined })}
-            />
-            <label htmlFor="node-retry">Retry on failure</label>
-          </div>
+          <Field id="node-on-error" label="On error" errors={errorsAt('on_error')}>
+            {(control) => (
+              <select
+                {...control}
+                data-testid="node-on-error"
+                value={d.on_error ?? 'fail'}
+                onChange={(e) => onPatch({ on_error: e.target.value as OnError })}
+              >
+                <option value="fail">Fail the execution</option>
+                <option value="error">Follow the error port</option>
+              </select>
+            )}
+          </Field>
+          <Field id="node-retry" label="Retry on failure" check>
+            {(control) => (
+              <input
+                {...control}
+                type="checkbox"
+                checked={!!retry}
+                data-testid="node-retry"
+                onChange={(e) => onPatch({ retry: e.target.checked ? DEFAULT_RETRY : undefined })}
+              />
+            )}
+          </Field>
           {retry && (
             <div className="grid-2">
               <NumberField label="Max attempts" path="retry.max_attempts" value={retry.max_attempts} min={1} integer ctx={ctx} />
-              <div className="field">
-                <label htmlFor="retry-backoff">Backoff</label>
-                <select
-                  id="retry-backoff"
-                  value={retry.backoff ?? 'exponential'}
-                  onChange={(e) => edit('retry.backoff', e.target.value)}
-                >
-                  <option value="fixed">fixed</option>
-                  <option value="exponential">exponential</option>
-                </select>
-                {err('retry.backoff')}
-              </div>
+              <Field id="retry-backoff" label="Backoff" errors={errorsAt('retry.backoff')}>
+                {(control) => (
+                  <select {...control} value={retry.backoff ?? 'exponential'} onChange={(e) => edit('retry.backoff', e.target.value)}>
+                    <option value="fixed">fixed</option>
+                    <option value="exponential">exponential</option>
+                  </select>
+                )}
+              </Field>
               <NumberField label="Base (s)" path="retry.base_seconds" value={retry.base_seconds} min={0} ctx={ctx} />
               <NumberField label="Max (s)" path="retry.max_seconds" value={retry.max_seconds} min={0} ctx={ctx} />
-              <div className="field field-check">
-                <input id="retry-jitter" type="checkbox" checked={!!retry.jitter} onChange={(e) => edit('retry.jitter', e.target.checked)} />
-                <label htmlFor="retry-jitter">Jitter</label>
-              </div>
+              <Field id="retry-jitter" label="Jitter" check>
+                {(control) => <input {...control} type="checkbox" checked={!!retry.jitter} onChange={(e) => edit('retry.jitter', e.target.checked)} />}
+              </Field>
             </div>
           )}
-          {err('retry')}
+          <FieldErrors messages={errorsAt('retry')} />
         </section>
       )}
       <button type="button" className="btn btn-danger" data-testid="delete-node" onClick={onDelete}>
@@ -178,27 +171,21 @@ function NumberField({
   integer?: boolean;
   ctx: FormContext;
 }) {
-  const id = `f-${path.replace(/\W/g, '-')}`;
-  const msgs = ctx.errors?.get(path) ?? [];
   return (
-    <div className={msgs.length ? 'field has-error' : 'field'}>
-      <label htmlFor={id}>{label}</label>
-      <input
-        id={id}
-        type="number"
-        min={min}
-        step={integer ? 1 : 'any'}
-        value={value ?? ''}
-        onChange={(e) => {
-          const n = integer ? parseInt(e.target.value, 10) : parseFloat(e.target.value);
-          if (!Number.isNaN(n)) ctx.onEdit(path, n);
-        }}
-      />
-      {msgs.map((m) => (
-        <p key={m} className="field-error" role="alert">
-          {m}
-        </p>
-      ))}
-    </div>
+    <Field id={fieldDomId(path)} label={label} errors={ctx.errors?.get(path)}>
+      {(control) => (
+        <input
+          {...control}
+          type="number"
+          min={min}
+          step={integer ? 1 : 'any'}
+          value={value ?? ''}
+          onChange={(e) => {
+            const n = integer ? parseInt(e.target.value, 10) : parseFloat(e.target.value);
+            if (!Number.isNaN(n)) ctx.onEdit(path, n);
+          }}
+        />
+      )}
+    </Field>
   );
 }

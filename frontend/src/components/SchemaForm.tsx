@@ -6,6 +6,7 @@
 import { useEffect, useState } from 'react';
 import type { JsonObject, JsonSchema, JsonValue } from '../api/types';
 import { defaultFor, fieldKind, mixedToText, textToMixed } from '../lib/jsonSchema';
+import { Field, FieldErrors, FieldGroup, fieldDomId, type FieldControlProps } from './Field';
 import { JsonText } from './JsonText';
 
 export interface FormContext {
@@ -16,20 +17,6 @@ export interface FormContext {
 }
 
 const humanize = (key: string) => key.replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase());
-const domId = (path: string) => `f-${path.replace(/[^A-Za-z0-9_-]/g, '-')}`;
-
-function Messages({ path, ctx }: { path: string; ctx: FormContext }) {
-  const msgs = ctx.errors?.get(path) ?? [];
-  return (
-    <>
-      {msgs.map((m) => (
-        <p key={m} className="field-error" role="alert" data-testid={`field-error-${path}`}>
-          {m}
-        </p>
-      ))}
-    </>
-  );
-}
 
 export function ExpressionHint({ vars }: { vars: string[] }) {
   return (
@@ -67,46 +54,52 @@ export function SchemaField({
       {'{{ }}'}
     </span>
   ) : null;
-  const id = domId(path);
-  const hasErr = (ctx.errors?.get(path)?.length ?? 0) > 0;
-  const cls = hasErr ? 'field has-error' : 'field';
-  const help = schema.description ? <p className="help">{schema.description}</p> : null;
+  const exprHint = schema['x-expression'] ? <ExpressionHint vars={ctx.exprVars} /> : null;
+  const field = {
+    id: fieldDomId(path),
+    errors: ctx.errors?.get(path),
+    errorTestId: `field-error-${path}`,
+    help: schema.description,
+  };
+  const group = { legend: label, errors: field.errors, errorTestId: field.errorTestId, help: schema.description };
 
   switch (kind) {
     case 'string': {
       const str = typeof value === 'string' ? value : value == null ? '' : String(value);
       const multiline = schema.format === 'textarea' || str.includes('\n') || str.length > 60;
       const common = {
-        id,
         value: str,
         'data-testid': `field-${path}`,
-        'aria-invalid': hasErr,
         className: schema['x-expression'] ? 'mono' : undefined,
         onChange: (e: { target: { value: string } }) => ctx.onEdit(path, e.target.value),
       };
       return (
-        <div className={cls}>
-          <label htmlFor={id}>
-            {label} {exprTag}
-          </label>
-          {multiline ? <textarea rows={3} {...common} /> : <input type="text" {...common} />}
-          {help}
-          {schema['x-expression'] && <ExpressionHint vars={ctx.exprVars} />}
-          <Messages path={path} ctx={ctx} />
-        </div>
+        <Field
+          {...field}
+          label={
+            <>
+              {label} {exprTag}
+            </>
+          }
+          extra={exprHint}
+        >
+          {(control) => (multiline ? <textarea rows={3} {...common} {...control} /> : <input type="text" {...common} {...control} />)}
+        </Field>
       );
     }
     case 'mixed':
       return (
-        <div className={cls}>
-          <label htmlFor={id}>
-            {label} {exprTag}
-          </label>
-          <MixedInput id={id} path={path} value={value} invalid={hasErr} onEdit={ctx.onEdit} />
-          {help}
-          {schema['x-expression'] && <ExpressionHint vars={ctx.exprVars} />}
-          <Messages path={path} ctx={ctx} />
-        </div>
+        <Field
+          {...field}
+          label={
+            <>
+              {label} {exprTag}
+            </>
+          }
+          extra={exprHint}
+        >
+          {(control) => <MixedInput {...control} path={path} value={value} onEdit={ctx.onEdit} />}
+        </Field>
       );
     case 'map': {
       const obj = value && typeof value === 'object' && !Array.isArray(value) ? value : {};
@@ -114,9 +107,7 @@ export function SchemaField({
       const rebuild = (list: [string, JsonValue][]) => ctx.onEdit(path, Object.fromEntries(list));
       const valueSchema = (schema.additionalProperties ?? {}) as JsonSchema;
       return (
-        <fieldset className={hasErr ? 'fieldset has-error' : 'fieldset'} data-testid={`field-${path}`}>
-          <legend>{label}</legend>
-          {help}
+        <FieldGroup {...group} testId={`field-${path}`}>
           {entries.map(([k, v], i) => (
             <div key={i} className="map-row">
               <input
@@ -157,85 +148,76 @@ export function SchemaField({
             + Add entry
           </button>
           {valueSchema['x-expression'] && <ExpressionHint vars={ctx.exprVars} />}
-          <Messages path={path} ctx={ctx} />
-        </fieldset>
+        </FieldGroup>
       );
     }
     case 'number':
     case 'integer':
       return (
-        <div className={cls}>
-          <label htmlFor={id}>{label}</label>
-          <input
-            id={id}
-            type="number"
-            step={kind === 'integer' ? 1 : 'any'}
-            min={schema.minimum}
-            max={schema.maximum}
-            value={typeof value === 'number' ? value : ''}
-            placeholder={typeof schema.default === 'number' ? `default: ${schema.default}` : undefined}
-            data-testid={`field-${path}`}
-            aria-invalid={hasErr}
-            onChange={(e) => {
-              const raw = e.target.value;
-              if (raw === '') return ctx.onEdit(path, null);
-              const n = kind === 'integer' ? parseInt(raw, 10) : parseFloat(raw);
-              if (!Number.isNaN(n)) ctx.onEdit(path, n);
-            }}
-          />
-          {help}
-          <Messages path={path} ctx={ctx} />
-        </div>
+        <Field {...field} label={label}>
+          {(control) => (
+            <input
+              {...control}
+              type="number"
+              step={kind === 'integer' ? 1 : 'any'}
+              min={schema.minimum}
+              max={schema.maximum}
+              value={typeof value === 'number' ? value : ''}
+              placeholder={typeof schema.default === 'number' ? `default: ${schema.default}` : undefined}
+              data-testid={`field-${path}`}
+              onChange={(e) => {
+                const raw = e.target.value;
+                if (raw === '') return ctx.onEdit(path, null);
+                const n = kind === 'integer' ? parseInt(raw, 10) : parseFloat(raw);
+                if (!Number.isNaN(n)) ctx.onEdit(path, n);
+              }}
+            />
+          )}
+        </Field>
       );
     case 'boolean':
       return (
-        <div className={`${cls} field-check`}>
-          <input
-            id={id}
-            type="checkbox"
-            checked={value === true}
-            data-testid={`field-${path}`}
-            onChange={(e) => ctx.onEdit(path, e.target.checked)}
-          />
-          <label htmlFor={id}>{label}</label>
-          {help}
-          <Messages path={path} ctx={ctx} />
-        </div>
+        <Field {...field} label={label} check>
+          {(control) => (
+            <input
+              {...control}
+              type="checkbox"
+              checked={value === true}
+              data-testid={`field-${path}`}
+              onChange={(e) => ctx.onEdit(path, e.target.checked)}
+            />
+          )}
+        </Field>
       );
     case 'enum': {
       const options = schema.enum ?? [];
       const idx = options.findIndex((o) => JSON.stringify(o) === JSON.stringify(value));
       return (
-        <div className={cls}>
-          <label htmlFor={id}>{label}</label>
-          <select
-            id={id}
-            value={idx < 0 ? '' : String(idx)}
-            data-testid={`field-${path}`}
-            aria-invalid={hasErr}
-            onChange={(e) => ctx.onEdit(path, e.target.value === '' ? null : (options[Number(e.target.value)] as JsonValue))}
-          >
-            {idx < 0 && <option value="">{schema.default !== undefined ? `— (default: ${String(schema.default)})` : '—'}</option>}
-            {options.map((o, i) => (
-              <option key={i} value={String(i)}>
-                {String(o)}
-              </option>
-            ))}
-          </select>
-          {help}
-          <Messages path={path} ctx={ctx} />
-        </div>
+        <Field {...field} label={label}>
+          {(control) => (
+            <select
+              {...control}
+              value={idx < 0 ? '' : String(idx)}
+              data-testid={`field-${path}`}
+              onChange={(e) => ctx.onEdit(path, e.target.value === '' ? null : (options[Number(e.target.value)] as JsonValue))}
+            >
+              {idx < 0 && <option value="">{schema.default !== undefined ? `— (default: ${String(schema.default)})` : '—'}</option>}
+              {options.map((o, i) => (
+                <option key={i} value={String(i)}>
+                  {String(o)}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
       );
     }
     case 'object': {
       const obj = value && typeof value === 'object' && !Array.isArray(value) ? value : {};
       return (
-        <fieldset className={hasErr ? 'fieldset has-error' : 'fieldset'}>
-          <legend>{label}</legend>
-          {help}
+        <FieldGroup {...group}>
           <ObjectFields schema={schema} value={obj} path={path} ctx={ctx} />
-          <Messages path={path} ctx={ctx} />
-        </fieldset>
+        </FieldGroup>
       );
     }
     case 'array': {
@@ -243,9 +225,7 @@ export function SchemaField({
       const itemSchema: JsonSchema = schema.items ?? {};
       const itemKind = fieldKind(itemSchema);
       return (
-        <fieldset className={hasErr ? 'fieldset has-error' : 'fieldset'} data-testid={`field-${path}`}>
-          <legend>{label}</legend>
-          {help}
+        <FieldGroup {...group} testId={`field-${path}`}>
           {items.map((item, i) => (
             <div key={i} className="array-item">
               {itemKind === 'object' ? (
@@ -262,7 +242,7 @@ export function SchemaField({
               >
                 Remove
               </button>
-              <Messages path={`${path}[${i}]`} ctx={ctx} />
+              <FieldErrors messages={ctx.errors?.get(`${path}[${i}]`)} testId={`field-error-${path}[${i}]`} />
             </div>
           ))}
           <button
@@ -273,23 +253,22 @@ export function SchemaField({
           >
             + Add {schema.items?.title ?? 'item'}
           </button>
-          <Messages path={path} ctx={ctx} />
-        </fieldset>
+        </FieldGroup>
       );
     }
     default:
       return (
         <>
           <JsonText
-            id={id}
+            id={field.id}
             label={`${label} (JSON)`}
             value={value ?? defaultFor(schema)}
             onChange={(v) => ctx.onEdit(path, v)}
             rows={4}
             testId={`field-${path}`}
-            errors={ctx.errors?.get(path)}
+            errors={field.errors}
           />
-          {schema['x-expression'] && <ExpressionHint vars={ctx.exprVars} />}
+          {exprHint}
         </>
       );
   }
@@ -297,16 +276,13 @@ export function SchemaField({
 
 /** Keeps the user's text while typing; stores an expression string or a JSON literal. */
 function MixedInput({
-  id,
   path,
   value,
-  invalid,
   onEdit,
-}: {
-  id: string;
+  ...control
+}: FieldControlProps & {
   path: string;
   value: JsonValue | undefined;
-  invalid: boolean;
   onEdit: (path: string, v: JsonValue) => void;
 }) {
   const [text, setText] = useState(() => mixedToText(value));
@@ -315,12 +291,11 @@ function MixedInput({
   }, [value]);
   return (
     <input
-      id={id}
+      {...control}
       type="text"
       className="mono"
       value={text}
       data-testid={`field-${path}`}
-      aria-invalid={invalid}
       placeholder="{{ expression }} or a literal: 42, true, &quot;text&quot;"
       onChange={(e) => {
         setText(e.target.value);

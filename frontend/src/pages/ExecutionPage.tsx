@@ -9,6 +9,7 @@ import { ReactFlowProvider } from '@xyflow/react';
 import { useExecution, useExecutionAction, useExecutionSteps, useNodeTypes, useSchema, useSchemaVersions } from '../api/hooks';
 import { FINISHED_STATUSES, type Definition, type ExecutionStep, type JsonValue } from '../api/types';
 import { ErrorBanner } from '../components/ErrorList';
+import { Field } from '../components/Field';
 import { FlowCanvas } from '../components/FlowCanvas';
 import { parseJson } from '../components/JsonText';
 import { durationBetween, formatDate, formatDuration } from '../lib/format';
@@ -132,18 +133,18 @@ export function ExecutionPage() {
                       if (!err && payload !== undefined) act.mutate({ id: e.id, action: 'resume', payload });
                     }}
                   >
-                    <div className="field">
-                      <label htmlFor="resume-payload">Resume payload (JSON)</label>
-                      <textarea
-                        id="resume-payload"
-                        className="mono"
-                        rows={4}
-                        value={resumeText}
-                        data-testid="resume-payload"
-                        onChange={(ev) => setResumeText(ev.target.value)}
-                      />
-                      {resumeErr && <p className="field-error" role="alert">{resumeErr}</p>}
-                    </div>
+                    <Field id="resume-payload" label="Resume payload (JSON)" errors={resumeErr ? [resumeErr] : undefined}>
+                      {(control) => (
+                        <textarea
+                          {...control}
+                          className="mono"
+                          rows={4}
+                          value={resumeText}
+                          data-testid="resume-payload"
+                          onChange={(ev) => setResumeText(ev.target.value)}
+                        />
+                      )}
+                    </Field>
                     <button type="submit" className="btn btn-primary" data-testid="resume-execution" disabled={act.isPending}>
                       Resume
                     </button>

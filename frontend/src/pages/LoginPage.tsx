@@ -5,6 +5,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import { get, post } from '../api/client';
 import { keys } from '../api/hooks';
 import type { User } from '../api/types';
+import { Field } from '../components/Field';
 
 export function LoginPage() {
   const [email, setEmail] = useState('');
@@ -39,30 +40,32 @@ export function LoginPage() {
         <h1 id="login-title">
           <span aria-hidden="true">◇</span> Sign in to Schema
         </h1>
-        <div className="field">
-          <label htmlFor="login-email">Email</label>
-          <input
-            id="login-email"
-            type="email"
-            autoComplete="username"
-            required
-            value={email}
-            data-testid="login-email"
-            onChange={(e) => setEmail(e.target.value)}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor="login-password">Password</label>
-          <input
-            id="login-password"
-            type="password"
-            autoComplete="current-password"
-            required
-            value={password}
-            data-testid="login-password"
-            onChange={(e) => setPassword(e.target.value)}
-          />
-        </div>
+        <Field id="login-email" label="Email">
+          {(control) => (
+            <input
+              {...control}
+              type="email"
+              autoComplete="username"
+              required
+              value={email}
+              data-testid="login-email"
+              onChange={(e) => setEmail(e.target.value)}
+            />
+          )}
+        </Field>
+        <Field id="login-password" label="Password">
+          {(control) => (
+            <input
+              {...control}
+              type="password"
+              autoComplete="current-password"
+              required
+              value={password}
+              data-testid="login-password"
+              onChange={(e) => setPassword(e.target.value)}
+            />
+          )}
+        </Field>
         {error && (
           <p className="form-error" role="alert" data-testid="login-error">
             {error}

@@ -6,6 +6,7 @@ import { useCreateSchema, useDeleteSchema, useNodeTypes, useSchemaAction, useSch
 import type { Definition, NodeTypeSpec } from '../api/types';
 import { Dialog } from '../components/Dialog';
 import { ErrorBanner, ErrorList } from '../components/ErrorList';
+import { Field } from '../components/Field';
 import { formatDate } from '../lib/format';
 import { defaultConfig } from '../lib/jsonSchema';
 
@@ -227,26 +228,22 @@ export function SchemaListPage() {
               void doCreate().catch(() => undefined);
             }}
           >
-            <div className="field">
-              <label htmlFor="new-schema-name">Name</label>
-              <input
-                id="new-schema-name"
-                autoFocus
-                value={newName}
-                data-testid="new-schema-name"
-                onChange={(e) => setNewName(e.target.value)}
-              />
-            </div>
-            <div className="field">
-              <label htmlFor="new-schema-trigger">Starts with</label>
-              <select id="new-schema-trigger" value={newTrigger} data-testid="new-schema-trigger" onChange={(e) => setNewTrigger(e.target.value)}>
-                {triggers.map((t) => (
-                  <option key={t.type} value={t.type}>
-                    {t.label}
-                  </option>
-                ))}
-              </select>
-            </div>
+            <Field id="new-schema-name" label="Name">
+              {(control) => (
+                <input {...control} autoFocus value={newName} data-testid="new-schema-name" onChange={(e) => setNewName(e.target.value)} />
+              )}
+            </Field>
+            <Field id="new-schema-trigger" label="Starts with">
+              {(control) => (
+                <select {...control} value={newTrigger} data-testid="new-schema-trigger" onChange={(e) => setNewTrigger(e.target.value)}>
+                  {triggers.map((t) => (
+                    <option key={t.type} value={t.type}>
+                      {t.label}
+                    </option>
+                  ))}
+                </select>
+              )}
+            </Field>
             <ErrorBanner error={create.error} />
           </form>
         </Dialog>
