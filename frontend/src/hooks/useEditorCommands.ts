@@ -1,0 +1,153 @@
+/**
+ * What the editor does to the server and to its store: save, validate, activate / archive,
+ * getting ready to run, export, auto-layout, undo / redo and adding a node from the palette;
+ * with the schema as the server last returned it and the feedback those commands leave
+ * (a notice, a failure, the API's validation errors placed on nodes, edges and fields).
+ */
+import { useCallback, useMemo, useState, type Dispatch } from 'react';
+import { useReactFlow } from '@xyflow/react';
+import { ApiError, post } from '../api/client';
+import { useSaveSchema, useSchemaAction } from '../api/hooks';
+import type { ApiFieldError, NodeTypeSpec, Schema, ValidateResponse } from '../api/types';
+import { placeErrors, type PlacedErrors } from '../lib/errors';
+import { downloadJson, slug } from '../lib/format';
+import type { EditorAction, EditorState } from '../store/editorStore';
+import type { SchemaDraft } from './useSchemaDraft';
+
+export type StatusChange = 'activate' | 'archive';
+
+export interface EditorCommands {
+  /** The schema as the server last returned it: status, version, webhook. */
+  current: Schema;
+  setCurrent: (schema: Schema) => void;
+  notice: string | null;
+  failure: unknown;
+  errors: PlacedErrors;
+  /** Errors not drawn on a node or a field: on edges and on the schema as a whole. */
+  generalErrors: ApiFieldError[];
+  saving: boolean;
+  /** Resolves whether the draft is now saved. */
+  save: () => Promise<boolean>;
+  validate: () => Promise<void>;
+  changeStatus: (change: StatusChange) => Promise<void>;
+  /** Saves unsaved changes first (a run uses the stored definition); resolves whether to go on. */
+  prepareRun: () => Promise<boolean>;
+  exportFile: () => void;
+  autoLayout: () => void;
+  undo: () => void;
+  redo: () => void;
+  addAtCenter: (spec: NodeTypeSpec) => void;
+}
+
+const problems = (n: number) => `${n} problem${n > 1 ? 's' : ''}`;
+
+export function useEditorCommands({
+  schema,
+  draft,
+  state,
+  dispatch,
+}: {
+  schema: Schema;
+  draft: SchemaDraft;
+  state: EditorState;
+  dispatch: Dispatch<EditorAction>;
+}): EditorCommands {
+  const saveMutation = useSaveSchema(schema.id);
+  const action = useSchemaAction();
+  const rf = useReactFlow();
+  const [current, setCurrent] = useState<Schema>(schema);
+  const [apiErrors, setApiErrors] = useState<ApiFieldError[]>([]);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [failure, setFailure] = useState<unknown>(null);
+  const { name, description, definition, dirty, markSaved } = draft;
+
+  const errors = useMemo(() => placeErrors(apiErrors, definition), [apiErrors, definition]);
+  const generalErrors = [...errors.general, ...[...errors.byEdge.values()].flat()];
+
+  const save = useCallback(async (): Promise<boolean> => {
+    setFailure(null);
+    setNotice(null);
+    try {
+      const saved = await saveMutation.mutateAsync({ name, description, definition });
+      setApiErrors([]);
+      setCurrent(saved);
+      markSaved({ name, description, definition });
+      setNotice(`Saved · version ${saved.version}`);
+      return true;
+    } catch (e) {
+      if (e instanceof ApiError && e.errors.length) {
+        setApiErrors(e.errors);
+        setFailure(new Error(`Not saved: ${problems(e.errors.length)} to fix`));
+      } else setFailure(e);
+      return false;
+    }
+  }, [saveMutation, name, description, definition, markSaved]);
+
+  const validate = async () => {
+    setFailure(null);
+    setNotice(null);
+    try {
+      const r = await post<ValidateResponse>(`/schemas/${schema.id}/validate/`, { definition });
+      setApiErrors(r.errors ?? []);
+      setNotice(r.valid ? 'Valid ✓' : null);
+      if (!r.valid) setFailure(new Error(`${problems(r.errors.length)} found`));
+    } catch (e) {
+      if (e instanceof ApiError && e.errors.length) setApiErrors(e.errors);
+      setFailure(e);
+    }
+  };
+
+  const changeStatus = async (change: StatusChange) => {
+    if (dirty && !(await save())) return;
+    setFailure(null);
+    try {
+      const s = await action.mutateAsync({ id: schema.id, action: change });
+      setCurrent(s);
+      setApiErrors([]);
+      setNotice(change === 'activate' ? 'Activated' : 'Archived');
+    } catch (e) {
+      if (e instanceof ApiError && e.errors.length) setApiErrors(e.errors);
+      setFailure(e);
+    }
+  };
+
+  const prepareRun = async () => !dirty || (await save());
+
+  const exportFile = () => downloadJson(`${slug(name)}.schema.json`, { name, description, definition });
+
+  const autoLayout = () => {
+    dispatch({ kind: 'layout' });
+    // After React Flow has measured the moved nodes.
+    setTimeout(() => void rf.fitView({ padding: 0.2, maxZoom: 1, duration: 200 }), 50);
+  };
+
+  const undo = useCallback(() => dispatch({ kind: 'undo' }), [dispatch]);
+  const redo = useCallback(() => dispatch({ kind: 'redo' }), [dispatch]);
+
+  const addAtCenter = (spec: NodeTypeSpec) => {
+    const el = document.querySelector('[data-testid="canvas"]')?.getBoundingClientRect();
+    const p = el ? rf.screenToFlowPosition({ x: el.left + el.width / 2, y: el.top + el.height / 2 }) : { x: 0, y: 0 };
+    // Offset each new node a little so several added in a row do not stack exactly.
+    const jitter = (state.nodes.length % 5) * 24;
+    dispatch({ kind: 'addNode', spec, position: { x: Math.round(p.x - 90 + jitter), y: Math.round(p.y - 30 + jitter) } });
+  };
+
+  return {
+    current,
+    setCurrent,
+    notice,
+    failure,
+    errors,
+    generalErrors,
+    saving: saveMutation.isPending,
+    save,
+    validate,
+    changeStatus,
+    prepareRun,
+    exportFile,
+    autoLayout,
+    undo,
+    redo,
+    addAtCenter,
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * The schema being edited as the user sees it: name, description and the definition built from
+ * the store's canvas, and whether that differs from what was last loaded or saved.
+ */
+import { useCallback, useMemo, useState } from 'react';
+import type { Definition, Schema } from '../api/types';
+import { fromCanvas, toCanvas } from '../lib/mapping';
+import type { Snapshot } from '../store/editorStore';
+
+export interface SchemaDraft {
+  name: string;
+  setName: (name: string) => void;
+  description: string;
+  setDescription: (description: string) => void;
+  definition: Definition;
+  /** Differs from the last loaded or saved state. */
+  dirty: boolean;
+  /** Records what the server now holds. */
+  markSaved: (saved: { name: string; description: string; definition: Definition }) => void;
+}
+
+// One string per state: comparing it is how "unsaved" is decided (key order is the mapping's, stable).
+const serialize = (name: string, description: string, definition: Definition) => JSON.stringify({ name, description, def: definition });
+
+export function useSchemaDraft(schema: Schema, state: Snapshot): SchemaDraft {
+  const [name, setName] = useState(schema.name);
+  const [description, setDescription] = useState(schema.description ?? '');
+  // The loaded definition passed through the canvas mapping, so an untouched schema is not dirty.
+  const [baseline, setBaseline] = useState(() => {
+    const { nodes, edges } = toCanvas(schema.definition);
+    return serialize(schema.name, schema.description ?? '', fromCanvas(nodes, edges, schema.definition.variables ?? {}));
+  });
+  const definition = useMemo(() => fromCanvas(state.nodes, state.edges, state.variables), [state.nodes, state.edges, state.variables]);
+  const dirty = serialize(name, description, definition) !== baseline;
+  const markSaved = useCallback(
+    (saved: { name: string; description: string; definition: Definition }) => setBaseline(serialize(saved.name, saved.description, saved.definition)),
+    [],
+  );
+  return { name, setName, description, setDescription, definition, dirty, markSaved };
+}
