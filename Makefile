@@ -11,7 +11,7 @@ export PORT ?= 8000
 help:
 	@echo "make run    - install, migrate, seed demo data, start API + worker + beat on http://127.0.0.1:$(PORT)"
 	@echo "make test   - the whole suite (backend on PostgreSQL + RabbitMQ, frontend unit, browser e2e)"
-	@echo "make lint   - ruff, mypy, manage.py check --deploy, makemigrations --check"
+	@echo "make lint   - ruff, mypy, import-linter layers, manage.py check --deploy, makemigrations --check"
 	@echo "make bench  - the standard benchmark (real PostgreSQL, RabbitMQ, gunicorn, workers) + ceiling"
 	@echo "make bench-profile - cProfile of the two hot paths (webhook accept, worker walk), SQL per call"
 	@echo "make bench-scale / bench-timers / bench-all - 1M-step scale figures, 10k-timer lateness, all three"
@@ -74,6 +74,7 @@ lint: install api-types-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports
 	DJANGO_SECRET_KEY=lint-only-$$(head -c 64 /dev/urandom | base64 | tr -dc A-Za-z0-9) \
 	  DATABASE_URL=postgres://lint@127.0.0.1/lint RABBITMQ_URL=amqp://lint@127.0.0.1// \
 	  DJANGO_ALLOWED_HOSTS=schema.example.com \

@@ -67,3 +67,12 @@ class JSONParser(parsers.JSONParser):
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         raw = stream.read() if stream is not None else b""
         return decode_json(raw)
+
+
+class RawBodyParser(parsers.BaseParser):
+    """Keep the raw bytes (the signature covers them); JSON is decoded in the view."""
+
+    media_type = "*/*"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> bytes:  # type: ignore[override]
+        return stream.read() if stream is not None else b""

@@ -233,3 +233,38 @@ __all__ = [
     "SchemaVersionSerializer",
     "TriggerType",
 ]
+
+
+_DATETIME = serializers.DateTimeField()
+
+
+def webhook_execution_data(execution: Execution) -> dict[str, Any]:
+    """`WebhookExecutionSerializer(execution).data` for an execution `execution_create` has just
+    created (its schema, pinned version and state are the objects written), without building a
+    ModelSerializer per request: same keys, same order, same value formats (tests compare both)."""
+    state = execution.state
+    return {
+        "id": str(execution.id),
+        "schema": execution.schema_id,
+        "schema_name": str(execution.schema.name),
+        "schema_version": int(execution.schema_version.version),
+        "status": str(execution.status),
+        "trigger_type": str(execution.trigger_type),
+        "trigger_payload": execution.trigger_payload,
+        "created_at": _datetime(execution.created_at),
+        "started_at": _datetime(execution.started_at),
+        "finished_at": _datetime(execution.finished_at),
+        "error": None if execution.error is None else str(execution.error),
+        "current_node_id": state.current_node_id,
+        "waiting": None if execution.status != "paused" or not state.wait_kind else _waiting(execution),
+        "result": execution.result,
+        "rerun_of": execution.rerun_of_id,
+    }
+
+
+def _datetime(value: Any) -> Any:
+    return None if value is None else _DATETIME.to_representation(value)
+
+
+def _waiting(execution: Execution) -> Any:
+    return WebhookExecutionSerializer().get_waiting(execution)

@@ -37,7 +37,7 @@ from django.db import connection
 from rest_framework import throttling
 from rest_framework.settings import api_settings
 
-from executions_app import sql as hot_sql
+from config.prepared import Rider, execute
 
 if TYPE_CHECKING:
     from rest_framework.request import Request
@@ -74,18 +74,6 @@ def hit(key: str, duration: int, now: float) -> tuple[int, int]:
     return int(count), int(previous)
 
 
-class Rider:
-    """A read that rides on the rate-limit statement of a request (PostgreSQL: one round trip
-    instead of two). `sql` is a SELECT returning at most one row; after `hit_many`, `fetched` is
-    True and `row` is that row or None. A rider that was not fetched (no shared throttle counted,
-    or another database) leaves the view to run its query itself."""
-
-    def __init__(self, sql: str, params: Sequence[Any]) -> None:
-        self.sql, self.params = sql.strip(), list(params)
-        self.fetched = False
-        self.row: tuple[Any, ...] | None = None
-
-
 _RIDER_SQL: dict[tuple[int, str], str] = {}
 
 
@@ -117,7 +105,7 @@ def hit_many(hits: Sequence[tuple[str, int, float]], *, rider: Rider | None = No
     if connection.vendor == "postgresql":  # the webhook's first statement: prepared, no health-check round trip
         if rider is not None:
             sql, params = _ridden(sql, rider.sql, len(rows)), params + rider.params
-        found, _ = hot_sql.execute(sql, params, repeatable=True)
+        found, _ = execute(sql, params, repeatable=True)
         if rider is not None:
             first = found[0] if found else None
             rider.row = tuple(first[4:]) if first is not None and first[3] else None

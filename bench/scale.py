@@ -80,7 +80,7 @@ from bench.workload import definition
 from engine.store import StepRecord
 from executions_app.models import Execution, ExecutionState, ExecutionStatus, TriggerType
 from executions_app.retention import prune_executions
-from executions_app.runner import DjangoExecutionStore
+from executions_app.store import DjangoExecutionStore
 from schemas_app.models import SchemaVersion
 from schemas_app.services import schema_activate, schema_create
 

@@ -77,7 +77,7 @@ from django.core.management import call_command
 from django.db import OperationalError, connection
 
 from bench.run import WORKER_CONCURRENCY, WORKER_POOL, celery_argv, proc_env, wait_worker
-from engine.dispatch import publish_execution
+from executions_app.dispatch import publish_execution
 from executions_app.models import Execution, ExecutionState, ExecutionTimer, TriggerType
 from executions_app.runner import execution_run
 from schemas_app.models import SchemaVersion

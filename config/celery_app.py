@@ -1,21 +1,31 @@
-"""The Celery application of the Execution Engine.
+"""The Celery application, and the worker's process hooks.
 
 Workers, beat and every publisher (API processes included) share this configuration: the broker is
 `RABBITMQ_URL`, and the queue topology (quorum `schema_execution_queue` with its dead-letter queue)
 comes from settings so that countdown/ETA messages published by the API use the broker's delayed
-delivery instead of a worker's memory.
+delivery instead of a worker's memory. Tasks are autodiscovered (`executions_app/tasks.py`).
 """
 
+import logging
 import os
 import sys
+from typing import Any
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_init, worker_process_shutdown
+
+from config.prometheus import (
+    ensure_multiprocess_dir,
+    mark_process_dead,
+    reset_multiprocess_dir,
+    start_worker_metrics_server,
+)
+from config.queues import DLQ, EXECUTION_QUEUE, declare_topology
 
 if "worker" in sys.argv:  # multiprocess metrics must be configured before prometheus_client loads
-    from engine.prometheus_dir import ensure_multiprocess_dir
-
     ensure_multiprocess_dir("worker")
+
+logger = logging.getLogger("schema.engine")
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
@@ -36,3 +46,23 @@ def _reuse_database_connections(**kwargs: object) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_init.connect
+def _on_worker_init(sender: Any = None, **kwargs: Any) -> None:
+    """Main worker process: fresh metric files, the DLQ declared, the metrics endpoint up."""
+    from django.conf import settings  # settings are configured by the time a worker starts
+
+    reset_multiprocess_dir()
+    if settings.CELERY_BROKER_URL.startswith("amqp"):
+        try:
+            with sender.app.connection_for_write() as connection:
+                declare_topology(connection)
+        except Exception as exc:  # noqa: BLE001 - the worker itself will retry the broker connection
+            logger.warning("could not declare the queue topology yet: %s", exc)
+    start_worker_metrics_server(settings.SCHEMA_WORKER_METRICS_PORT, settings.CELERY_BROKER_URL, [EXECUTION_QUEUE, DLQ])
+
+
+@worker_process_shutdown.connect
+def _on_worker_process_shutdown(pid: int | None = None, **kwargs: Any) -> None:
+    mark_process_dead(pid or os.getpid())

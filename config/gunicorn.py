@@ -6,7 +6,7 @@ so `/metrics` reports every worker, not just the one that answers the scrape.
 
 import os
 
-from engine.prometheus_dir import ensure_multiprocess_dir, reset_multiprocess_dir
+from config.prometheus import ensure_multiprocess_dir, mark_process_dead, reset_multiprocess_dir
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
@@ -16,8 +16,7 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 30
 keepalive = 5
 # A worker is replaced after this many requests (a guard against slow leaks). A restart costs a
-# re-import of Django and new connections: at the webhook rates `make bench` runs (~200/s) 10,000
-# meant a restart of a single worker every minute, each one a latency spike.
+# re-import of Django and new connections, a latency spike: rare at webhook rates.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "100000"))
 max_requests_jitter = max_requests // 10
 accesslog = None  # the request middleware logs every request as JSON
@@ -32,6 +31,4 @@ def on_starting(server):  # type: ignore[no-untyped-def]
 
 
 def child_exit(server, worker):  # type: ignore[no-untyped-def]
-    from engine.metrics import mark_process_dead
-
     mark_process_dead(worker.pid)

@@ -1,8 +1,8 @@
-"""Schema's execution engine: the Django-free core plus its Celery/Django adapters.
+"""Schema's execution engine: the pure core.
 
-The core (`graph`, `nodes`, `expressions`, `validation`, `retry`, `store`, `walker`, `control`,
-`memory_store`, `errors`) is pure Python and is driven through the `ExecutionStore` protocol, so it
-can be unit-tested without a database; `tests/engine/test_no_django.py` enforces that. Adapters
-that talk to the broker (`dispatch`, `queues`, `tasks`) live beside it. Importing this package is
-deliberately cheap: settings import `engine.queues` at start-up.
+Graph, node types, expressions, validation, the walker (`walk`), the store protocol, retry and
+limits — plain Python driven through the `ExecutionStore` protocol, so it runs and is tested without a
+database or a broker. It imports nothing of Django, Celery, kombu or our apps: the adapters
+(`executions_app`: tasks, dispatch, the PostgreSQL store) import it, never the reverse.
+`tests/engine/test_no_django.py` and the import-linter contracts (`make lint`) hold that.
 """

@@ -339,9 +339,9 @@ def _compile_template(source: str) -> Any:
 class _Expression:
     """A compiled lone `{{ expr }}`, called with the scope: what jinja2's `TemplateExpression` does,
     without rebuilding the environment's globals on every call. Jinja merges them from a `ChainMap`
-    into a new dict and then into a set, twice per call: ~40 % of an evaluation (measured with
-    callgrind). Here they are flattened once, when the expression is compiled (the environment's
-    globals are fixed at import). The expression runs in the same sandboxed environment, with the
+    into a new dict and then into a set, twice per call: a large share of an evaluation. Here they
+    are flattened once, when the expression is compiled (the environment's globals are fixed at
+    import). The expression runs in the same sandboxed environment, with the
     same context class: only the context's construction differs (no `globals_keys`, which only
     `{% import %}` reads, and expressions cannot import)."""
 

@@ -1,6 +1,6 @@
 """The durable graph walker: runs an execution from its last checkpoint until it ends or pauses.
 
-`run_execution(store, execution_id)` is what the worker task calls (after taking the lease). It
+`walk(store, execution_id)` is what the worker task calls (after taking the lease). It
 walks many steps in one call and checkpoints through the `ExecutionStore`:
 
 * Steps of pure nodes are batched; a checkpoint is flushed before and right after every
@@ -52,7 +52,7 @@ class WalkOutcome:
     error: str | None = None
 
 
-def run_execution(
+def walk(
     store: ExecutionStore,
     execution_id: str,
     *,

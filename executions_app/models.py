@@ -59,7 +59,7 @@ class Execution(models.Model):
         related_name="executions",
     )
     error = models.TextField(null=True, blank=True)
-    # Extras (DESIGN.md): pinned definition, creation time, idempotency, lease, result, tracing.
+    # Beyond the spec's columns: pinned definition, creation time, idempotency, lease, result, tracing.
     schema_version = models.ForeignKey(SchemaVersion, on_delete=models.PROTECT, related_name="executions")
     created_at = models.DateTimeField(auto_now_add=True, db_default=Now())
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)

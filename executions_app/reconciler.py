@@ -18,8 +18,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from engine.dispatch import publish_execution
-
+from .dispatch import publish_execution
 from .locks import is_locked_elsewhere
 from .models import Execution, ExecutionStatus, ExecutionTimer, TimerStatus
 

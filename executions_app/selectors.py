@@ -1,18 +1,14 @@
-"""Read-side queries for executions and schemas, scoped to what a user may see."""
+"""Read-side queries for executions, scoped to what a user may see."""
 
 from __future__ import annotations
+
+import time
 
 from django.db.models import QuerySet
 
 from accounts.models import User
-from schemas_app.models import Schema
 
 from .models import Execution, ExecutionStep
-
-
-def schemas_visible_to(user: User) -> QuerySet[Schema]:
-    qs = Schema.objects.select_related("created_by")
-    return qs if user.is_staff else qs.filter(created_by=user)
 
 
 def executions_visible_to(user: User) -> QuerySet[Execution]:
@@ -22,3 +18,13 @@ def executions_visible_to(user: User) -> QuerySet[Execution]:
 
 def execution_steps(execution: Execution) -> QuerySet[ExecutionStep]:
     return ExecutionStep.objects.filter(execution=execution).order_by("seq")
+
+
+def execution_await(execution: Execution, seconds: float, *, poll_interval: float = 0.05) -> Execution:
+    """The execution once it has finished, or as it is after `seconds` (only `id` and `status` loaded)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        current = Execution.objects.only("id", "status").get(pk=execution.pk)
+        if current.is_finished or time.monotonic() >= deadline:
+            return current
+        time.sleep(poll_interval)

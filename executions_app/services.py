@@ -1,7 +1,7 @@
 """Execution services: creating executions from triggers and the operator actions on them.
 
 Creation writes the execution, its initial state and pins the schema version in one transaction,
-then publishes the run message on commit (DESIGN.md "Execution semantics"). On PostgreSQL that
+then publishes the run message on commit (docs/contracts.md). On PostgreSQL that
 transaction is one statement (a data-modifying CTE inserting both rows), the hot path of every
 webhook; elsewhere (SQLite for `make run`) it is the ORM's two inserts in `transaction.atomic()`.
 """
@@ -14,22 +14,22 @@ from typing import Any
 
 from amqp.exceptions import AMQPError
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Field
+from django.db import connection, transaction
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
 from accounts.models import User
 from engine.control import prepare_resume, prepare_retry
-from engine.dispatch import publish_execution
 from engine.errors import InvalidTransition
 from engine.store import ExecutionSnapshot, current_node_id
 from schemas_app.models import Schema, SchemaStatus, SchemaVersion
-from schemas_app.schedules import schedule_trigger_config
+from schemas_app.schedules import schedule_remove, schedule_trigger_config
+from schemas_app.services import SchemaStateError
 
-from . import sql as hot_sql
+from .dispatch import publish_execution
 from .immutable_cache import ImmutableRowCache
-from .models import Execution, ExecutionState, ExecutionStatus, TriggerType
+from .models import FINISHED_STATUSES, Execution, ExecutionState, ExecutionStatus, TriggerType
+from .sql import queries
 from .timers import timers_cancel
 
 logger = logging.getLogger("schema.executions")
@@ -119,81 +119,13 @@ def execution_create(
         "request_id": request_id,
         "rerun_of": rerun_of,
     }
-    variables = dict(pinned_variables)
-    if connection.vendor == "postgresql":
-        execution = Execution(**fields)
-        state = ExecutionState(execution=execution, context=variables)
-        if connection.in_atomic_block:  # a savepoint: a failure leaves the caller's transaction usable
-            with transaction.atomic():
-                inserted = _insert_execution_with_state(execution, state)
-        else:  # autocommit: the one statement is its own transaction
-            inserted = _insert_execution_with_state(execution, state)
-        if not inserted:  # the idempotency key was used before (or by a concurrent delivery)
-            return Execution.objects.get(schema=schema, idempotency_key=idempotency_key), False
-        if publish:
-            _publish_on_commit(execution)  # outside a transaction: now (the rows are committed)
-        return execution, True
-    if idempotency_key:
-        existing = Execution.objects.filter(schema=schema, idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing, False
-    try:
-        with transaction.atomic():
-            execution = Execution.objects.create(**fields)
-            ExecutionState.objects.create(execution=execution, context=variables)
-            if publish:
-                _publish_on_commit(execution)
-    except IntegrityError:
-        if idempotency_key:  # a concurrent delivery with the same key won the race
-            return Execution.objects.get(schema=schema, idempotency_key=idempotency_key), False
-        raise
+    execution = Execution(**fields)
+    state = ExecutionState(execution=execution, context=dict(pinned_variables))
+    if not queries().execution_insert(execution, state):  # the idempotency key was used before
+        return Execution.objects.get(schema=schema, idempotency_key=idempotency_key), False
+    if publish:
+        _publish_on_commit(execution)
     return execution, True
-
-
-_EXECUTION_FIELDS: list[Field[Any, Any]] = list(Execution._meta.concrete_fields)
-_STATE_FIELDS: list[Field[Any, Any]] = [f for f in ExecutionState._meta.concrete_fields if not f.primary_key]
-_INSERT_SQL: dict[bool, str] = {}
-
-
-def _insert_sql(qn: Any, keyed: bool) -> str:
-    """`WITH e AS (INSERT INTO executions … RETURNING id) INSERT INTO execution_state … SELECT … FROM e`:
-    both rows or neither, in one round trip. With an idempotency key, a key already used inserts
-    nothing (the partial unique index `executions_unique_idempotency_key` is the arbiter) and the
-    statement returns no row."""
-    sql = _INSERT_SQL.get(keyed)
-    if sql is None:
-        execution_columns = ", ".join(qn(f.column) for f in _EXECUTION_FIELDS)
-        state_columns = ", ".join(qn(f.column) for f in [ExecutionState._meta.pk, *_STATE_FIELDS])
-        on_conflict = (
-            f" ON CONFLICT ({qn('schema_id')}, {qn('idempotency_key')}) WHERE {qn('idempotency_key')} IS NOT NULL"
-            " DO NOTHING"
-            if keyed
-            else ""
-        )
-        executions, states = qn(Execution._meta.db_table), qn(ExecutionState._meta.db_table)
-        values = ", ".join(["%s"] * len(_EXECUTION_FIELDS))
-        state_values = ", ".join(["%s"] * len(_STATE_FIELDS))
-        # Names from the models' metadata; every value is a parameter.
-        insert = f"INSERT INTO {executions} ({execution_columns}) VALUES ({values}){on_conflict} RETURNING {qn('id')}"  # noqa: S608
-        select = f"SELECT e.{qn('id')}, {state_values} FROM e"  # noqa: S608
-        sql = f"WITH e AS ({insert}) INSERT INTO {states} ({state_columns}) {select} RETURNING {qn('execution_id')}"
-        _INSERT_SQL[keyed] = sql
-    return sql
-
-
-def _insert_execution_with_state(execution: Execution, state: ExecutionState) -> bool:
-    """Inserts both rows with the values the ORM's `create` would write (each field's `pre_save`
-    and `get_db_prep_save`: defaults, `auto_now`, JSON adaptation). False: the key was used before."""
-    params = [f.get_db_prep_save(f.pre_save(execution, True), connection) for f in _EXECUTION_FIELDS]
-    params += [f.get_db_prep_save(f.pre_save(state, True), connection) for f in _STATE_FIELDS]
-    sql = _insert_sql(connection.ops.quote_name, execution.idempotency_key is not None)
-    rows, _ = hot_sql.execute(sql, params)  # prepared; never repeated (it is not safe to send twice)
-    inserted = bool(rows)
-    if inserted:
-        for instance in (execution, state):
-            instance._state.adding = False
-            instance._state.db = connection.alias
-    return inserted
 
 
 class ExecutionStateError(Exception):
@@ -294,3 +226,19 @@ def execution_from_schedule(schema_id: str) -> Execution | None:
         payload={"scheduled_at": timezone.now().isoformat()},
     )
     return execution
+
+
+@transaction.atomic
+def schema_delete(schema: Schema) -> None:
+    """Deletes the schema with its versions and its finished executions. Executions still pending,
+    running or paused would be cut off mid-way (and their rows pin a version): refused. (Here, not in
+    schemas_app: schemas do not know executions.)"""
+    schema = Schema.objects.select_for_update().get(pk=schema.pk)
+    executions = Execution.objects.filter(schema=schema)
+    if executions.exclude(status__in=FINISHED_STATUSES).exists():
+        raise SchemaStateError(
+            "The schema has executions that are not finished; cancel them (or wait for them) before deleting it."
+        )
+    executions.delete()
+    schedule_remove(schema)
+    schema.delete()

@@ -1,56 +1,334 @@
-"""The hot statements on PostgreSQL: prepared once per connection, then only executed.
+"""The PostgreSQL fast paths of executions, each beside its ORM fallback; chosen once per process.
 
-Django's psycopg cursors bind parameters on the client (every statement is sent, parsed and planned
-as new text). The few statements every execution runs — the webhook's rate-limit count, schema read
-and insert; the worker's lock, load, write and unlock — go through a
-server-side-binding psycopg cursor on Django's own connection (same transaction, same session: the
-advisory lock is the session's) with `prepare=True`: PostgreSQL parses and plans each of them once
-per connection. Errors are Django's (`connection.wrap_database_errors`), so the task's retry policy
-and Django's "close the connection after an error" apply unchanged; with `DEBUG` or a
-`CaptureQueriesContext` the statements are recorded like Django's.
+The statements every execution runs — the webhook's insert; the worker's lock, load, write, unlock;
+a wake-up's timer read and firing — are hand-written on PostgreSQL (`make bench-profile`: the ORM
+spent more CPU building SQL than PostgreSQL spent running it) and sent as prepared statements
+(`config.prepared`). `Queries` is the ORM version with the same semantics (SQLite, the embedded
+`make run`); `PostgresQueries` overrides it. Callers use `queries()`.
 """
 
 from __future__ import annotations
 
-import time
+import functools
+import hashlib
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-import psycopg
-from django.db import InterfaceError, OperationalError, connection
-from psycopg import pq
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Field, Q, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-_ROWS = pq.ExecStatus.TUPLES_OK
+from config.prepared import execute
+from engine.store import Checkpoint, StepRecord, current_node_id
+
+from .models import (
+    FINISHED_STATUSES,
+    Execution,
+    ExecutionState,
+    ExecutionStatus,
+    ExecutionStep,
+    ExecutionTimer,
+    TimerStatus,
+)
+
+_OPEN = ~Q(status__in=FINISHED_STATUSES)
+_FINISHED_SQL = "(" + ", ".join(f"'{status}'" for status in sorted(FINISHED_STATUSES)) + ")"
+_LOAD_SQL = """
+SELECT e.status, e.schema_id, e.trigger_type, e.trigger_payload, e.schema_version_id, s.checkpoint
+FROM executions e LEFT JOIN execution_state s ON s.execution_id = e.id WHERE e.id = %s::uuid
+"""
+_EXECUTION_COLUMNS = frozenset({"result", "error", "finished_at", "lease_owner", "lease_expires_at"})
+# The steps travel as ONE jsonb array parameter: a constant statement text (psycopg caches its
+# parsing only below 50 parameters) and one json.dumps instead of two per step. Python None is SQL
+# NULL in a JSONField, as Django stores it.
+_STEPS_INSERT = """steps AS (INSERT INTO execution_steps
+    (execution_id, seq, node_id, node_type, input, output, status, error, attempt, started_at, finished_at)
+    SELECT %s::uuid, x.seq, x.node_id, x.node_type, NULLIF(x.input, 'null'::jsonb), NULLIF(x.output, 'null'::jsonb),
+           x.status, x.error, x.attempt, x.started_at, x.finished_at
+    FROM jsonb_to_recordset(%s::jsonb) AS x(seq integer, node_id text, node_type text, input jsonb, output jsonb,
+         status text, error text, attempt integer, started_at timestamptz, finished_at timestamptz)), """
+_STATE_UPDATE = """state AS (UPDATE execution_state SET checkpoint = %s::jsonb, context = %s::jsonb,
+    current_node_id = %s, wait_kind = %s, resume_at = %s, updated_at = %s WHERE execution_id = %s)"""
 
 
-def execute(sql: str, params: Sequence[Any], *, repeatable: bool = False) -> tuple[list[tuple[Any, ...]] | None, int]:
-    """Runs one prepared statement; returns (rows or None when it returns none, rowcount).
+def _from_jsonb(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
 
-    Connections are kept between requests and tasks (`CONN_MAX_AGE`); Django's `CONN_HEALTH_CHECKS`
-    sends a `SELECT 1` before the first statement of each request to find a connection PostgreSQL
-    dropped (restart, failover, idle timeout). These statements skip that round trip: with
-    `repeatable=True` (a statement safe to send twice: a read, the advisory lock, a rate-limit
-    count) outside a transaction, a connection found dead is closed and the statement runs once
-    more on a new one — the health check, paid only when it fails.
-    """
-    try:
-        return _execute(sql, params)
-    except (OperationalError, InterfaceError):
-        if not repeatable or connection.in_atomic_block or connection.is_usable():
+
+def _jsonb(value: Any) -> str | None:
+    """A JSONField value as Django stores it: Python None is SQL NULL, anything else JSON text."""
+    return None if value is None else json.dumps(value)
+
+
+@dataclass(frozen=True)
+class Write:
+    """One write of the store: steps appended, checkpoint saved, status changed (if unfinished)."""
+
+    execution_id: str
+    steps: Sequence[StepRecord]
+    checkpoint: Checkpoint
+    wait_kind: str
+    resume_at: datetime | None
+    now: datetime
+    status: str
+    started_at: datetime  # COALESCEd: set by the first write only
+    fields: dict[str, Any]  # more columns of `executions` to set with the status
+
+
+_EXECUTION_FIELDS: list[Field[Any, Any]] = list(Execution._meta.concrete_fields)
+_STATE_FIELDS: list[Field[Any, Any]] = [f for f in ExecutionState._meta.concrete_fields if not f.primary_key]
+_INSERT_SQL: dict[bool, str] = {}
+
+
+def _insert_sql(qn: Any, keyed: bool) -> str:
+    """`WITH e AS (INSERT INTO executions … RETURNING id) INSERT INTO execution_state … SELECT … FROM e`:
+    both rows or neither, in one round trip. With an idempotency key, a key already used inserts
+    nothing (the partial unique index `executions_unique_idempotency_key` is the arbiter) and the
+    statement returns no row."""
+    sql = _INSERT_SQL.get(keyed)
+    if sql is None:
+        execution_columns = ", ".join(qn(f.column) for f in _EXECUTION_FIELDS)
+        state_columns = ", ".join(qn(f.column) for f in [ExecutionState._meta.pk, *_STATE_FIELDS])
+        on_conflict = (
+            f" ON CONFLICT ({qn('schema_id')}, {qn('idempotency_key')}) WHERE {qn('idempotency_key')} IS NOT NULL"
+            " DO NOTHING"
+            if keyed
+            else ""
+        )
+        executions, states = qn(Execution._meta.db_table), qn(ExecutionState._meta.db_table)
+        values = ", ".join(["%s"] * len(_EXECUTION_FIELDS))
+        state_values = ", ".join(["%s"] * len(_STATE_FIELDS))
+        # Names from the models' metadata; every value is a parameter.
+        insert = f"INSERT INTO {executions} ({execution_columns}) VALUES ({values}){on_conflict} RETURNING {qn('id')}"  # noqa: S608
+        select = f"SELECT e.{qn('id')}, {state_values} FROM e"  # noqa: S608
+        sql = f"WITH e AS ({insert}) INSERT INTO {states} ({state_columns}) {select} RETURNING {qn('execution_id')}"
+        _INSERT_SQL[keyed] = sql
+    return sql
+
+
+def _insert_execution_with_state(execution: Execution, state: ExecutionState) -> bool:
+    """Inserts both rows with the values the ORM's `create` would write (each field's `pre_save`
+    and `get_db_prep_save`: defaults, `auto_now`, JSON adaptation). False: the key was used before."""
+    params = [f.get_db_prep_save(f.pre_save(execution, True), connection) for f in _EXECUTION_FIELDS]
+    params += [f.get_db_prep_save(f.pre_save(state, True), connection) for f in _STATE_FIELDS]
+    sql = _insert_sql(connection.ops.quote_name, execution.idempotency_key is not None)
+    rows, _ = execute(sql, params)  # prepared; never repeated (it is not safe to send twice)
+    inserted = bool(rows)
+    if inserted:
+        for instance in (execution, state):
+            instance._state.adding = False
+            instance._state.db = connection.alias
+    return inserted
+
+
+_TIMER_FIELDS = ("id", "execution_id", "due_at", "reason", "node_id", "status", "created_at", "fired_at", "lateness_ms")
+_TIMER_COLUMNS = ", ".join(_TIMER_FIELDS)
+_GET_SQL = f"SELECT {_TIMER_COLUMNS} FROM execution_timers WHERE id = %s"  # noqa: S608 - constant names
+# Scheduled and due → fired, with its lateness, in one statement; no row: fired before, cancelled,
+# deleted or not due yet.
+_FIRE_SQL = f"""
+UPDATE execution_timers
+SET status = %s, fired_at = %s,
+    lateness_ms = GREATEST(0, EXTRACT(EPOCH FROM (%s::timestamptz - due_at)) * 1000)::double precision
+WHERE id = %s AND status = %s AND due_at <= %s
+RETURNING {_TIMER_COLUMNS}
+"""  # noqa: S608 - constant names; every value is a parameter
+
+
+def _timer(rows: list[tuple[object, ...]] | None) -> ExecutionTimer | None:
+    return ExecutionTimer.from_db(connection.alias, _TIMER_FIELDS, rows[0]) if rows else None
+
+
+def _lock_key(execution_id: str) -> int:
+    digest = hashlib.blake2b(str(execution_id).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+# A loaded execution: (status, schema id, trigger type, trigger payload, pinned version id, checkpoint).
+Loaded = tuple[str, str, str, Any, int, dict[str, Any]]
+
+
+class Queries:
+    """The ORM versions (SQLite in the embedded mode): the lease columns are the lock."""
+
+    def execution_insert(self, execution: Execution, state: ExecutionState) -> bool:
+        """Inserts the execution and its state, both or neither. False: its idempotency key was used
+        before (or by a concurrent delivery), nothing was inserted."""
+        key = execution.idempotency_key
+        if key and Execution.objects.filter(schema_id=execution.schema_id, idempotency_key=key).exists():
+            return False
+        try:
+            with transaction.atomic():
+                execution.save(force_insert=True)
+                state.execution = execution
+                state.save(force_insert=True)
+        except IntegrityError:
+            if key:  # a concurrent delivery with the same key won the race
+                return False
             raise
-        connection.close()
-        return _execute(sql, params)
+        return True
+
+    def execution_load(self, execution_id: str) -> Loaded | None:
+        execution = Execution.objects.select_related("state").filter(pk=execution_id).first()
+        if execution is None:
+            return None
+        state = getattr(execution, "state", None)
+        return (
+            execution.status,
+            str(execution.schema_id),
+            execution.trigger_type,
+            execution.trigger_payload,
+            execution.schema_version_id,
+            dict(state.checkpoint) if state else {},
+        )
+
+    def execution_write(self, w: Write) -> int:
+        """Appends the steps, saves the checkpoint, moves the unfinished execution to `w.status`, in
+        one transaction; returns 1 when the status changed (0: it had finished, e.g. was cancelled)."""
+        with transaction.atomic():
+            if w.steps:
+                ExecutionStep.objects.bulk_create(
+                    ExecutionStep(
+                        execution_id=w.execution_id,
+                        seq=s.seq,
+                        node_id=s.node_id,
+                        node_type=s.node_type,
+                        input=s.input,
+                        output=s.output,
+                        status=s.status,
+                        error=s.error,
+                        attempt=s.attempt,
+                        started_at=s.started_at,
+                        finished_at=s.finished_at,
+                    )
+                    for s in w.steps
+                )
+            ExecutionState.objects.filter(execution_id=w.execution_id).update(
+                checkpoint=w.checkpoint,
+                context=w.checkpoint.get("vars", {}),
+                current_node_id=current_node_id(w.checkpoint),
+                wait_kind=w.wait_kind,
+                resume_at=w.resume_at,
+                updated_at=w.now,
+            )
+            execution = Execution.objects.filter(_OPEN, pk=w.execution_id)
+            if w.status == ExecutionStatus.RUNNING:
+                execution = execution.exclude(status=ExecutionStatus.RUNNING)
+            return execution.update(status=w.status, started_at=Coalesce("started_at", Value(w.started_at)), **w.fields)
+
+    def try_lock(self, execution_id: str, owner: str) -> bool:
+        now = timezone.now()
+        taken = Execution.objects.filter(
+            Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now) | Q(lease_owner=owner), pk=execution_id
+        ).update(lease_owner=owner, lease_expires_at=now + timedelta(seconds=settings.SCHEMA_LEASE_SECONDS))
+        return taken == 1
+
+    def unlock(self, execution_id: str, owner: str) -> None:
+        Execution.objects.filter(pk=execution_id, lease_owner=owner).update(lease_owner="", lease_expires_at=None)
+
+    def is_locked_elsewhere(self, execution_id: str) -> bool:
+        return Execution.objects.filter(pk=execution_id, lease_expires_at__gte=timezone.now()).exists()
+
+    def timer_get(self, timer_id: int) -> ExecutionTimer | None:
+        return ExecutionTimer.objects.filter(pk=timer_id).first()
+
+    def timer_fire(self, timer_id: int, now: datetime) -> ExecutionTimer | None:
+        timer = ExecutionTimer.objects.filter(pk=timer_id).first()
+        if timer is None or timer.status != TimerStatus.SCHEDULED or timer.due_at > now:
+            return None
+        lateness_ms = max(0.0, (now - timer.due_at).total_seconds() * 1000)
+        updated = ExecutionTimer.objects.filter(pk=timer_id, status=TimerStatus.SCHEDULED).update(
+            status=TimerStatus.FIRED, fired_at=now, lateness_ms=lateness_ms
+        )
+        if not updated:
+            return None
+        timer.status, timer.fired_at, timer.lateness_ms = TimerStatus.FIRED, now, lateness_ms
+        return timer
 
 
-def _execute(sql: str, params: Sequence[Any]) -> tuple[list[tuple[Any, ...]] | None, int]:
-    connection.ensure_connection()
-    started = time.monotonic()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=True)  # type: ignore[arg-type]
-        # What `cursor.description is not None` tells, without building a Column per column.
-        result = cursor.pgresult
-        rows = cursor.fetchall() if result is not None and (result.nfields or result.status == _ROWS) else None
-        count = cursor.rowcount
-    if connection.queries_logged:
-        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
-    return rows, count
+class PostgresQueries(Queries):
+    """Each operation one prepared statement; the lock is a session advisory lock, released by
+    PostgreSQL at once when the worker's connection dies (kill -9, OOM)."""
+
+    def execution_insert(self, execution: Execution, state: ExecutionState) -> bool:
+        if connection.in_atomic_block:  # a savepoint: a failure leaves the caller's transaction usable
+            with transaction.atomic():
+                return _insert_execution_with_state(execution, state)
+        return _insert_execution_with_state(execution, state)  # autocommit: one statement, one transaction
+
+    def execution_load(self, execution_id: str) -> Loaded | None:
+        rows, _ = execute(_LOAD_SQL, [execution_id], repeatable=True)
+        if not rows:
+            return None
+        # Django has psycopg hand jsonb over as text (JSONField decodes it): decode it here.
+        found = rows[0]
+        return (*found[:3], _from_jsonb(found[3]), found[4], _from_jsonb(found[5]))  # type: ignore[return-value]
+
+    def execution_write(self, w: Write) -> int:
+        """The whole write as one statement (atomic in autocommit; no BEGIN/COMMIT round trips)."""
+        params: list[Any] = []
+        statement = ["WITH "]
+        if w.steps:
+            statement.append(_STEPS_INSERT)
+            rows = [
+                {
+                    "seq": s.seq, "node_id": s.node_id, "node_type": s.node_type, "input": s.input, "output": s.output,
+                    "status": s.status, "error": s.error, "attempt": s.attempt,
+                    "started_at": s.started_at.isoformat(), "finished_at": s.finished_at.isoformat(),
+                }
+                for s in w.steps
+            ]  # fmt: skip
+            params += [w.execution_id, json.dumps(rows)]
+        statement.append(_STATE_UPDATE)
+        params += [
+            json.dumps(w.checkpoint), json.dumps(w.checkpoint.get("vars", {})), current_node_id(w.checkpoint),
+            w.wait_kind, w.resume_at, w.now, w.execution_id,
+        ]  # fmt: skip
+        assignments = ["status = %s", "started_at = COALESCE(started_at, %s)"]
+        params += [w.status, w.started_at]
+        for name, value in w.fields.items():
+            if name not in _EXECUTION_COLUMNS:
+                raise ValueError(f"not a writable column of executions: {name!r}")
+            if name == "result":
+                assignments.append("result = %s::jsonb")
+                params.append(_jsonb(value))
+            else:
+                assignments.append(f"{name} = %s")
+                params.append(value)
+        where = f"WHERE id = %s AND status NOT IN {_FINISHED_SQL}"
+        statement.append(f" UPDATE executions SET {', '.join(assignments)} {where}")  # noqa: S608 - names: _EXECUTION_COLUMNS
+        params.append(w.execution_id)
+        if w.status == ExecutionStatus.RUNNING:  # a running walk's checkpoints: no new row version per batch
+            statement.append(" AND status <> 'running'")
+        return execute("".join(statement), params)[1]
+
+    def try_lock(self, execution_id: str, owner: str) -> bool:
+        rows, _ = execute("SELECT pg_try_advisory_lock(%s::bigint)", [_lock_key(execution_id)], repeatable=True)
+        return bool(rows and rows[0][0])
+
+    def unlock(self, execution_id: str, owner: str) -> None:
+        execute("SELECT pg_advisory_unlock(%s::bigint)", [_lock_key(execution_id)])
+
+    def is_locked_elsewhere(self, execution_id: str) -> bool:
+        if self.try_lock(execution_id, "reconciler"):
+            self.unlock(execution_id, "reconciler")
+            return False
+        return True
+
+    def timer_get(self, timer_id: int) -> ExecutionTimer | None:
+        return _timer(execute(_GET_SQL, [timer_id], repeatable=True)[0])
+
+    def timer_fire(self, timer_id: int, now: datetime) -> ExecutionTimer | None:
+        fired, scheduled = TimerStatus.FIRED.value, TimerStatus.SCHEDULED.value
+        return _timer(execute(_FIRE_SQL, [fired, now, now, timer_id, scheduled, now])[0])
+
+
+@functools.cache
+def queries() -> Queries:
+    """The implementation for this process's database, chosen at the first call."""
+    return PostgresQueries() if connection.vendor == "postgresql" else Queries()

@@ -44,7 +44,7 @@ class Schema(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True, db_default=Now())
     updated_at = models.DateTimeField(auto_now=True, db_default=Now())
-    # Extras (DESIGN.md): version counter and the webhook trigger's shared secret.
+    # Beyond the spec's columns: version counter and the webhook trigger's shared secret.
     version = models.PositiveIntegerField(default=1, db_default=1)
     webhook_secret = models.CharField(max_length=128, default=new_webhook_secret)
     # After a rotation with a grace period the previous secret keeps working until this time, so

@@ -106,23 +106,6 @@ def schema_duplicate(schema: Schema, *, user: User | None) -> Schema:
     )
 
 
-@transaction.atomic
-def schema_delete(schema: Schema) -> None:
-    """Deletes the schema with its versions and its finished executions. Executions still pending,
-    running or paused would be cut off mid-way (and their rows pin a version): refused."""
-    from executions_app.models import FINISHED_STATUSES, Execution
-
-    schema = Schema.objects.select_for_update().get(pk=schema.pk)
-    executions = Execution.objects.filter(schema=schema)
-    if executions.exclude(status__in=FINISHED_STATUSES).exists():
-        raise SchemaStateError(
-            "The schema has executions that are not finished; cancel them (or wait for them) before deleting it."
-        )
-    executions.delete()
-    schedules.schedule_remove(schema)
-    schema.delete()
-
-
 MAX_SECRET_GRACE_SECONDS = 7 * 24 * 3600
 
 

@@ -30,10 +30,10 @@ from api.serializers import (
     ValidateResponseSerializer,
 )
 from executions_app.models import TriggerType
-from executions_app.selectors import schemas_visible_to
-from executions_app.services import execution_create
+from executions_app.services import execution_create, schema_delete
 from schemas_app import services
 from schemas_app.models import Schema, SchemaStatus
+from schemas_app.selectors import schemas_visible_to
 from schemas_app.validation import definition_problems
 
 _errors = {400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
@@ -78,7 +78,7 @@ class SchemaViewSet(
 
     def perform_destroy(self, instance: Schema) -> None:
         try:
-            services.schema_delete(instance)
+            schema_delete(instance)
         except services.SchemaStateError as exc:
             raise Conflict(str(exc)) from exc
         except ProtectedError as exc:  # an execution was created while deleting

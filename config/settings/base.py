@@ -12,7 +12,14 @@ from typing import Any
 
 import environ
 
-from engine.queues import EXECUTION_QUEUE, EXECUTION_ROUTING_KEY, dead_letter_queue, execution_queue
+from config.queues import (
+    EXECUTION_QUEUE,
+    EXECUTION_ROUTING_KEY,
+    TASK_PRUNE_EXECUTIONS,
+    TASK_RECONCILE,
+    dead_letter_queue,
+    execution_queue,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -254,14 +261,13 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CELERY_SEND_TASK_EVENTS", default=False)
 CELERY_TASK_SEND_SENT_EVENT = CELERY_WORKER_SEND_TASK_EVENTS
 # Celery's Django fix-up closes the worker's database connection before and after every task unless
-# this is set (a new PostgreSQL backend per execution, measured ~30% of the worker's CPU). The
+# this is set (a new PostgreSQL backend per execution: a large share of the worker's CPU). The
 # worker instead applies Django's own rules at each task boundary (config/celery_app.py:
 # close_old_connections → CONN_MAX_AGE, health checks, close after errors); this is only the
 # fix-up's backstop (it still closes every N tasks).
 CELERY_DB_REUSE_MAX = 1000
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
-CELERY_IMPORTS = ("engine.tasks",)
 SCHEMA_DEAD_LETTER_QUEUE = dead_letter_queue.name
 
 # --- Engine -----------------------------------------------------------------------------------
@@ -315,6 +321,6 @@ LOGGING = {
 # Static beat entries (synced into django-celery-beat's tables); cron triggers of schemas are added
 # per schema when it is activated.
 CELERY_BEAT_SCHEDULE = {
-    "schema-reconcile": {"task": "engine.tasks.reconcile", "schedule": float(SCHEMA_RECONCILE_INTERVAL_SECONDS)},
-    "schema-prune-executions": {"task": "engine.tasks.prune_executions", "schedule": 3600.0},
+    "schema-reconcile": {"task": TASK_RECONCILE, "schedule": float(SCHEMA_RECONCILE_INTERVAL_SECONDS)},
+    "schema-prune-executions": {"task": TASK_PRUNE_EXECUTIONS, "schedule": 3600.0},
 }

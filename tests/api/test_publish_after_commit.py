@@ -18,7 +18,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerDown
 from rest_framework.test import APIClient, APIRequestFactory
 
-from api.views.webhooks import WebhookView
+from api.views import webhooks
 from executions_app import reconciler, services
 from executions_app.models import Execution
 from tests.factories import create_schema, linear_definition
@@ -46,7 +46,7 @@ def _hook(schema: Any, query: str = "") -> tuple[str, dict[str, str]]:
 def test_webhook_answers_202_before_it_publishes(hook_schema: Any, published: list[str]) -> None:
     path, headers = _hook(hook_schema)
     request = APIRequestFactory().post(path, {"n": 1}, format="json", **headers)
-    response = WebhookView.as_view()(request, schema_id=hook_schema.id)
+    response = webhooks.WebhookView.as_view()(request, schema_id=hook_schema.id)
     assert response.status_code == 202
     execution_id = response.data["id"]
     # The answer is complete and the execution stored, but nothing is published yet …
@@ -107,7 +107,7 @@ def test_webhook_wait_publishes_before_it_waits(
         seen_at_wait.append(list(published))
         return execution
 
-    monkeypatch.setattr(WebhookView, "_await", staticmethod(await_))
+    monkeypatch.setattr(webhooks, "execution_await", await_)
     path, headers = _hook(hook_schema, "?wait=5")
     response = anon_client.post(path, {"n": 1}, format="json", **headers)
     assert response.status_code == 202
@@ -121,7 +121,7 @@ def test_webhook_wait_with_the_broker_down_answers_at_once(
     def await_(execution: Execution, seconds: float) -> Execution:
         raise AssertionError("waited for an execution nothing will run before the reconciler")
 
-    monkeypatch.setattr(WebhookView, "_await", staticmethod(await_))
+    monkeypatch.setattr(webhooks, "execution_await", await_)
     path, headers = _hook(hook_schema, "?wait=5")
     response = anon_client.post(path, {"n": 1}, format="json", **headers)
     assert response.status_code == 202

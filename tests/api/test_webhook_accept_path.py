@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -19,11 +19,15 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIClient
 
 from api import throttling
-from api.serializers import WebhookExecutionSerializer
-from api.views.webhooks import created_execution_data, has_webhook_trigger, webhook_schema
+from api.serializers import WebhookExecutionSerializer, webhook_execution_data
+from config.prepared import Rider
 from executions_app import services
+from executions_app import sql as executions_sql
 from executions_app.models import Execution, ExecutionState, TriggerType
+from schemas_app import sql as schemas_sql
 from schemas_app.models import Schema
+from schemas_app.selectors import webhook_schema
+from schemas_app.sql import has_webhook_trigger
 from tests.conftest import requires_postgres
 from tests.factories import create_schema, linear_definition, node
 
@@ -31,13 +35,17 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def orm_path(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+def orm_path(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
     """Call it to take the portable (non-PostgreSQL) branches, on this database, for comparison."""
 
     def use() -> None:
         monkeypatch.setattr(connection, "vendor", "other")
+        for choice in (executions_sql.queries, schemas_sql.queries):
+            choice.cache_clear()
 
-    return use
+    yield use
+    for choice in (executions_sql.queries, schemas_sql.queries):
+        choice.cache_clear()
 
 
 def _row(execution_id: Any) -> dict[str, Any]:
@@ -195,7 +203,7 @@ def test_hand_written_answer_equals_the_serializer(user: Any, hook_schema: Any, 
         request_id="r",
     )
     for execution in (first, rerun):
-        mine = created_execution_data(execution)
+        mine = webhook_execution_data(execution)
         theirs = WebhookExecutionSerializer(execution).data
         assert mine == theirs
         assert list(mine) == list(theirs)
@@ -287,13 +295,13 @@ def test_with_both_scopes_the_schema_is_read_in_the_rate_limit_statement(
 @requires_postgres
 def test_a_rider_comes_back_with_the_counts() -> None:
     now = 1_000_000 * 60.0
-    rider = throttling.Rider("SELECT %s::int AS a, %s::text AS b", [7, "seven"])
+    rider = Rider("SELECT %s::int AS a, %s::text AS b", [7, "seven"])
     assert throttling.hit_many([("b", 60, now), ("a", 1, now)], rider=rider) == {"a": (1, 0), "b": (1, 0)}
     assert rider.fetched and rider.row == (7, "seven")
-    nothing = throttling.Rider("SELECT 1 AS a WHERE false", [])
+    nothing = Rider("SELECT 1 AS a WHERE false", [])
     assert throttling.hit_many([("a", 1, now), ("b", 60, now)], rider=nothing) == {"a": (2, 0), "b": (2, 0)}
     assert nothing.fetched and nothing.row is None
-    null_row = throttling.Rider("SELECT NULL::int AS a", [])  # a row of NULLs is still a row
+    null_row = Rider("SELECT NULL::int AS a", [])  # a row of NULLs is still a row
     throttling.hit_many([("a", 1, now), ("b", 60, now)], rider=null_row)
     assert null_row.row == (None,)
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from api.views.webhooks import signature_for
+from api.signatures import signature_for
 from executions_app.models import Execution
 from tests.factories import create_schema, linear_definition
 

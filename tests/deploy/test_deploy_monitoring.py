@@ -70,7 +70,7 @@ def test_rabbitmq_definitions_match_the_engine_topology() -> None:
     assert re.fullmatch(policy["pattern"], "schema_execution_queue")
     assert policy["definition"]["dead-letter-exchange"] == "schema_execution_dlx"
     assert not any(u for u in definitions.get("users", [])), "no credentials in the repository"
-    queues_module = pytest.importorskip("engine.queues", reason="engine/ not importable here")
+    queues_module = pytest.importorskip("config.queues", reason="config/ not importable here")
     # Redeclaring a queue with other arguments fails (PRECONDITION_FAILED): they must be identical.
     assert queues["schema_execution_dlq"]["arguments"] == queues_module.dead_letter_queue.queue_arguments
     assert binding["routing_key"] == queues_module.dead_letter_queue.routing_key

@@ -8,11 +8,11 @@ from typing import Any, ClassVar
 
 import pytest
 
+from engine import walker
 from engine.errors import InvalidTransition, NodeError
 from engine.memory_store import MemoryStore, SimulatedCrash
 from engine.nodes import NODE_TYPES, NodeContext, NodeResult, NodeType
 from engine.store import current_node_id, waiting_info
-from engine.walker import run_execution
 from tests.engine.helpers import Clock, chain, definition, edge, node
 
 
@@ -45,7 +45,7 @@ def _reset_effect() -> None:
 
 
 def walk(store: MemoryStore, execution_id: str, clock: Clock | None = None, **kwargs: Any) -> Any:
-    return run_execution(store, execution_id, node_types=TYPES, clock=clock or Clock(), rng=random.Random(1), **kwargs)
+    return walker.walk(store, execution_id, node_types=TYPES, clock=clock or Clock(), rng=random.Random(1), **kwargs)
 
 
 def step_list(store: MemoryStore, execution_id: str) -> list[tuple[str, str, int]]:
@@ -319,7 +319,7 @@ def test_cancel_is_checked_between_steps() -> None:
             node("c", "end"),
         )
     )
-    outcome = run_execution(store, ex)
+    outcome = walker.walk(store, ex)
     assert outcome.status == "cancelled" and store.get(ex).status == "cancelled"
     assert step_list(store, ex) == [("t", "success", 1), ("a", "success", 1)]
 

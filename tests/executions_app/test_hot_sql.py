@@ -12,7 +12,7 @@ from django.db import OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from executions_app import sql
+from config import prepared as sql
 from executions_app.models import Execution
 from tests.conftest import requires_postgres
 from tests.factories import create_schema, linear_definition

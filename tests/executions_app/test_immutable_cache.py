@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from executions_app import runner, services
+from executions_app import services, store
 from executions_app.immutable_cache import ImmutableRowCache
 from executions_app.models import ExecutionState, TriggerType
 from tests.factories import create_schema, linear_definition
@@ -65,13 +65,13 @@ def test_the_pinned_version_cache_keeps_the_variables_not_the_definition(
 @pytest.mark.django_db(transaction=True)
 def test_the_worker_definition_cache_is_bounded(user: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     bounded: ImmutableRowCache[int, str] = ImmutableRowCache(50_000, len)
-    monkeypatch.setattr(runner, "_DEFINITIONS", bounded)
+    monkeypatch.setattr(store, "_DEFINITIONS", bounded)
     versions = []
     for n in range(4):
         definition = linear_definition("manual_trigger")
         definition["nodes"][2]["config"]["message"] = str(n) * 20_000
         versions.append(create_schema(user=user, definition=definition, activate=True).versions.get().pk)
     for version_id in versions:
-        assert str(versions.index(version_id)) * 20_000 in runner._definition_text(version_id)
+        assert str(versions.index(version_id)) * 20_000 in store._definition_text(version_id)
         assert bounded.bytes <= 50_000
     assert len(bounded) < len(versions)

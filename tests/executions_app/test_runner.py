@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 
 from engine.store import StepRecord
-from executions_app import runner
+from executions_app import sql
 from executions_app.models import Execution, ExecutionState, ExecutionStatus, ExecutionStep, TriggerType
-from executions_app.runner import DjangoExecutionStore, execution_run
+from executions_app.runner import execution_run
 from executions_app.services import execution_cancel, execution_create, execution_resume
+from executions_app.store import DjangoExecutionStore
 from tests.factories import create_schema, edge, node
 
 pytestmark = pytest.mark.django_db
@@ -175,11 +176,11 @@ def test_the_postgres_statement_and_the_orm_path_write_the_same_rows(status: str
     elif status == ExecutionStatus.FAILED:
         fields = {"error": "node 'n2' failed", "finished_at": now, "lease_owner": "", "lease_expires_at": None}
     rows: list[dict[str, Any]] = []
-    for write in (runner._write_postgres, runner._write_orm):
+    for write in (sql.PostgresQueries().execution_write, sql.Queries().execution_write):
         execution = _execution(_chain(node("done", "end", {"output": "ok"})))
         resume_at = now + timedelta(seconds=5) if status == ExecutionStatus.PAUSED else None
         updated = write(
-            runner._Write(
+            sql.Write(
                 execution_id=str(execution.id),
                 steps=steps,
                 checkpoint=checkpoint,
@@ -216,11 +217,11 @@ def test_the_start_every_step_and_the_end_are_log_lines_with_the_execution_conte
     import logging
 
     from config.logging import ContextFilter, JsonFormatter
-    from engine.tasks import run_execution
+    from executions_app.tasks import execution_run_task
 
     execution = _execution(_chain(node("inc", "set", {"assignments": [{"name": "x", "value": "1"}]})))
     caplog.set_level(logging.INFO, logger="schema.engine")
-    run_execution.apply(args=[str(execution.id)])
+    execution_run_task.apply(args=[str(execution.id)])
     lines = []
     for record in caplog.records:
         if record.name == "schema.engine":

@@ -1,6 +1,6 @@
 """SSRF and outbound safety of `http_request`, end to end: API execute → worker → step rows.
 
-The worker's policy (executions_app.outbound) refuses loopback, private, link-local/metadata and
+The worker's policy (engine/http/policy.py) refuses loopback, private, link-local/metadata and
 other non-global addresses after DNS resolution, on every redirect hop, and connects only to the
 addresses it vetted (no DNS-rebinding window). Tests use local servers: 127.0.0.1 is the
 "internal" target; 127.0.0.2 is allow-listed and stands in for a public host.
@@ -18,7 +18,7 @@ from urllib.parse import quote
 import pytest
 
 from engine.errors import NodeError
-from executions_app.outbound import OutboundPolicy, is_forbidden
+from engine.http.policy import OutboundPolicy, is_forbidden
 from tests.security.conftest import LocalServer, http_definition, step
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -16,8 +16,9 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from api import signatures
+from api.signatures import check_signature, signature_for
 from api.views import webhooks
-from api.views.webhooks import check_signature, signature_for
 from executions_app.models import Execution
 from schemas_app.models import Schema
 from schemas_app.services import schema_archive
@@ -134,7 +135,7 @@ def test_rotation_grace_is_validated(api: APIClient, hook: Schema, grace: Any) -
 
 
 def test_comparisons_are_constant_time(anon_client: APIClient, hook: Schema) -> None:
-    with mock.patch.object(webhooks.hmac, "compare_digest", wraps=webhooks.hmac.compare_digest) as spy:
+    with mock.patch.object(signatures.hmac, "compare_digest", wraps=signatures.hmac.compare_digest) as spy:
         post(anon_client, hook, b"{}", HTTP_X_SCHEMA_SECRET="wrong")
         post(anon_client, hook, b"{}", HTTP_X_SCHEMA_SIGNATURE=signed("wrong", b"{}"))
     assert spy.call_count >= 2
@@ -210,7 +211,7 @@ def test_waiting_requests_cannot_hold_every_server_thread(
     """A sender with the secret asking `?wait=30` again and again would hold every thread of the
     API; past `SCHEMA_WEBHOOK_MAX_WAITING` per process the answer is the usual 202, at once."""
     monkeypatch.setattr(webhooks, "_WAITING", threading.BoundedSemaphore(0))  # every slot taken
-    with mock.patch.object(webhooks.WebhookView, "_await", side_effect=AssertionError("must not wait")):
+    with mock.patch.object(webhooks, "execution_await", side_effect=AssertionError("must not wait")):
         started = time.monotonic()
         response = anon_client.post(
             f"/api/hooks/{hook.id}/?wait=30",

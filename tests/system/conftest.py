@@ -194,7 +194,7 @@ def declare_broker_topology(url: str) -> None:
         declare_native_delayed_delivery_exchanges_and_queues,
     )
 
-    from engine.queues import declare_topology, execution_queue
+    from config.queues import declare_topology, execution_queue
 
     with Connection(url, connect_timeout=5) as connection:
         connection.ensure_connection(max_retries=30, interval_start=0.5, interval_step=0.5, interval_max=1)

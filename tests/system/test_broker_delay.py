@@ -1,11 +1,11 @@
-"""`engine.dispatch.broker_delay`: how a timer's ETA is handed to RabbitMQ's whole-second delay queues
+"""`executions_app.dispatch.broker_delay`: how a timer's ETA is handed to RabbitMQ's whole-second delay queues
 (pure function; the system tests measure the resulting lateness with real workers)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from engine.dispatch import MAX_WORKER_HOLD_SECONDS, broker_delay
+from executions_app.dispatch import MAX_WORKER_HOLD_SECONDS, broker_delay
 
 NOW = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)
 

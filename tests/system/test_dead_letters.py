@@ -12,7 +12,7 @@ import time
 import pytest
 from django.core.management import call_command
 
-from engine.queues import DELIVERY_LIMIT, DLQ, DLX, EXECUTION_QUEUE
+from config.queues import DELIVERY_LIMIT, DLQ, DLX, EXECUTION_QUEUE
 from executions_app.models import Execution, ExecutionStep
 from tests.system.conftest import SystemEnv, free_port, queue_counts, wait_until
 from tests.system.helpers import SYSTEM_MARKS, assert_nothing_twice, make_schema, quick_definition, start, wait_all

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from django_celery_beat.models import PeriodicTask
 
-from engine.tasks import schedule_fire
 from executions_app.models import Execution
+from executions_app.tasks import schedule_fire_task
 from schemas_app import services as schema_services
 from tests.factories import create_schema, edge, linear_definition, node
 
@@ -38,7 +38,7 @@ def periodic_task(schema: Any) -> PeriodicTask | None:
 def test_activate_registers_the_cron_archive_removes_it_and_only_active_schemas_fire() -> None:
     schema = create_schema(definition=cron_definition(), name="Office hours")
     assert periodic_task(schema) is None, "a draft has no schedule"
-    assert schedule_fire(str(schema.id)) is None, "a draft never fires"
+    assert schedule_fire_task(str(schema.id)) is None, "a draft never fires"
 
     schema_services.schema_activate(schema)
     task = periodic_task(schema)
@@ -54,7 +54,7 @@ def test_activate_registers_the_cron_archive_removes_it_and_only_active_schemas_
     )
     assert str(crontab.timezone) == "Europe/Berlin"
 
-    execution_id = schedule_fire(str(schema.id))
+    execution_id = schedule_fire_task(str(schema.id))
     execution = Execution.objects.get(pk=execution_id)
     assert execution.trigger_type == "scheduler" and "scheduled_at" in execution.trigger_payload
     assert execution.status == "completed" and execution.result == "ticked"
@@ -68,7 +68,7 @@ def test_activate_registers_the_cron_archive_removes_it_and_only_active_schemas_
 
     schema_services.schema_archive(schema)
     assert periodic_task(schema) is None
-    assert schedule_fire(str(schema.id)) is None, "an archived schema never fires, even from a stale tick"
+    assert schedule_fire_task(str(schema.id)) is None, "an archived schema never fires, even from a stale tick"
     assert Execution.objects.filter(schema=schema).count() == 1
 
 
@@ -81,5 +81,5 @@ def test_a_stale_tick_does_not_start_a_schema_that_lost_its_schedule_trigger() -
     schema = create_schema(name="Was cron", definition=cron_definition("*/5 * * * *", "UTC"), activate=True)
     schema_services.schema_update(schema, definition=linear_definition())
     assert periodic_task(schema) is None
-    assert schedule_fire(str(schema.id)) is None
+    assert schedule_fire_task(str(schema.id)) is None
     assert not Execution.objects.filter(schema=schema).exists()

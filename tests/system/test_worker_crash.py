@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from engine.dispatch import publish_execution
+from executions_app.dispatch import publish_execution
 from executions_app.models import Execution, ExecutionStep, ExecutionTimer
 from tests.system.conftest import SlowServer, SystemEnv
 from tests.system.helpers import SYSTEM_MARKS, assert_nothing_twice, http_definition, make_schema, start, wait_all

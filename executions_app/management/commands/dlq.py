@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from engine import dlq
+from executions_app import dlq
 
 
 class Command(BaseCommand):

@@ -11,6 +11,11 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from celery import current_app
+from celery.utils import uuid
+
+from config.queues import TASK_RUN_EXECUTION
+
 # The worker may hold a message in memory until its ETA for at most this long (see broker_delay).
 MAX_WORKER_HOLD_SECONDS = 0.25
 _FLOOR_MARGIN_SECONDS = 0.005
@@ -39,16 +44,28 @@ def broker_delay(eta: datetime, now: datetime | None = None) -> dict[str, Any]:
     return {"countdown": max(1, math.ceil(seconds))}
 
 
-def publish_execution(
-    execution_id: str, *, request_id: str = "", eta: datetime | None = None, timer_id: int | None = None
-) -> None:
-    from engine.tasks import run_execution  # the task module needs Django; dispatch is imported early
+def _run_task() -> Any:
+    """The registered run task, looked up by name: the task module imports the runner, which
+    publishes through this module, so dispatch never imports the tasks (`executions_app.apps`
+    imports them in every process)."""
+    return current_app.tasks[TASK_RUN_EXECUTION]
 
-    # `run_execution` is Celery's shared-task proxy: every attribute read on it looks the task up in
-    # the current app again. Resolved once per message.
-    task = run_execution._get_current_object()
+
+def publish_execution(
+    execution_id: str,
+    *,
+    request_id: str = "",
+    eta: datetime | None = None,
+    timer_id: int | None = None,
+    busy_retries: int = 0,
+    countdown: int | None = None,
+) -> None:
+    """Publish "continue execution X" (now, at `eta`, or after a whole-second `countdown`)."""
+    task = _run_task()
     args = [str(execution_id)]
-    kwargs = {"timer_id": timer_id} if timer_id is not None else {}
+    kwargs: dict[str, Any] = {"timer_id": timer_id} if timer_id is not None else {}
+    if busy_retries:
+        kwargs["busy_retries"] = busy_retries
     # The printable copies Celery puts in the message (events, Flower) made here: its generic
     # `saferepr` was a fifth of the publish's CPU on the webhook path.
     options: dict[str, Any] = {"argsrepr": repr(args), "kwargsrepr": repr(kwargs)}
@@ -56,6 +73,8 @@ def publish_execution(
         options["headers"] = {"request_id": request_id}
     if eta is not None:
         options.update(broker_delay(eta))
+    elif countdown is not None:
+        options["countdown"] = countdown
     if "eta" in options or "countdown" in options or task.app.conf.task_always_eager:
         task.apply_async(args=args, kwargs=kwargs, **options)  # delay queues / eager: Celery's way
     else:
@@ -67,10 +86,9 @@ def publish_execution(
 # resolves the same things on every call (the task's options from the configuration, the route, the
 # result object) around kombu's publish. `send_now` resolves them once per task and then does what
 # `send_task` does for a message without ETA: the same `create_task_message` and `send_task_message`
-# (signals, `task-sent` events, retry policy, queue declaration, publisher confirm). Measured
-# in-process: 0.57 ms CPU per message through `apply_async`, 0.48 through `send_now` (kombu's publish
-# alone: 0.27); under callgrind a whole webhook accept went from 5.99 M to 5.41 M instructions.
-# tests/engine/test_dispatch.py compares both messages field by field.
+# (signals, `task-sent` events, retry policy, queue declaration, publisher confirm): less CPU per
+# message, figures in docs/performance.md. tests/executions_app/test_dispatch.py compares both
+# messages field by field.
 _ROUTES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
 
 
@@ -98,8 +116,6 @@ def _route(task: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 def send_now(task: Any, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any]) -> str:
     """Publishes `task(*args, **kwargs)` to run now (no ETA), as `task.apply_async` would; returns
     the task id. `options`: `argsrepr`, `kwargsrepr`, `headers` (merged into the message headers)."""
-    from celery.utils import uuid
-
     app = task.app
     message_options, routed = _route(task)
     publish_options = {**routed, **options}

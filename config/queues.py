@@ -1,4 +1,4 @@
-"""RabbitMQ topology of the Execution Engine (kombu objects only, no Django).
+"""The message contract with RabbitMQ: topology and task names (kombu objects only, no Django).
 
 `schema_execution_queue` is a quorum queue bound to the topic exchange `schema_execution` with an
 exact routing key (Celery's native delayed delivery needs quorum queues and a topic exchange). A
@@ -18,6 +18,13 @@ EXECUTION_ROUTING_KEY = "schema_execution"
 DLQ = "schema_execution_dlq"
 DLX = "schema_execution_dlx"
 DELIVERY_LIMIT = 3
+
+# Registered task names. They are in every queued message and in beat's rows, so they keep the
+# names they had when the tasks lived in `engine/tasks.py`; the code is `executions_app/tasks.py`.
+TASK_RUN_EXECUTION = "engine.tasks.run_execution"
+TASK_SCHEDULE_FIRE = "engine.tasks.schedule_fire"
+TASK_RECONCILE = "engine.tasks.reconcile"
+TASK_PRUNE_EXECUTIONS = "engine.tasks.prune_executions"
 
 execution_exchange = Exchange(EXECUTION_EXCHANGE, type="topic", durable=True)
 dead_letter_exchange = Exchange(DLX, type="direct", durable=True)

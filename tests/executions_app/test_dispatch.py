@@ -1,4 +1,4 @@
-"""`engine.dispatch.send_now`: the run message of every trigger, published without `apply_async`.
+"""`executions_app.dispatch.send_now`: the run message of every trigger, published without `apply_async`.
 
 It must be the message Celery itself sends (a worker of any version of our code takes either), so
 both are compared field by field as they reach kombu's `Producer.publish`; then one goes through
@@ -18,9 +18,9 @@ from celery.utils.threads import LocalStack
 from kombu import Connection, Consumer, Queue
 from kombu.messaging import Producer
 
-from engine import dispatch
-from engine.queues import EXECUTION_ROUTING_KEY
-from engine.tasks import run_execution
+from config.queues import EXECUTION_ROUTING_KEY
+from executions_app import dispatch
+from executions_app.tasks import execution_run_task
 
 Published = list[tuple[Any, dict[str, Any]]]
 
@@ -44,8 +44,8 @@ def _without_id(body: Any, kwargs: dict[str, Any], task_id: str) -> tuple[Any, d
 
 
 def _both(sent: Published, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any]) -> list[Any]:
-    result = run_execution.apply_async(args=args, kwargs=kwargs, **options)
-    task_id = dispatch.send_now(run_execution, args, kwargs, options)
+    result = execution_run_task.apply_async(args=args, kwargs=kwargs, **options)
+    task_id = dispatch.send_now(execution_run_task, args, kwargs, options)
     assert len(sent) == 2
     celery_way = _without_id(*sent[0], result.id)
     ours = _without_id(*sent[1], task_id)
@@ -55,7 +55,7 @@ def _both(sent: Published, args: list[Any], kwargs: dict[str, Any], options: dic
 @pytest.fixture
 def not_eager() -> Iterator[None]:
     """Publish for real (the test settings run tasks eagerly, without a message)."""
-    app = run_execution.app
+    app = execution_run_task.app
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = False
     yield
@@ -77,10 +77,10 @@ def test_the_message_is_the_one_apply_async_sends(sent: Published, not_eager: No
 
 
 def test_from_inside_a_task_the_trail_is_kept_as_celery_keeps_it(sent: Published, not_eager: None) -> None:
-    """A walk that used its step budget publishes its continuation from inside the task."""
-    stack: LocalStack = run_execution.request_stack
+    """A run task that used its step budget publishes its continuation from inside the task."""
+    stack: LocalStack = execution_run_task.request_stack
     stack.push(Context(id="parent-task", root_id="root-task", called_directly=False))
-    push_current_task(run_execution)
+    push_current_task(execution_run_task)
     try:
         execution_id = str(uuid.uuid4())
         celery_way, ours = _both(sent, [execution_id], {"timer_id": 7}, {"argsrepr": "x", "kwargsrepr": "y"})
@@ -100,7 +100,7 @@ def test_publish_execution_sends_now_and_leaves_delays_to_celery(
 ) -> None:
     calls: list[str] = []
     monkeypatch.setattr(dispatch, "send_now", lambda *a, **k: calls.append("send_now"))
-    monkeypatch.setattr(run_execution, "apply_async", lambda *a, **k: calls.append(f"apply_async {sorted(k)}"))
+    monkeypatch.setattr(execution_run_task, "apply_async", lambda *a, **k: calls.append(f"apply_async {sorted(k)}"))
     from datetime import UTC, datetime, timedelta
 
     dispatch.publish_execution(str(uuid.uuid4()), request_id="r")
@@ -116,12 +116,12 @@ def test_a_message_sent_now_arrives_through_rabbitmq(not_eager: None) -> None:
 
     name = f"test_dispatch_{uuid.uuid4().hex[:8]}"
     probe = Queue(name, routing_key=name, auto_delete=True)
-    app = Celery(name, broker=run_execution.app.conf.broker_url, set_as_current=False)
+    app = Celery(name, broker=execution_run_task.app.conf.broker_url, set_as_current=False)
     app.conf.update(
         task_queues=(probe,),
         task_default_queue=name,
         task_default_routing_key=name,
-        broker_transport_options=run_execution.app.conf.broker_transport_options,  # publisher confirms
+        broker_transport_options=execution_run_task.app.conf.broker_transport_options,  # publisher confirms
     )
 
     def echo_execution(execution_id: str) -> str:

@@ -1,38 +1,40 @@
-"""Prometheus metrics of the Execution Engine (prometheus_client only, no Django).
+"""The Prometheus set-up of the API and worker processes (multiprocess mode).
 
-Metric names are a contract with the Grafana dashboard (monitoring/grafana/dashboards) and
-docs/operations.md. Workers are prefork processes, so metrics use prometheus_client's multiprocess
-mode (`PROMETHEUS_MULTIPROC_DIR`); the worker's main process serves them on `WORKER_METRICS_PORT`
-together with queue depths read from RabbitMQ at scrape time.
+`PROMETHEUS_MULTIPROC_DIR` must be set before prometheus_client is first imported, so gunicorn's
+config and the Celery worker call `ensure_multiprocess_dir` first thing; this module therefore
+imports prometheus_client only inside the functions that serve or clean up metrics. The worker's main
+process serves every pool process's metrics on `SCHEMA_WORKER_METRICS_PORT`, with queue depths read
+from RabbitMQ at scrape time. The metrics themselves are declared where they are counted
+(`executions_app/metrics.py`); their names are a contract with the Grafana dashboard.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
 from typing import Any
-
-from prometheus_client import Counter, Histogram
 
 logger = logging.getLogger("schema.metrics")
 
 
-EXECUTIONS_STARTED = Counter("schema_executions_started", "Executions started by a worker", ["trigger_type"])
-EXECUTIONS_FINISHED = Counter("schema_executions_finished", "Executions finished", ["status", "trigger_type"])
-STEP_DURATION = Histogram(
-    "schema_step_duration_seconds",
-    "Duration of one node step",
-    ["node_type", "status"],
-    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
-)
-STEP_RETRIES = Counter("schema_step_retries", "Node attempts that failed and were scheduled again", ["node_type"])
-TIMER_LATENESS = Histogram(
-    "schema_timer_lateness_seconds",
-    "How late timers fired (fired_at - due_at)",
-    ["reason"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
-)
+def ensure_multiprocess_dir(default_name: str) -> str:
+    """Set PROMETHEUS_MULTIPROC_DIR (before prometheus_client is imported) if the deployment did not."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        path = os.path.join(tempfile.gettempdir(), f"schema-prometheus-{default_name}-{os.getpid()}")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def reset_multiprocess_dir() -> None:
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path and os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)
+        os.makedirs(path, exist_ok=True)
 
 
 class QueueDepthCollector:

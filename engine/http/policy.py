@@ -1,11 +1,12 @@
-"""Outbound safety for `http_request` nodes (SSRF protection).
+"""Where `http_request` may connect (SSRF protection): the outbound policy.
 
 A schema can make the worker call any URL, so every address the worker connects to is vetted:
 loopback, private (RFC 1918, ULA), link-local (incl. the cloud metadata address 169.254.169.254),
 shared/CGNAT, multicast, reserved, unspecified and other non-global addresses are refused, also
 when they hide inside IPv6 (IPv4-mapped `::ffff:a.b.c.d`, 6to4, Teredo, NAT64 `64:ff9b::/96`),
 plus a few public addresses that are platform endpoints (Azure's WireServer 168.63.129.16).
-`SCHEMA_HTTP_ALLOWLIST` lets chosen host names or networks through (e.g. an internal API).
+The allow-list (the worker passes `SCHEMA_HTTP_ALLOWLIST`) lets chosen host names or networks
+through (e.g. an internal API).
 
 The check is made on the resolved addresses, at connect time: `http_request` resolves the host
 once through `resolve()` and connects to one of exactly those vetted addresses (TLS still verifies
@@ -20,8 +21,6 @@ from __future__ import annotations
 import ipaddress
 import socket
 from urllib.parse import urlsplit
-
-from django.conf import settings
 
 from engine.errors import NodeError
 
@@ -133,7 +132,3 @@ class OutboundPolicy:
         except ValueError:
             raise NodeError("The URL has an invalid port.") from None
         self.resolve(host, port)
-
-
-def outbound_policy() -> OutboundPolicy:
-    return OutboundPolicy(list(settings.SCHEMA_HTTP_ALLOWLIST))

@@ -14,7 +14,7 @@ from typing import Any
 
 from kombu import Connection, Producer
 
-from engine.queues import (
+from config.queues import (
     DLQ,
     EXECUTION_ROUTING_KEY,
     dead_letter_exchange,

@@ -1,0 +1,232 @@
+"""The engine's `ExecutionStore` on PostgreSQL (the Django models): what a walk reads and writes.
+
+Every write of the store is one transaction: the new `execution_steps` rows, the `execution_state`
+checkpoint and the execution's status — so a crash at any point leaves either the old or the new
+checkpoint, and `(execution_id, seq)` uniqueness makes a double-recorded step impossible. Each
+write also logs its steps and counts them in the metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from engine.store import Checkpoint, ExecutionSnapshot, StepRecord, Waiting
+from schemas_app.models import SchemaVersion
+
+from . import metrics
+from .immutable_cache import ImmutableRowCache
+from .models import FINISHED_STATUSES, Execution, ExecutionStatus, ExecutionTimer, TimerStatus
+from .sql import Write, queries
+from .timers import timer_schedule, timers_cancel
+
+logger = logging.getLogger("schema.engine")
+CANCEL_CHECK_INTERVAL = 0.2  # seconds; a cancel is noticed within this long of a running walk
+
+# The pinned definitions (schema versions are immutable rows), as JSON text: each walk parses its
+# own copy, so nothing a walk does can leak into the next one.
+_DEFINITIONS: ImmutableRowCache[int, str] = ImmutableRowCache(32 * 1024 * 1024, len)
+
+
+def _definition_text(version_id: int) -> str:
+    return _DEFINITIONS.get(
+        version_id,
+        lambda: json.dumps(SchemaVersion.objects.values_list("definition", flat=True).get(pk=version_id)),
+    )
+
+
+class DjangoExecutionStore:
+    """`engine.store.ExecutionStore` on the Django models (PostgreSQL in production).
+
+    `prefetch` reads the execution and its checkpoint in one query (the pinned definition comes
+    from a per-process cache of the immutable schema versions); each write — the new steps, the
+    checkpoint and the status change — is one transaction (on PostgreSQL one statement, `sql.py`).
+    The status pending → running (with `started_at` and the lease owner) rides on the first write.
+    """
+
+    def __init__(self, worker_id: str = "worker") -> None:
+        self.worker_id = worker_id
+        self._cancel_checked: dict[str, float] = {}
+        self._meta: dict[str, tuple[str, str]] = {}  # execution id → (schema id, trigger type)
+        self._snapshots: dict[str, ExecutionSnapshot] = {}
+        self._starting: dict[str, datetime] = {}  # read as pending: started_at for the first write
+        self._began: dict[str, float] = {}  # when this walk read the execution (its log lines' walk_ms)
+        self._queries = queries()
+
+    # --- reads -----------------------------------------------------------------------------------
+    def prefetch(self, execution_id: str) -> ExecutionSnapshot | None:
+        """Reads the execution (None when it does not exist); the walker's `load` then returns it."""
+        row = self._queries.execution_load(execution_id)
+        if row is None:
+            return None
+        status, schema_id, trigger_type, payload, version_id, checkpoint = row
+        self._meta[execution_id] = (str(schema_id), trigger_type)
+        # The status was just read: the first cancel check is due one interval from now (saves a
+        # query per execution; a cancel is still noticed within CANCEL_CHECK_INTERVAL).
+        self._cancel_checked[execution_id] = self._began[execution_id] = time.monotonic()
+        if status == ExecutionStatus.PENDING:
+            self._starting[execution_id] = timezone.now()
+        snapshot = ExecutionSnapshot(
+            execution_id=str(execution_id),
+            status=status,
+            definition=json.loads(_definition_text(version_id)),  # a fresh object per walk
+            trigger_payload=payload,
+            checkpoint=dict(checkpoint or {}),
+        )
+        self._snapshots[execution_id] = snapshot
+        return snapshot
+
+    def load(self, execution_id: str) -> ExecutionSnapshot:
+        snapshot = self._snapshots.pop(execution_id, None) or self.prefetch(execution_id)
+        if snapshot is None:
+            raise Execution.DoesNotExist(f"execution {execution_id} does not exist")
+        return snapshot
+
+    def meta(self, execution_id: str) -> tuple[str, str]:
+        """(schema id, trigger type) of a prefetched execution."""
+        return self._meta[execution_id]
+
+    def started(self, execution_id: str) -> bool:
+        """True when this walk takes the execution from pending (it was read as pending)."""
+        return execution_id in self._starting
+
+    def is_cancelled(self, execution_id: str) -> bool:
+        now = time.monotonic()
+        if now - self._cancel_checked.get(execution_id, 0.0) < CANCEL_CHECK_INTERVAL:
+            return False
+        self._cancel_checked[execution_id] = now
+        return Execution.objects.filter(pk=execution_id, status=ExecutionStatus.CANCELLED).exists()
+
+    # --- writes (each one transaction) -------------------------------------------------------------
+    def _append(
+        self,
+        execution_id: str,
+        steps: Sequence[StepRecord],
+        checkpoint: Checkpoint,
+        *,
+        wait_kind: str = "",
+        resume_at: datetime | None = None,
+        status: str = ExecutionStatus.RUNNING,
+        **fields: Any,
+    ) -> int:
+        """Appends the steps, saves the checkpoint and moves the (unfinished) execution to `status`
+        with `fields`; returns 1 when the status changed (0: it had finished, e.g. was cancelled)."""
+        now = timezone.now()
+        if status == ExecutionStatus.RUNNING:
+            fields["lease_owner"] = self.worker_id
+        elif status in FINISHED_STATUSES:
+            fields.update(finished_at=now, lease_owner="", lease_expires_at=None)
+        write = Write(
+            execution_id=execution_id,
+            steps=steps,
+            checkpoint=checkpoint,
+            wait_kind=wait_kind,
+            resume_at=resume_at,
+            now=now,
+            status=status,
+            started_at=self._starting.pop(execution_id, now),  # kept when it was set before
+            fields=fields,
+        )
+        updated = self._queries.execution_write(write)
+        self._observe(execution_id, steps)
+        return updated
+
+    def _observe(self, execution_id: str, steps: Sequence[StepRecord]) -> None:
+        schema_id = self._meta.get(execution_id, ("", ""))[0]
+        for step in steps:
+            metrics.STEP_DURATION.labels(step.node_type, step.status).observe(step.duration_ms / 1000)
+            log = logger.error if step.status == "failed" else logger.info
+            log(
+                "step %s %s (%s, attempt %d, %.1f ms)",
+                step.node_id,
+                step.status,
+                step.node_type,
+                step.attempt,
+                step.duration_ms,
+                extra={
+                    "seq": step.seq,
+                    "node_type": step.node_type,
+                    "step_status": step.status,
+                    "attempt": step.attempt,
+                    "duration_ms": step.duration_ms,
+                    **({"error": step.error} if step.error else {}),
+                    # The record's own context (cheaper than entering log_context per step).
+                    "schema_id": schema_id,
+                    "node_id": step.node_id,
+                },
+            )
+
+    def _finished(self, execution_id: str, status: str, updated: int, **fields: Any) -> None:
+        if updated:
+            trigger = self._meta.get(execution_id, ("", "unknown"))[1]
+            metrics.EXECUTIONS_FINISHED.labels(status, trigger).inc()
+            # The result may carry users' data (it is in the database for those allowed to see it):
+            # the log line says only how big it is.
+            summary = {k: v for k, v in fields.items() if k != "result"}
+            if "result" in fields:
+                summary["result_bytes"] = len(json.dumps(fields["result"], default=str))
+            logger.info(
+                "execution %s", status, extra={"execution_status": status, **summary, **self._walk_ms(execution_id)}
+            )
+
+    def _walk_ms(self, execution_id: str) -> dict[str, float]:
+        """How long this walk (this message) took so far, for its last log line."""
+        began = self._began.get(execution_id)
+        return {} if began is None else {"walk_ms": round((time.monotonic() - began) * 1000, 1)}
+
+    def save_checkpoint(self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint) -> None:
+        self._append(execution_id, steps, checkpoint)
+
+    @transaction.atomic
+    def pause(self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint, waiting: Waiting) -> None:
+        updated = self._append(
+            execution_id,
+            steps,
+            checkpoint,
+            wait_kind=waiting.kind,
+            resume_at=waiting.resume_at,
+            status=ExecutionStatus.PAUSED,
+        )
+        execution = Execution(pk=execution_id, request_id="")
+        ExecutionTimer.objects.filter(execution_id=execution_id, status=TimerStatus.SCHEDULED).update(
+            status=TimerStatus.CANCELLED
+        )
+        if updated and waiting.resume_at is not None:
+            execution.request_id = Execution.objects.values_list("request_id", flat=True).get(pk=execution_id)
+            timer_schedule(execution=execution, due_at=waiting.resume_at, reason=waiting.kind, node_id=waiting.node_id)
+        if waiting.kind == "retry":
+            node_type = steps[-1].node_type if steps else "unknown"
+            metrics.STEP_RETRIES.labels(node_type).inc()
+        logger.info(
+            "execution paused (%s at %s)",
+            waiting.kind,
+            waiting.node_id,
+            extra={
+                "wait_kind": waiting.kind,
+                "node_id": waiting.node_id,
+                "resume_at": waiting.resume_at.isoformat() if waiting.resume_at else None,
+                **self._walk_ms(execution_id),
+            },
+        )
+
+    def complete(self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint, result: Any) -> None:
+        updated = self._append(execution_id, steps, checkpoint, status=ExecutionStatus.COMPLETED, result=result)
+        self._finished(execution_id, ExecutionStatus.COMPLETED, updated, result=result)
+
+    def fail(
+        self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint, error: str, node_id: str | None
+    ) -> None:
+        updated = self._append(execution_id, steps, checkpoint, status=ExecutionStatus.FAILED, error=error)
+        self._finished(execution_id, ExecutionStatus.FAILED, updated, error=error)
+
+    @transaction.atomic
+    def cancel(self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint) -> None:
+        self._append(execution_id, steps, checkpoint, status=ExecutionStatus.CANCELLED)
+        timers_cancel(Execution(pk=execution_id))
