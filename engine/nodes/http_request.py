@@ -2,9 +2,10 @@
 
 Safety (the host injects the policy as `ctx.services.outbound_policy`, `engine/http/policy.py`):
 addresses are vetted at connect time and each redirect hop (followed here, not by `requests`) is
-vetted the same way (`engine/http/transport.py`); `timeout_seconds` bounds the whole call and the
-body is read up to `MAX_BODY_BYTES`; secrets are redacted in everything recorded
-(`engine/http/redaction.py`).
+vetted the same way (`engine/http/transport.py`); a hop to another origin carries no credentials
+and https is never followed to http (`engine/http/redirects.py`); `timeout_seconds` bounds the
+whole call and the body is read up to `MAX_BODY_BYTES`; secrets are redacted in everything
+recorded (`engine/http/redaction.py`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import requests
 
 from engine.errors import NodeError
 from engine.http.redaction import redact_headers, redact_url, redact_value
+from engine.http.redirects import origin, refuse_downgrade, without_credentials
 from engine.http.transport import Guard, failure_reason, guarded, guarded_session, read_limited
 from engine.limits import MAX_STEP_BYTES
 from engine.nodes.base import NodeContext, NodeResult, NodeType, expression_string
@@ -150,11 +152,16 @@ class HttpRequestNode(NodeType):
                     if not (follow and response.is_redirect and "location" in response.headers):
                         read_limited(response, guard, timeout, MAX_BODY_BYTES)
                         return response
-                    url = urljoin(url, response.headers["location"])
-                    query = {}
+                    target = urljoin(url, response.headers["location"])
+                    response.close()
+                    refuse_downgrade(url, target)
+                    if origin(target) != origin(url):
+                        headers = without_credentials(headers)
+                        if own_session:
+                            session.cookies.clear()  # what the earlier origin set stays with it
+                    url, query = target, {}
                     if response.status_code in (301, 302, 303) and method != "HEAD":
                         method, data = "GET", None
-                    response.close()
                 raise NodeError(f"more than {MAX_REDIRECTS} redirects")
         finally:
             if own_session:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import quote, unquote
 
 import pytest
+import requests
 
 from engine.errors import NodeError
 from engine.graph import NodeSpec
@@ -263,3 +269,103 @@ def test_http_timeout_and_bad_scheme(http_server: Any) -> None:
         run("http_request", {"url": "file:///etc/passwd"})
     with pytest.raises(NodeError, match="failed"):
         run("http_request", {"url": "http://127.0.0.1:1/nothing"})
+
+
+# -- http_request: credentials on redirects -------------------------------------------------------
+
+
+class _OriginHandler(BaseHTTPRequestHandler):
+    """`/redirect?to=URL` answers 302 to URL and sets a cookie; anything else answers 200 `{}`."""
+
+    server: Any
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.server.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}})
+        path, _, query = self.path.partition("?")
+        self.send_response(302 if path == "/redirect" else 200)
+        if path == "/redirect":
+            self.send_header("Location", unquote(query.removeprefix("to=")))
+            self.send_header("Set-Cookie", "sid=set-by-a; Path=/")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+
+@pytest.fixture
+def origins() -> Iterator[tuple[Any, Any]]:
+    """Two servers on 127.0.0.1, on different ports: two origins."""
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), _OriginHandler) for _ in range(2)]
+    for server in servers:
+        server.requests = []  # type: ignore[attr-defined]
+        server.base_url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield servers[0], servers[1]
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+CREDENTIALS = {"Authorization": "Bearer s3cret", "Cookie": "sid=s3cret", "X-Api-Key": "k", "Proxy-Authorization": "p"}
+
+
+def redirect_url(server: Any, to: str) -> str:
+    return f"{server.base_url}/redirect?to={quote(to, safe='')}"
+
+
+def test_http_redirect_to_another_port_drops_credentials_and_cookies(origins: tuple[Any, Any]) -> None:
+    a, b = origins
+    run("http_request", {"url": redirect_url(a, b.base_url + "/x"), "headers": {**CREDENTIALS, "Accept": "a/b"}})
+    assert a.requests[0]["headers"]["authorization"] == "Bearer s3cret"
+    [received] = [r["headers"] for r in b.requests]
+    assert not {"authorization", "cookie", "x-api-key", "proxy-authorization"} & set(received), received
+    assert received["accept"] == "a/b"
+
+
+def test_http_credentials_stay_dropped_when_redirected_back(origins: tuple[Any, Any]) -> None:
+    """A → B → A: B chose the last URL, so A's credentials are not sent on B's behalf."""
+    a, b = origins
+    run("http_request", {"url": redirect_url(a, redirect_url(b, a.base_url + "/x")), "headers": CREDENTIALS})
+    assert [r["path"] for r in a.requests][1] == "/x"
+    assert "authorization" not in a.requests[1]["headers"] and "cookie" not in a.requests[1]["headers"]
+
+
+def test_http_same_origin_redirect_keeps_credentials_and_cookies(origins: tuple[Any, Any]) -> None:
+    a, _ = origins
+    run("http_request", {"url": redirect_url(a, "/x"), "headers": {"Authorization": "Bearer s3cret", "X-Api-Key": "k"}})
+    received = a.requests[1]["headers"]
+    assert received["authorization"] == "Bearer s3cret" and received["x-api-key"] == "k"
+    assert received["cookie"] == "sid=set-by-a"  # the cookie A set on its redirect
+
+
+class _RedirectingSession:
+    """Answers every request with a 302 to `location` and records the URLs asked for."""
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+        self.urls: list[str] = []
+
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        self.urls.append(url)
+        response = requests.Response()
+        response.status_code = 302
+        response.headers["Location"] = self.location
+        response.url = url
+        response.raw = io.BytesIO(b"")
+        return response
+
+
+@pytest.mark.parametrize("location", ["http://api.example.com/next", "http://elsewhere.example.com/"])
+def test_http_redirect_from_https_to_http_is_refused(location: str) -> None:
+    session = _RedirectingSession(location)
+    with pytest.raises(NodeError, match=r"from https to http") as info:
+        run(
+            "http_request",
+            {"url": "https://api.example.com/start?token=t0p", "headers": {"Authorization": "Bearer s3cret"}},
+            services=NodeServices(http_session=session),
+        )
+    assert session.urls == ["https://api.example.com/start?token=t0p"]  # the http URL is never asked for
+    assert "t0p" not in str(info.value)

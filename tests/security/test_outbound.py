@@ -12,6 +12,7 @@ import ipaddress
 import json
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -125,6 +126,52 @@ def test_redirects_to_internal_addresses_are_blocked(
     execution, steps = run_schema(http_definition({"url": url, "timeout_seconds": 3}))
     assert_blocked(execution, steps, internal_server)
     assert [r["path"].split("?")[0] for r in allowed_server.requests] == ["/redirect"]
+
+
+# -- credentials on redirects -------------------------------------------------------------------
+
+CREDENTIALS = {"Authorization": "Bearer s3cret-a", "Cookie": "sid=s3cret-a", "X-Api-Key": "s3cret-a"}
+
+
+@pytest.fixture
+def two_origins(settings: Any) -> Iterator[tuple[LocalServer, LocalServer]]:
+    """Two servers on 127.0.0.1 (allow-listed), on different ports: two origins, as A and B."""
+    settings.SCHEMA_HTTP_ALLOWLIST = ["127.0.0.1/32"]
+    first, second = LocalServer("127.0.0.1", "a"), LocalServer("127.0.0.1", "b")
+    yield first, second
+    first.close()
+    second.close()
+
+
+def lowered(headers: dict[str, str]) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
+
+
+def test_a_redirect_to_another_origin_does_not_carry_credentials(
+    run_schema: Any, two_origins: tuple[LocalServer, LocalServer]
+) -> None:
+    a, b = two_origins
+    url = a.url("/redirect?to=" + quote(b.url("/echo"), safe=""))
+    headers = {**CREDENTIALS, "Accept": "application/json"}
+    execution, steps = run_schema(http_definition({"url": url, "headers": headers}))
+    assert execution["status"] == "completed", steps
+    assert lowered(a.requests[0]["headers"])["authorization"] == "Bearer s3cret-a"  # A gets them
+    [received] = [lowered(r["headers"]) for r in b.requests]
+    assert not {"authorization", "cookie", "x-api-key"} & set(received), received
+    assert received["accept"] == "application/json"  # other headers still go
+    assert "s3cret-a" not in json.dumps(b.requests)
+
+
+def test_a_same_origin_redirect_keeps_credentials(
+    run_schema: Any, two_origins: tuple[LocalServer, LocalServer]
+) -> None:
+    a, _ = two_origins
+    url = a.url("/redirect?to=" + quote(a.url("/echo"), safe=""))
+    execution, steps = run_schema(http_definition({"url": url, "headers": CREDENTIALS}))
+    assert execution["status"] == "completed", steps
+    assert [r["path"].split("?")[0] for r in a.requests] == ["/redirect", "/echo"]
+    received = lowered(a.requests[1]["headers"])
+    assert {k: received.get(k.lower()) for k in CREDENTIALS} == CREDENTIALS
 
 
 def test_allowlist_lets_a_private_service_through(run_schema: Any, settings: Any, allowed_server: LocalServer) -> None:
