@@ -1,11 +1,17 @@
 """gunicorn configuration for the API (`gunicorn config.wsgi:application -c config/gunicorn.py`).
 
 Workers and threads come from the environment; metrics use prometheus_client's multiprocess mode
-so `/metrics` reports every worker, not just the one that answers the scrape.
+so `/metrics` reports every worker, not just the one that answers the scrape. gunicorn's own lines
+are the JSON lines of `config/logging.py`, on stdout like every other line.
 """
 
+import logging
 import os
+import sys
 
+from gunicorn import glogging
+
+from config.logging import ContextFilter, JsonFormatter
 from config.prometheus import ensure_multiprocess_dir, mark_process_dead, reset_multiprocess_dir
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
@@ -22,6 +28,31 @@ max_requests_jitter = max_requests // 10
 accesslog = None  # the request middleware logs every request as JSON
 errorlog = "-"
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - heartbeat files, not data
+# gunicorn >= 25.1 opens a control socket for `gunicornc` at one path per user
+# ($XDG_RUNTIME_DIR or ~/.gunicorn/gunicorn.ctl): two servers of one user clobber each other's.
+# Nothing of ours uses it; signals (TERM, HUP, TTIN/TTOU) still control the arbiter.
+control_socket_disable = True
+
+
+class JsonLogger(glogging.Logger):
+    """gunicorn's logger with our formatter: its default format has `%(process)d`, which
+    `config/logging.py` turns off (`logging.logProcesses = False`), so a worker's lines (e.g.
+    "Worker exiting") failed to format once Django was loaded. Not `logconfig_dict`: that switches
+    gunicorn's access line on whatever `accesslog` says — a second line for each request the
+    middleware already logs, and ~37 µs per request to build it."""
+
+    def setup(self, cfg):  # type: ignore[no-untyped-def]
+        super().setup(cfg)
+        formatter = JsonFormatter()
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr:
+                    handler.setStream(sys.stdout)
+                handler.setFormatter(formatter)
+                handler.addFilter(ContextFilter())
+
+
+logger_class = JsonLogger
 
 ensure_multiprocess_dir("api")
 

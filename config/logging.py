@@ -1,4 +1,5 @@
-"""Structured JSON logging: one JSON object per line on stdout.
+"""Structured JSON logging: one JSON object per line on stdout (gunicorn's own lines too:
+`config/gunicorn.py`; Python warnings as records of `py.warnings`).
 
 Records carry the request/execution context that is set in contextvars by the request middleware
 and by the worker (`request_id`, `execution_id`, `schema_id`, `node_id`), so every line of one
@@ -23,6 +24,9 @@ logging._srcfile = None  # type: ignore[attr-defined]
 logging.logThreads = False
 logging.logProcesses = False
 logging.logMultiprocessing = False
+# Python's warnings (a library's UserWarning, a DeprecationWarning) become records of `py.warnings`,
+# so they come out as JSON lines too instead of raw text on stderr between them.
+logging.captureWarnings(True)
 
 CONTEXT_FIELDS = ("request_id", "execution_id", "schema_id", "node_id")
 _context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("log_context", default={})  # noqa: B039
