@@ -965,7 +965,7 @@ export interface operations {
             query?: {
                 created_after?: string;
                 created_before?: string;
-                /** @description The pagination cursor value. */
+                /** @description An opaque, signed token: only the `next` and `previous` links of a page carry one; any other value is a 400. */
                 cursor?: string;
                 /** @description Number of results to return per page. */
                 page_size?: number;
@@ -1884,7 +1884,7 @@ export interface operations {
     schemas_list: {
         parameters: {
             query?: {
-                /** @description The pagination cursor value. */
+                /** @description An opaque, signed token: only the `next` and `previous` links of a page carry one; any other value is a 400. */
                 cursor?: string;
                 /** @description Number of results to return per page. */
                 page_size?: number;
