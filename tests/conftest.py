@@ -9,7 +9,8 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from tests.factories import UserFactory, create_schema, linear_definition
+from tests.builders import linear_definition
+from tests.factories import UserFactory, create_schema
 
 requires_postgres = pytest.mark.skipif(not getattr(settings, "USING_POSTGRES", False), reason="needs PostgreSQL")
 requires_rabbitmq = pytest.mark.skipif(not getattr(settings, "USING_RABBITMQ", False), reason="needs RabbitMQ")

@@ -1,14 +1,22 @@
-"""factory-boy factories and definition builders used across the test suite."""
+"""factory-boy factories, the schema maker and the beat-entry lookup shared by the Django tests.
+
+The definition builders live in `tests.builders` (no Django, so the engine tests share them); `node`,
+`edge` and `linear_definition` are re-exported for modules not yet switched to `tests.builders`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import factory
+from django_celery_beat.models import PeriodicTask
 
 from accounts.models import User
 from schemas_app import services as schema_services
 from schemas_app.models import Schema
+from tests.builders import edge, linear_definition, node
+
+__all__ = ["UserFactory", "create_schema", "edge", "linear_definition", "node", "periodic_task"]
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -25,35 +33,6 @@ class UserFactory(factory.django.DjangoModelFactory):
             obj.save()
 
 
-def node(node_id: str, node_type: str, config: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
-    return {
-        "id": node_id,
-        "type": node_type,
-        "name": node_id,
-        "config": config or {},
-        "position": {"x": 0, "y": 0},
-        **extra,
-    }
-
-
-def edge(source: str, target: str, port: str = "out", edge_id: str | None = None) -> dict[str, Any]:
-    return {"id": edge_id or f"{source}-{port}-{target}", "source": source, "target": target, "source_port": port}
-
-
-def linear_definition(trigger: str = "manual_trigger") -> dict[str, Any]:
-    """trigger -> set(greeting) -> log -> end: a small valid schema."""
-    return {
-        "nodes": [
-            node("start", trigger),
-            node("greet", "set", {"assignments": [{"name": "greeting", "value": "Hello {{ trigger.name }}"}]}),
-            node("note", "log", {"level": "info", "message": "{{ vars.greeting }}"}),
-            node("done", "end", {"output": "{{ vars.greeting }}"}),
-        ],
-        "edges": [edge("start", "greet"), edge("greet", "note"), edge("note", "done")],
-        "variables": {"threshold": 10},
-    }
-
-
 def create_schema(
     *, user: User | None = None, definition: dict[str, Any] | None = None, name: str = "Greeter", activate: bool = False
 ) -> Schema:
@@ -61,3 +40,8 @@ def create_schema(
     if activate:
         schema_services.schema_activate(schema)
     return schema
+
+
+def periodic_task(schema: Schema) -> PeriodicTask | None:
+    """Beat's entry of the schema's cron trigger (`schemas_app.schedules`), if it has one."""
+    return PeriodicTask.objects.select_related("crontab").filter(name=f"schema:{schema.id}").first()

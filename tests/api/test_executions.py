@@ -4,13 +4,16 @@ with real worker processes are in tests/system."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
 
+from engine.nodes import NODE_TYPES, describe_node_types
 from executions_app.models import Execution
-from tests.factories import create_schema, edge, linear_definition, node
+from tests.builders import edge, linear_definition, node
+from tests.factories import create_schema
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -162,22 +165,10 @@ def test_other_users_executions_are_invisible(
 
 
 def test_node_types_registry_serves_every_type_with_its_schema(api: APIClient) -> None:
-    types = {t["type"]: t for t in api.get("/api/node-types/").json()}
-    expected = {
-        "manual_trigger",
-        "webhook_trigger",
-        "schedule_trigger",
-        "set",
-        "condition",
-        "switch",
-        "http_request",
-        "delay",
-        "wait",
-        "log",
-        "fail",
-        "end",
-    }
-    assert expected <= set(types)
+    served = api.get("/api/node-types/").json()
+    types = {t["type"]: t for t in served}
+    assert served == json.loads(json.dumps(describe_node_types()))  # the registry, each type once, as JSON
+    assert set(types) == set(NODE_TYPES)
     assert types["condition"]["ports"] == ["true", "false"]
     assert types["switch"]["dynamic_ports"] == {"from": "cases", "key": "port"}
     assert types["http_request"]["side_effects"] is True and types["set"]["side_effects"] is False

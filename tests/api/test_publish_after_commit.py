@@ -21,7 +21,8 @@ from rest_framework.test import APIClient, APIRequestFactory
 from api.views import webhooks
 from executions_app import reconciler, services
 from executions_app.models import Execution
-from tests.factories import create_schema, linear_definition
+from tests.builders import linear_definition
+from tests.factories import create_schema
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.factories import create_schema, edge, linear_definition, node
+from tests.builders import edge, linear_definition, node
+from tests.factories import create_schema
 
 pytestmark = pytest.mark.django_db
 

@@ -28,8 +28,9 @@ from schemas_app import sql as schemas_sql
 from schemas_app.models import Schema
 from schemas_app.selectors import webhook_schema
 from schemas_app.sql import has_webhook_trigger
+from tests.builders import linear_definition, node
 from tests.conftest import requires_postgres
-from tests.factories import create_schema, linear_definition, node
+from tests.factories import create_schema
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

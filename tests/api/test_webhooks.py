@@ -11,7 +11,8 @@ from rest_framework.test import APIClient
 
 from api.signatures import signature_for
 from executions_app.models import Execution
-from tests.factories import create_schema, linear_definition
+from tests.builders import linear_definition
+from tests.factories import create_schema
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,5 +1,6 @@
 """The engine core imports no framework, broker or app: every module of the package, in a clean
 interpreter. (The import-linter contracts in pyproject.toml check the same statically in `make lint`.)
+Nor do the test helpers the engine tests share with the Django tests, so those run without a database.
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ def engine_modules() -> list[str]:
     return ["engine", *(info.name for info in pkgutil.walk_packages(engine.__path__, prefix="engine."))]
 
 
-def test_every_engine_module_imports_neither_frameworks_nor_our_apps() -> None:
-    modules = engine_modules()
-    assert {"engine.walker", "engine.nodes.http_request", "engine.http.transport"} <= set(modules)
+def imported_outside_the_core(modules: list[str]) -> list[str]:
+    """What importing `modules` in a clean interpreter loads of the frameworks and our adapters."""
     code = (
         "import importlib, sys\n"
         f"for name in {modules!r}: importlib.import_module(name)\n"
@@ -38,4 +38,14 @@ def test_every_engine_module_imports_neither_frameworks_nor_our_apps() -> None:
         cwd=root,
         env={**os.environ, "PYTHONPATH": str(root)},
     )
-    assert result.stdout.strip() == ""
+    return [name for name in result.stdout.strip().split(",") if name]
+
+
+def test_every_engine_module_imports_neither_frameworks_nor_our_apps() -> None:
+    modules = engine_modules()
+    assert {"engine.walker", "engine.nodes.http_request", "engine.http.transport"} <= set(modules)
+    assert imported_outside_the_core(modules) == []
+
+
+def test_the_helpers_of_the_engine_tests_import_no_django() -> None:
+    assert imported_outside_the_core(["tests.builders", "tests.helpers.http_server", "tests.engine.helpers"]) == []

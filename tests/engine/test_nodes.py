@@ -46,8 +46,13 @@ def run(
     return NODE_TYPES[node_type].run(ctx)
 
 
+TRIGGER_TYPES = [name for name, node_type in NODE_TYPES.items() if node_type.is_trigger]
+
+
 def test_describe_matches_the_contract() -> None:
     described = {d["type"]: d for d in describe_node_types()}
+    assert [d["type"] for d in describe_node_types()] == list(NODE_TYPES)  # every registered type, once
+    assert set(TRIGGER_TYPES) == {"manual_trigger", "webhook_trigger", "schedule_trigger"}
     assert set(described) >= {
         "manual_trigger",
         "webhook_trigger",
@@ -84,7 +89,7 @@ def test_describe_matches_the_contract() -> None:
     assert described["http_request"]["config_schema"]["properties"]["url"]["x-expression"] is True
 
 
-@pytest.mark.parametrize("trigger_type", ["manual_trigger", "webhook_trigger", "schedule_trigger"])
+@pytest.mark.parametrize("trigger_type", TRIGGER_TYPES)
 def test_triggers_output_the_payload(trigger_type: str) -> None:
     assert run(trigger_type, {"cron": "* * * * *"}, trigger={"a": 1}).output == {"a": 1}
 

@@ -7,8 +7,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.nodes import NODE_TYPES
 from engine.validation import validate_definition
-from tests.engine.helpers import chain, definition, edge, node
+from tests.builders import chain, definition, edge, node
 
 
 def problems(data: Any) -> list[tuple[str, str | None, str | None, str]]:
@@ -200,8 +201,7 @@ json_values = st.recursive(
 node_like = st.fixed_dictionaries(
     {
         "id": st.one_of(st.text(max_size=3), st.integers(), st.none()),
-        "type": st.sampled_from(["manual_trigger", "set", "condition", "switch", "http_request", "end", "x"])
-        | json_values,
+        "type": st.sampled_from([*NODE_TYPES, "x"]) | json_values,
         "config": json_values | st.fixed_dictionaries({"url": st.text(max_size=10), "cases": json_values}),
         "retry": json_values,
         "on_error": json_values,

@@ -13,7 +13,8 @@ from engine.errors import InvalidTransition, NodeError
 from engine.memory_store import MemoryStore, SimulatedCrash
 from engine.nodes import NODE_TYPES, NodeContext, NodeResult, NodeType
 from engine.store import current_node_id, waiting_info
-from tests.engine.helpers import Clock, chain, definition, edge, node
+from tests.builders import chain, definition, edge, node
+from tests.engine.helpers import Clock
 
 
 class Effect(NodeType):

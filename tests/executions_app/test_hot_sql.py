@@ -14,8 +14,9 @@ from rest_framework.test import APIClient
 
 from config import prepared as sql
 from executions_app.models import Execution
+from tests.builders import linear_definition
 from tests.conftest import requires_postgres
-from tests.factories import create_schema, linear_definition
+from tests.factories import create_schema
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
 

@@ -11,7 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from executions_app import services, store
 from executions_app.immutable_cache import ImmutableRowCache
 from executions_app.models import ExecutionState, TriggerType
-from tests.factories import create_schema, linear_definition
+from tests.builders import linear_definition
+from tests.factories import create_schema
 
 
 def test_the_cache_never_holds_more_than_its_bound() -> None:

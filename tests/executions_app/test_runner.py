@@ -8,7 +8,6 @@ statuses, timestamps, the lease owner, every step with its input and output, and
 
 from __future__ import annotations
 
-import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +19,8 @@ from executions_app.models import Execution, ExecutionState, ExecutionStatus, Ex
 from executions_app.runner import execution_run
 from executions_app.services import execution_cancel, execution_create, execution_resume
 from executions_app.store import DjangoExecutionStore
-from tests.factories import create_schema, edge, node
+from tests.builders import chain, node
+from tests.factories import create_schema
 
 pytestmark = pytest.mark.django_db
 
@@ -32,12 +32,7 @@ def _execution(definition: dict[str, Any], payload: Any = None) -> Execution:
 
 
 def _chain(*middle: dict[str, Any]) -> dict[str, Any]:
-    nodes = [node("start", "manual_trigger"), *middle]
-    return {
-        "nodes": nodes,
-        "edges": [edge(a["id"], b["id"]) for a, b in itertools.pairwise(nodes)],
-        "variables": {"counter": 0},
-    }
+    return chain(node("start", "manual_trigger"), *middle, variables={"counter": 0})
 
 
 def test_a_pure_walk_completes_in_one_write_with_every_step() -> None:

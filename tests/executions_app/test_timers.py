@@ -12,8 +12,8 @@ from django.utils import timezone
 from executions_app.models import Execution, ExecutionStatus, ExecutionStep, ExecutionTimer, TimerStatus
 from executions_app.runner import execution_run
 from executions_app.timers import timer_fire, timer_get, timers_cancel
+from tests.builders import node
 from tests.executions_app.test_runner import _chain, _execution
-from tests.factories import node
 
 pytestmark = pytest.mark.django_db
 

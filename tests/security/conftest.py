@@ -1,110 +1,21 @@
-"""Fixtures of the security tests: hostile local HTTP servers, fake DNS, running a schema via the API."""
+"""Fixtures of the security tests: hostile local HTTP servers (`tests.helpers.http_server`), fake DNS,
+running a schema via the API."""
 
 from __future__ import annotations
 
-import json
 import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
 
-from tests.factories import create_schema, edge, node
+from tests.builders import edge, node
+from tests.factories import create_schema
+from tests.helpers.http_server import FakeHandler, LocalServer
 
-
-class _Handler(BaseHTTPRequestHandler):
-    server: Any
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def _handle(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length).decode() if length else ""
-        self.server.requests.append(
-            {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
-        )
-        path, _, query = self.path.partition("?")
-        if path == "/ok":
-            self._send(200, json.dumps({"ok": True, "server": self.server.name}).encode(), "application/json")
-        elif path == "/redirect":
-            target = query.removeprefix("to=")
-            from urllib.parse import unquote
-
-            self.send_response(302)
-            self.send_header("Location", unquote(target))
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-        elif path == "/big":
-            size = 3 * 1024 * 1024
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(size))
-            self.end_headers()
-            chunk = b"x" * 65536
-            try:
-                for _ in range(size // len(chunk)):
-                    self.wfile.write(chunk)
-            except OSError:
-                pass
-        elif path == "/trickle":  # one byte every 0.1 s, for up to a minute (slowloris)
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", "100000")
-            self.end_headers()
-            try:
-                for _ in range(600):
-                    self.wfile.write(b"x")
-                    self.wfile.flush()
-                    time.sleep(0.1)
-            except OSError:
-                pass
-        elif path == "/binary":
-            self._send(200, b"\x00\x01\x02 binary \x00 \xff\xfe", "application/octet-stream")
-        elif path == "/nul-json":
-            self._send(200, b'{"a": "x\\u0000y", "b": NaN, "\\u0000k": "\\ud800"}', "application/json")
-        elif path == "/echo":
-            self._send(200, json.dumps({"headers": dict(self.headers), "path": self.path}).encode(), "application/json")
-        else:
-            self._send(404, b"nope", "text/plain")
-
-    def _send(self, status: int, data: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Set-Cookie", "session=server-secret")
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
-
-
-class LocalServer:
-    def __init__(self, host: str, name: str) -> None:
-        self.server = ThreadingHTTPServer((host, 0), _Handler)
-        self.server.daemon_threads = True
-        self.server.requests = []  # type: ignore[attr-defined]
-        self.server.name = name  # type: ignore[attr-defined]
-        self.host = host
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def requests(self) -> list[dict[str, Any]]:
-        return self.server.requests  # type: ignore[attr-defined,no-any-return]
-
-    def url(self, path: str = "/ok", host: str | None = None) -> str:
-        return f"http://{host or self.host}:{self.port}{path}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+# test_outbound.py builds a second server on the same port from the handler.
+_Handler = FakeHandler
 
 
 @pytest.fixture

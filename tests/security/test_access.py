@@ -19,7 +19,8 @@ from rest_framework.test import APIClient
 from executions_app.models import Execution
 from executions_app.services import execution_create
 from schemas_app.models import Schema
-from tests.factories import UserFactory, create_schema, edge, linear_definition, node
+from tests.builders import edge, linear_definition, node
+from tests.factories import UserFactory, create_schema
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

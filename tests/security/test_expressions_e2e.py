@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from tests.factories import create_schema, edge, linear_definition, node
+from tests.builders import edge, linear_definition, node
+from tests.factories import create_schema
 from tests.security.conftest import step
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -16,7 +16,8 @@ from engine.limits import MAX_STEP_BYTES
 from engine.validation import MAX_DEPTH, MAX_EDGES, MAX_ID_LENGTH, MAX_NODES
 from executions_app.models import Execution, ExecutionStep
 from schemas_app.models import Schema, SchemaVersion
-from tests.factories import create_schema, edge, linear_definition, node
+from tests.builders import edge, linear_definition, node
+from tests.factories import create_schema
 from tests.security.conftest import step
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -29,8 +29,9 @@ from rest_framework.test import APIClient
 
 from api import throttling
 from api.throttling import seconds_until_allowed
+from tests.builders import linear_definition
 from tests.conftest import requires_postgres
-from tests.factories import UserFactory, create_schema, linear_definition
+from tests.factories import UserFactory, create_schema
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BASE_DIR = Path(__file__).resolve().parents[2]

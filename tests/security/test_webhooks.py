@@ -22,7 +22,8 @@ from api.views import webhooks
 from executions_app.models import Execution
 from schemas_app.models import Schema
 from schemas_app.services import schema_archive
-from tests.factories import create_schema, linear_definition
+from tests.builders import linear_definition
+from tests.factories import create_schema
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

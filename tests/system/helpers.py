@@ -1,21 +1,248 @@
-"""Definitions, execution helpers and the "nothing lost, nothing run twice" assertions."""
+"""What the system tests share: the worker process (its command line is written here once), waiting,
+the broker's queues, definitions, starting executions and the "nothing lost, nothing run twice"
+assertions. The fixtures that set up the environment are in conftest.py."""
 
 from __future__ import annotations
 
+import atexit
+import os
+import signal
+import socket
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from django.conf import settings
 from django.db.models import Count
 
+from config.queues import EXECUTION_QUEUE
 from executions_app.models import Execution, ExecutionStep, ExecutionTimer
 from executions_app.services import execution_create
 from schemas_app.models import Schema
+from tests.builders import edge, node
 from tests.conftest import requires_postgres, requires_rabbitmq
-from tests.factories import create_schema, edge, node
+from tests.factories import create_schema
+from tests.helpers.http_server import LocalServer
 
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
+@atexit.register
+def _kill_leftover_workers() -> None:
+    """If pytest itself dies, no worker started by these tests outlives it."""
+    for proc in _STARTED:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+# --- waiting ----------------------------------------------------------------------------------------
+def wait_until(predicate: Callable[[], Any], *, timeout: float, interval: float = 0.2, what: str = "condition") -> Any:
+    """Poll `predicate` until it returns something truthy; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last value: {last!r})")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- the broker ------------------------------------------------------------------------------------
+def declare_broker_topology(url: str) -> None:
+    """What a worker declares at start: the execution queue + DLQ and Celery's delayed delivery."""
+    from kombu import Connection
+    from kombu.transport.native_delayed_delivery import (
+        bind_queue_to_native_delayed_delivery_exchange,
+        declare_native_delayed_delivery_exchanges_and_queues,
+    )
+
+    from config.queues import declare_topology, execution_queue
+
+    with Connection(url, connect_timeout=5) as connection:
+        connection.ensure_connection(max_retries=30, interval_start=0.5, interval_step=0.5, interval_max=1)
+        declare_topology(connection)
+        declare_native_delayed_delivery_exchanges_and_queues(connection, "quorum")
+        bind_queue_to_native_delayed_delivery_exchange(connection, execution_queue)
+
+
+DELAY_QUEUES = tuple(f"celery_delayed_{level}" for level in range(28))  # Celery's native delayed delivery
+
+
+def queue_counts(url: str, queue: str) -> tuple[int, int]:
+    """(ready messages, consumers) of a queue."""
+    from kombu import Connection
+
+    with Connection(url, connect_timeout=5) as connection:
+        _, messages, consumers = connection.default_channel.queue_declare(queue=queue, passive=True)
+        return int(messages), int(consumers)
+
+
+def purge_queue(url: str, *queues: str) -> None:
+    from kombu import Connection
+
+    with Connection(url, connect_timeout=5) as connection:
+        for queue in queues:
+            connection.default_channel.queue_purge(queue)
+
+
+# --- the pytest process publishes to the vhost ------------------------------------------------------
+def use_broker(url: str, *, eager: bool) -> None:
+    """Point the Celery app of this process at `url` (drop pooled connections) and set eagerness."""
+    from kombu import pools
+
+    from config.celery_app import app
+
+    pools.reset()  # close every pooled connection and forget the pools (keyed by URL)
+    app._pool = None
+    amqp = app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None
+    app.conf.broker_url = url
+    app.conf.task_always_eager = eager
+    settings.CELERY_BROKER_URL = url
+    settings.CELERY_TASK_ALWAYS_EAGER = eager
+
+
+def reset_publisher() -> None:
+    """Forget pooled broker connections (after a broker restart)."""
+    from config.celery_app import app
+
+    use_broker(app.conf.broker_url, eager=False)
+
+
+# --- worker processes -------------------------------------------------------------------------------
+def database_url() -> str:
+    from django.db import connection
+
+    db = connection.settings_dict
+    user = quote(db.get("USER") or "", safe="")
+    password = quote(db.get("PASSWORD") or "", safe="")
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+def worker_command(name: str, concurrency: int) -> list[str]:
+    """`celery worker` as production starts it (compose/production/django/celery/worker/start), named
+    `name@host`, without the cluster chatter a test does not need."""
+    return [
+        sys.executable, "-m", "celery", "-A", "config.celery_app", "worker", "-Q", EXECUTION_QUEUE,
+        "-n", f"{name}@%h", "-c", str(concurrency),
+        "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
+    ]  # fmt: skip
+
+
+class Worker:
+    """One `celery worker` process group, logging to a file; stopped or killed by the tests."""
+
+    def __init__(self, name: str, env: dict[str, str], log_dir: Path, concurrency: int) -> None:
+        self.name = name
+        self.env = env
+        self.concurrency = concurrency
+        self.log_path = log_dir / f"{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Worker:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                worker_command(self.name, self.concurrency),
+                cwd=BASE_DIR,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: kill -9 reaches the pool processes too
+            )
+        _STARTED.append(self.proc)
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def wait_ready(self, timeout: float = 60) -> Worker:
+        def ready() -> bool:
+            if not self.alive:
+                pytest.fail(f"worker {self.name} exited during start-up:\n{self.log()[-3000:]}")
+            return f"{self.name}@" in self.log() and " ready." in self.log()
+
+        wait_until(ready, timeout=timeout, interval=0.2, what=f"worker {self.name} to be ready")
+        return self
+
+    def kill9(self) -> None:
+        """SIGKILL the whole worker (main process and pool processes), like a lost node."""
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=30)
+
+    def stop(self, timeout: float = 30) -> int | None:
+        """Warm shutdown (SIGTERM: finish the running tasks, then exit); SIGKILL after `timeout`."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.dump_stacks(f"warm shutdown still running after {timeout:.0f}s")
+            self.kill9()
+            return None
+        finally:
+            self._reap_group()
+
+    def dump_stacks(self, why: str) -> None:
+        """Appends the Python stacks of the worker's processes to its log (a hang is then diagnosable)."""
+        if self.proc is None:
+            return
+        pids = [self.proc.pid]
+        children = subprocess.run(["pgrep", "-g", str(self.proc.pid)], capture_output=True, text=True, check=False)
+        pids += [int(p) for p in children.stdout.split() if int(p) != self.proc.pid]
+        with open(self.log_path, "a") as log:
+            log.write(f"\n===== {why}: stacks of {pids} =====\n")
+            for pid in pids:
+                try:
+                    dump = subprocess.run(
+                        [str(Path(sys.executable).with_name("py-spy")), "dump", "--pid", str(pid)],
+                        capture_output=True,
+                        text=True,
+                        timeout=30,
+                        check=False,
+                    )
+                    log.write(dump.stdout + dump.stderr)
+                except (OSError, subprocess.TimeoutExpired) as exc:
+                    log.write(f"py-spy dump {pid}: {exc}\n")
+
+    def _reap_group(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # any pool process left behind
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+# --- definitions and executions ---------------------------------------------------------------------
 SYSTEM_MARKS = [
     pytest.mark.system,
     requires_postgres,
@@ -79,6 +306,11 @@ def http_definition(url: str) -> dict[str, Any]:
         "edges": [edge("start", "prepare"), edge("prepare", "charge"), edge("charge", "note"), edge("note", "done")],
         "variables": {},
     }
+
+
+def idempotency_keys(server: LocalServer) -> list[str]:
+    """The `Idempotency-Key` of each request the server received, in order."""
+    return [r["headers"].get("Idempotency-Key", "") for r in server.requests]
 
 
 def make_schema(definition: dict[str, Any], name: str = "system") -> Schema:

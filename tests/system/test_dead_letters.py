@@ -14,8 +14,18 @@ from django.core.management import call_command
 
 from config.queues import DELIVERY_LIMIT, DLQ, DLX, EXECUTION_QUEUE
 from executions_app.models import Execution, ExecutionStep
-from tests.system.conftest import SystemEnv, free_port, queue_counts, wait_until
-from tests.system.helpers import SYSTEM_MARKS, assert_nothing_twice, make_schema, quick_definition, start, wait_all
+from tests.system.conftest import SystemEnv
+from tests.system.helpers import (
+    SYSTEM_MARKS,
+    assert_nothing_twice,
+    free_port,
+    make_schema,
+    queue_counts,
+    quick_definition,
+    start,
+    wait_all,
+    wait_until,
+)
 from tests.system.worker_hooks import POISON_EXIT_CODE
 
 pytestmark = SYSTEM_MARKS

@@ -10,23 +10,29 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from config.queues import EXECUTION_QUEUE
 from executions_app.models import Execution, ExecutionState, ExecutionTimer
 from executions_app.reconciler import TIMER_GRACE_SECONDS, reconcile_once
-from tests.system.conftest import SlowServer, SystemEnv, purge_queue, queue_counts, wait_until
+from tests.helpers.http_server import LocalServer
+from tests.system.conftest import SystemEnv
 from tests.system.helpers import (
     SYSTEM_MARKS,
     assert_nothing_twice,
     delay_definition,
     http_definition,
+    idempotency_keys,
     make_schema,
+    purge_queue,
+    queue_counts,
     quick_definition,
     start,
     statuses,
     wait_all,
+    wait_until,
 )
 
 pytestmark = SYSTEM_MARKS
-QUEUE = "schema_execution_queue"
+QUEUE = EXECUTION_QUEUE
 
 
 @pytest.mark.timeout(120)
@@ -86,13 +92,13 @@ def test_lost_timer_messages_are_fired_by_the_reconciler(system: SystemEnv, sett
 
 @pytest.mark.timeout(120)
 def test_running_execution_without_worker_or_message_is_republished(
-    system: SystemEnv, slow_server: SlowServer, settings: Any
+    system: SystemEnv, slow_server: LocalServer, settings: Any
 ) -> None:
     slow_server.delay = 4.0
-    schema = make_schema(http_definition(slow_server.url))
+    schema = make_schema(http_definition(slow_server.url("/charge")))
     worker = system.start_worker(concurrency=1)
     [execution_id] = start(schema)
-    assert slow_server.arrived.wait(timeout=30)
+    assert slow_server.wait_for_request(timeout=30)
     worker.kill9()
     # RabbitMQ requeues the unacked message when the connection drops; lose it as well.
     wait_until(lambda: queue_counts(system.vhost.url, QUEUE)[0] == 1, timeout=10, what="the requeued message")
@@ -106,5 +112,5 @@ def test_running_execution_without_worker_or_message_is_republished(
     assert reconcile_once() == {"pending": 0, "running": 1, "timers": 0, "paused": 0}
     wait_all([execution_id], "completed", timeout=30, what="the re-published execution")
     assert_nothing_twice([execution_id], expected_nodes=["start", "prepare", "charge", "note", "done"])
-    assert [r["key"] for r in slow_server.requests] == [f"{execution_id}:charge:1"] * 2
+    assert idempotency_keys(slow_server) == [f"{execution_id}:charge:1"] * 2
     system.assert_dlq_empty()

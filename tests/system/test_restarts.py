@@ -12,10 +12,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from config.queues import EXECUTION_QUEUE
 from executions_app.models import ExecutionTimer
 from executions_app.reconciler import reconcile_once
 from executions_app.runner import execution_run
-from tests.system.conftest import SystemEnv, queue_counts, reset_publisher, wait_until
+from tests.system.conftest import SystemEnv
 from tests.system.helpers import (
     SYSTEM_MARKS,
     all_in,
@@ -23,16 +24,19 @@ from tests.system.helpers import (
     delay_definition,
     lateness_report,
     make_schema,
+    queue_counts,
     quick_definition,
+    reset_publisher,
     start,
     start_each,
     statuses,
     wait_all,
+    wait_until,
 )
 from tests.system.test_timers import DELAY_NODES, fired_once, fmt
 
 pytestmark = SYSTEM_MARKS
-QUEUE = "schema_execution_queue"
+QUEUE = EXECUTION_QUEUE
 
 
 def reconcile_until_completed(ids: list[str], *, timeout: float, every: float = 2.0) -> dict[str, int]:

@@ -15,8 +15,8 @@ from django.utils import timezone
 from executions_app.models import Execution, ExecutionStep, ExecutionTimer
 from executions_app.reconciler import reconcile_once
 from executions_app.services import execution_cancel
-from tests.factories import edge, node
-from tests.system.conftest import SystemEnv, wait_until
+from tests.builders import edge, node
+from tests.system.conftest import SystemEnv
 from tests.system.helpers import (
     SYSTEM_MARKS,
     assert_nothing_twice,
@@ -27,6 +27,7 @@ from tests.system.helpers import (
     start_each,
     statuses,
     wait_all,
+    wait_until,
 )
 from tests.system.worker_hooks import CRASH_EXIT_CODE, CRASH_POINT
 

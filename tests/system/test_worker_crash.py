@@ -10,22 +10,31 @@ import pytest
 
 from executions_app.dispatch import publish_execution
 from executions_app.models import Execution, ExecutionStep, ExecutionTimer
-from tests.system.conftest import SlowServer, SystemEnv
-from tests.system.helpers import SYSTEM_MARKS, assert_nothing_twice, http_definition, make_schema, start, wait_all
+from tests.helpers.http_server import LocalServer
+from tests.system.conftest import SystemEnv
+from tests.system.helpers import (
+    SYSTEM_MARKS,
+    assert_nothing_twice,
+    http_definition,
+    idempotency_keys,
+    make_schema,
+    start,
+    wait_all,
+)
 
 pytestmark = SYSTEM_MARKS
 
 
 @pytest.mark.timeout(150)
-def test_kill_9_mid_execution_then_a_new_worker_completes_it(system: SystemEnv, slow_server: SlowServer) -> None:
+def test_kill_9_mid_execution_then_a_new_worker_completes_it(system: SystemEnv, slow_server: LocalServer) -> None:
     t0 = time.monotonic()
     slow_server.delay = 4.0
-    schema = make_schema(http_definition(slow_server.url))
+    schema = make_schema(http_definition(slow_server.url("/charge")))
     worker = system.start_worker(concurrency=1)
     [execution_id] = start(schema)
 
     # The worker is inside the HTTP call (the slow server holds the request) when it is killed.
-    assert slow_server.arrived.wait(timeout=30), "the http_request step never reached the server"
+    assert slow_server.wait_for_request(timeout=30), "the http_request step never reached the server"
     assert Execution.objects.get(pk=execution_id).status == "running"
     recorded_before = list(ExecutionStep.objects.filter(execution_id=execution_id).values_list("node_id", flat=True))
     assert recorded_before == ["start", "prepare"]  # checkpointed before the side effect
@@ -43,7 +52,7 @@ def test_kill_9_mid_execution_then_a_new_worker_completes_it(system: SystemEnv, 
     assert_nothing_twice([execution_id], expected_nodes=["start", "prepare", "charge", "note", "done"])
     # The interrupted side effect ran again (at-least-once) with the same idempotency key, so the
     # receiving service can de-duplicate it; the step itself is recorded once.
-    keys = [r["key"] for r in slow_server.requests]
+    keys = idempotency_keys(slow_server)
     assert len(keys) == 2 and keys[0] == keys[1] == f"{execution_id}:charge:1", keys
     system.assert_dlq_empty()
     print(
@@ -53,9 +62,9 @@ def test_kill_9_mid_execution_then_a_new_worker_completes_it(system: SystemEnv, 
 
 
 @pytest.mark.timeout(120)
-def test_duplicated_messages_on_two_workers_run_the_execution_once(system: SystemEnv, slow_server: SlowServer) -> None:
+def test_duplicated_messages_on_two_workers_run_the_execution_once(system: SystemEnv, slow_server: LocalServer) -> None:
     slow_server.delay = 2.0
-    schema = make_schema(http_definition(slow_server.url))
+    schema = make_schema(http_definition(slow_server.url("/charge")))
     workers = [system.start_worker(concurrency=2, ready=False) for _ in range(2)]
     for worker in workers:
         worker.wait_ready()
@@ -73,11 +82,11 @@ def test_duplicated_messages_on_two_workers_run_the_execution_once(system: Syste
 
 
 @pytest.mark.timeout(120)
-def test_node_retries_back_off_on_broker_timers(system: SystemEnv, slow_server: SlowServer) -> None:
+def test_node_retries_back_off_on_broker_timers(system: SystemEnv, slow_server: LocalServer) -> None:
     """Two failures, then success: the sub-second back-off is a timer (once failed with
     "countdown must be a positive number" when published)."""
     slow_server.delay, slow_server.fail_first = 0.0, 2
-    definition = http_definition(slow_server.url)
+    definition = http_definition(slow_server.url("/charge"))
     charge = next(n for n in definition["nodes"] if n["id"] == "charge")
     charge["retry"] = {"max_attempts": 3, "backoff": "fixed", "base_seconds": 0.5, "jitter": False}
     system.start_worker(concurrency=1)
@@ -91,7 +100,7 @@ def test_node_retries_back_off_on_broker_timers(system: SystemEnv, slow_server: 
         .values_list("status", "attempt")
     )
     assert charge_steps == [("failed", 1), ("failed", 2), ("success", 3)]
-    assert [r["key"] for r in slow_server.requests] == [f"{execution_id}:charge:{n}" for n in (1, 2, 3)]
+    assert idempotency_keys(slow_server) == [f"{execution_id}:charge:{n}" for n in (1, 2, 3)]
     timers = ExecutionTimer.objects.filter(execution_id=execution_id)
     assert sorted(timers.values_list("reason", "status")) == [("retry", "fired"), ("retry", "fired")]
     system.assert_dlq_empty()

@@ -6,7 +6,6 @@ Celery runs eagerly here (no worker processes needed)."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from django_celery_beat.models import PeriodicTask
@@ -14,25 +13,10 @@ from django_celery_beat.models import PeriodicTask
 from executions_app.models import Execution
 from executions_app.tasks import schedule_fire_task
 from schemas_app import services as schema_services
-from tests.factories import create_schema, edge, linear_definition, node
+from tests.builders import cron_definition, linear_definition
+from tests.factories import create_schema, periodic_task
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def cron_definition(cron: str = "*/5 9-17 * * 1-5", timezone: str = "Europe/Berlin") -> dict[str, Any]:
-    return {
-        "nodes": [
-            node("tick", "schedule_trigger", {"cron": cron, "timezone": timezone}),
-            node("note", "log", {"level": "info", "message": "tick at {{ trigger.scheduled_at }}"}),
-            node("done", "end", {"output": "ticked"}),
-        ],
-        "edges": [edge("tick", "note"), edge("note", "done")],
-        "variables": {},
-    }
-
-
-def periodic_task(schema: Any) -> PeriodicTask | None:
-    return PeriodicTask.objects.select_related("crontab").filter(name=f"schema:{schema.id}").first()
 
 
 def test_activate_registers_the_cron_archive_removes_it_and_only_active_schemas_fire() -> None:

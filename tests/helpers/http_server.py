@@ -1,0 +1,157 @@
+"""A fake HTTP server on a loopback address, for every test of outbound calls.
+
+`LocalServer` serves `FakeHandler` from a thread and records each request (method, path with query,
+headers, body) in `requests`. The routes cover what the engine, security and system tests need:
+plain answers, status codes, redirects, slow, huge, trickling and malformed bodies, and a slow
+side-effecting `/charge` that can fail its first calls. Every answer but a redirect sets a cookie,
+so tests can check that response cookies are redacted. No Django: the engine tests use it too.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
+
+
+class FakeHandler(BaseHTTPRequestHandler):
+    server: Any  # a ThreadingHTTPServer with `requests` and `name` (and `delay`, `fail_first` for /charge)
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length).decode() if length else ""
+        self.server.requests.append(
+            {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+        )
+        path, _, query = self.path.partition("?")
+        if path == "/json":
+            self.send(200, json.dumps({"ok": True, "path": self.path, "body": body}), "application/json")
+        elif path == "/ok":
+            self.send(200, json.dumps({"ok": True, "server": self.server.name}), "application/json")
+        elif path == "/text":
+            self.send(200, "plain words", "text/plain")
+        elif path.startswith("/status/"):
+            self.send(int(path.rsplit("/", 1)[1]), json.dumps({"status": "bad"}), "application/json")
+        elif path == "/redirect":  # to ?to=<url>, else to /json
+            self.send_response(302)
+            self.send_header("Location", unquote(query.removeprefix("to=")) or "/json")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif path == "/slow":
+            time.sleep(1.0)
+            self.send(200, "late", "text/plain")
+        elif path == "/charge":  # a side effect taking `server.delay` s; its first `server.fail_first` calls fail
+            time.sleep(self.server.delay)
+            failing = len(self.server.requests) <= self.server.fail_first
+            self.send(500 if failing else 200, json.dumps({"ok": not failing}), "application/json")
+        elif path == "/big":
+            size = 3 * 1024 * 1024
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            chunk = b"x" * 65536
+            try:
+                for _ in range(size // len(chunk)):
+                    self.wfile.write(chunk)
+            except OSError:
+                pass
+        elif path == "/trickle":  # one byte every 0.1 s, for up to a minute (slowloris)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            try:
+                for _ in range(600):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except OSError:
+                pass
+        elif path == "/binary":
+            self.send(200, b"\x00\x01\x02 binary \x00 \xff\xfe", "application/octet-stream")
+        elif path == "/nul-json":
+            self.send(200, b'{"a": "x\\u0000y", "b": NaN, "\\u0000k": "\\ud800"}', "application/json")
+        elif path == "/echo":
+            self.send(200, json.dumps({"headers": dict(self.headers), "path": self.path}), "application/json")
+        else:
+            self.send(404, "nope", "text/plain")
+
+    def send(self, status: int, data: bytes | str, content_type: str) -> None:
+        payload = data.encode() if isinstance(data, str) else data
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Set-Cookie", "session=server-secret")
+        self.end_headers()
+        try:
+            self.wfile.write(payload)
+        except OSError:
+            pass  # the caller gave up (timeout) or was killed meanwhile
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+
+class LocalServer:
+    """`FakeHandler` on `host` (port chosen by the system unless given), served from a daemon thread."""
+
+    def __init__(self, host: str = "127.0.0.1", name: str = "local", *, port: int = 0) -> None:
+        self.server = ThreadingHTTPServer((host, port), FakeHandler)
+        self.server.daemon_threads = True
+        self.server.requests = []  # type: ignore[attr-defined]
+        self.server.name = name  # type: ignore[attr-defined]
+        self.server.delay = 0.0  # type: ignore[attr-defined]
+        self.server.fail_first = 0  # type: ignore[attr-defined]
+        self.host = host
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        return self.server.requests  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def delay(self) -> float:
+        """Seconds `/charge` takes."""
+        return float(self.server.delay)  # type: ignore[attr-defined]
+
+    @delay.setter
+    def delay(self, seconds: float) -> None:
+        self.server.delay = seconds  # type: ignore[attr-defined]
+
+    @property
+    def fail_first(self) -> int:
+        """How many of the first `/charge` calls answer 500."""
+        return int(self.server.fail_first)  # type: ignore[attr-defined]
+
+    @fail_first.setter
+    def fail_first(self, count: int) -> None:
+        self.server.fail_first = count  # type: ignore[attr-defined]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def url(self, path: str = "/ok", host: str | None = None) -> str:
+        return f"http://{host or self.host}:{self.port}{path}"
+
+    def wait_for_request(self, timeout: float) -> bool:
+        """True as soon as a request has arrived; False if none did within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while not self.requests:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
