@@ -131,8 +131,12 @@ export function useExecutionSteps(id: string | undefined, live: boolean) {
 export function useExecutionAction() {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: ({ id, action, payload }: { id: string; action: 'cancel' | 'resume' | 'retry'; payload?: JsonValue }) =>
-      post<Execution>(`/executions/${id}/${action}/`, action === 'resume' ? { payload: payload ?? {} } : {}),
+    // `rerun` starts a new execution with the same payload on the same (pinned) version.
+    mutationFn: ({ id, action, payload }: { id: string; action: 'cancel' | 'resume' | 'retry' | 'rerun'; payload?: JsonValue }) =>
+      post<Execution>(
+        `/executions/${id}/${action}/`,
+        action === 'resume' ? { payload: payload ?? {} } : action === 'rerun' ? { version: 'pinned' } : {},
+      ),
     onSuccess: (_ex, v) => {
       void qc.invalidateQueries({ queryKey: keys.execution(v.id) });
       void qc.invalidateQueries({ queryKey: ['executions'] });

@@ -1,4 +1,8 @@
-/** A modal on the native <dialog>: focus stays inside, Escape closes, labelled by its title. */
+/**
+ * A modal on the native <dialog>: focus stays inside, Escape closes, labelled by its title. It
+ * opens on the control marked `data-autofocus`, else its first editable field (showModal alone
+ * would focus the first focusable element: the × in the header).
+ */
 import { useEffect, useId, useRef, type ReactNode } from 'react';
 
 export function Dialog({
@@ -20,7 +24,12 @@ export function Dialog({
   const titleId = useId();
   useEffect(() => {
     const d = ref.current;
-    if (d && !d.open) d.showModal();
+    if (d && !d.open) {
+      d.showModal();
+      d.querySelector<HTMLElement>(
+        '[data-autofocus], .dialog-body input:not([type="hidden"]):not([readonly]):not([disabled]), .dialog-body textarea:not([readonly]), .dialog-body select',
+      )?.focus();
+    }
     return () => d?.close();
   }, []);
   return (

@@ -7,6 +7,7 @@ import {
   MiniMap,
   ReactFlow,
   applyNodeChanges,
+  useNodesInitialized,
   useReactFlow,
   type Connection,
   type EdgeChange,
@@ -16,6 +17,7 @@ import {
 import type { ApiFieldError, NodeTypeSpec } from '../api/types';
 import { DEFAULT_PORT } from '../lib/graph';
 import type { CanvasEdge, CanvasNode } from '../lib/mapping';
+import { useReadableFit } from '../hooks/useReadableFit';
 import { nodeTypes } from '../nodes';
 import { DND_MIME } from './Palette';
 
@@ -39,21 +41,23 @@ export interface FlowCanvasProps {
 
 export function FlowCanvas(p: FlowCanvasProps) {
   const rf = useReactFlow();
-  // Fit once to the graph we open with; an empty canvas keeps zoom 1 so the first drops do not
-  // re-zoom the view. A graph that arrives later (execution view) is fitted when it arrives.
+  const fit = useReadableFit();
+  // Fit once to the graph we open with, at a readable zoom, once React Flow has measured it; an
+  // empty editor canvas keeps zoom 1 so the first drops do not re-zoom the view. A graph that
+  // arrives later (execution view) is fitted when it arrives.
   // Read-only views have no store: keep React Flow's measurements locally (the minimap needs them).
   const [localNodes, setLocalNodes] = useState(p.nodes);
   useEffect(() => setLocalNodes(p.nodes), [p.nodes]);
   const onLocalNodesChange = useCallback((c: NodeChange<CanvasNode>[]) => setLocalNodes((n) => applyNodeChanges(c, n)), []);
-  const [fitOnInit] = useState(() => p.nodes.length > 0);
-  const fitted = useRef(fitOnInit);
+  const [fitOnOpen] = useState(() => p.nodes.length > 0 || !!p.readOnly);
+  const fitted = useRef(false);
+  const measured = useNodesInitialized();
   const count = p.nodes.length;
   useEffect(() => {
-    if (fitted.current || count === 0 || !p.readOnly) return;
+    if (fitted.current || !fitOnOpen || count === 0 || !measured) return;
     fitted.current = true;
-    const t = setTimeout(() => void rf.fitView({ padding: 0.2, maxZoom: 1 }), 50);
-    return () => clearTimeout(t);
-  }, [count, p.readOnly, rf]);
+    fit();
+  }, [count, measured, fitOnOpen, fit]);
   const edges = useMemo(
     () =>
       p.edges.map((e) => {
@@ -104,8 +108,6 @@ export function FlowCanvas(p: FlowCanvasProps) {
         nodesConnectable={!p.readOnly}
         edgesFocusable={!p.readOnly}
         deleteKeyCode={p.readOnly ? null : ['Backspace', 'Delete']}
-        fitView={fitOnInit}
-        fitViewOptions={{ padding: 0.2, maxZoom: 1 }}
         minZoom={0.2}
         maxZoom={2}
         proOptions={{ hideAttribution: true }}
@@ -113,6 +115,7 @@ export function FlowCanvas(p: FlowCanvasProps) {
         <Background gap={20} size={1} />
         <Controls showInteractive={false} />
         <MiniMap
+          style={{ width: 150, height: 100 }}
           pannable
           zoomable
           ariaLabel="Mini map"

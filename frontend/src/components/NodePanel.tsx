@@ -4,7 +4,7 @@ import type { JsonObject, JsonValue, NodeTypeSpec, OnError, RetryPolicy } from '
 import { setIn, parsePath } from '../lib/jsonSchema';
 import type { CanvasNode, SchemaNodeData } from '../lib/mapping';
 import { Field, FieldErrors, fieldDomId } from './Field';
-import { ObjectFields, type FormContext } from './SchemaForm';
+import { hintKey, ObjectFields, type FormContext } from './SchemaForm';
 
 const DEFAULT_RETRY: RetryPolicy = { max_attempts: 3, backoff: 'exponential', base_seconds: 1, max_seconds: 60, jitter: true };
 
@@ -32,6 +32,7 @@ export function NodePanel({
   const d = node.data;
   const [idText, setIdText] = useState(node.id);
   useEffect(() => setIdText(node.id), [node.id]);
+  const [hintFor, setHintFor] = useState<string | null>(null);
 
   const edit = (path: string, value: JsonValue) => {
     const parts = parsePath(path);
@@ -39,12 +40,20 @@ export function NodePanel({
     if (root === 'config') onPatch({ config: setIn(d.config, rest, value) as JsonObject }, `${node.id}:${path}`);
     else if (root === 'retry') onPatch({ retry: setIn((d.retry ?? {}) as JsonObject, rest, value) as RetryPolicy }, `${node.id}:${path}`);
   };
-  const ctx: FormContext = { errors: fieldErrors, exprVars, onEdit: edit };
+  const ctx: FormContext = { errors: fieldErrors, exprVars, hintFor, onEdit: edit };
   const errorsAt = (path: string) => fieldErrors?.get(path);
   const retry = d.retry;
 
   return (
-    <aside className="side-panel" aria-label={`Node ${node.id}`} data-testid="node-panel">
+    <aside
+      className="side-panel"
+      aria-label={`Node ${node.id}`}
+      data-testid="node-panel"
+      onFocus={(e) => {
+        const key = hintKey(e.target);
+        if (key !== undefined) setHintFor(key);
+      }}
+    >
       <header className="side-head">
         <div>
           <h2>{d.name || spec?.label || d.type}</h2>

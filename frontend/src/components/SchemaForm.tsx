@@ -1,7 +1,9 @@
 /**
  * A form generated from a node type's JSON Schema: string, number, integer, boolean, enum,
  * object, arrays (of objects or of scalars); anything else is edited as JSON. Fields marked
- * `x-expression` show which variables an expression may use.
+ * `x-expression` show which variables an expression may use, under the field last focused: the
+ * hint stays until another field takes focus, so a click on a button below it (“+ Add item”)
+ * never lands on a spot the collapsing hint has just moved.
  */
 import { useEffect, useState } from 'react';
 import type { JsonObject, JsonSchema, JsonValue } from '../api/types';
@@ -13,7 +15,18 @@ export interface FormContext {
   /** node-local field path → API messages */
   errors: Map<string, string[]> | undefined;
   exprVars: string[];
+  /** The hint key (`hintKey`) of the form field that last took focus. */
+  hintFor: string | null;
   onEdit: (path: string, value: JsonValue) => void;
+}
+
+/**
+ * Which field's expression hint to show after focus moved to `target`: its `data-hint-for`, else
+ * its DOM id; `undefined` when the target is not a form control (a button keeps the hint).
+ */
+export function hintKey(target: EventTarget | null): string | null | undefined {
+  if (!(target instanceof HTMLElement) || !['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName)) return undefined;
+  return target.dataset.hintFor ?? (target.id || null);
 }
 
 const humanize = (key: string) => key.replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase());
@@ -54,7 +67,8 @@ export function SchemaField({
       {'{{ }}'}
     </span>
   ) : null;
-  const exprHint = schema['x-expression'] ? <ExpressionHint vars={ctx.exprVars} /> : null;
+  const showHint = ctx.hintFor === fieldDomId(path);
+  const exprHint = schema['x-expression'] && showHint ? <ExpressionHint vars={ctx.exprVars} /> : null;
   const field = {
     id: fieldDomId(path),
     errors: ctx.errors?.get(path),
@@ -123,6 +137,7 @@ export function SchemaField({
                 aria-label={`${label} value ${i + 1}`}
                 value={mixedToText(v)}
                 data-testid={`field-${path}-value-${i}`}
+                data-hint-for={field.id}
                 onChange={(e) => rebuild(entries.map((en, j) => (j === i ? [en[0], e.target.value] : en)))}
               />
               <button
@@ -147,7 +162,7 @@ export function SchemaField({
           >
             + Add entry
           </button>
-          {valueSchema['x-expression'] && <ExpressionHint vars={ctx.exprVars} />}
+          {valueSchema['x-expression'] && showHint && <ExpressionHint vars={ctx.exprVars} />}
         </FieldGroup>
       );
     }

@@ -1,6 +1,7 @@
 /**
  * What the editor does to the server and to its store: save, validate, activate / archive,
- * getting ready to run, export, auto-layout, undo / redo and adding a node from the palette;
+ * getting ready to run, export, auto-layout, undo / redo and adding a node from the palette
+ * (after the selected node, joined to it);
  * with the schema as the server last returned it and the feedback those commands leave
  * (a notice, a failure, the API's validation errors placed on nodes, edges and fields).
  */
@@ -11,7 +12,10 @@ import { useSaveSchema, useSchemaAction } from '../api/hooks';
 import type { ApiFieldError, NodeTypeSpec, Schema, ValidateResponse } from '../api/types';
 import { placeErrors, type PlacedErrors } from '../lib/errors';
 import { downloadJson, slug } from '../lib/format';
+import { outputPorts } from '../lib/graph';
+import { freeSlot, slotAfter } from '../lib/layout';
 import type { EditorAction, EditorState } from '../store/editorStore';
+import { useReadableFit } from './useReadableFit';
 import type { SchemaDraft } from './useSchemaDraft';
 
 export type StatusChange = 'activate' | 'archive';
@@ -36,28 +40,34 @@ export interface EditorCommands {
   autoLayout: () => void;
   undo: () => void;
   redo: () => void;
-  addAtCenter: (spec: NodeTypeSpec) => void;
+  /** Adds a node right of the selected one, joined from its first output port; else mid-canvas. */
+  addFromPalette: (spec: NodeTypeSpec) => void;
 }
 
 const problems = (n: number) => `${n} problem${n > 1 ? 's' : ''}`;
 
 export function useEditorCommands({
   schema,
+  specs,
   draft,
   state,
   dispatch,
+  initialNotice = null,
 }: {
   schema: Schema;
+  specs: ReadonlyMap<string, NodeTypeSpec>;
   draft: SchemaDraft;
   state: EditorState;
   dispatch: Dispatch<EditorAction>;
+  initialNotice?: string | null;
 }): EditorCommands {
   const saveMutation = useSaveSchema(schema.id);
   const action = useSchemaAction();
   const rf = useReactFlow();
+  const fit = useReadableFit();
   const [current, setCurrent] = useState<Schema>(schema);
   const [apiErrors, setApiErrors] = useState<ApiFieldError[]>([]);
-  const [notice, setNotice] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(initialNotice);
   const [failure, setFailure] = useState<unknown>(null);
   const { name, description, definition, dirty, markSaved } = draft;
 
@@ -117,19 +127,35 @@ export function useEditorCommands({
 
   const autoLayout = () => {
     dispatch({ kind: 'layout' });
-    // After React Flow has measured the moved nodes.
-    setTimeout(() => void rf.fitView({ padding: 0.2, maxZoom: 1, duration: 200 }), 50);
+    // After React Flow has applied the new positions.
+    setTimeout(() => fit(200), 50);
   };
 
   const undo = useCallback(() => dispatch({ kind: 'undo' }), [dispatch]);
   const redo = useCallback(() => dispatch({ kind: 'redo' }), [dispatch]);
 
-  const addAtCenter = (spec: NodeTypeSpec) => {
+  const addFromPalette = (spec: NodeTypeSpec) => {
+    const occupied = state.nodes.map((n) => n.position);
+    const selected = state.nodes.filter((n) => n.selected);
+    const anchor = selected.length === 1 ? selected[0]! : undefined;
+    if (anchor) {
+      const port = outputPorts(anchor.data, specs.get(anchor.data.type))[0];
+      const position = slotAfter(anchor.position, occupied);
+      dispatch({ kind: 'addNode', spec, position, connectFrom: port ? { source: anchor.id, port } : undefined });
+      // Keep the new node in view (a chain grows to the right, past the canvas edge).
+      const el = document.querySelector('[data-testid="canvas"]')?.getBoundingClientRect();
+      if (el) {
+        const topLeft = rf.flowToScreenPosition(position);
+        const bottomRight = rf.flowToScreenPosition({ x: position.x + 220, y: position.y + 80 });
+        if (topLeft.x < el.left || topLeft.y < el.top || bottomRight.x > el.right || bottomRight.y > el.bottom) {
+          void rf.setCenter(position.x + 110, position.y + 40, { zoom: rf.getZoom(), duration: 200 });
+        }
+      }
+      return;
+    }
     const el = document.querySelector('[data-testid="canvas"]')?.getBoundingClientRect();
     const p = el ? rf.screenToFlowPosition({ x: el.left + el.width / 2, y: el.top + el.height / 2 }) : { x: 0, y: 0 };
-    // Offset each new node a little so several added in a row do not stack exactly.
-    const jitter = (state.nodes.length % 5) * 24;
-    dispatch({ kind: 'addNode', spec, position: { x: Math.round(p.x - 90 + jitter), y: Math.round(p.y - 30 + jitter) } });
+    dispatch({ kind: 'addNode', spec, position: freeSlot({ x: Math.round(p.x - 110), y: Math.round(p.y - 40) }, occupied) });
   };
 
   return {
@@ -148,6 +174,6 @@ export function useEditorCommands({
     autoLayout,
     undo,
     redo,
-    addAtCenter,
+    addFromPalette,
   };
 }

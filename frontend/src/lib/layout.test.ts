@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { layeredLayout } from './layout';
+import { freeSlot, layeredLayout, slotAfter } from './layout';
 
 describe('layeredLayout', () => {
   it('puts each node right of its parents', () => {
@@ -39,5 +39,20 @@ describe('layeredLayout', () => {
   });
   it('handles an empty graph', () => {
     expect(layeredLayout([], []).size).toBe(0);
+  });
+});
+
+describe('placing a new node', () => {
+  it('goes one layer right of the node it follows', () => {
+    expect(slotAfter({ x: 0, y: 0 }, [{ x: 0, y: 0 }])).toEqual({ x: 280, y: 0 });
+  });
+  it('never lands on another node: the next free row, below first', () => {
+    const occupied = [{ x: 0, y: 0 }, { x: 280, y: 0 }];
+    expect(slotAfter({ x: 0, y: 0 }, occupied)).toEqual({ x: 280, y: 130 });
+    expect(slotAfter({ x: 0, y: 0 }, [...occupied, { x: 290, y: 140 }])).toEqual({ x: 280, y: -130 });
+  });
+  it('moves off a node that only overlaps partly', () => {
+    expect(freeSlot({ x: 100, y: 100 }, [{ x: 150, y: 120 }])).toEqual({ x: 100, y: 230 });
+    expect(freeSlot({ x: 100, y: 100 }, [{ x: 400, y: 100 }])).toEqual({ x: 100, y: 100 });
   });
 });

@@ -107,3 +107,35 @@ export function layeredLayout(
   });
   return positions;
 }
+
+/** The space a node takes on the canvas, for placement (a node is 220 px wide, 60–120 px tall). */
+export const NODE_BOX = { width: 220, height: 100 };
+
+/**
+ * A free spot for a new node at `wanted`, or the nearest one straight above or below it
+ * (`rowGap` apart), so that a new node never lands on another.
+ */
+export function freeSlot(
+  wanted: { x: number; y: number },
+  occupied: readonly { x: number; y: number }[],
+  rowGap = 130,
+): { x: number; y: number } {
+  const taken = (p: { x: number; y: number }) =>
+    occupied.some((o) => Math.abs(o.x - p.x) < NODE_BOX.width && Math.abs(o.y - p.y) < NODE_BOX.height);
+  for (let i = 0; i < 1000; i++) {
+    // 0, +1, -1, +2, -2, … rows: below first, the way a branch grows.
+    const k = i % 2 === 1 ? (i + 1) / 2 : -i / 2;
+    const p = { x: wanted.x, y: wanted.y + k * rowGap };
+    if (!taken(p)) return p;
+  }
+  return wanted;
+}
+
+/** Where a node added after `anchor` goes: one layer to its right, on a free row. */
+export function slotAfter(
+  anchor: { x: number; y: number },
+  occupied: readonly { x: number; y: number }[],
+  layerGap = 280,
+): { x: number; y: number } {
+  return freeSlot({ x: anchor.x + layerGap, y: anchor.y }, occupied);
+}

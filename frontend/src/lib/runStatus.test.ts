@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { statusByNode } from './runStatus';
+import { statusByNode, stoppedAt } from './runStatus';
 
 describe('statusByNode', () => {
   const steps = [
@@ -17,5 +17,23 @@ describe('statusByNode', () => {
   });
   it('ignores current_node_id once finished', () => {
     expect(statusByNode({ status: 'failed', current_node_id: 'fetch' }, steps).get('fetch')).toBe('success');
+  });
+  it('marks where a cancelled run stopped', () => {
+    expect(statusByNode({ status: 'cancelled', current_node_id: 'wait1' }, steps).get('wait1')).toBe('cancelled');
+    expect(statusByNode({ status: 'cancelled', current_node_id: null }, steps).get('fetch')).toBe('success');
+  });
+});
+
+describe('stoppedAt', () => {
+  const steps = [{ node_id: 'start' }, { node_id: 'fetch' }];
+  it('names the node a cancelled or failed run stopped at', () => {
+    expect(stoppedAt({ status: 'cancelled', current_node_id: 'approval' }, steps)).toBe('approval');
+    expect(stoppedAt({ status: 'cancelled', current_node_id: null }, steps)).toBe('fetch');
+    expect(stoppedAt({ status: 'failed', current_node_id: 'fetch' }, steps)).toBe('fetch');
+  });
+  it('is null for runs that did not stop, or stopped before any step', () => {
+    expect(stoppedAt({ status: 'completed', current_node_id: null }, steps)).toBeNull();
+    expect(stoppedAt({ status: 'paused', current_node_id: 'approval' }, steps)).toBeNull();
+    expect(stoppedAt({ status: 'cancelled', current_node_id: null }, [])).toBeNull();
   });
 });

@@ -1,4 +1,7 @@
-/** Run status per canvas node, from an execution and its steps (latest step of a node wins). */
+/**
+ * Run status per canvas node, from an execution and its steps (latest step of a node wins), and
+ * where a finished run stopped.
+ */
 import { FINISHED_STATUSES, type Execution, type ExecutionStep } from '../api/types';
 import type { RunStatus } from '../nodes/EditorContext';
 
@@ -12,5 +15,19 @@ export function statusByNode(
   if (ex?.current_node_id && !FINISHED_STATUSES.includes(ex.status)) {
     m.set(ex.current_node_id, ex.status === 'paused' ? 'paused' : ex.status === 'pending' ? 'pending' : 'running');
   }
+  // A cancelled run stands still where it was: the node it waited on or would have run next.
+  if (ex?.status === 'cancelled' && ex.current_node_id) m.set(ex.current_node_id, 'cancelled');
   return m;
+}
+
+/**
+ * The node a cancelled or failed run stopped at: the one it waited on, failed at or would have
+ * run next; else the last step it recorded. `null` for other runs or when nothing ran.
+ */
+export function stoppedAt(
+  ex: Pick<Execution, 'status' | 'current_node_id'> | undefined,
+  steps: readonly Pick<ExecutionStep, 'node_id'>[],
+): string | null {
+  if (ex?.status !== 'cancelled' && ex?.status !== 'failed') return null;
+  return ex.current_node_id ?? steps[steps.length - 1]?.node_id ?? null;
 }

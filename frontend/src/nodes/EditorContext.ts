@@ -2,7 +2,7 @@
 import { createContext, useContext } from 'react';
 import type { ApiFieldError, NodeTypeSpec } from '../api/types';
 
-export type RunStatus = 'success' | 'failed' | 'skipped' | 'running' | 'paused' | 'pending';
+export type RunStatus = 'success' | 'failed' | 'skipped' | 'running' | 'paused' | 'pending' | 'cancelled';
 
 export interface EditorContextValue {
   specs: Map<string, NodeTypeSpec>;

@@ -5,10 +5,11 @@
  * `useUnsavedChangesGuard`.
  */
 import { useCallback, useMemo, useState } from 'react';
-import { useNavigate, useParams } from 'react-router-dom';
+import { useLocation, useNavigate, useParams } from 'react-router-dom';
 import { ReactFlowProvider, type Connection } from '@xyflow/react';
 import { useNodeTypes, useSchema } from '../api/hooks';
 import type { NodeTypeSpec, Schema } from '../api/types';
+import { CollapsiblePanel } from '../components/editor/CollapsiblePanel';
 import { EditorMessages } from '../components/editor/EditorMessages';
 import { EditorToolbar } from '../components/editor/EditorToolbar';
 import { RunDialog } from '../components/editor/RunDialog';
@@ -45,7 +46,9 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
   const specs = useMemo(() => new Map(specList.map((s) => [s.type, s])), [specList]);
   const [state, dispatch] = useEditorStore(schema.definition);
   const draft = useSchemaDraft(schema, state);
-  const commands = useEditorCommands({ schema, draft, state, dispatch });
+  // A notice handed over by the page that sent us here (an import renamed to a free name).
+  const { state: arrival } = useLocation() as { state: { notice?: string | null } | null };
+  const commands = useEditorCommands({ schema, specs, draft, state, dispatch, initialNotice: arrival?.notice ?? null });
   const blocker = useUnsavedChangesGuard(draft.dirty);
   useEditorShortcuts(commands);
   const [dialog, setDialog] = useState<'run' | 'webhook' | null>(null);
@@ -85,7 +88,9 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
         />
         <EditorMessages notice={commands.notice} failure={commands.failure} generalErrors={commands.generalErrors} />
         <div className="editor-body">
-          <Palette specs={specList} onAdd={commands.addAtCenter} />
+          <CollapsiblePanel side="left" name="node palette" storageKey="schema.editor.paletteCollapsed" testId="palette-slot">
+            <Palette specs={specList} onAdd={commands.addFromPalette} />
+          </CollapsiblePanel>
           <FlowCanvas
             nodes={state.nodes}
             edges={state.edges}
@@ -98,29 +103,31 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
             onDragStart={() => dispatch({ kind: 'checkpoint' })}
             isValidConnection={isValidConnection}
           />
-          {selectedNode ? (
-            <NodePanel
-              key={selectedNode.id}
-              node={selectedNode}
-              spec={specs.get(selectedNode.data.type)}
-              exprVars={expressionVariables(draft.definition, selectedNode.id)}
-              fieldErrors={errors.byField.get(selectedNode.id)}
-              nodeMessages={(errors.byNode.get(selectedNode.id) ?? []).map((e) => (e.path ? `${e.path}: ${e.message}` : e.message))}
-              onPatch={(patch, coalesce) => dispatch({ kind: 'updateNode', id: selectedNode.id, patch, specs, coalesce })}
-              onRename={(newId) => dispatch({ kind: 'renameNodeId', id: selectedNode.id, newId })}
-              onDelete={() => dispatch({ kind: 'deleteSelected' })}
-              onClose={() => dispatch({ kind: 'select', id: null })}
-            />
-          ) : (
-            <SchemaSettingsPanel
-              description={draft.description}
-              onDescriptionChange={draft.setDescription}
-              variables={state.variables}
-              onVariablesChange={(variables) => dispatch({ kind: 'setVariables', variables, coalesce: 'variables' })}
-              nodeCount={state.nodes.length}
-              edgeCount={state.edges.length}
-            />
-          )}
+          <CollapsiblePanel side="right" name="details" storageKey="schema.editor.detailsCollapsed" testId="details-slot">
+            {selectedNode ? (
+              <NodePanel
+                key={selectedNode.id}
+                node={selectedNode}
+                spec={specs.get(selectedNode.data.type)}
+                exprVars={expressionVariables(draft.definition, selectedNode.id)}
+                fieldErrors={errors.byField.get(selectedNode.id)}
+                nodeMessages={(errors.byNode.get(selectedNode.id) ?? []).map((e) => (e.path ? `${e.path}: ${e.message}` : e.message))}
+                onPatch={(patch, coalesce) => dispatch({ kind: 'updateNode', id: selectedNode.id, patch, specs, coalesce })}
+                onRename={(newId) => dispatch({ kind: 'renameNodeId', id: selectedNode.id, newId })}
+                onDelete={() => dispatch({ kind: 'deleteSelected' })}
+                onClose={() => dispatch({ kind: 'select', id: null })}
+              />
+            ) : (
+              <SchemaSettingsPanel
+                description={draft.description}
+                onDescriptionChange={draft.setDescription}
+                variables={state.variables}
+                onVariablesChange={(variables) => dispatch({ kind: 'setVariables', variables, coalesce: 'variables' })}
+                nodeCount={state.nodes.length}
+                edgeCount={state.edges.length}
+              />
+            )}
+          </CollapsiblePanel>
         </div>
       </div>
 

@@ -1,7 +1,8 @@
 /**
  * One execution, live: polls the execution and its steps every second until it finishes,
  * colours the pinned definition's nodes by step status, shows the step timeline with
- * input/output/error, what a paused run waits for, and Cancel / Resume / Retry.
+ * input/output/error (nodes by the names users gave them), what a paused run waits for, where a
+ * cancelled one stopped, and Cancel / Resume / Retry / Re-run.
  */
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
@@ -15,7 +16,7 @@ import { parseJson } from '../components/JsonText';
 import { durationBetween, formatDate, formatDuration } from '../lib/format';
 import { toCanvas } from '../lib/mapping';
 import { EditorContext } from '../nodes/EditorContext';
-import { statusByNode } from '../lib/runStatus';
+import { statusByNode, stoppedAt } from '../lib/runStatus';
 
 function Json({ value, testId }: { value: JsonValue | undefined; testId?: string }) {
   return (
@@ -59,6 +60,8 @@ export function ExecutionPage() {
   );
 
   const waitingNode = definition?.nodes.find((n) => n.id === ex.data?.waiting?.node_id);
+  const nameOf = (nodeId: string) => definition?.nodes.find((n) => n.id === nodeId)?.name || nodeId;
+  const stoppedNode = ex.data?.status === 'cancelled' ? stoppedAt(ex.data, stepList) : null;
   if (ex.error) return <div className="page"><ErrorBanner error={ex.error} /></div>;
   if (!ex.data) return <div className="page-loading" role="status">Loading execution…</div>;
   const e = ex.data;
@@ -89,6 +92,11 @@ export function ExecutionPage() {
                 Retry from failed step
               </button>
             )}
+            {finished && (
+              <button type="button" className="btn" data-testid="rerun-execution" title="A new run with the same trigger payload, on the same version" disabled={act.isPending} onClick={() => act.mutate({ id: e.id, action: 'rerun' }, { onSuccess: (r) => r?.id && void navigate(`/executions/${r.id}`) })}>
+                ↻ Re-run
+              </button>
+            )}
             <Link className="btn" to={`/executions?schema=${e.schema}`}>
               All runs
             </Link>
@@ -104,7 +112,7 @@ export function ExecutionPage() {
               <section className="waiting" data-testid="waiting">
                 <h2>Waiting</h2>
                 <p>
-                  Node <code>{e.waiting.node_id}</code>{' '}
+                  <NodeName name={nameOf(e.waiting.node_id ?? '')} id={e.waiting.node_id ?? ''} testId="waiting-node" />{' '}
                   <span data-testid="waiting-kind" className="strong">
                     {e.waiting.kind}
                   </span>
@@ -153,6 +161,11 @@ export function ExecutionPage() {
               </section>
             )}
             {e.status === 'paused' && !e.waiting && <p className="banner banner-warn">Paused.</p>}
+            {stoppedNode && (
+              <p className="banner banner-warn" data-testid="stopped-at">
+                Cancelled at <NodeName name={nameOf(stoppedNode)} id={stoppedNode} />: it and the nodes after it did not run.
+              </p>
+            )}
             {e.error && (
               <section>
                 <h2>Error</h2>
@@ -167,7 +180,7 @@ export function ExecutionPage() {
               </h2>
               <ol className="timeline" data-testid="timeline">
                 {stepList.map((s) => (
-                  <StepItem key={s.id} step={s} highlighted={focusNode === s.node_id} />
+                  <StepItem key={s.id} step={s} name={nameOf(s.node_id)} highlighted={focusNode === s.node_id} />
                 ))}
                 {stepList.length === 0 && <li className="muted">{live ? 'Waiting for the first step…' : 'No steps.'}</li>}
               </ol>
@@ -193,7 +206,17 @@ export function ExecutionPage() {
   );
 }
 
-function StepItem({ step: s, highlighted }: { step: ExecutionStep; highlighted: boolean }) {
+/** A node as users know it: the name they gave, the id (what expressions use) beside it. */
+function NodeName({ name, id, testId }: { name: string; id: string; testId?: string }) {
+  return (
+    <span data-testid={testId}>
+      <span className="strong">{name}</span>
+      {name !== id && <span className="muted small mono"> {id}</span>}
+    </span>
+  );
+}
+
+function StepItem({ step: s, name, highlighted }: { step: ExecutionStep; name: string; highlighted: boolean }) {
   const [open, setOpen] = useState(s.status === 'failed');
   const ref = useRef<HTMLLIElement>(null);
   useEffect(() => {
@@ -203,7 +226,7 @@ function StepItem({ step: s, highlighted }: { step: ExecutionStep; highlighted: 
     <li ref={ref} className={`step step-${s.status}${highlighted ? ' highlighted' : ''}`} data-testid={`step-${s.node_id}`} data-status={s.status}>
       <button type="button" className="step-head" aria-expanded={open} onClick={() => setOpen(!open)}>
         <span className={`badge badge-${s.status}`}>{s.status}</span>
-        <span className="strong mono">{s.node_id}</span>
+        <NodeName name={name} id={s.node_id} testId={`step-name-${s.node_id}`} />
         <span className="muted small">{s.node_type}</span>
         {s.attempt > 1 && <span className="muted small">attempt {s.attempt}</span>}
         <span className="step-dur">{formatDuration(s.duration_ms ?? durationBetween(s.started_at, s.finished_at))}</span>

@@ -1,4 +1,8 @@
-/** Executions list: filters (schema, status, trigger, date range), cursor pages, auto-refresh. */
+/**
+ * Executions list: filters (schema, status, trigger, date range), cursor pages, auto-refresh.
+ * A whole row opens its execution: the id's link stretches over the row (one tab stop, Enter
+ * opens it, middle-click opens a tab); the schema's own link stays on top of it.
+ */
 import { useMemo, useState } from 'react';
 import { Link, useSearchParams } from 'react-router-dom';
 import { useExecutions, useSchemas } from '../api/hooks';
@@ -90,7 +94,7 @@ export function ExecutionsPage() {
         </label>
       </div>
       <ErrorBanner error={list.error} />
-      <table className="table" data-testid="executions-table">
+      <table className="table table-row-links" data-testid="executions-table">
         <thead>
           <tr>
             <th scope="col">Execution</th>
@@ -106,7 +110,7 @@ export function ExecutionsPage() {
           {(list.data?.results ?? []).map((e) => (
             <tr key={e.id} data-testid={`execution-row-${e.id}`}>
               <td>
-                <Link to={`/executions/${e.id}`} className="mono">
+                <Link to={`/executions/${e.id}`} className="mono row-link" data-testid={`execution-link-${e.id}`}>
                   {e.id.slice(0, 8)}
                 </Link>
               </td>

@@ -1,14 +1,24 @@
-/** Schemas: search, status filter, create, import, duplicate, archive, delete. */
+/**
+ * Schemas: search, status filter, create (a name is required), import (a name already taken gets
+ * “(imported)”, and the editor says so), duplicate, archive, delete.
+ */
 import { useEffect, useRef, useState } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
-import { ApiError } from '../api/client';
+import { ApiError, get, itemsOf } from '../api/client';
 import { useCreateSchema, useDeleteSchema, useNodeTypes, useSchemaAction, useSchemas } from '../api/hooks';
-import type { Definition, NodeTypeSpec } from '../api/types';
+import type { Definition, NodeTypeSpec, Page, SchemaSummary } from '../api/types';
 import { Dialog } from '../components/Dialog';
 import { ErrorBanner, ErrorList } from '../components/ErrorList';
 import { Field } from '../components/Field';
 import { formatDate } from '../lib/format';
 import { defaultConfig } from '../lib/jsonSchema';
+import { unusedName } from '../lib/names';
+
+/** Names of the user's schemas that contain `name` (the API's search is a case-insensitive substring). */
+async function schemaNamesLike(name: string): Promise<string[]> {
+  const q = new URLSearchParams({ search: name.slice(0, 255), page_size: '200' });
+  return itemsOf(await get<SchemaSummary[] | Page<SchemaSummary>>(`/schemas/?${q.toString()}`)).map((s) => s.name);
+}
 
 /** A stored definition must be valid, so a new schema starts with its trigger node. */
 export function starterDefinition(trigger: NodeTypeSpec | undefined): Definition {
@@ -35,19 +45,31 @@ export function SchemaListPage() {
   const navigate = useNavigate();
   const [creating, setCreating] = useState(false);
   const [newName, setNewName] = useState('');
+  const [newNameError, setNewNameError] = useState<string | null>(null);
+  const newNameRef = useRef<HTMLInputElement>(null);
   const [newTrigger, setNewTrigger] = useState('manual_trigger');
   const types = useNodeTypes();
   const triggers = (types.data ?? []).filter((t) => t.is_trigger);
   const [importErr, setImportErr] = useState<{ message: string; errors: ApiError['errors'] } | null>(null);
   const fileRef = useRef<HTMLInputElement>(null);
 
+  const closeCreate = () => {
+    setCreating(false);
+    setNewNameError(null);
+  };
+
   const doCreate = async () => {
+    if (!newName.trim()) {
+      setNewNameError('Give the schema a name.');
+      newNameRef.current?.focus();
+      return;
+    }
     const s = await create.mutateAsync({
-      name: newName.trim() || 'Untitled schema',
+      name: newName.trim(),
       description: '',
       definition: starterDefinition(triggers.find((t) => t.type === newTrigger)),
     });
-    setCreating(false);
+    closeCreate();
     setNewName('');
     void navigate(`/schemas/${s.id}`);
   };
@@ -66,13 +88,16 @@ export function SchemaListPage() {
       setImportErr({ message: `${file.name} has no "definition" object (expected {name, description, definition}).`, errors: [] });
       return;
     }
+    const wanted = typeof body.name === 'string' && body.name.trim() ? body.name.trim() : file.name.replace(/\.json$/i, '');
     try {
+      const name = unusedName(wanted, await schemaNamesLike(wanted));
       const s = await create.mutateAsync({
-        name: typeof body.name === 'string' && body.name ? body.name : file.name.replace(/\.json$/i, ''),
+        name,
         description: typeof body.description === 'string' ? body.description : '',
         definition: body.definition as Definition,
       });
-      void navigate(`/schemas/${s.id}`);
+      const notice = name === wanted ? null : `Imported as “${name}”: a schema named “${wanted}” already exists.`;
+      void navigate(`/schemas/${s.id}`, { state: { notice } });
     } catch (e) {
       setImportErr({ message: (e as Error).message, errors: e instanceof ApiError ? e.errors : [] });
     }
@@ -208,11 +233,11 @@ export function SchemaListPage() {
       {creating && (
         <Dialog
           title="New schema"
-          onClose={() => setCreating(false)}
+          onClose={closeCreate}
           testId="new-schema-dialog"
           footer={
             <>
-              <button type="button" className="btn" onClick={() => setCreating(false)}>
+              <button type="button" className="btn" onClick={closeCreate}>
                 Cancel
               </button>
               <button type="submit" form="new-schema-form" className="btn btn-primary" disabled={create.isPending} data-testid="create-schema">
@@ -228,9 +253,20 @@ export function SchemaListPage() {
               void doCreate().catch(() => undefined);
             }}
           >
-            <Field id="new-schema-name" label="Name">
+            <Field id="new-schema-name" label="Name *" errors={newNameError ? [newNameError] : undefined} errorTestId="new-schema-name-error">
               {(control) => (
-                <input {...control} autoFocus value={newName} data-testid="new-schema-name" onChange={(e) => setNewName(e.target.value)} />
+                <input
+                  {...control}
+                  ref={newNameRef}
+                  aria-required
+                  data-autofocus
+                  value={newName}
+                  data-testid="new-schema-name"
+                  onChange={(e) => {
+                    setNewName(e.target.value);
+                    if (e.target.value.trim()) setNewNameError(null);
+                  }}
+                />
               )}
             </Field>
             <Field id="new-schema-trigger" label="Starts with">

@@ -63,4 +63,21 @@ describe('editor store', () => {
     expect(s.nodes.map((n) => n.id)).toEqual(['a', 'c']);
     expect(s.edges).toHaveLength(0);
   });
+
+  it('adds a node joined to the one it follows, as one undo step', () => {
+    let s = initialEditorState({ nodes: [{ id: 'c', type: 'condition' }], edges: [] });
+    s = editorReducer(s, { kind: 'addNode', spec: specs.get('log')!, position: { x: 280, y: 0 }, connectFrom: { source: 'c', port: 'true' } });
+    expect(s.edges.map((e) => [e.source, e.sourceHandle, e.target])).toEqual([['c', 'true', 'log']]);
+    expect(s.nodes.find((n) => n.id === 'log')!.selected).toBe(true);
+    s = editorReducer(s, { kind: 'undo' });
+    expect(s.nodes).toHaveLength(1);
+    expect(s.edges).toHaveLength(0);
+  });
+
+  it('adds a trigger unjoined (nothing leads into a trigger)', () => {
+    let s = initialEditorState({ nodes: [{ id: 'l', type: 'log' }], edges: [] });
+    s = editorReducer(s, { kind: 'addNode', spec: specs.get('manual_trigger')!, position: { x: 280, y: 0 }, connectFrom: { source: 'l', port: 'out' } });
+    expect(s.nodes).toHaveLength(2);
+    expect(s.edges).toHaveLength(0);
+  });
 });

@@ -28,7 +28,8 @@ export type EditorAction =
   | { kind: 'nodesChange'; changes: NodeChange<CanvasNode>[] }
   | { kind: 'edgesChange'; changes: EdgeChange<CanvasEdge>[] }
   | { kind: 'connect'; source: string; sourceHandle: string | null; target: string; specs: Map<string, NodeTypeSpec> }
-  | { kind: 'addNode'; spec: NodeTypeSpec; position: { x: number; y: number } }
+  /** `connectFrom`: also draw an edge from that node's port to the new node (one undo step). */
+  | { kind: 'addNode'; spec: NodeTypeSpec; position: { x: number; y: number }; connectFrom?: { source: string; port: string } }
   | { kind: 'updateNode'; id: string; patch: Partial<SchemaNodeData>; specs: Map<string, NodeTypeSpec>; coalesce?: string }
   | { kind: 'renameNodeId'; id: string; newId: string }
   | { kind: 'setVariables'; variables: JsonObject; coalesce?: string }
@@ -90,7 +91,17 @@ export function editorReducer(s: EditorState, a: EditorAction): EditorState {
         selected: true,
         data: { type: a.spec.type, name: a.spec.label, config: defaultConfig(a.spec.config_schema) },
       };
-      return commit(s, { nodes: [...s.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), node] });
+      const nodes = [...s.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), node];
+      const from = a.connectFrom;
+      if (!from || !s.nodes.some((n) => n.id === from.source) || !canConnect(from.source, from.port, id, [], a.spec)) return commit(s, { nodes });
+      const edge: CanvasEdge = {
+        id: edgeId(from.source, from.port, id, s.edges.map((e) => e.id)),
+        source: from.source,
+        target: id,
+        sourceHandle: from.port,
+        targetHandle: INPUT_HANDLE,
+      };
+      return commit(s, { nodes, edges: [...s.edges, edge] });
     }
     case 'updateNode': {
       const nodes = s.nodes.map((n) => (n.id === a.id ? { ...n, data: { ...n.data, ...a.patch } } : n));

@@ -37,14 +37,17 @@ export function EditorToolbar({
         {status}
       </span>
       <span className="muted small">v{version}</span>
-      {dirty && (
-        <span className="dirty-dot" data-testid="dirty">
-          ● Unsaved
-        </span>
-      )}
+      {/* A slot of fixed width: the marker coming and going never reflows the bar (or the canvas under it). */}
+      <span className="dirty-slot" role="status">
+        {dirty && (
+          <span className="dirty-dot" data-testid="dirty">
+            ● Unsaved
+          </span>
+        )}
+      </span>
       <div className="toolbar">
         <button type="button" className="btn" aria-label="Undo (Ctrl+Z)" title="Undo (Ctrl+Z)" data-testid="undo" disabled={!canUndo} onClick={commands.undo}>
-          ↶ Undo
+          ↶<span className="btn-text"> Undo</span>
         </button>
         <button
           type="button"
@@ -55,7 +58,7 @@ export function EditorToolbar({
           disabled={!canRedo}
           onClick={commands.redo}
         >
-          ↷ Redo
+          ↷<span className="btn-text"> Redo</span>
         </button>
         <button type="button" className="btn" data-testid="auto-layout" onClick={commands.autoLayout}>
           Auto-layout
