@@ -5,8 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 export PORT ?= 8000
+# The worker's /metrics for `make run`: moves with PORT, so a second copy (`PORT=8150 make run`) starts beside the first.
+WORKER_METRICS_PORT ?= $(shell echo $$(( $(PORT) + 1100 )))
 
-.PHONY: help run test test-backend test-frontend e2e lint fmt install frontend api-types api-types-check migrate seed bench bench-profile bench-scale bench-timers bench-all up down clean
+.PHONY: help run test test-backend test-frontend e2e lint fmt install frontend api-types api-types-check migrate seed bench bench-profile bench-instructions bench-scale bench-timers bench-all up down clean
 
 help:
 	@echo "make run    - install, migrate, seed demo data, start API + worker + beat on http://127.0.0.1:$(PORT)"
@@ -14,6 +16,7 @@ help:
 	@echo "make lint   - ruff, mypy, import-linter layers, manage.py check --deploy, makemigrations --check"
 	@echo "make bench  - the standard benchmark (real PostgreSQL, RabbitMQ, gunicorn, workers) + ceiling"
 	@echo "make bench-profile - cProfile of the two hot paths (webhook accept, worker walk), SQL per call"
+	@echo "make bench-instructions - instructions per webhook accept and per walk (callgrind; load-independent)"
 	@echo "make bench-scale / bench-timers / bench-all - 1M-step scale figures, 10k-timer lateness, all three"
 	@echo "make up / make down - docker compose dev stack"
 	@echo "make api-types - regenerate the editor's API types (frontend/src/api/schema.d.ts) from the OpenAPI document"
@@ -54,10 +57,14 @@ seed: migrate
 
 run: install frontend seed
 	@echo ""
-	@echo "  Schema is starting on http://127.0.0.1:$(PORT)  (sign in: demo@schema.local / demo)"
-	@echo "  Admin: http://127.0.0.1:$(PORT)/admin/   API docs: http://127.0.0.1:$(PORT)/api/docs/"
+	@echo "  Schema is starting (Ctrl-C stops it all):"
+	@echo "    web     editor + API  http://127.0.0.1:$(PORT)/   sign in: demo@schema.local / demo"
+	@echo "            API docs      http://127.0.0.1:$(PORT)/api/docs/   admin: http://127.0.0.1:$(PORT)/admin/"
+	@echo "    worker  runs the executions; metrics http://127.0.0.1:$(WORKER_METRICS_PORT)/metrics"
+	@echo "    beat    cron triggers and the reconciler"
+	@echo "    data    $(if $(DATABASE_URL),DATABASE_URL,var/db.sqlite3); broker $(if $(RABBITMQ_URL),RABBITMQ_URL,var/broker/ (files))"
 	@echo ""
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(BIN)/honcho start -f Procfile
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" WORKER_METRICS_PORT=$(WORKER_METRICS_PORT) $(BIN)/honcho start -f Procfile
 
 test: test-backend test-frontend e2e
 
@@ -90,6 +97,9 @@ bench: install
 
 bench-profile: install
 	$(PY) bench/hotpaths.py
+
+bench-instructions: install
+	$(PY) bench/instructions.py
 
 bench-scale: install
 	$(PY) bench/scale.py
