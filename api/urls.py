@@ -1,10 +1,11 @@
 """Routes of the HTTP API (mounted at /api/)."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from api.views.auth import CsrfView, LoginView, LogoutView, MeView
+from api.views.docs import SwaggerUIView
 from api.views.executions import ExecutionViewSet
 from api.views.health import LiveView, ReadyView
 from api.views.node_types import NodeTypeListView
@@ -28,5 +29,5 @@ urlpatterns = [
     path("auth/logout/", LogoutView.as_view(), name="auth-logout"),
     path("auth/me/", MeView.as_view(), name="auth-me"),
     path("schema/", SpectacularAPIView.as_view(), name="openapi-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="swagger-ui"),
+    path("docs/", SwaggerUIView.as_view(url_name="openapi-schema"), name="swagger-ui"),
 ]

@@ -15,6 +15,13 @@ CSRF_TRUSTED_ORIGINS = env.list(
     "DJANGO_CSRF_TRUSTED_ORIGINS", default=["http://127.0.0.1:5173", "http://localhost:5173"]
 )
 
+# Static files (the admin's, Swagger UI's) come straight from the installed apps — no collectstatic
+# on a developer's machine, so no `staticfiles/` and no whitenoise warning about it — and the
+# editor's build is re-read on each request while it is rebuilt (base.py: production serves
+# collected files, never re-scanned).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+
 _broker_dir = BASE_DIR / "var" / "broker"
 RABBITMQ_URL = env("RABBITMQ_URL", default="filesystem://")
 CELERY_BROKER_URL = RABBITMQ_URL
