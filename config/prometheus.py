@@ -76,8 +76,13 @@ def start_worker_metrics_server(port: int, broker_url: str, queues: Iterable[str
     try:
         start_http_server(port, registry=registry)
         logger.info("worker metrics on :%d/metrics", port)
-    except OSError as exc:
-        logger.warning("worker metrics server not started on :%d: %s", port, exc)
+    except OSError as exc:  # e.g. a second copy of `make run` on the same port: the worker runs on
+        logger.warning(
+            "worker metrics not served: port %d: %s (set WORKER_METRICS_PORT to a free port)",
+            port,
+            exc.strerror or exc,
+            extra={"port": port},
+        )
 
 
 def mark_process_dead(pid: int) -> None:

@@ -5,6 +5,8 @@ transport (both under `var/`). Point both at PostgreSQL and RabbitMQ for anythin
 SQLite and the filesystem broker have no delayed delivery, no dead-lettering and one writer.
 """
 
+from pathlib import Path
+
 from .base import *  # noqa: F403
 from .base import BASE_DIR, env
 
@@ -22,8 +24,15 @@ CSRF_TRUSTED_ORIGINS = env.list(
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 
-_broker_dir = BASE_DIR / "var" / "broker"
-RABBITMQ_URL = env("RABBITMQ_URL", default="filesystem://")
+# Embedded mode keeps its files together: the filesystem broker's folders sit beside the SQLite
+# database (`var/`; a DATABASE_URL=sqlite:///… elsewhere takes them along, so two copies or a test
+# never share a queue).
+_sqlite = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"  # noqa: F405
+_var_dir = Path(DATABASES["default"]["NAME"]).parent if _sqlite else BASE_DIR / "var"  # noqa: F405
+_broker_dir = _var_dir / "broker"
+# The filesystem transport ignores the host, but without one kombu warns "No hostname was supplied"
+# each time it opens a connection (every delayed message).
+RABBITMQ_URL = env("RABBITMQ_URL", default="filesystem://localhost//")
 CELERY_BROKER_URL = RABBITMQ_URL
 if RABBITMQ_URL.startswith("filesystem"):
     for sub in ("out", "processed", "control"):
@@ -40,7 +49,7 @@ if RABBITMQ_URL.startswith("filesystem"):
 
 # SQLite (embedded mode): the API, worker and beat write concurrently, so wait for locks instead
 # of failing, and use WAL so readers do not block the writer.
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+if _sqlite:
     DATABASES["default"]["OPTIONS"] = {  # noqa: F405
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",
