@@ -470,6 +470,262 @@ for (const t of tests) {
   if (ONLY && !t.name.includes(ONLY) && t.name !== 'sign in') continue;
   consoleErrors = [];
   const started = Date.now();
+// ---- issue 14, items 11 and 12: what a user notices, at 1024, 1280 and 1920 wide -------------
+const WIDTHS = [1024, 1280, 1920];
+const DEFAULT_VIEWPORT = { width: 1440, height: 900 };
+
+/** The canvas zoom React Flow applies (its viewport's CSS transform). */
+async function canvasZoom() {
+  const t = await page.locator('.react-flow__viewport').evaluate((el) => el.style.transform);
+  const m = /scale\(([\d.]+)\)/.exec(t);
+  assert(m, `the canvas has a zoom (${t})`);
+  return Number(m[1]);
+}
+
+/** Six named nodes in a row: trigger → set → condition → log → log → end. */
+const sixNodes = () => ({
+  nodes: [
+    { id: 'start', type: 'manual_trigger', name: 'Start', config: {}, position: { x: 0, y: 0 } },
+    { id: 'assign', type: 'set', name: 'Remember amount', config: { assignments: [{ name: 'amount', value: '{{ trigger.amount }}' }] }, position: { x: 30, y: 40 } },
+    { id: 'check', type: 'condition', name: 'Big order?', config: { expression: '{{ vars.amount > 10 }}' }, position: { x: 60, y: 80 } },
+    { id: 'note', type: 'log', name: 'Note it', config: { message: 'big order' }, position: { x: 90, y: 120 } },
+    { id: 'again', type: 'log', name: 'Note again', config: { message: 'still big' }, position: { x: 120, y: 160 } },
+    { id: 'done', type: 'end', name: 'Done', config: {}, position: { x: 150, y: 200 } },
+  ],
+  edges: [
+    { id: 'e1', source: 'start', target: 'assign', source_port: 'out' },
+    { id: 'e2', source: 'assign', target: 'check', source_port: 'out' },
+    { id: 'e3', source: 'check', target: 'note', source_port: 'true' },
+    { id: 'e4', source: 'note', target: 'again', source_port: 'out' },
+    { id: 'e5', source: 'again', target: 'done', source_port: 'out' },
+  ],
+  variables: {},
+});
+
+let sixUrl = '';
+/** The six-node schema's editor URL (imported once; any of these tests may run alone). */
+async function sixNodesUrl() {
+  if (!sixUrl) {
+    await importDefinition(`E2E six ${stamp}`, sixNodes());
+    sixUrl = page.url();
+  }
+  return sixUrl;
+}
+test('editor at 1024/1280/1920: steady toolbar, readable auto-layout, small minimap', async () => {
+  await sixNodesUrl();
+  try {
+    for (const width of WIDTHS) {
+      await page.setViewportSize({ width, height: 800 });
+      await page.goto(sixUrl);
+      await page.locator(tid('editor')).waitFor();
+      await page.locator(tid('node-done')).waitFor();
+      // Opening fits the graph at a readable zoom.
+      await page.waitForTimeout(300);
+      assert((await canvasZoom()) >= 0.7, `${width}: opened at a readable zoom (got ${await canvasZoom()})`);
+
+      // The Unsaved marker neither wraps the bar nor moves the canvas.
+      const bar = tid('editor') + ' .editor-bar';
+      const cleanBar = await page.locator(bar).boundingBox();
+      const cleanCanvas = await page.locator(tid('canvas')).boundingBox();
+      await page.locator(tid('schema-name')).fill(`E2E six ${stamp} ✎`);
+      await page.locator(tid('dirty')).waitFor();
+      const dirtyBar = await page.locator(bar).boundingBox();
+      const dirtyCanvas = await page.locator(tid('canvas')).boundingBox();
+      assert(Math.abs(dirtyBar.height - cleanBar.height) < 1, `${width}: toolbar ${cleanBar.height}px clean, ${dirtyBar.height}px with Unsaved`);
+      assert(Math.abs(dirtyCanvas.y - cleanCanvas.y) < 1, `${width}: the canvas stays put when Unsaved shows`);
+      const overflow = await page.locator(bar).evaluate((el) => el.scrollWidth - el.clientWidth);
+      assert(overflow <= 0, `${width}: every toolbar button fits (${overflow}px over)`);
+      const buttons = await page.locator(`${bar} .toolbar .btn`).evaluateAll((els) => new Set(els.map((e) => Math.round(e.getBoundingClientRect().top))).size);
+      assert(buttons === 1, `${width}: the toolbar buttons sit on one row (${buttons} rows)`);
+
+      // Auto-layout: six nodes left to right, still readable; the trigger is in view.
+      await page.locator(tid('auto-layout')).click();
+      await page.waitForTimeout(500);
+      const zoom = await canvasZoom();
+      assert(zoom >= 0.7, `${width}: zoom after Auto-layout is ${zoom.toFixed(2)} (want ≥ 0.7)`);
+      const canvas = await page.locator(tid('canvas')).boundingBox();
+      const start = await page.locator(tid('node-start')).boundingBox();
+      assert(start.x >= canvas.x && start.x + start.width <= canvas.x + canvas.width, `${width}: the trigger is in view after Auto-layout`);
+
+      // The minimap takes a small corner, or none where the canvas is narrow.
+      const map = page.locator('.react-flow__minimap');
+      if (await map.isVisible()) {
+        const m = await map.boundingBox();
+        const share = (m.width * m.height) / (canvas.width * canvas.height);
+        assert(share <= 0.06, `${width}: the minimap covers ${(share * 100).toFixed(0)} % of the canvas`);
+      } else {
+        assert(canvas.width < 600, `${width}: the minimap is hidden only on a narrow canvas (${canvas.width}px)`);
+      }
+      await shot(`13-editor-auto-layout-${width}`);
+    }
+  } finally {
+    await page.setViewportSize(DEFAULT_VIEWPORT);
+  }
+});
+
+test('side panels fold away and stay folded after a reload', async () => {
+  await page.setViewportSize({ width: 1280, height: 800 });
+  try {
+    await page.goto(await sixNodesUrl());
+    await page.locator(tid('editor')).waitFor();
+    const before = (await page.locator(tid('canvas')).boundingBox()).width;
+    await page.locator(tid('palette-slot-toggle')).click();
+    await page.locator(tid('details-slot-toggle')).click();
+    assert(!(await page.locator(tid('palette')).isVisible()), 'the palette is folded');
+    assert(!(await page.locator(tid('schema-panel')).isVisible()), 'the details panel is folded');
+    await page.waitForTimeout(200);
+    const wider = (await page.locator(tid('canvas')).boundingBox()).width;
+    assert(wider > before + 400, `the canvas takes the room (${before} → ${wider}px)`);
+    await page.reload();
+    await page.locator(tid('editor')).waitFor();
+    assert((await page.locator(tid('palette-slot')).getAttribute('data-collapsed')) === 'true', 'the palette stays folded after a reload');
+    assert((await page.locator(tid('details-slot-toggle')).getAttribute('aria-expanded')) === 'false', 'so does the details panel');
+    await shot('14-editor-panels-folded-1280');
+    await audit('editor, panels folded');
+    await page.locator(tid('palette-slot-toggle')).click();
+    await page.locator(tid('details-slot-toggle')).click();
+    await page.locator(tid('palette')).waitFor();
+    await page.locator(tid('schema-panel')).waitFor();
+  } finally {
+    await page.setViewportSize(DEFAULT_VIEWPORT);
+  }
+});
+
+test('the first click on "+ Add item" after typing in an expression field adds an item', async () => {
+  for (const width of WIDTHS) {
+    await page.setViewportSize({ width, height: 800 });
+    try {
+      await page.goto(await sixNodesUrl());
+      await page.locator(tid('editor')).waitFor();
+      await selectNode('assign');
+      const items = page.locator(`${tid('field-config.assignments')} .array-item`);
+      const count = await items.count();
+      await page.locator(tid('field-config.assignments[0].value')).click();
+      await page.keyboard.type(' ');
+      await page.locator('.expr-hint').first().waitFor();
+      await shot(`15-expression-hint-${width}`);
+      await page.locator(tid('add-config.assignments')).click();
+      await page.waitForFunction(
+        ({ sel, n }) => document.querySelectorAll(sel).length === n,
+        { sel: '[data-testid="field-config.assignments"] .array-item', n: count + 1 },
+        { timeout: 2000 },
+      ).catch(() => undefined);
+      assert((await items.count()) === count + 1, `${width}: one click added an item (${count} → ${await items.count()})`);
+    } finally {
+      await page.setViewportSize(DEFAULT_VIEWPORT);
+    }
+  }
+});
+
+test('new schema: the dialog opens on Name and refuses an empty one; keyboard-added nodes are joined', async () => {
+  await page.goto(`${BASE}/schemas`);
+  await page.locator(tid('schema-table')).waitFor();
+  await page.locator(tid('new-schema')).click();
+  await page.locator(tid('new-schema-dialog')).waitFor();
+  const focused = await page.evaluate(() => document.activeElement?.getAttribute('data-testid'));
+  assert(focused === 'new-schema-name', `the dialog focuses Name (focused: ${focused})`);
+  await page.locator(tid('create-schema')).click();
+  const error = page.locator(tid('new-schema-name-error'));
+  await error.waitFor();
+  assert((await error.textContent()).includes('name'), 'the Name field says why');
+  assert((await page.locator(tid('new-schema-name')).getAttribute('aria-invalid')) === 'true', 'Name is marked invalid');
+  assert(/\/schemas$/.test(page.url()) && (await page.locator(tid('new-schema-dialog')).isVisible()), 'no schema was created');
+  await shot('16-new-schema-empty-name');
+  await page.locator(tid('new-schema-name')).fill(`E2E keyboard ${stamp}`);
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/\/schemas\/[0-9a-f-]{8,}/);
+  await page.locator(tid('node-trigger')).waitFor();
+
+  // Select the trigger, then add two nodes from the palette with the keyboard.
+  await selectNode('trigger');
+  await page.locator(tid('palette-log')).focus();
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelector('[data-testid="node-id"]')?.value === 'log');
+  await page.locator(tid('palette-end')).focus();
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelector('[data-testid="node-id"]')?.value === 'end');
+  assert((await page.locator('.react-flow__edge').count()) === 2, 'each keyboard-added node is joined to the one selected before');
+  const boxes = await Promise.all(['trigger', 'log', 'end'].map((id) => page.locator(tid(`node-${id}`)).boundingBox()));
+  for (let i = 1; i < boxes.length; i++) assert(boxes[i].x >= boxes[i - 1].x + boxes[i - 1].width, 'each sits right of the node it follows, not on it');
+  await shot('17-editor-keyboard-added');
+  await page.locator(tid('save')).click();
+  await page.locator(tid('notice')).filter({ hasText: 'Saved' }).waitFor();
+  const saved = await apiCall('GET', `/schemas/${page.url().split('/').pop()}/`);
+  const edges = saved.body.definition.edges.map((e) => `${e.source}.${e.source_port ?? 'out'}→${e.target}`).sort();
+  assert(JSON.stringify(edges) === JSON.stringify(['log.out→end', 'trigger.out→log']), `stored edges: ${edges}`);
+});
+
+test('importing a schema whose name is taken adds "(imported)" and says so', async () => {
+  const name = `E2E twice ${stamp}`;
+  await importDefinition(name, sixNodes());
+  assert((await page.locator(tid('schema-name')).inputValue()) === name, 'the first import keeps its name');
+  await importDefinition(name, sixNodes());
+  assert((await page.locator(tid('schema-name')).inputValue()) === `${name} (imported)`, 'the second import is suffixed');
+  assert((await page.locator(tid('notice')).textContent()).includes('already exists'), 'the editor says why');
+  await shot('18-import-renamed');
+});
+
+test('runs show node names; a cancelled run shows where it stopped and can be re-run', async () => {
+  await importDefinition(`E2E cancel ${stamp}`, {
+    nodes: [
+      { id: 'start', type: 'manual_trigger', name: 'Start', config: {}, position: { x: 0, y: 0 } },
+      { id: 'approval', type: 'wait', name: 'Manager approval', config: {}, position: { x: 280, y: 0 } },
+      { id: 'done', type: 'end', name: 'Done', config: {}, position: { x: 560, y: 0 } },
+    ],
+    edges: [
+      { id: 'e1', source: 'start', target: 'approval', source_port: 'out' },
+      { id: 'e2', source: 'approval', target: 'done', source_port: 'out' },
+    ],
+    variables: {},
+  });
+  await runNow({ order: 8 });
+  assert((await waitExecutionStatus(['paused', 'failed', 'completed'])) === 'paused', 'the run waits');
+  await page.locator(tid('waiting-node')).waitFor();
+  assert((await page.locator(tid('waiting-node')).textContent()).includes('Manager approval'), 'the waiting panel names the node');
+  await page.locator(tid('step-name-start')).waitFor();
+  assert((await page.locator(tid('step-name-start')).textContent()).includes('Start'), 'the step list shows the name users gave');
+  const firstRun = page.url();
+  await page.locator(tid('cancel-execution')).click();
+  assert((await waitExecutionStatus(['cancelled'])) === 'cancelled', 'cancelled');
+  await page.locator(tid('stopped-at')).waitFor();
+  assert((await page.locator(tid('stopped-at')).textContent()).includes('Manager approval'), 'it says where the run stopped');
+  assert((await page.locator(tid('node-approval')).getAttribute('data-status')) === 'cancelled', 'the canvas marks that node');
+  for (const width of WIDTHS) {
+    await page.setViewportSize({ width, height: 800 });
+    await page.waitForTimeout(200);
+    await shot(`19-execution-cancelled-${width}`);
+  }
+  await page.setViewportSize(DEFAULT_VIEWPORT);
+  await audit('cancelled execution');
+  await page.locator(tid('rerun-execution')).click();
+  await page.waitForURL((url) => url.toString() !== firstRun && /\/executions\/[0-9a-f-]{8,}/.test(url.toString()));
+  assert((await waitExecutionStatus(['paused', 'failed', 'completed'])) === 'paused', 'the re-run runs again to the wait');
+  await page.locator(tid('cancel-execution')).click();
+  await waitExecutionStatus(['cancelled']);
+});
+
+test('executions list: a click anywhere on a row, or Enter on it, opens the execution', async () => {
+  await page.goto(`${BASE}/executions`);
+  await page.locator(tid('executions-table')).waitFor();
+  const row = page.locator('[data-testid^="execution-row-"]').first();
+  await row.waitFor();
+  const id = (await row.getAttribute('data-testid')).replace('execution-row-', '');
+  // A click on the "Created" cell (plain text). Playwright's own click would refuse: the row's
+  // link lies over the cell, which is the point.
+  const cell = await row.locator('td').nth(4).boundingBox();
+  await page.mouse.click(cell.x + cell.width / 2, cell.y + cell.height / 2);
+  await page.waitForURL(new RegExp(`/executions/${id}$`));
+  await page.goBack();
+  await page.locator(tid(`execution-link-${id}`)).focus();
+  await page.keyboard.press('Enter');
+  await page.waitForURL(new RegExp(`/executions/${id}$`));
+  await page.goBack();
+  // The schema's link in the row still opens the schema.
+  await page.locator(tid(`execution-row-${id}`)).locator('a[href^="/schemas/"]').click();
+  await page.waitForURL(/\/schemas\/[0-9a-f-]{8,}$/);
+  await page.locator(tid('editor')).waitFor();
+});
+
   try {
     await t.fn();
     if (consoleErrors.length) throw new Error(`browser console errors:\n  ${consoleErrors.join('\n  ')}`);
