@@ -8,6 +8,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from engine.errors import public_step_error, public_step_output
 from executions_app.models import Execution, ExecutionStep, TriggerType
 from schemas_app.models import Schema, SchemaStatus, SchemaVersion
 from schemas_app.services import MAX_SECRET_GRACE_SECONDS
@@ -217,6 +218,15 @@ class ExecutionStepSerializer(serializers.ModelSerializer):  # type: ignore[type
             "duration_ms",
         ]
         read_only_fields = fields
+
+    def to_representation(self, instance: ExecutionStep) -> dict[str, Any]:
+        data: dict[str, Any] = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is None or not request.user.is_staff:
+            # Tracebacks are for staff only (docs/contracts.md): others get the message and its data.
+            data["output"] = public_step_output(data["output"])
+            data["error"] = public_step_error(data["error"])
+        return data
 
 
 class ExecuteRequestSerializer(PayloadSerializer):

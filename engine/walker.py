@@ -14,21 +14,23 @@ walks many steps in one call and checkpoints through the `ExecutionStore`:
 * `delay`, `wait` and retry back-off pause the whole execution (other queued branches continue
   after the resume); the store schedules the timer in the same transaction.
 * Node errors retry per the node's policy, then follow the `error` port (`on_error: error`) or
-  fail the execution. Reaching an `end` node completes the execution at once with its output.
+  fail the execution. A failed step records the node's message as its `error` and the type and
+  details as its output (`engine.errors.step_failure`); an exception that is not an `EngineError`
+  is a bug of ours: a generic sentence, its traceback only under the staff-only output key.
+  Reaching an `end` node completes the execution at once with its output.
 * Cancellation is checked before every step.
 """
 
 from __future__ import annotations
 
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from random import Random
 from typing import Any
 
-from engine.errors import DefinitionError, NodeError
+from engine.errors import DefinitionError, NodeError, fail_node_output, step_failure
 from engine.graph import ERROR_PORT, Graph, NodeSpec
 from engine.limits import MAX_EXECUTION_BYTES, MAX_STEP_BYTES, ValueTooLarge, json_safe, safe_text
 from engine.nodes import NODE_TYPES, NodeContext, NodeResult, NodeServices, NodeType
@@ -266,7 +268,7 @@ class _Walk:
                 "failed",
                 attempt=item["attempt"],
                 input_=recorded_input,
-                output=None,
+                output=fail_node_output(result.fail_message),
                 error=result.fail_message,
                 started=started,
                 t0=t0,
@@ -315,15 +317,15 @@ class _Walk:
     def _node_error(
         self, node: NodeSpec, item: dict[str, Any], exc: Exception, started: datetime, t0: float
     ) -> WalkOutcome | None:
-        message = safe_text(f"{type(exc).__name__}: {exc}") or ""
-        trace = safe_text("".join(traceback.format_exception(exc)))
+        failure = step_failure(exc, clean=safe_text)
+        message = failure.message
         self._record(
             node,
             "failed",
             attempt=item["attempt"],
             input_=item.get("input"),
-            output=None,
-            error=trace,
+            output=json_safe(failure.output)[0],
+            error=message,
             started=started,
             t0=t0,
         )
@@ -345,8 +347,9 @@ class _Walk:
             return self._pause(Waiting(node.id, "retry", resume_at))
         self.state["queue"].pop(0)
         if node.on_error == "error":
+            # The flow sees what the owner sees: the message (never an internal error's own text).
             details = exc.details if isinstance(exc, NodeError) else {}
-            output, _ = json_safe({"error": safe_text(str(exc)), "type": type(exc).__name__, **details})
+            output, _ = json_safe({"error": message, "type": type(exc).__name__, **details})
             self._succeeded(node, output, ERROR_PORT)
             return None
         self.state["failed"] = {"node_id": node.id, "attempt": item["attempt"], "error": message, "item": item}

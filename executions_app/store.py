@@ -18,6 +18,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from engine.errors import STAFF_ONLY_OUTPUT_KEY
 from engine.store import Checkpoint, ExecutionSnapshot, StepRecord, Waiting
 from schemas_app.models import SchemaVersion
 
@@ -40,6 +41,16 @@ def _definition_text(version_id: int) -> str:
         version_id,
         lambda: json.dumps(SchemaVersion.objects.values_list("definition", flat=True).get(pk=version_id)),
     )
+
+
+def _log_with_traceback(msg: str, args: tuple[Any, ...], extra: dict[str, Any], output: dict[str, Any]) -> None:
+    """An ERROR line carrying the traceback the walker kept (the exception object is gone by now):
+    it comes out as `exc_info`, like any other ERROR with a traceback."""
+    if not logger.isEnabledFor(logging.ERROR):
+        return
+    record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, msg, args, None, extra=extra)
+    record.exc_text = str((output.get(STAFF_ONLY_OUTPUT_KEY) or {}).get("traceback") or "") or None
+    logger.handle(record)
 
 
 class DjangoExecutionStore:
@@ -139,29 +150,33 @@ class DjangoExecutionStore:
         return updated
 
     def _observe(self, execution_id: str, steps: Sequence[StepRecord]) -> None:
+        """One line per step. A failed step is a WARNING with its message — a business result any
+        user can cause (an HTTP error answer, a `fail` node, a bad expression) must not flood the
+        error logs and alerts; only an internal error (a bug of ours) is an ERROR with its traceback."""
         schema_id = self._meta.get(execution_id, ("", ""))[0]
         for step in steps:
             metrics.STEP_DURATION.labels(step.node_type, step.status).observe(step.duration_ms / 1000)
-            log = logger.error if step.status == "failed" else logger.info
-            log(
-                "step %s %s (%s, attempt %d, %.1f ms)",
-                step.node_id,
-                step.status,
-                step.node_type,
-                step.attempt,
-                step.duration_ms,
-                extra={
-                    "seq": step.seq,
-                    "node_type": step.node_type,
-                    "step_status": step.status,
-                    "attempt": step.attempt,
-                    "duration_ms": step.duration_ms,
-                    **({"error": step.error} if step.error else {}),
-                    # The record's own context (cheaper than entering log_context per step).
-                    "schema_id": schema_id,
-                    "node_id": step.node_id,
-                },
-            )
+            extra = {
+                "seq": step.seq,
+                "node_type": step.node_type,
+                "step_status": step.status,
+                "attempt": step.attempt,
+                "duration_ms": step.duration_ms,
+                # The record's own context (cheaper than entering log_context per step).
+                "execution_id": execution_id,
+                "schema_id": schema_id,
+                "node_id": step.node_id,
+            }
+            args = (step.node_id, step.status, step.node_type, step.attempt, step.duration_ms)
+            if step.status != "failed":
+                logger.info("step %s %s (%s, attempt %d, %.1f ms)", *args, extra=extra)
+                continue
+            error = step.output.get("error") if isinstance(step.output, dict) else None
+            extra.update(error=step.error or "", error_type=error.get("type") if isinstance(error, dict) else None)
+            if isinstance(error, dict) and error.get("internal"):
+                _log_with_traceback("step %s %s (%s, attempt %d, %.1f ms): %s", (*args, step.error), extra, step.output)
+            else:
+                logger.warning("step %s %s (%s, attempt %d, %.1f ms): %s", *args, step.error, extra=extra)
 
     def _finished(self, execution_id: str, status: str, updated: int, **fields: Any) -> None:
         if updated:

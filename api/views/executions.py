@@ -48,7 +48,8 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     @extend_schema(responses={200: ExecutionStepSerializer(many=True), **_errors})
     @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None)
     def steps(self, request: Request, pk: Any = None) -> Response:
-        return Response(ExecutionStepSerializer(execution_steps(self.get_object()), many=True).data)
+        steps = execution_steps(self.get_object())
+        return Response(ExecutionStepSerializer(steps, many=True, context={"request": request}).data)
 
     @extend_schema(request=None, responses={202: ExecutionSerializer, **_errors})
     @action(detail=True, methods=["post"], filterset_class=None)

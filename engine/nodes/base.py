@@ -1,9 +1,10 @@
 """What every node type shares: the class to subclass, its run context and its result.
 
 A node type is a class with declarative attributes (shown by `GET /api/node-types/`) and a
-`run(ctx)` that returns a `NodeResult` or raises (`NodeError` for business failures; any other
-exception is treated the same but recorded with its traceback). Nodes never touch the store: the
-walker turns results into steps, checkpoints and pauses.
+`run(ctx)` that returns a `NodeResult` or raises (`NodeError` for business failures, its message
+shown to the schema's owner; any other exception is retried the same way but is an internal
+error: owners see a generic sentence, its traceback goes to staff and the logs). Nodes never
+touch the store: the walker turns results into steps, checkpoints and pauses.
 """
 
 from __future__ import annotations

@@ -202,10 +202,10 @@ def test_retry_with_backoff_then_success() -> None:
         ("call", "success", 3),
         ("done", "success", 1),
     ]
-    assert "NodeError: service unavailable" in (store.get(ex).steps[1].error or "")
+    assert store.get(ex).steps[1].error == "service unavailable"  # the message, no type or traceback
 
 
-def test_retry_exhausted_fails_with_traceback_then_retry_from_failed_step() -> None:
+def test_retry_exhausted_fails_with_the_message_then_retry_from_failed_step() -> None:
     Effect.failures_left = 5
     d = chain(
         node("t", "manual_trigger"),
@@ -217,7 +217,7 @@ def test_retry_exhausted_fails_with_traceback_then_retry_from_failed_step() -> N
     record = store.get(ex)
     assert outcome.status == "failed" and record.status == "failed" and record.error_node_id == "call"
     assert "service unavailable" in (record.error or "")
-    assert "Traceback" in (record.steps[-1].error or "")
+    assert record.steps[-1].error == "service unavailable"
     assert current_node_id(record.checkpoint) == "call"
     with pytest.raises(InvalidTransition):
         store.resume(ex, {})

@@ -75,7 +75,8 @@ def test_hostile_expression_fails_the_step_cleanly(api: APIClient, user: Any, na
     assert execution["status"] == "failed"
     boom = step(steps, "boom")
     assert boom["status"] == "failed"
-    assert "ExpressionError: node 'boom' field 'config.assignments[0].value'" in boom["error"], boom["error"]
+    assert boom["error"].startswith("node 'boom' field 'config.assignments[0].value': "), boom["error"]
+    assert boom["output"]["error"]["type"] == "ExpressionError"
     assert "node 'boom' failed" in execution["error"]
     assert "pwned" not in execution["context"]
     assert [s["node_id"] for s in steps] == ["start", "boom"]  # nothing after the failed node ran

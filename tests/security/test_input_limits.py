@@ -259,7 +259,7 @@ def test_oversized_step_output_fails_the_step_with_a_clear_error(api: APIClient,
     steps = api.get(f"/api/executions/{execution_id}/steps/").json()
     assert execution["status"] == "failed"
     fat = step(steps, "fat")
-    assert fat["status"] == "failed" and fat["output"] is None
+    assert fat["status"] == "failed" and fat["output"]["error"]["type"] == "NodeError"
     assert f"more than the limit of {MAX_STEP_BYTES} bytes" in fat["error"]
     assert "xxxx" not in json.dumps(execution["context"])  # nothing of it was kept
     assert [s["seq"] for s in steps] == [1, 2]
