@@ -80,7 +80,7 @@ function walk(ex, startId, input) {
     let port = 'out';
     let output = data;
     if (node.type === 'fail') {
-      list.push({ id: list.length + 1, node_id: cur, node_type: node.type, status: 'failed', attempt: 1, input: data, output: null, error: `Traceback (most recent call last):\n  File "engine/nodes/fail.py", line 12, in run\nNodeFailed: ${node.config?.message || 'failed'}`, started_at: started, finished_at: now(), duration_ms: 0.4 });
+      list.push({ id: list.length + 1, node_id: cur, node_type: node.type, status: 'failed', attempt: 1, input: data, output: { error: { type: 'fail', message: node.config?.message || 'failed', details: {} } }, error: node.config?.message || 'failed', started_at: started, finished_at: now(), duration_ms: 0.4 });
       ex.status = 'failed'; ex.error = node.config?.message || 'failed'; ex.finished_at = now(); ex.current_node_id = cur;
       return;
     }

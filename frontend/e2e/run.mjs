@@ -344,16 +344,23 @@ test('a failing node shows its error', async () => {
   assert(status === 'failed', `execution failed (got ${status})`);
   await page.locator(tid('step-error-boom')).waitFor();
   const text = await page.locator(tid('step-error-boom')).textContent();
-  assert(text.length > 0, 'the step error is shown');
+  assert(text.includes(LONG_FAILURE), `the step error is the node's whole message (got ${text.slice(0, 200)})`);
+  assert(!/Traceback|File "/.test(text), 'no traceback is shown to the owner');
+  for (const id of ['step-error-boom', 'execution-error']) {
+    const box = await page.locator(tid(id)).evaluate((el) => ({ scroll: el.scrollWidth, client: el.clientWidth }));
+    assert(box.scroll <= box.client + 1, `${id} wraps instead of clipping (${box.scroll} > ${box.client} px)`);
+  }
   assert(await page.locator(`${tid('node-boom')}.status-failed`).count(), 'the failed node is red');
   assert(await page.locator(tid('retry-execution')).isVisible(), 'retry is offered');
   await shot('06-execution-failed');
 });
 
+// A long sentence with a long unbroken URL: it must wrap in the timeline, not run off the panel.
+const LONG_FAILURE = `e2e: intentional failure after calling https://api.example.com/${'orders/'.repeat(30)}7?expand=${'x'.repeat(120)} and more words to wrap`;
 function failConfig() {
   const props = specOf('fail')?.config_schema?.properties ?? {};
   const key = Object.keys(props).find((k) => /message|error|reason/i.test(k));
-  return key ? { [key]: 'e2e: intentional failure' } : {};
+  return key ? { [key]: LONG_FAILURE } : {};
 }
 
 test('resume a waiting execution', async () => {

@@ -169,9 +169,9 @@ export function ExecutionPage() {
             {e.error && (
               <section>
                 <h2>Error</h2>
-                <pre className="stack" tabIndex={0} data-testid="execution-error">
+                <p className="error-message" tabIndex={0} data-testid="execution-error">
                   {e.error}
-                </pre>
+                </p>
               </section>
             )}
             <section>
@@ -239,9 +239,9 @@ function StepItem({ step: s, name, highlighted }: { step: ExecutionStep; name: s
           {s.error && (
             <>
               <h3>Error</h3>
-              <pre className="stack" tabIndex={0} data-testid={`step-error-${s.node_id}`}>
+              <p className="error-message" tabIndex={0} data-testid={`step-error-${s.node_id}`}>
                 {s.error}
-              </pre>
+              </p>
             </>
           )}
           <h3>Input</h3>
