@@ -31,7 +31,9 @@ NOISE = [
     "No directory at",  # whitenoise: a staticfiles/ that `make run` never collects
     "Traceback",
     '"level": "ERROR"',
+    "ERROR/",  # Celery's own format, e.g. a prefork child "exited with signal 15" when Ctrl-C stops it
     "worker metrics not served",
+    "sending SIGKILL",  # honcho, when a process did not stop within 5 s of Ctrl-C
 ]
 
 
@@ -123,7 +125,7 @@ def test_make_run_processes_start_and_run_a_delayed_execution_quietly(tmp_path: 
         assert _wait_for(waiting_at_approval, 60), "".join(lines)
         time.sleep(2)  # a last beat tick and its reconcile
     finally:
-        os.killpg(honcho.pid, signal.SIGTERM)
+        os.killpg(honcho.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
         try:
             honcho.wait(timeout=30)
         except subprocess.TimeoutExpired:

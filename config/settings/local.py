@@ -34,6 +34,9 @@ _broker_dir = _var_dir / "broker"
 # each time it opens a connection (every delayed message).
 RABBITMQ_URL = env("RABBITMQ_URL", default="filesystem://localhost//")
 CELERY_BROKER_URL = RABBITMQ_URL
+# One worker process with threads: less memory, and Ctrl-C (which reaches every process of `make
+# run`) stops it without the prefork pool's "ForkPoolWorker-1 exited with signal 15" ERROR lines.
+CELERY_WORKER_POOL = env("CELERY_WORKER_POOL", default="threads")
 if RABBITMQ_URL.startswith("filesystem"):
     for sub in ("out", "processed", "control"):
         (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
