@@ -470,13 +470,6 @@ test('schema list: search, duplicate, archive, delete', async () => {
   await page.waitForFunction(() => document.querySelectorAll('[data-testid^="schema-row-"]').length === 0);
 });
 
-// ---- runner --------------------------------------------------------------------------------
-let passed = 0;
-let failed = 0;
-for (const t of tests) {
-  if (ONLY && !t.name.includes(ONLY) && t.name !== 'sign in') continue;
-  consoleErrors = [];
-  const started = Date.now();
 // ---- issue 14, items 11 and 12: what a user notices, at 1024, 1280 and 1920 wide -------------
 const WIDTHS = [1024, 1280, 1920];
 const DEFAULT_VIEWPORT = { width: 1440, height: 900 };
@@ -651,7 +644,10 @@ test('new schema: the dialog opens on Name and refuses an empty one; keyboard-ad
   await page.locator(tid('palette-end')).focus();
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => document.querySelector('[data-testid="node-id"]')?.value === 'end');
+  // React Flow draws an edge once both ends are measured: give it a moment.
+  await page.waitForFunction(() => document.querySelectorAll('.react-flow__edge').length === 2, null, { timeout: 3000 }).catch(() => undefined);
   assert((await page.locator('.react-flow__edge').count()) === 2, 'each keyboard-added node is joined to the one selected before');
+  await page.waitForTimeout(300); // the view pans to the new node
   const boxes = await Promise.all(['trigger', 'log', 'end'].map((id) => page.locator(tid(`node-${id}`)).boundingBox()));
   for (let i = 1; i < boxes.length; i++) assert(boxes[i].x >= boxes[i - 1].x + boxes[i - 1].width, 'each sits right of the node it follows, not on it');
   await shot('17-editor-keyboard-added');
@@ -733,6 +729,13 @@ test('executions list: a click anywhere on a row, or Enter on it, opens the exec
   await page.locator(tid('editor')).waitFor();
 });
 
+// ---- runner --------------------------------------------------------------------------------
+let passed = 0;
+let failed = 0;
+for (const t of tests) {
+  if (ONLY && !t.name.includes(ONLY) && t.name !== 'sign in') continue;
+  consoleErrors = [];
+  const started = Date.now();
   try {
     await t.fn();
     if (consoleErrors.length) throw new Error(`browser console errors:\n  ${consoleErrors.join('\n  ')}`);

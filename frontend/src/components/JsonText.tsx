@@ -11,6 +11,7 @@ export function JsonText({
   rows = 6,
   testId,
   errors,
+  hintFor,
 }: {
   id: string;
   label: string;
@@ -19,6 +20,8 @@ export function JsonText({
   rows?: number;
   testId?: string;
   errors?: string[];
+  /** Marks an expression field: focusing it shows its expression hint (see SchemaForm). */
+  hintFor?: string;
 }) {
   const [text, setText] = useState(() => JSON.stringify(value ?? null, null, 2));
   const [parseError, setParseError] = useState<string | null>(null);
@@ -44,6 +47,7 @@ export function JsonText({
           spellCheck={false}
           value={text}
           data-testid={testId}
+          data-hint-for={hintFor}
           onChange={(e) => {
             setText(e.target.value);
             try {

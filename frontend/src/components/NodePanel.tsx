@@ -51,7 +51,7 @@ export function NodePanel({
       data-testid="node-panel"
       onFocus={(e) => {
         const key = hintKey(e.target);
-        if (key !== undefined) setHintFor(key);
+        if (key) setHintFor(key);
       }}
     >
       <header className="side-head">

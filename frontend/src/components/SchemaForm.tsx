@@ -1,9 +1,9 @@
 /**
  * A form generated from a node type's JSON Schema: string, number, integer, boolean, enum,
  * object, arrays (of objects or of scalars); anything else is edited as JSON. Fields marked
- * `x-expression` show which variables an expression may use, under the field last focused: the
- * hint stays until another field takes focus, so a click on a button below it (“+ Add item”)
- * never lands on a spot the collapsing hint has just moved.
+ * `x-expression` show which variables an expression may use, under the expression field last
+ * focused: the hint stays until another expression field takes focus, so a click on a button or
+ * a checkbox below it (“+ Add item”) never lands on a spot the collapsing hint has just moved.
  */
 import { useEffect, useState } from 'react';
 import type { JsonObject, JsonSchema, JsonValue } from '../api/types';
@@ -15,18 +15,17 @@ export interface FormContext {
   /** node-local field path → API messages */
   errors: Map<string, string[]> | undefined;
   exprVars: string[];
-  /** The hint key (`hintKey`) of the form field that last took focus. */
+  /** The hint key (`hintKey`) of the expression field that last took focus. */
   hintFor: string | null;
   onEdit: (path: string, value: JsonValue) => void;
 }
 
 /**
- * Which field's expression hint to show after focus moved to `target`: its `data-hint-for`, else
- * its DOM id; `undefined` when the target is not a form control (a button keeps the hint).
+ * Whose expression hint to show once focus moved to `target`: the `data-hint-for` of an
+ * expression control; `undefined` for anything else, which leaves the hint where it is.
  */
-export function hintKey(target: EventTarget | null): string | null | undefined {
-  if (!(target instanceof HTMLElement) || !['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName)) return undefined;
-  return target.dataset.hintFor ?? (target.id || null);
+export function hintKey(target: EventTarget | null): string | undefined {
+  return target instanceof HTMLElement ? target.dataset.hintFor : undefined;
 }
 
 const humanize = (key: string) => key.replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase());
@@ -68,6 +67,7 @@ export function SchemaField({
     </span>
   ) : null;
   const showHint = ctx.hintFor === fieldDomId(path);
+  const hintFor = schema['x-expression'] ? fieldDomId(path) : undefined;
   const exprHint = schema['x-expression'] && showHint ? <ExpressionHint vars={ctx.exprVars} /> : null;
   const field = {
     id: fieldDomId(path),
@@ -84,6 +84,7 @@ export function SchemaField({
       const common = {
         value: str,
         'data-testid': `field-${path}`,
+        'data-hint-for': hintFor,
         className: schema['x-expression'] ? 'mono' : undefined,
         onChange: (e: { target: { value: string } }) => ctx.onEdit(path, e.target.value),
       };
@@ -112,7 +113,7 @@ export function SchemaField({
           }
           extra={exprHint}
         >
-          {(control) => <MixedInput {...control} path={path} value={value} onEdit={ctx.onEdit} />}
+          {(control) => <MixedInput {...control} data-hint-for={hintFor} path={path} value={value} onEdit={ctx.onEdit} />}
         </Field>
       );
     case 'map': {
@@ -137,7 +138,7 @@ export function SchemaField({
                 aria-label={`${label} value ${i + 1}`}
                 value={mixedToText(v)}
                 data-testid={`field-${path}-value-${i}`}
-                data-hint-for={field.id}
+                data-hint-for={valueSchema['x-expression'] ? field.id : undefined}
                 onChange={(e) => rebuild(entries.map((en, j) => (j === i ? [en[0], e.target.value] : en)))}
               />
               <button
@@ -282,6 +283,7 @@ export function SchemaField({
             rows={4}
             testId={`field-${path}`}
             errors={field.errors}
+            hintFor={hintFor}
           />
           {exprHint}
         </>
@@ -296,6 +298,7 @@ function MixedInput({
   onEdit,
   ...control
 }: FieldControlProps & {
+  'data-hint-for'?: string;
   path: string;
   value: JsonValue | undefined;
   onEdit: (path: string, v: JsonValue) => void;
