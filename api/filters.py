@@ -7,10 +7,13 @@ from typing import Any
 
 import django_filters
 from django.db.models import Q, QuerySet
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions
 
 from executions_app.models import Execution, ExecutionStatus, TriggerType
 from schemas_app.models import Schema, SchemaStatus
+
+NO_NUL_PATTERN = "^[^\\u0000]*$"  # a string without the NUL character (ECMA-262 and Python regex)
 
 
 class SchemaFilter(django_filters.FilterSet):
@@ -21,6 +24,15 @@ class SchemaFilter(django_filters.FilterSet):
         model = Schema
         fields = ["status", "search"]
 
+    # Django's form CharField refuses the NUL character (PostgreSQL cannot hold it): a 400.
+    @extend_schema_field(
+        {
+            "type": "string",
+            "maxLength": 255,
+            "pattern": NO_NUL_PATTERN,
+            "description": "Part of the name or description, case-insensitive.",
+        }
+    )
     def filter_search(self, queryset: QuerySet[Schema], name: str, value: str) -> QuerySet[Schema]:
         return queryset.filter(Q(name__icontains=value) | Q(description__icontains=value))
 

@@ -3,7 +3,8 @@
 drf-spectacular documents what each view declares; the answers that come from the framework
 around the views — 400 parse errors, 401/403 authentication, 404 unknown ids, 413 body too large,
 415 wrong media type, 429 rate limited — are added here to every operation they apply to, all
-with the one error body (`Error`: `{"type", "detail", "errors"}`). The fuzz test
+with the one error body (`Error`: `{"type", "detail", "errors"}`), and every error answer gets its
+description (a view's own 400/404/409 come without one). The fuzz test
 (tests/security/test_fuzz_api.py) checks every answer against this document.
 """
 
@@ -21,6 +22,7 @@ _DESCRIPTIONS = {
     "404": "No such object, or not one you may see.",
     "406": "The Accept header asks for a format the API does not produce.",
     "413": "The request body (or payload) is too large.",
+    "409": "Conflict: the object's state does not allow this (the detail says why).",
     "415": "The request body is not JSON.",
     "429": "Rate limited; see the Retry-After header.",
 }
@@ -52,4 +54,7 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
                     responses[code] = {"description": _DESCRIPTIONS[code], "content": error}
                 if code == "429":
                     responses[code].setdefault("headers", retry_after)
+            for code, response in responses.items():  # error answers a view declares itself
+                if not response.get("description") and code in _DESCRIPTIONS:
+                    response["description"] = _DESCRIPTIONS[code]
     return result

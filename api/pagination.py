@@ -19,6 +19,8 @@ from rest_framework.request import Request
 from rest_framework.utils.urls import replace_query_param
 
 _CURSOR_SALT = "api.pagination.cursor"
+# What `signing.dumps` makes: URL-safe base64 of the value, of the time and of the signature.
+CURSOR_PATTERN = "^[A-Za-z0-9_-]+:[A-Za-z0-9_-]+:[A-Za-z0-9_-]+$"
 _DIGITS = re.compile(r"[0-9]{1,4}")
 
 
@@ -61,6 +63,7 @@ class CreatedCursorPagination(CursorPagination):
             if parameter["name"] == self.page_size_query_param:
                 parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size}
             elif parameter["name"] == self.cursor_query_param:
+                parameter["schema"] = {"type": "string", "pattern": CURSOR_PATTERN}
                 parameter["description"] = (
                     "An opaque, signed token: only the `next` and `previous` links of a page carry one; "
                     "any other value is a 400."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import models
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -12,6 +13,16 @@ from engine.errors import public_step_error, public_step_output
 from executions_app.models import Execution, ExecutionStep, TriggerType
 from schemas_app.models import Schema, SchemaStatus, SchemaVersion
 from schemas_app.services import MAX_SECRET_GRACE_SECONDS
+
+
+class StrictCharField(serializers.CharField):
+    """A string field that takes only JSON strings: DRF's CharField turns `310877` into
+    "310877", while the OpenAPI document (and the editor's types) say string."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
 
 
 class ErrorItemSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -35,10 +46,15 @@ class UserSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 class LoginSerializer(serializers.Serializer):  # type: ignore[type-arg]
     email = serializers.EmailField()
-    password = serializers.CharField(max_length=256, style={"input_type": "password"})
+    password = StrictCharField(max_length=256, style={"input_type": "password"})
 
 
 class SchemaSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+    }
     created_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
     definition = serializers.JSONField()
     webhook_url = serializers.SerializerMethodField()

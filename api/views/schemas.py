@@ -84,6 +84,15 @@ class SchemaViewSet(
         except ProtectedError as exc:  # an execution was created while deleting
             raise Conflict("The schema gained an execution while being deleted; try again.") from exc
 
+    # An archived schema keeps its definition: PUT, and PATCH with a definition, are a 409.
+    @extend_schema(responses={200: SchemaSerializer, **_errors})
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().update(request, *args, **kwargs)
+
+    @extend_schema(responses={200: SchemaSerializer, **_errors})
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().partial_update(request, *args, **kwargs)
+
     @extend_schema(responses={204: None, 404: ErrorSerializer, 409: ErrorSerializer})
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().destroy(request, *args, **kwargs)

@@ -5,6 +5,7 @@ walk the whole list both ways; any cursor the server did not make, and any page 
 from __future__ import annotations
 
 import base64
+import re
 from datetime import UTC, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
+from api.pagination import CURSOR_PATTERN
 from executions_app.services import execution_create
 from tests.factories import create_schema
 
@@ -122,3 +124,8 @@ def test_a_page_size_outside_1_to_200_is_400(api: APIClient, path: str, size: st
 def test_page_size_bounds_are_served(api: APIClient, rows: None, path: str) -> None:
     assert len(api.get(path, {"page_size": 1}).json()["results"]) == 1
     assert len(api.get(path, {"page_size": 200}).json()["results"]) == 5
+
+
+def test_server_cursors_match_the_documented_pattern(api: APIClient, rows: None) -> None:
+    cursor = cursor_of(api.get("/api/executions/", {"page_size": 1}).json()["next"])
+    assert re.fullmatch(CURSOR_PATTERN, cursor)

@@ -756,6 +756,7 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
+            /** @description Invalid input (validation_error, parse_error). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -764,6 +765,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Not authenticated or bad credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -799,6 +801,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Rate limited; see the Retry-After header. */
             429: {
                 headers: {
                     /** @description Seconds to wait. */
@@ -1174,6 +1177,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description No such object, or not one you may see. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1191,6 +1195,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Conflict: the object's state does not allow this (the detail says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1281,6 +1286,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description No such object, or not one you may see. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1298,6 +1304,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Conflict: the object's state does not allow this (the detail says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1388,6 +1395,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description No such object, or not one you may see. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1405,6 +1413,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Conflict: the object's state does not allow this (the detail says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1491,6 +1500,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description No such object, or not one you may see. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1508,6 +1518,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Conflict: the object's state does not allow this (the detail says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1594,6 +1605,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description No such object, or not one you may see. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1611,6 +1623,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Conflict: the object's state does not allow this (the detail says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1753,6 +1766,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookExecution"];
                 };
             };
+            /** @description Invalid input (validation_error, parse_error). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1761,6 +1775,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Not authenticated or bad credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1769,6 +1784,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description No such object, or not one you may see. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1786,6 +1802,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The request body (or payload) is too large. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1803,6 +1820,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Rate limited; see the Retry-After header. */
             429: {
                 headers: {
                     /** @description Seconds to wait. */
@@ -1888,6 +1906,7 @@ export interface operations {
                 cursor?: string;
                 /** @description Number of results to return per page. */
                 page_size?: number;
+                /** @description Part of the name or description, case-insensitive. */
                 search?: string;
                 /**
                  * @description * `draft` - Draft
@@ -2194,6 +2213,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Conflict: the object's state does not allow this (the detail says why). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The request body (or payload) is too large. */
             413: {
                 headers: {
@@ -2271,6 +2299,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description No such object, or not one you may see. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2288,6 +2317,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Conflict: the object's state does not allow this (the detail says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2378,6 +2408,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Conflict: the object's state does not allow this (the detail says why). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The request body (or payload) is too large. */
             413: {
                 headers: {
@@ -2429,6 +2468,7 @@ export interface operations {
                     "application/json": components["schemas"]["Schema"];
                 };
             };
+            /** @description Invalid input (validation_error, parse_error). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2455,6 +2495,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description No such object, or not one you may see. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2472,6 +2513,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Conflict: the object's state does not allow this (the detail says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2531,6 +2573,7 @@ export interface operations {
                     "application/json": components["schemas"]["Schema"];
                 };
             };
+            /** @description Invalid input (validation_error, parse_error). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2557,6 +2600,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description No such object, or not one you may see. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2574,6 +2618,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Conflict: the object's state does not allow this (the detail says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2633,6 +2678,7 @@ export interface operations {
                     "application/json": components["schemas"]["Schema"];
                 };
             };
+            /** @description Invalid input (validation_error, parse_error). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2659,6 +2705,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description No such object, or not one you may see. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2676,6 +2723,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Conflict: the object's state does not allow this (the detail says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2739,6 +2787,7 @@ export interface operations {
                     "application/json": components["schemas"]["Execution"];
                 };
             };
+            /** @description Invalid input (validation_error, parse_error). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2765,6 +2814,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description No such object, or not one you may see. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2782,6 +2832,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Conflict: the object's state does not allow this (the detail says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2845,6 +2896,7 @@ export interface operations {
                     "application/json": components["schemas"]["Schema"];
                 };
             };
+            /** @description Invalid input (validation_error, parse_error). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2871,6 +2923,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description No such object, or not one you may see. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2888,6 +2941,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Conflict: the object's state does not allow this (the detail says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2951,6 +3005,7 @@ export interface operations {
                     "application/json": components["schemas"]["ValidateResponse"];
                 };
             };
+            /** @description Invalid input (validation_error, parse_error). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2977,6 +3032,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description No such object, or not one you may see. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2994,6 +3050,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Conflict: the object's state does not allow this (the detail says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3053,6 +3110,7 @@ export interface operations {
                     "application/json": components["schemas"]["SchemaVersion"][];
                 };
             };
+            /** @description Invalid input (validation_error, parse_error). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3079,6 +3137,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description No such object, or not one you may see. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3096,6 +3155,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Conflict: the object's state does not allow this (the detail says why). */
             409: {
                 headers: {
                     [name: string]: unknown;
