@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 export PORT ?= 8000
 # The worker's /metrics for `make run`: moves with PORT, so a second copy (`PORT=8150 make run`) starts beside the first.
 WORKER_METRICS_PORT ?= $(shell echo $$(( $(PORT) + 1100 )))
+# `make run` logs for a person at a terminal; JSON lines (the default) everywhere else.
+LOG_FORMAT ?= console
 
 .PHONY: help run test test-backend test-frontend e2e lint fmt install frontend api-types api-types-check migrate seed bench bench-profile bench-instructions bench-scale bench-timers bench-all up down clean
 
@@ -64,7 +66,8 @@ run: install frontend seed
 	@echo "    beat    cron triggers and the reconciler"
 	@echo "    data    $(if $(DATABASE_URL),DATABASE_URL,var/db.sqlite3); broker $(if $(RABBITMQ_URL),RABBITMQ_URL,var/broker/ (files))"
 	@echo ""
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" WORKER_METRICS_PORT=$(WORKER_METRICS_PORT) $(BIN)/honcho start -f Procfile
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" WORKER_METRICS_PORT=$(WORKER_METRICS_PORT) LOG_FORMAT=$(LOG_FORMAT) \
+	  $(BIN)/honcho start -f Procfile
 
 test: test-backend test-frontend e2e
 

@@ -104,3 +104,27 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info and not line.get("stack_info"):
             line["stack_info"] = self.formatStack(record.stack_info)
         return _encode(line)
+
+
+class ConsoleFormatter(logging.Formatter):
+    """`LOG_FORMAT=console`, what `make run` sets: `LEVEL   logger: message  key=value …` for a
+    person at a terminal (honcho adds the time and the process). The fields the message already
+    says are left out; a traceback follows on its own lines. JSON stays the default everywhere."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        fields = [
+            f"{key}={value}"
+            for key, value in record.__dict__.items()
+            if key not in _RESERVED and value not in (None, "") and str(value) not in message
+        ]
+        line = f"{record.levelname:<7} {record.name}: {message}"
+        if fields:
+            line = f"{line}  {' '.join(fields)}"
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line = f"{line}\n{record.exc_text}"
+        if record.stack_info:
+            line = f"{line}\n{self.formatStack(record.stack_info)}"
+        return line

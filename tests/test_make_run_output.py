@@ -76,6 +76,7 @@ def test_make_run_processes_start_and_run_a_delayed_execution_quietly(tmp_path: 
         WORKER_METRICS_PORT=str(metrics_port),
         DATABASE_URL=f"sqlite:///{database}",
         DJANGO_SETTINGS_MODULE="config.settings.local",
+        LOG_FORMAT="console",  # as `make run` sets it
     )
     python = str(BIN / "python")
     subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=REPO, env=env, check=True, timeout=180)
@@ -135,6 +136,8 @@ def test_make_run_processes_start_and_run_a_delayed_execution_quietly(tmp_path: 
     output = "".join(lines)
     for noise in NOISE:
         assert noise not in output, f"{noise!r} in `make run`'s output:\n{output}"
+    assert not re.search(r"\| (ERROR|CRITICAL) ", output), output
+    assert "| INFO    schema.engine: execution paused (wait at approval)" in output, output
 
 
 def test_the_worker_metrics_port_moves_with_port() -> None:
@@ -143,7 +146,7 @@ def test_the_worker_metrics_port_moves_with_port() -> None:
     dry = subprocess.run(
         ["make", "-n", "run", "PORT=8150"], cwd=REPO, capture_output=True, text=True, timeout=60, check=True
     ).stdout
-    assert "WORKER_METRICS_PORT=9250" in dry and "honcho start" in dry
+    assert "WORKER_METRICS_PORT=9250" in dry and "LOG_FORMAT=console" in dry and "honcho start" in dry
     assert "http://127.0.0.1:9250/metrics" in dry  # the banner says where
     dry = subprocess.run(
         ["make", "-n", "run", "PORT=8150", "WORKER_METRICS_PORT=9999"],

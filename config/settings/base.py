@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from config.queues import (
     EXECUTION_QUEUE,
@@ -301,16 +302,23 @@ CELERY_TASK_LOG_LEVEL = env("CELERY_TASK_LOG_LEVEL", default="WARNING").upper()
 _CELERY_TASK_LOGGERS_LEVEL = max(
     LOG_LEVEL, CELERY_TASK_LOG_LEVEL, key=lambda n: logging.getLevelNamesMapping().get(n, 0)
 )
+# JSON lines everywhere; `make run` sets `console` (config.logging.ConsoleFormatter) for a terminal.
+LOG_FORMAT = env("LOG_FORMAT", default="json").lower()
+if LOG_FORMAT not in ("json", "console"):
+    raise ImproperlyConfigured(f"LOG_FORMAT is json or console, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"context": {"()": "config.logging.ContextFilter"}},
-    "formatters": {"json": {"()": "config.logging.JsonFormatter"}},
+    "formatters": {
+        "json": {"()": "config.logging.JsonFormatter"},
+        "console": {"()": "config.logging.ConsoleFormatter"},
+    },
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
-            "formatter": "json",
+            "formatter": LOG_FORMAT,
             "filters": ["context"],
         }
     },
