@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from config.prometheus import start_worker_metrics_server
+from tests.helpers.live_api import free_port as _free_port
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -35,12 +36,6 @@ NOISE = [
     "worker metrics not served",
     "sending SIGKILL",  # honcho, when a process did not stop within 5 s of Ctrl-C
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _get(url: str) -> int:

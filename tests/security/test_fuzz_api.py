@@ -31,10 +31,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,7 +40,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.db import connection
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -53,66 +50,22 @@ from executions_app.services import execution_create
 from tests.builders import edge, linear_definition, node
 from tests.conftest import requires_postgres
 from tests.factories import UserFactory, create_schema
+from tests.helpers.live_api import gunicorn_servers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 FUZZ_TIMEOUT = 600  # seconds: a hung server fails the test instead of the CI job
-BASE_DIR = Path(__file__).resolve().parents[2]
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 SPEC = SchemaGenerator().get_schema(request=None, public=True)  # what /api/schema/ serves
-GUNICORN = [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "4"]
 DEFINITION_OPERATIONS = ["/api/schemas/", "/api/schemas/{id}/"]  # POST; PUT, PATCH
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.fixture
 def live_api() -> Iterator[str]:
     """A gunicorn server on the test database (executions run inline, throttles off)."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": _database_url(),
-        "CELERY_TASK_ALWAYS_EAGER": "true",
-        "LOG_LEVEL": "ERROR",
-    }
-    server = subprocess.Popen(
-        [*GUNICORN, "-b", f"127.0.0.1:{port}", "config.wsgi:application"],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/health/live", timeout=2).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.2)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+    with gunicorn_servers(1) as urls:
+        yield urls[0]
 
 
 def _get(url: str, token: str) -> Any:

@@ -8,21 +8,15 @@ processes, exactly, even under concurrent load.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
 from django.test import override_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -32,10 +26,9 @@ from api.throttling import seconds_until_allowed
 from tests.builders import linear_definition
 from tests.conftest import requires_postgres
 from tests.factories import UserFactory, create_schema
+from tests.helpers.live_api import gunicorn_servers
 
 pytestmark = pytest.mark.django_db(transaction=True)
-BASE_DIR = Path(__file__).resolve().parents[2]
-GUNICORN = [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "8"]
 
 
 def rates(**enabled: str) -> Any:
@@ -190,65 +183,18 @@ def test_retry_after_arithmetic(count: int, previous: int, limit: int, elapsed: 
 # -- shared across processes ---------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
 def api_processes() -> Iterator[list[str]]:
     """Two gunicorn servers (2 workers each) on the test database, with throttles on."""
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": _database_url(),
-        "SCHEMA_TEST_THROTTLES": "1",
-        "SCHEMA_THROTTLE_USER": "25/min",
-        "SCHEMA_THROTTLE_ANON": "1000/min",
-        "LOG_LEVEL": "WARNING",
-        "CELERY_TASK_ALWAYS_EAGER": "true",
-    }
-    procs: list[subprocess.Popen[bytes]] = []
-    urls: list[str] = []
-    for _ in range(2):
-        port = _free_port()
-        procs.append(
-            subprocess.Popen(
-                [*GUNICORN, "-b", f"127.0.0.1:{port}", "config.wsgi:application"],
-                cwd=BASE_DIR,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-        urls.append(f"http://127.0.0.1:{port}")
-    try:
-        deadline = time.monotonic() + 60
-        for url in urls:
-            while True:
-                try:
-                    urllib.request.urlopen(f"{url}/api/health/live", timeout=2).read()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.2)
+    with gunicorn_servers(
+        2,
+        threads=8,
+        SCHEMA_TEST_THROTTLES="1",
+        SCHEMA_THROTTLE_USER="25/min",
+        SCHEMA_THROTTLE_ANON="1000/min",
+        LOG_LEVEL="WARNING",
+    ) as urls:
         yield urls
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 def _get(url: str, token: str) -> int:

@@ -30,13 +30,12 @@ from django.conf import settings
 
 from config.queues import DLQ, EXECUTION_QUEUE
 from tests.helpers.http_server import LocalServer
+from tests.helpers.live_api import database_url, free_port
 from tests.system.helpers import (
     BASE_DIR,
     DELAY_QUEUES,
     Worker,
-    database_url,
     declare_broker_topology,
-    free_port,
     purge_queue,
     queue_counts,
     use_broker,

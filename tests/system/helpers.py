@@ -7,7 +7,6 @@ from __future__ import annotations
 import atexit
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -15,7 +14,6 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -57,12 +55,6 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float, interval: float 
             return last
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last value: {last!r})")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- the broker ------------------------------------------------------------------------------------
@@ -129,16 +121,6 @@ def reset_publisher() -> None:
 
 
 # --- worker processes -------------------------------------------------------------------------------
-def database_url() -> str:
-    from django.db import connection
-
-    db = connection.settings_dict
-    user = quote(db.get("USER") or "", safe="")
-    password = quote(db.get("PASSWORD") or "", safe="")
-    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-
-
 def worker_command(name: str, concurrency: int) -> list[str]:
     """`celery worker` as production starts it (compose/production/django/celery/worker/start), named
     `name@host`, without the cluster chatter a test does not need."""

@@ -14,11 +14,11 @@ from django.core.management import call_command
 
 from config.queues import DELIVERY_LIMIT, DLQ, DLX, EXECUTION_QUEUE
 from executions_app.models import Execution, ExecutionStep
+from tests.helpers.live_api import free_port
 from tests.system.conftest import SystemEnv
 from tests.system.helpers import (
     SYSTEM_MARKS,
     assert_nothing_twice,
-    free_port,
     make_schema,
     queue_counts,
     quick_definition,
