@@ -13,5 +13,8 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_IMPORTS = ("tests.system.worker_hooks",)  # the tasks themselves are autodiscovered
 # Infrastructure retries of `execution_run_task` before dead-lettering (production: 8).
 SCHEMA_INFRA_MAX_RETRIES = env.int("SCHEMA_INFRA_MAX_RETRIES", default=8)
+# The production pool: the tests kill pool processes and install hooks in each (`make run`'s
+# local settings use threads).
+CELERY_WORKER_POOL = "prefork"
 # Notice a pool process that died (kill -9, os._exit) after 1 s instead of Celery's 10 s default.
 CELERY_WORKER_LOST_WAIT = 1.0
