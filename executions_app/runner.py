@@ -62,6 +62,8 @@ def execution_run(
         timer = timer_get(timer_id)
         if timer is None or timer.status == TimerStatus.CANCELLED:
             return _timer_already_handled(timer_id, "cancelled" if timer else "deleted")
+        if str(timer.execution_id) != execution_id:  # after a restore, timer ids are handed out again
+            return _timer_already_handled(timer_id, "of another execution")
         if timer.status == TimerStatus.FIRED and not _wake_up_unfinished(execution_id, timer):
             return _timer_already_handled(timer_id, "fired")
         if timer.status == TimerStatus.SCHEDULED and timer.due_at > timezone.now() + timedelta(milliseconds=5):

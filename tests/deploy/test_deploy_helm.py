@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.helpers import CHART, by_kind_name, ci_values, objects, render_chart
+from tests.deploy.helpers import CHART, REPO, by_kind_name, ci_values, objects, render_chart
 
 helm = pytest.importorskip("helm_python")
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
@@ -134,8 +134,13 @@ def test_ha_values_use_keda_instead_of_the_worker_hpa() -> None:
     assert paths == {"/api": "schema-api", "/admin": "schema-api", "/static": "schema-api", "/": "schema-frontend"}
     cron = objs[("CronJob", "schema-backup")]
     container = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
-    assert "pg_dump" in container["args"][0] and "-mtime" in container["args"][0]
+    assert container["command"] == ["/bin/sh", "/scripts/backup"]
     assert {"name": "RETENTION_DAYS", "value": "30"} in container["env"]
+    # The CronJob runs the very script the backup/restore drill rehearses (tests/system), not a copy.
+    script = objs[("ConfigMap", "schema-backup-script")]["data"]["backup"]
+    assert script == (REPO / "compose" / "production" / "postgres" / "backup").read_text()
+    volumes = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "script", "configMap": {"name": "schema-backup-script"}} in volumes
 
 
 def test_existing_secret_renders_no_secret_and_points_everything_at_it() -> None:

@@ -81,3 +81,20 @@ def test_the_wake_up_message_resumes_the_execution_once() -> None:
     assert steps == ["start", "wait", "done"]
     fired = ExecutionTimer.objects.get(pk=timer.pk)
     assert fired.status == TimerStatus.FIRED and fired.lateness_ms is not None and fired.lateness_ms >= 0
+
+
+def test_a_wake_up_message_for_another_executions_timer_fires_nothing() -> None:
+    """After a database restore, timer ids are handed out again: a delayed message from after the
+    backup (execution A, timer 7) may meet a new timer 7 of execution B. It must neither fire B's
+    timer (B would then never wake) nor wake A."""
+    first, first_timer = _paused(600)
+    second, second_timer = _paused(600)
+    ExecutionTimer.objects.filter(pk=second_timer.pk).update(due_at=timezone.now() - timedelta(seconds=1))
+
+    assert execution_run(str(first.id), timer_id=second_timer.pk) == "timer-already-handled"
+
+    assert ExecutionTimer.objects.get(pk=second_timer.pk).status == TimerStatus.SCHEDULED
+    assert ExecutionTimer.objects.get(pk=first_timer.pk).status == TimerStatus.SCHEDULED
+    assert Execution.objects.get(pk=first.pk).status == ExecutionStatus.PAUSED
+    execution_run(str(second.id), timer_id=second_timer.pk)  # its own message fires it
+    assert ExecutionTimer.objects.get(pk=second_timer.pk).status == TimerStatus.FIRED
