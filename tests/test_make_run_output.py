@@ -34,7 +34,6 @@ NOISE = [
     '"level": "ERROR"',
     "ERROR/",  # Celery's own format, e.g. a prefork child "exited with signal 15" when Ctrl-C stops it
     "worker metrics not served",
-    "sending SIGKILL",  # honcho, when a process did not stop within 5 s of Ctrl-C
 ]
 
 
@@ -129,6 +128,8 @@ def test_make_run_processes_start_and_run_a_delayed_execution_quietly(tmp_path: 
             honcho.wait(timeout=10)
         reader.join(timeout=5)
     output = "".join(lines)
+    # Not asserted: honcho's "sending SIGKILL" after 5 s. An idle worker's warm shutdown takes ~3.7 s
+    # here (Celery's 2 s drain cycle, then its timer thread), so under load it is a timing test.
     for noise in NOISE:
         assert noise not in output, f"{noise!r} in `make run`'s output:\n{output}"
     assert not re.search(r"\| (ERROR|CRITICAL) ", output), output

@@ -47,6 +47,8 @@ if RABBITMQ_URL.startswith("filesystem"):
         # The exchange → queue bindings (kombu's default is ./control, in whatever the cwd is).
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        # kombu polls the folder once a second by default, so a due wake-up could wait 1 s more.
+        "polling_interval": 0.1,
     }
 (BASE_DIR / "var").mkdir(exist_ok=True)
 
