@@ -110,6 +110,7 @@ def app_env(database_url: str, **extra: str) -> dict[str, str]:
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings.production",
         DJANGO_SECRET_KEY="bench-only-" + "x" * 40,
+        SCHEMA_CREDENTIAL_KEYS="YmVuY2gtb25seS1jcmVkZW50aWFsLWtleS0zMmJ5dGU=",
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
         DJANGO_SECURE_SSL_REDIRECT="false",
         DJANGO_DEBUG="false",

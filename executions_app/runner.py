@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from celery import current_app
 from django.conf import settings
 from django.utils import timezone
 
 from config.logging import log_context
+from credentials_app.resolver import OwnerCredentialResolver
 from engine.http.policy import OutboundPolicy
 from engine.nodes import NodeServices
 from engine.walker import walk
+from schemas_app.models import Schema
 
 from . import metrics
 from .dispatch import publish_execution
@@ -33,9 +36,17 @@ def _eager() -> bool:
     return bool(current_app.conf.task_always_eager)
 
 
-def node_services() -> NodeServices:
+def node_services(schema_id: Any = None) -> NodeServices:
+    """What nodes of this schema's executions may use: the outbound policy, and the credentials of
+    the schema's owner (the owner is read only when a node first names a credential)."""
+
+    def owner_id() -> Any:
+        return Schema.objects.filter(pk=schema_id).values_list("created_by_id", flat=True).first()
+
     return NodeServices(
-        outbound_policy=OutboundPolicy(list(settings.SCHEMA_HTTP_ALLOWLIST)), logger_name="schema.nodes"
+        outbound_policy=OutboundPolicy(list(settings.SCHEMA_HTTP_ALLOWLIST)),
+        credentials=OwnerCredentialResolver(owner_id),
+        logger_name="schema.nodes",
     )
 
 
@@ -110,7 +121,7 @@ def execution_run(
             if store.started(execution_id):
                 metrics.EXECUTIONS_STARTED.labels(trigger_type).inc()
                 logger.info("execution started", extra={"trigger_type": trigger_type})
-            outcome = walk(store, execution_id, services=node_services())
+            outcome = walk(store, execution_id, services=node_services(schema_id))
         if outcome.status == "running":  # step budget used up: continue in a fresh message
             publish_execution(execution_id)
         return outcome.status

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "accounts",
     "schemas_app",
+    "credentials_app",
     "executions_app",
     "api",
 ]
@@ -288,6 +289,9 @@ SCHEMA_RECONCILE_INTERVAL_SECONDS = env.int("SCHEMA_RECONCILE_INTERVAL_SECONDS",
 # Outbound HTTP from http_request nodes: hosts/networks allowed even if private (comma separated).
 SCHEMA_HTTP_ALLOWLIST = env.list("SCHEMA_HTTP_ALLOWLIST", default=[])
 SCHEMA_WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=9100)
+# Keys that encrypt credentials (Fernet, comma separated, newest first: it encrypts, all decrypt).
+# Production requires one; empty elsewhere means a key derived from SECRET_KEY (credentials_app/crypto.py).
+SCHEMA_CREDENTIAL_KEYS = env.list("SCHEMA_CREDENTIAL_KEYS", default=[])
 # Executions older than this many days are deleted by the nightly prune (0 disables).
 SCHEMA_RETENTION_DAYS = env.int("SCHEMA_RETENTION_DAYS", default=30)
 

@@ -1,12 +1,13 @@
 """Production settings: everything secret comes from the environment, HTTPS everywhere.
 
-Refuses to start without `DJANGO_SECRET_KEY`, `DATABASE_URL`, `RABBITMQ_URL` and
-`DJANGO_ALLOWED_HOSTS` (a `*` there is refused too); nothing here has a secret default. Security
-settings are explained in docs/security.md; `manage.py check --deploy` is clean (`make lint`).
+Refuses to start without `DJANGO_SECRET_KEY`, `DATABASE_URL`, `RABBITMQ_URL`,
+`SCHEMA_CREDENTIAL_KEYS` and `DJANGO_ALLOWED_HOSTS` (a `*` there is refused too); nothing here has a
+secret default. Security settings are explained in docs/security.md; `manage.py check --deploy` is clean (`make lint`).
 /metrics is answered before host validation only to private networks without proxy headers
 (and a bearer token when SCHEMA_METRICS_TOKEN is set): see `api.middleware.MetricsGateMiddleware`.
 """
 
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
@@ -21,6 +22,19 @@ DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 RABBITMQ_URL = env("RABBITMQ_URL")
+SCHEMA_CREDENTIAL_KEYS = env.list("SCHEMA_CREDENTIAL_KEYS", default=[])
+if not SCHEMA_CREDENTIAL_KEYS:
+    raise ImproperlyConfigured(
+        "SCHEMA_CREDENTIAL_KEYS must hold at least one key to encrypt credentials "
+        "(make one with `python manage.py rotate_credential_keys --generate-key`)."
+    )
+for _position, _key in enumerate(SCHEMA_CREDENTIAL_KEYS, start=1):
+    try:
+        Fernet(_key.strip().encode())
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"SCHEMA_CREDENTIAL_KEYS entry {_position} is not a Fernet key (32 url-safe base64-encoded bytes)."
+        ) from None
 CELERY_BROKER_URL = RABBITMQ_URL
 
 # TLS terminates at the ingress/load balancer, which sets X-Forwarded-Proto.

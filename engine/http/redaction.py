@@ -1,10 +1,12 @@
 """What is never recorded of an HTTP call: authorization-like headers (and the same names in query
 parameters and JSON bodies) and passwords in URLs (`user:pass@`) are replaced by `[redacted]` in the
-step's input, the kept response headers and error messages (which are logged and stored).
+step's input, the kept response headers and error messages (which are logged and stored). The values
+of a credential the call used are also replaced wherever they appear (`redact_secrets`).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -63,3 +65,24 @@ def redact_url(url: str) -> str:
         return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
     except ValueError:
         return "<invalid URL>"
+
+
+def redact_secrets(value: Any, secrets: list[str], depth: int = 0) -> Any:
+    """`value` with every occurrence of each secret (in strings and keys, at any depth) replaced:
+    redaction by value, so a server that echoes a credential back does not leak it into a step.
+    `secrets` should be longest first (a secret containing another is replaced whole)."""
+    if not secrets:
+        return value
+    if depth > 50:  # deeper than any real document: kept only if no secret is anywhere inside
+        text = json.dumps(value, default=str)
+        return REDACTED if any(secret in text for secret in secrets) else value
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {redact_secrets(k, secrets, depth + 1): redact_secrets(v, secrets, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_secrets(v, secrets, depth + 1) for v in value]
+    return value

@@ -28,8 +28,10 @@ def origin(url: str) -> tuple[str, str, int]:
     return scheme, parts.hostname or "", port
 
 
-def without_credentials(headers: dict[str, str]) -> dict[str, str]:
-    return {name: value for name, value in headers.items() if not is_sensitive(name)}
+def without_credentials(headers: dict[str, str], private: list[str] | tuple[str, ...] = ()) -> dict[str, str]:
+    """`headers` without sensitive-looking ones and without the `private` ones (set by a credential)."""
+    dropped = {name.lower() for name in private}
+    return {name: value for name, value in headers.items() if not is_sensitive(name) and name.lower() not in dropped}
 
 
 def refuse_downgrade(current: str, target: str) -> None:

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from engine.expressions import evaluate_value
 from engine.graph import NodeSpec
+
+if TYPE_CHECKING:
+    from engine.http.auth import CredentialResolver
 
 
 class OutboundPolicy(Protocol):
@@ -29,6 +32,8 @@ class NodeServices:
 
     http_session: Any = None  # a `requests.Session`-like object; None → a fresh `requests` call
     outbound_policy: OutboundPolicy | None = None
+    # Finds and decrypts the credentials a node names (`engine/http/auth.py`); None: none available.
+    credentials: CredentialResolver | None = None
     logger_name: str = "engine.nodes"
 
 

@@ -5,7 +5,10 @@ addresses are vetted at connect time and each redirect hop (followed here, not b
 vetted the same way (`engine/http/transport.py`); a hop to another origin carries no credentials
 and https is never followed to http (`engine/http/redirects.py`); `timeout_seconds` bounds the
 whole call and the body is read up to `MAX_BODY_BYTES`; secrets are redacted in everything
-recorded (`engine/http/redaction.py`).
+recorded (`engine/http/redaction.py`). `auth: {"credential": ...}` applies a stored credential
+(`engine/http/auth.py`, resolved through `ctx.services.credentials` at the moment of the call): its
+values are redacted by value from the recorded input, the output and errors, and the step records
+only the credential's id, name and type.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from urllib.parse import urljoin
 import requests
 
 from engine.errors import NodeError
+from engine.http.auth import AppliedCredential, apply_credential, credential_reference
 from engine.http.redaction import redact_headers, redact_url, redact_value
 from engine.http.redirects import origin, refuse_downgrade, without_credentials
 from engine.http.transport import Guard, failure_reason, guarded, guarded_session, read_limited
@@ -76,6 +80,21 @@ class HttpRequestNode(NodeType):
                 "description": 'Accepted statuses: 200, "2xx" or "200-299".',
             },
             "follow_redirects": {"type": "boolean", "default": True},
+            "auth": {
+                "type": "object",
+                "description": "A stored credential applied to the call; the definition holds only its name.",
+                "properties": {
+                    "credential": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 255,
+                        "x-credential": True,
+                        "description": "Name (or id) of one of the schema owner's credentials.",
+                    }
+                },
+                "required": ["credential"],
+                "additionalProperties": False,
+            },
             "idempotency_header": {
                 "type": "string",
                 "description": "If set, this header carries the step's idempotency key (e.g. Idempotency-Key).",
@@ -86,11 +105,44 @@ class HttpRequestNode(NodeType):
     }
 
     def run(self, ctx: NodeContext) -> NodeResult:
+        applied: list[AppliedCredential] = []
+        try:
+            return self._call(ctx, applied)
+        except NodeError as exc:
+            if not applied:
+                raise
+            raise NodeError(_redact(applied, str(exc)), details=_redact(applied, exc.details)) from None
+        except Exception as exc:
+            if applied and _redact(applied, str(exc)) != str(exc):
+                raise RuntimeError(_redact(applied, f"{type(exc).__name__}: {exc}")) from None
+            raise
+
+    def _call(self, ctx: NodeContext, applied: list[AppliedCredential]) -> NodeResult:
         config = ctx.config
         method = str(config.get("method", "GET")).upper()
         url = str(ctx.field("url"))
         headers = {str(k): str(v) for k, v in (ctx.field("headers") or {}).items()}
         query = {str(k): v for k, v in (ctx.field("query") or {}).items()}
+        reference = credential_reference(config)
+        timeout = float(config.get("timeout_seconds", 30))
+
+        def authorize(refresh: bool = False) -> AppliedCredential:
+            assert reference is not None
+            credential = apply_credential(
+                ctx.services.credentials,
+                reference,
+                headers,
+                query,
+                policy=ctx.services.outbound_policy,
+                now=ctx.now,
+                timeout=timeout,
+                refresh=refresh,
+            )
+            applied.append(credential)
+            return credential
+
+        if reference is not None:
+            authorize()
         if config.get("idempotency_header"):
             headers[str(config["idempotency_header"])] = ctx.idempotency_key
         body_type = config.get("body_type", "json")
@@ -102,19 +154,28 @@ class HttpRequestNode(NodeType):
         elif body is not None and body_type == "text":
             data = (body if isinstance(body, str) else json.dumps(body)).encode()
             headers.setdefault("Content-Type", "text/plain; charset=utf-8")
-        recorded = {
+        recorded: dict[str, Any] = {
             "method": method,
             "url": redact_url(url),
             "headers": redact_headers(headers),
             "query": redact_value(query),
             "body": redact_value(body),
         }
-        response = self._send(ctx, method=method, url=url, headers=headers, query=query, data=data)
+        private = [name for credential in applied for name in credential.header_names]
+        response = self._send(ctx, method=method, url=url, headers=headers, query=query, data=data, private=private)
+        if response.status_code == 401 and applied and applied[-1].token_from_cache:
+            # The server refused a cached OAuth2 token (revoked before its expiry): fetch a new one, once.
+            response.close()
+            authorize(refresh=True)
+            response = self._send(ctx, method=method, url=url, headers=headers, query=query, data=data, private=private)
         output = {
             "status": response.status_code,
             "headers": redact_headers(dict(response.headers)),
             "body": _parse_body(response),
         }
+        if applied:
+            recorded["auth"] = applied[-1].recorded()
+            recorded, output = _redact(applied, recorded), _redact(applied, output)
         expected = config.get("expected_status") or ["2xx"]
         if not status_expected(response.status_code, expected):
             raise NodeError(
@@ -132,7 +193,9 @@ class HttpRequestNode(NodeType):
         headers: dict[str, str],
         query: dict[str, Any],
         data: bytes | None,
+        private: list[str],
     ) -> requests.Response:
+        """`private`: headers a credential set; like sensitive-looking ones they stay with their origin."""
         timeout = float(ctx.config.get("timeout_seconds", 30))
         follow = bool(ctx.config.get("follow_redirects", True))
         policy = ctx.services.outbound_policy
@@ -156,7 +219,7 @@ class HttpRequestNode(NodeType):
                     response.close()
                     refuse_downgrade(url, target)
                     if origin(target) != origin(url):
-                        headers = without_credentials(headers)
+                        headers = without_credentials(headers, private)
                         if own_session:
                             session.cookies.clear()  # what the earlier origin set stays with it
                     url, query = target, {}
@@ -204,6 +267,12 @@ class HttpRequestNode(NodeType):
                 f"request to {redact_url(url)} failed: {type(exc).__name__}: {failure_reason(exc)}"
             ) from None
         return response
+
+
+def _redact(applied: list[AppliedCredential], value: Any) -> Any:
+    for credential in applied:
+        value = credential.redact(value)
+    return value
 
 
 def _parse_body(response: requests.Response) -> Any:

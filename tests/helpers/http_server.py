@@ -3,13 +3,16 @@
 `LocalServer` serves `FakeHandler` from a thread and records each request (method, path with query,
 headers, body) in `requests`. The routes cover what the engine, security and system tests need:
 plain answers, status codes, redirects, slow, huge, trickling and malformed bodies, and a slow
-side-effecting `/charge` that can fail its first calls. Every answer but a redirect sets a cookie,
-so tests can check that response cookies are redacted. No Django: the engine tests use it too.
+side-effecting `/charge` that can fail its first calls, and an OAuth2 token endpoint with a
+protected route. Every answer but a redirect sets a cookie, so tests can check that response
+cookies are redacted. No Django: the engine tests use it too.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -81,6 +84,18 @@ class FakeHandler(BaseHTTPRequestHandler):
             self.send(200, b'{"a": "x\\u0000y", "b": NaN, "\\u0000k": "\\ud800"}', "application/json")
         elif path == "/echo":
             self.send(200, json.dumps({"headers": dict(self.headers), "path": self.path}), "application/json")
+        elif path == "/oauth/token":  # OAuth2 client credentials for client "app", secret `server.client_secret`
+            expected = "Basic " + base64.b64encode(f"app:{self.server.client_secret}".encode()).decode()
+            if self.headers.get("Authorization") != expected or "grant_type=client_credentials" not in body:
+                self.send(401, json.dumps({"error": "invalid_client"}), "application/json")
+            else:
+                self.server.tokens.append(f"tok{len(self.server.tokens) + 1}-{secrets.token_hex(8)}")
+                answer = {"access_token": self.server.tokens[-1], "token_type": "Bearer", "expires_in": 3600}
+                self.send(200, json.dumps(answer), "application/json")
+        elif path == "/protected":  # the echo, for the newest token from /oauth/token only; else 401
+            valid = bool(self.server.tokens) and self.headers.get("Authorization") == f"Bearer {self.server.tokens[-1]}"
+            answer = {"headers": dict(self.headers)} if valid else {"error": "invalid_token"}
+            self.send(200 if valid else 401, json.dumps(answer), "application/json")
         else:
             self.send(404, "nope", "text/plain")
 
@@ -109,6 +124,8 @@ class LocalServer:
         self.server.name = name  # type: ignore[attr-defined]
         self.server.delay = 0.0  # type: ignore[attr-defined]
         self.server.fail_first = 0  # type: ignore[attr-defined]
+        self.server.client_secret = "client-secret-" + secrets.token_hex(8)  # type: ignore[attr-defined]
+        self.server.tokens = []  # type: ignore[attr-defined]  # issued by /oauth/token, newest last
         self.host = host
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -135,6 +152,16 @@ class LocalServer:
     @fail_first.setter
     def fail_first(self, count: int) -> None:
         self.server.fail_first = count  # type: ignore[attr-defined]
+
+    @property
+    def client_secret(self) -> str:
+        """The OAuth2 client secret `/oauth/token` accepts for client id "app"."""
+        return str(self.server.client_secret)  # type: ignore[attr-defined]
+
+    @property
+    def tokens(self) -> list[str]:
+        """Access tokens `/oauth/token` issued, newest last (only the newest opens `/protected`)."""
+        return self.server.tokens  # type: ignore[attr-defined,no-any-return]
 
     @property
     def base_url(self) -> str:

@@ -27,6 +27,7 @@ PROD_ENV = {
     "RABBITMQ_URL": "amqp://nobody@127.0.0.1:1//",
     "DJANGO_ALLOWED_HOSTS": "schema.example.com",
     "CORS_ALLOWED_ORIGINS": "https://editor.example.com",
+    "SCHEMA_CREDENTIAL_KEYS": "dGVzdC1vbmx5LWNyZWRlbnRpYWwta2V5LTMyLWJ5dGU=",
 }
 PROBE = textwrap.dedent(
     """
@@ -114,6 +115,11 @@ def test_unknown_hosts_are_refused() -> None:
         ({"DJANGO_ALLOWED_HOSTS": "*"}, "'*' is refused"),
         ({"CORS_ALLOWED_ORIGINS": "*"}, "no wildcard"),
         ({"CORS_ALLOWED_ORIGINS": "http://editor.example.com"}, "https://"),
+        ({"SCHEMA_CREDENTIAL_KEYS": "<unset>"}, "SCHEMA_CREDENTIAL_KEYS must hold at least one key"),
+        (
+            {"SCHEMA_CREDENTIAL_KEYS": "dGVzdC1vbmx5LWNyZWRlbnRpYWwta2V5LTMyLWJ5dGU=,short"},
+            "entry 2 is not a Fernet key",
+        ),
     ],
 )
 def test_refuses_to_start_without_secrets_or_with_wildcards(env: dict[str, str], message: str) -> None:

@@ -111,6 +111,7 @@ WORKER_METRICS_PORT: {{ .Values.worker.metricsPort | toString | quote }}
 DJANGO_SECRET_KEY: {{ required "secrets.djangoSecretKey is required (or set secrets.existingSecret)" .Values.secrets.djangoSecretKey | quote }}
 DATABASE_URL: {{ required "secrets.databaseUrl is required, e.g. postgresql://user:pass@host:5432/schema (or set secrets.existingSecret)" .Values.secrets.databaseUrl | quote }}
 RABBITMQ_URL: {{ required "secrets.rabbitmqUrl is required, e.g. amqp://user:pass@host:5672/ (or set secrets.existingSecret)" .Values.secrets.rabbitmqUrl | quote }}
+SCHEMA_CREDENTIAL_KEYS: {{ required "secrets.credentialKeys is required: Fernet keys, newest first (or set secrets.existingSecret)" .Values.secrets.credentialKeys | quote }}
 {{- end -}}
 
 {{/* Pod annotations that roll every backend pod when its configuration changes. */}}

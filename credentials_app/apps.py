@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CredentialsAppConfig(AppConfig):
+    name = "credentials_app"
+    verbose_name = "Credentials"
