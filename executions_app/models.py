@@ -192,3 +192,33 @@ class ExecutionTimer(models.Model):
 
     def __str__(self) -> str:
         return f"timer {self.id} {self.reason} @ {self.due_at:%Y-%m-%d %H:%M:%S}"
+
+
+class NodeTestRun(models.Model):
+    """One node run on its own from the editor ("Run this node"): never an execution, never seen
+    by workers, counters or the executions list. Only the latest few per schema are kept."""
+
+    KEEP_PER_SCHEMA = 20
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    schema = models.ForeignKey(Schema, on_delete=models.CASCADE, related_name="node_test_runs")
+    node_id = models.CharField(max_length=255)
+    node_type = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=[(StepStatus.SUCCESS, "Success"), (StepStatus.FAILED, "Failed")])
+    input = models.JSONField(null=True, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    port = models.CharField(max_length=255, null=True, blank=True)
+    error = models.TextField(null=True, blank=True)
+    duration_ms = models.FloatField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="node_test_runs"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_default=Now())
+
+    class Meta:
+        db_table = "node_test_runs"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["schema", "-created_at"], name="idx_node_test_runs_schema")]
+
+    def __str__(self) -> str:
+        return f"test run of {self.node_id} ({self.status})"
