@@ -1,13 +1,24 @@
-"""The ceiling: the same architecture with no Django and no engine.
+"""The ceiling: the same architecture and the work the specification requires, with no Django and
+no engine (issue 20's restatement).
 
-A bare WSGI intake (under the same gunicorn config) inserts the execution + state rows in one
-transaction, answers 202 and then publishes the message (publisher confirms; after the answer is
-sent, from the response's `close()`, as ours); a bare Celery
-worker (same durability settings: quorum queue with DLX, acks_late, reject_on_worker_lost, prefetch
-1) takes the advisory lock, checks the status, marks it running, then writes the same 11 step rows,
-the checkpoint and the final status in one transaction (the grouping the design allows for pure
-steps), and unlocks. It computes `counter + 1` in plain Python and logs nothing per step. Same
-database schema (a copy of the migrated bench database), same broker, same machine.
+A bare WSGI intake (under the same gunicorn config) counts the webhook rate limits (one upsert of
+the per-schema and the per-IP bucket into `api_throttle`, the statement ours runs), checks the
+secret, inserts the execution + state rows in one transaction, logs one JSON line for the request,
+answers 202 and then publishes the message (publisher confirms; after the answer is sent, from the
+response's `close()`, as ours); a bare Celery worker (same durability settings: quorum queue with
+DLX, acks_late, reject_on_worker_lost, prefetch 1) takes the advisory lock, checks the status, marks
+it running, then writes the same 11 step rows, the checkpoint and the final status in one
+transaction (the grouping the design allows for pure steps), and unlocks. It computes
+`counter + 1` in plain Python, and logs what every implementation of the spec must log (§7): a
+line when the execution starts, one per step, one when it ends — through the stdlib `logging`
+module, JSON, with the fields ours has (`execution_id`, `schema_id`, `node_id`, `request_id`,
+`seq`, `node_type`, `step_status`, `attempt`, `duration_ms`; the request's method, path, status,
+sizes, duration, client address). What it leaves out is what this product adds on top: Django,
+DRF, the engine's bookkeeping, expressions, metrics. Same database schema (a copy of the migrated
+bench database), same broker, same machine.
+
+`LOG_LEVEL=WARNING` turns its log lines off, `CEILING_THROTTLE_RATE=""` its rate limits (the
+variants of `make bench` switch both sides alike).
 
     gunicorn bench.ceiling_app:wsgi -c config/gunicorn.py
     celery -A bench.ceiling_app worker -Q bench_ceiling_queue ...
@@ -18,8 +29,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
+import re
+import sys
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,6 +48,7 @@ DATABASE_URL = os.environ.get("CEILING_DATABASE_URL", "")
 SCHEMA_ID = os.environ.get("CEILING_SCHEMA_ID", "")
 VERSION_ID = int(os.environ.get("CEILING_VERSION_ID", "0") or 0)
 SECRET = os.environ.get("CEILING_SECRET", "")
+THROTTLE_RATE = os.environ.get("CEILING_THROTTLE_RATE", "100000/s")
 QUEUE = "bench_ceiling_queue"
 
 exchange = Exchange("bench_ceiling", type="topic", durable=True)
@@ -70,6 +86,27 @@ app.conf.update(
     worker_hijack_root_logger=False,
 )
 
+
+# --- logging: stdlib, one JSON object per line on stdout ---------------------------------------------
+class _JsonLines(logging.Formatter):
+    """`time`, `level`, `logger`, `message`, then every field given in `extra` (ours: config/logging.py)."""
+
+    _reserved = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "taskName"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {"time": self.formatTime(record), "level": record.levelname, "logger": record.name,
+                "message": record.getMessage()}  # fmt: skip
+        line.update((k, v) for k, v in record.__dict__.items() if k not in self._reserved)
+        return json.dumps(line, default=str)
+
+
+_handler = logging.StreamHandler(sys.stdout)
+_handler.setFormatter(_JsonLines())
+logger = logging.getLogger("ceiling")
+logger.addHandler(_handler)
+logger.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
+logger.propagate = False
+
 _local = threading.local()
 
 
@@ -88,48 +125,61 @@ def _lock_key(execution_id: str) -> int:
 # --- worker -----------------------------------------------------------------------------------------
 @app.task(name="ceiling.run", acks_late=True, reject_on_worker_lost=True)
 def run(execution_id: str) -> str:
+    began = time.monotonic()
     conn = _conn()
     key = _lock_key(execution_id)
     if not conn.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()[0]:  # type: ignore[index]
         return "busy"
     try:
         row = conn.execute(
-            "SELECT e.status, e.trigger_payload, s.context FROM executions e "
+            "SELECT e.status, e.trigger_payload, s.context, e.request_id FROM executions e "
             "JOIN execution_state s ON s.execution_id = e.id WHERE e.id = %s",
             [execution_id],
         ).fetchone()
         if row is None or row[0] in ("completed", "failed", "cancelled"):
             return "done"
         payload, context = row[1], dict(row[2] or {})
+        context_fields = {"execution_id": execution_id, "schema_id": SCHEMA_ID, "request_id": row[3]}
         now = datetime.now(UTC)
         conn.execute(
             "UPDATE executions SET status='running', started_at=%s, lease_owner=%s WHERE id=%s AND status='pending'",
             [now, f"ceiling:{os.getpid()}", execution_id],
         )
+        logger.info("execution started", extra={"trigger_type": "webhook", **context_fields})
         steps: list[tuple[Any, ...]] = []
         outputs: dict[str, Any] = {}
         previous: Any = payload
 
-        def record(node_id: str, node_type: str, input_: Any, output: Any) -> None:
+        def record(node_id: str, node_type: str, input_: Any, output: Any, started: float) -> None:
             t = datetime.now(UTC)
+            seq = len(steps) + 1
             steps.append(
-                (execution_id, len(steps) + 1, node_id, node_type, Jsonb(input_), Jsonb(output), "success", 1, t,
+                (execution_id, seq, node_id, node_type, Jsonb(input_), Jsonb(output), "success", 1, t,
                  t + timedelta(microseconds=50))
             )  # fmt: skip
             outputs[node_id] = output
+            duration_ms = round((time.perf_counter() - started) * 1000, 3)
+            logger.info(
+                "step %s %s (%s, attempt %d, %.1f ms)", node_id, "success", node_type, 1, duration_ms,
+                extra={"seq": seq, "node_type": node_type, "step_status": "success", "attempt": 1,
+                       "duration_ms": duration_ms, "node_id": node_id, **context_fields},
+            )  # fmt: skip
 
-        record("hook", "webhook_trigger", payload, payload)
+        record("hook", "webhook_trigger", payload, payload, time.perf_counter())
         for i in range(1, 9):
+            started = time.perf_counter()
             context["counter"] = int(context.get("counter", 0)) + 1
             output = {"counter": context["counter"]}
-            record(f"inc{i}", "set", previous, output)
+            record(f"inc{i}", "set", previous, output, started)
             previous = output
+        started = time.perf_counter()
         ok = context["counter"] >= 8
         cond = {"result": ok, "value": ok}
-        record("check", "condition", previous, cond)
+        record("check", "condition", previous, cond, started)
+        started = time.perf_counter()
         context["result"] = context["counter"]
         final = {"result": context["counter"]}
-        record("done", "set", cond, final)
+        record("done", "set", cond, final, started)
         checkpoint = {
             "v": 1, "vars": context, "outputs": outputs, "queue": [], "scheduled": sorted(outputs),
             "seq": len(steps), "last_output": final, "result": None, "waiting": None, "failed": None,
@@ -151,20 +201,75 @@ def run(execution_id: str) -> str:
                 " result=%s WHERE id=%s AND status NOT IN ('completed','failed','cancelled')",
                 [datetime.now(UTC), Jsonb(final), execution_id],
             )
+        logger.info(
+            "execution %s", "completed",
+            extra={"execution_status": "completed", "result_bytes": len(json.dumps(final)),
+                   "walk_ms": round((time.monotonic() - began) * 1000, 1), **context_fields},
+        )  # fmt: skip
         return "completed"
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
 # --- intake (WSGI) ----------------------------------------------------------------------------------
+# The webhook's rate limits: both buckets (per schema, per client IP) counted in one upsert, the
+# sliding-window approximation ours uses (api/throttling.py); a refused request would be a 429.
+_UPSERT = """
+INSERT INTO api_throttle (bucket, window_index, hits, previous_hits, expires_at)
+VALUES (%s, %s, 1, 0, %s), (%s, %s, 1, 0, %s)
+ON CONFLICT (bucket) DO UPDATE SET
+    previous_hits = CASE WHEN api_throttle.window_index = EXCLUDED.window_index THEN api_throttle.previous_hits
+                         WHEN api_throttle.window_index = EXCLUDED.window_index - 1 THEN api_throttle.hits
+                         ELSE 0 END,
+    hits = CASE WHEN api_throttle.window_index = EXCLUDED.window_index THEN api_throttle.hits + 1 ELSE 1 END,
+    window_index = EXCLUDED.window_index,
+    expires_at = EXCLUDED.expires_at
+RETURNING bucket, hits, previous_hits
+"""
+_RATE = re.fullmatch(r"(\d+)/([smhd])", THROTTLE_RATE.strip())
+_LIMIT, _DURATION = (
+    (int(_RATE[1]), {"s": 1, "m": 60, "h": 3600, "d": 86400}[_RATE[2]]) if _RATE else (0, 0)
+)  # fmt: skip
+
+
+def _throttled(conn: psycopg.Connection[Any], remote_addr: str) -> bool:
+    if not _LIMIT:
+        return False
+    now = time.time()
+    window = int(now // _DURATION)
+    expires = (window + 2) * _DURATION
+    buckets = sorted([f"webhook:{SCHEMA_ID}", f"webhook_ip:{remote_addr}"])  # one lock order, as ours
+    rows = conn.execute(_UPSERT, [buckets[0], window, expires, buckets[1], window, expires]).fetchall()
+    weight = 1 - (now % _DURATION) / _DURATION
+    return any(previous * weight + hits > _LIMIT for _, hits, previous in rows)
+
+
 def wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    started = time.perf_counter()
+    incoming = environ.get("HTTP_X_REQUEST_ID", "")
+    request_id = incoming if re.fullmatch(r"[A-Za-z0-9._:-]{1,64}", incoming) else uuid.uuid4().hex
+
     def answer(code: str, body: dict[str, Any]) -> list[bytes]:
         data = json.dumps(body).encode()
-        start_response(code, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        start_response(
+            code,
+            [("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("X-Request-ID", request_id)],
+        )
+        status = int(code[:3])
+        logger.info(
+            "%s %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), status,
+            extra={"method": environ.get("REQUEST_METHOD"), "path": environ.get("PATH_INFO"), "status": status,
+                   "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                   "request_bytes": int(environ.get("CONTENT_LENGTH") or 0), "response_bytes": len(data),
+                   "user_id": None, "remote_addr": environ.get("REMOTE_ADDR"), "request_id": request_id},
+        )  # fmt: skip
         return [data]
 
     if environ.get("REQUEST_METHOD") != "POST":
         return answer("405 Method Not Allowed", {"detail": "POST"})
+    conn = _conn()
+    if _throttled(conn, environ.get("REMOTE_ADDR", "")):
+        return answer("429 Too Many Requests", {"detail": "throttled"})
     if not hmac.compare_digest(environ.get("HTTP_X_SCHEMA_SECRET", "").encode(), SECRET.encode()):
         return answer("401 Unauthorized", {"detail": "secret"})
     length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -173,12 +278,11 @@ def wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     except ValueError:
         return answer("400 Bad Request", {"detail": "json"})
     execution_id = str(uuid.uuid4())
-    conn = _conn()
     with conn.transaction():
         conn.execute(
             "INSERT INTO executions (id, schema_id, schema_version_id, status, trigger_type, trigger_payload,"
             " created_at, request_id, lease_owner) VALUES (%s, %s, %s, 'pending', 'webhook', %s, %s, %s, '')",
-            [execution_id, SCHEMA_ID, VERSION_ID, Jsonb(payload), datetime.now(UTC), uuid.uuid4().hex],
+            [execution_id, SCHEMA_ID, VERSION_ID, Jsonb(payload), datetime.now(UTC), request_id],
         )
         conn.execute(
             "INSERT INTO execution_state (execution_id, context, checkpoint, updated_at, wait_kind)"
