@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_init, worker_process_shutdown
+from celery.signals import celeryd_after_setup, task_postrun, task_prerun, worker_init, worker_process_shutdown
 
 from config.prometheus import (
     ensure_multiprocess_dir,
@@ -20,7 +20,7 @@ from config.prometheus import (
     reset_multiprocess_dir,
     start_worker_metrics_server,
 )
-from config.queues import DLQ, EXECUTION_QUEUE, declare_topology
+from config.queues import DLQ, EXECUTION_QUEUE, WAKE_UP_QUEUE, declare_topology
 
 if "worker" in sys.argv:  # multiprocess metrics must be configured before prometheus_client loads
     ensure_multiprocess_dir("worker")
@@ -48,6 +48,16 @@ def _reuse_database_connections(**kwargs: object) -> None:
     close_old_connections()
 
 
+@celeryd_after_setup.connect
+def _consume_wake_ups_too(sender: Any = None, instance: Any = None, **kwargs: Any) -> None:
+    """A worker that takes new executions (`-Q schema_execution_queue`, as every deployment starts it)
+    also takes the wake-ups that continue them: a worker command line written before the wake-up
+    queue existed cannot leave its timers unconsumed."""
+    queues = instance.app.amqp.queues
+    if EXECUTION_QUEUE in queues.consume_from and WAKE_UP_QUEUE not in queues.consume_from:
+        queues.select_add(queues[WAKE_UP_QUEUE])  # the declared queue, with its arguments
+
+
 @worker_init.connect
 def _on_worker_init(sender: Any = None, **kwargs: Any) -> None:
     """Main worker process: fresh metric files, the DLQ declared, the metrics endpoint up."""
@@ -60,7 +70,9 @@ def _on_worker_init(sender: Any = None, **kwargs: Any) -> None:
                 declare_topology(connection)
         except Exception as exc:  # noqa: BLE001 - the worker itself will retry the broker connection
             logger.warning("could not declare the queue topology yet: %s", exc)
-    start_worker_metrics_server(settings.SCHEMA_WORKER_METRICS_PORT, settings.CELERY_BROKER_URL, [EXECUTION_QUEUE, DLQ])
+    start_worker_metrics_server(
+        settings.SCHEMA_WORKER_METRICS_PORT, settings.CELERY_BROKER_URL, [EXECUTION_QUEUE, WAKE_UP_QUEUE, DLQ]
+    )
 
 
 @worker_process_shutdown.connect

@@ -14,34 +14,33 @@ from typing import Any
 from celery import current_app
 from celery.utils import uuid
 
-from config.queues import TASK_RUN_EXECUTION
+from config.queues import (
+    CELERY_DELAY_ENTRY_EXCHANGE,
+    EXECUTION_QUEUE,
+    TASK_RUN_EXECUTION,
+    WAKE_UP_QUEUE,
+    delayed_routing_key,
+)
 
-# The worker may hold a message in memory until its ETA for at most this long (see broker_delay).
-MAX_WORKER_HOLD_SECONDS = 0.25
-_FLOOR_MARGIN_SECONDS = 0.005
+
+def delay_ms(eta: datetime, now: datetime | None = None) -> int:
+    """Milliseconds until `eta`, rounded up (a timer may be a fraction of a millisecond late, never
+    early); 0 when it is due."""
+    return max(0, math.ceil((eta - (now or datetime.now(UTC))).total_seconds() * 1000))
 
 
-def broker_delay(eta: datetime, now: datetime | None = None) -> dict[str, Any]:
-    """The `apply_async` options that deliver a message at `eta` without a worker waiting long.
+_BROKER_DELAYS: dict[str, bool] = {}
 
-    RabbitMQ's delay queues (Celery's native delayed delivery) count whole seconds, and Celery
-    truncates (`int(countdown)`). Passing any ETA as is therefore (a) raised `ValueError: countdown
-    must be a positive number` when it was less than 1 s away (a 1 s delay published a few ms after
-    its pause: the pause transaction failed), and (b) delivered up to 1 s early, so the worker held
-    the message in memory until its ETA, occupying one of its static (quorum queue) prefetch slots:
-    under a burst of timers the worker stopped consuming and timers fired many seconds late.
-    So: when the fraction of a second is small, send the ETA (the broker carries the whole seconds,
-    the worker holds the message at most MAX_WORKER_HOLD_SECONDS: on time); otherwise round the
-    countdown UP (delivered at most 1 - MAX_WORKER_HOLD_SECONDS late, nothing held).
-    """
-    seconds = (eta - (now or datetime.now(UTC))).total_seconds()
-    if seconds <= 0:
-        return {}
-    whole = math.floor(seconds)
-    fraction = seconds - whole
-    if whole >= 1 and _FLOOR_MARGIN_SECONDS <= fraction <= MAX_WORKER_HOLD_SECONDS:
-        return {"eta": eta}
-    return {"countdown": max(1, math.ceil(seconds))}
+
+def _broker_delays(app: Any) -> bool:
+    """True when the broker holds delayed messages itself (RabbitMQ: the delay queues of
+    config/queues.py). The embedded filesystem broker has none: there Celery's countdown waits in
+    the worker's memory, which is fine for `make run`."""
+    url = str(app.conf.broker_url)
+    known = _BROKER_DELAYS.get(url)
+    if known is None:
+        known = _BROKER_DELAYS[url] = app.connection_for_write().transport.driver_type == "amqp"
+    return known
 
 
 def _run_task() -> Any:
@@ -59,9 +58,17 @@ def publish_execution(
     timer_id: int | None = None,
     busy_retries: int = 0,
     countdown: int | None = None,
+    wake_up: bool = False,
 ) -> None:
-    """Publish "continue execution X" (now, at `eta`, or after a whole-second `countdown`)."""
+    """Publish "continue execution X" (now, at `eta`, or after `countdown` seconds).
+
+    A new execution's first message goes to the start queue; everything that continues one already
+    started (`wake_up`, and every timer's message) to the wake-up queue, which workers take ahead of
+    a backlog of starts. A delayed message waits in RabbitMQ's delay queues, to the millisecond,
+    and carries no ETA, so the worker runs it when it arrives instead of holding it in memory (a
+    timer's message that arrives early anyway is sent back by the runner)."""
     task = _run_task()
+    queue = WAKE_UP_QUEUE if wake_up or timer_id is not None else EXECUTION_QUEUE
     args = [str(execution_id)]
     kwargs: dict[str, Any] = {"timer_id": timer_id} if timer_id is not None else {}
     if busy_retries:
@@ -71,35 +78,40 @@ def publish_execution(
     options: dict[str, Any] = {"argsrepr": repr(args), "kwargsrepr": repr(kwargs)}
     if request_id:
         options["headers"] = {"request_id": request_id}
-    if eta is not None:
-        options.update(broker_delay(eta))
-    elif countdown is not None:
-        options["countdown"] = countdown
-    if "eta" in options or "countdown" in options or task.app.conf.task_always_eager:
-        task.apply_async(args=args, kwargs=kwargs, **options)  # delay queues / eager: Celery's way
-    else:
-        send_now(task, args, kwargs, options)
+    delay = delay_ms(eta) if eta is not None else max(0, countdown or 0) * 1000
+    if task.app.conf.task_always_eager or (delay and not _broker_delays(task.app)):
+        if delay:
+            options["countdown"] = delay / 1000
+        task.apply_async(args=args, kwargs=kwargs, queue=queue, **options)  # eager / embedded broker
+        return
+    if delay:
+        options["exchange"] = CELERY_DELAY_ENTRY_EXCHANGE
+        options["routing_key"] = delayed_routing_key(delay, task.app.amqp.queues[queue].routing_key)
+    send_now(task, args, kwargs, options, queue=queue)
 
 
 # --- the immediate message without `apply_async` ----------------------------------------------------
-# Every trigger publishes one message that runs at once. Through `apply_async` → `send_task`, Celery
-# resolves the same things on every call (the task's options from the configuration, the route, the
-# result object) around kombu's publish. `send_now` resolves them once per task and then does what
-# `send_task` does for a message without ETA: the same `create_task_message` and `send_task_message`
-# (signals, `task-sent` events, retry policy, queue declaration, publisher confirm): less CPU per
-# message, figures in docs/performance.md. tests/executions_app/test_dispatch.py compares both
+# Every trigger publishes one message that runs at once (a delayed one enters the delay queues).
+# Through `apply_async` → `send_task`, Celery resolves the same things on every call (the task's
+# options from the configuration, the route, the result object) around kombu's publish. `send_now`
+# resolves them once per task and then does what `send_task` does for a message without ETA: the same
+# `create_task_message` and `send_task_message` (signals, `task-sent` events, retry policy, queue
+# declaration, publisher confirm): less CPU per message, figures in docs/performance.md.
+# tests/executions_app/test_dispatch.py compares both
 # messages field by field.
-_ROUTES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+_ROUTES: dict[tuple[str, str | None], tuple[dict[str, Any], dict[str, Any]]] = {}
 
 
-def _route(task: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def _route(task: Any, queue: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """(what `create_task_message` takes from the task's options, the routed publish options): what
     `apply_async` + `send_task` compute per call, for a task whose routing does not depend on its
-    arguments (ours: `task_routes` is not set, every message goes to the execution queue)."""
-    cached = _ROUTES.get(task.name)
+    arguments (ours: `task_routes` is not set; the queue is the default one or the one given)."""
+    cached = _ROUTES.get((task.name, queue))
     if cached is None:
         app = task.app
         options = {k: v for k, v in task._get_exec_options().items() if v is not None}
+        if queue is not None:
+            options["queue"] = queue
         options.setdefault("ignore_result", task.ignore_result)
         message = {
             "time_limit": options.pop("time_limit", None),
@@ -109,15 +121,18 @@ def _route(task: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         }
         if message["expires"] is not None:  # relative to each send: not something to cache
             raise ValueError(f"task {task.name} has `expires`: publish it with apply_async")
-        cached = _ROUTES[task.name] = (message, app.amqp.router.route(options, task.name, None, None, task))
+        cached = _ROUTES[(task.name, queue)] = (message, app.amqp.router.route(options, task.name, None, None, task))
     return cached
 
 
-def send_now(task: Any, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any]) -> str:
-    """Publishes `task(*args, **kwargs)` to run now (no ETA), as `task.apply_async` would; returns
-    the task id. `options`: `argsrepr`, `kwargsrepr`, `headers` (merged into the message headers)."""
+def send_now(
+    task: Any, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any], *, queue: str | None = None
+) -> str:
+    """Publishes `task(*args, **kwargs)` to run when it arrives (no ETA), as `task.apply_async` would;
+    returns the task id. `options`: `argsrepr`, `kwargsrepr`, `headers` (merged into the message
+    headers), and `exchange` + `routing_key` to enter the delay queues (the queue is still declared)."""
     app = task.app
-    message_options, routed = _route(task)
+    message_options, routed = _route(task, queue)
     publish_options = {**routed, **options}
     task_id = uuid()
     root_id = parent_id = None

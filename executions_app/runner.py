@@ -89,10 +89,12 @@ def execution_run(
     with execution_lock(execution_id, worker_id) as owned:
         if not owned:
             if busy_retries < BUSY_REPUBLISH_LIMIT and not _eager():
-                # A whole-second countdown: a fractional ETA just under 1 s made Celery's native
-                # delayed delivery raise "countdown must be a positive number" (see dispatch.py).
                 publish_execution(
-                    execution_id, timer_id=timer_id, busy_retries=busy_retries + 1, countdown=1 + busy_retries
+                    execution_id,
+                    timer_id=timer_id,
+                    busy_retries=busy_retries + 1,
+                    countdown=1 + busy_retries,
+                    wake_up=True,
                 )
                 logger.info(
                     "execution busy: another walk holds its lock; this message comes back in %d s",
@@ -123,5 +125,5 @@ def execution_run(
                 logger.info("execution started", extra={"trigger_type": trigger_type})
             outcome = walk(store, execution_id, services=node_services(schema_id))
         if outcome.status == "running":  # step budget used up: continue in a fresh message
-            publish_execution(execution_id)
+            publish_execution(execution_id, wake_up=True)
         return outcome.status

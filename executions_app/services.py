@@ -38,8 +38,9 @@ logger = logging.getLogger("schema.executions")
 BROKER_ERRORS: tuple[type[BaseException], ...] = (KombuError, AMQPError, OSError)
 
 
-def execution_publish(execution: Execution) -> bool:
-    """Publishes the message that runs a committed execution. True when the broker took it.
+def execution_publish(execution: Execution, *, wake_up: bool = False) -> bool:
+    """Publishes the message that runs a committed execution (`wake_up`: one that continues it, e.g.
+    after a resume, taken ahead of new starts). True when the broker took it.
 
     The execution is already committed, so a broker that is down does not fail the request that
     created it (the caller answers 2xx, a retrying sender does not start it twice): the failure is
@@ -47,7 +48,7 @@ def execution_publish(execution: Execution) -> bool:
     `SCHEMA_RECONCILE_GRACE_SECONDS`.
     """
     try:
-        publish_execution(str(execution.id), request_id=execution.request_id)
+        publish_execution(str(execution.id), request_id=execution.request_id, wake_up=wake_up)
     except BROKER_ERRORS as exc:
         logger.warning(
             "could not publish the execution (%s: %s); the reconciler publishes it within about %d s",
@@ -60,8 +61,8 @@ def execution_publish(execution: Execution) -> bool:
     return True
 
 
-def _publish_on_commit(execution: Execution) -> None:
-    transaction.on_commit(lambda: execution_publish(execution))
+def _publish_on_commit(execution: Execution, *, wake_up: bool = False) -> None:
+    transaction.on_commit(lambda: execution_publish(execution, wake_up=wake_up))
 
 
 # The current version of each schema a trigger has started, for the next trigger: the version row's
@@ -157,7 +158,7 @@ def _continue_with(execution: Execution, checkpoint: dict[str, Any], status: str
         updated_at=timezone.now(),
     )
     Execution.objects.filter(pk=execution.pk).update(status=status, finished_at=None, error=None)
-    _publish_on_commit(execution)
+    _publish_on_commit(execution, wake_up=True)
 
 
 @transaction.atomic

@@ -17,6 +17,7 @@ from config.queues import (
     EXECUTION_QUEUE,
     EXECUTION_ROUTING_KEY,
     TASK_PRUNE_EXECUTIONS,
+    RUN_QUEUES,
     TASK_RECONCILE,
     dead_letter_queue,
     execution_queue,
@@ -247,7 +248,7 @@ RABBITMQ_URL = env("RABBITMQ_URL", default="amqp://guest:guest@127.0.0.1:5672//"
 CELERY_BROKER_URL = RABBITMQ_URL
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
-CELERY_TASK_QUEUES = (execution_queue,)
+CELERY_TASK_QUEUES = RUN_QUEUES  # starts and wake-ups (config/queues.py); every worker consumes both
 CELERY_TASK_DEFAULT_QUEUE = EXECUTION_QUEUE
 CELERY_TASK_DEFAULT_EXCHANGE = execution_queue.exchange.name
 CELERY_TASK_DEFAULT_EXCHANGE_TYPE = "topic"

@@ -68,6 +68,7 @@ def test_rabbitmq_definitions_match_the_engine_topology() -> None:
     assert (binding["source"], binding["destination"]) == ("schema_execution_dlx", "schema_execution_dlq")
     policy = definitions["policies"][0]
     assert re.fullmatch(policy["pattern"], "schema_execution_queue")
+    assert re.fullmatch(policy["pattern"], "schema_execution_wakeup_queue")  # timers, resumes: the same net
     assert policy["definition"]["dead-letter-exchange"] == "schema_execution_dlx"
     assert not any(u for u in definitions.get("users", [])), "no credentials in the repository"
     queues_module = pytest.importorskip("config.queues", reason="config/ not importable here")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +19,17 @@ from celery.utils.threads import LocalStack
 from kombu import Connection, Consumer, Queue
 from kombu.messaging import Producer
 
-from config.queues import EXECUTION_ROUTING_KEY
+from config.queues import (
+    CELERY_DELAY_BITS,
+    CELERY_DELAY_ENTRY_EXCHANGE,
+    DELAY_SUFFIX,
+    EXECUTION_QUEUE,
+    EXECUTION_ROUTING_KEY,
+    MS_DELAY_BITS,
+    WAKE_UP_QUEUE,
+    WAKE_UP_ROUTING_KEY,
+    delayed_routing_key,
+)
 from executions_app import dispatch
 from executions_app.tasks import execution_run_task
 
@@ -95,18 +106,54 @@ def test_from_inside_a_task_the_trail_is_kept_as_celery_keeps_it(sent: Published
     assert ours[0][1] == {"timer_id": 7}
 
 
-def test_publish_execution_sends_now_and_leaves_delays_to_celery(
+def test_starts_and_wake_ups_go_to_their_queues_and_delays_enter_the_delay_queues(
     monkeypatch: pytest.MonkeyPatch, not_eager: None
 ) -> None:
-    calls: list[str] = []
-    monkeypatch.setattr(dispatch, "send_now", lambda *a, **k: calls.append("send_now"))
-    monkeypatch.setattr(execution_run_task, "apply_async", lambda *a, **k: calls.append(f"apply_async {sorted(k)}"))
-    from datetime import UTC, datetime, timedelta
+    calls: list[dict[str, Any]] = []
+
+    def send_now(task: Any, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any], **rest: Any) -> None:
+        calls.append({"kwargs": kwargs, **options, **rest})
+
+    monkeypatch.setattr(dispatch, "send_now", send_now)
+    monkeypatch.setattr(execution_run_task, "apply_async", lambda *a, **k: pytest.fail("no Celery countdown/ETA"))
+    now = datetime.now(UTC)
 
     dispatch.publish_execution(str(uuid.uuid4()), request_id="r")
-    dispatch.publish_execution(str(uuid.uuid4()), eta=datetime.now(UTC) + timedelta(seconds=5.5), timer_id=1)
-    assert calls[0] == "send_now"
-    assert calls[1].startswith("apply_async") and "countdown" in calls[1]  # RabbitMQ's delay queues
+    dispatch.publish_execution(str(uuid.uuid4()), wake_up=True)
+    dispatch.publish_execution(str(uuid.uuid4()), eta=now + timedelta(seconds=5.5), timer_id=1)
+    dispatch.publish_execution(str(uuid.uuid4()), eta=now - timedelta(seconds=1), timer_id=2)
+    dispatch.publish_execution(str(uuid.uuid4()), countdown=2, busy_retries=1, wake_up=True)
+
+    start, resume, timer, overdue, busy = calls
+    assert start["queue"] == EXECUTION_QUEUE and "routing_key" not in start
+    assert resume["queue"] == WAKE_UP_QUEUE and "routing_key" not in resume
+    assert timer["queue"] == WAKE_UP_QUEUE and timer["exchange"] == CELERY_DELAY_ENTRY_EXCHANGE
+    seconds, milliseconds = _delay_of(timer["routing_key"], WAKE_UP_ROUTING_KEY)
+    assert seconds == 5 and 490 < milliseconds <= 500  # to the millisecond, never rounded to whole seconds
+    assert overdue["queue"] == WAKE_UP_QUEUE and "routing_key" not in overdue  # due: at once
+    assert _delay_of(busy["routing_key"], WAKE_UP_ROUTING_KEY) == (2, 0)
+    assert all("eta" not in call and "countdown" not in call for call in calls)  # no worker holds a message
+
+
+def _delay_of(routing_key: str, destination: str) -> tuple[int, int]:
+    words = routing_key.split(".")
+    assert words[CELERY_DELAY_BITS + MS_DELAY_BITS :] == [destination, DELAY_SUFFIX], routing_key
+    return int("".join(words[:CELERY_DELAY_BITS]), 2), int("".join(words[CELERY_DELAY_BITS:-2]), 2)
+
+
+def test_delay_ms_rounds_up_to_the_millisecond() -> None:
+    now = datetime(2030, 1, 1, 12, tzinfo=UTC)
+    assert dispatch.delay_ms(now + timedelta(seconds=0.3), now) == 300
+    assert dispatch.delay_ms(now + timedelta(microseconds=1), now) == 1  # never early
+    assert dispatch.delay_ms(now + timedelta(seconds=2.0005), now) == 2001
+    assert dispatch.delay_ms(now, now) == 0 and dispatch.delay_ms(now - timedelta(seconds=3), now) == 0
+
+
+def test_delayed_routing_key_carries_seconds_and_milliseconds() -> None:
+    assert _delay_of(delayed_routing_key(300, "rk"), "rk") == (0, 300)
+    assert _delay_of(delayed_routing_key(1999, "rk"), "rk") == (1, 999)
+    assert _delay_of(delayed_routing_key(86_400_000 + 1, "rk"), "rk") == (86_400, 1)
+    assert len(delayed_routing_key(10**12, WAKE_UP_ROUTING_KEY)) < 255  # AMQP's short string
 
 
 def test_a_message_sent_now_arrives_through_rabbitmq(not_eager: None) -> None:

@@ -19,7 +19,7 @@ import pytest
 from django.conf import settings
 from django.db.models import Count
 
-from config.queues import EXECUTION_QUEUE
+from config.queues import EXECUTION_QUEUE, MS_DELAY_BITS, ms_delay_level_name
 from executions_app.models import Execution, ExecutionStep, ExecutionTimer
 from executions_app.services import execution_create
 from schemas_app.models import Schema
@@ -66,16 +66,20 @@ def declare_broker_topology(url: str) -> None:
         declare_native_delayed_delivery_exchanges_and_queues,
     )
 
-    from config.queues import declare_topology, execution_queue
+    from config.queues import RUN_QUEUES, declare_topology
 
     with Connection(url, connect_timeout=5) as connection:
         connection.ensure_connection(max_retries=30, interval_start=0.5, interval_step=0.5, interval_max=1)
         declare_topology(connection)
         declare_native_delayed_delivery_exchanges_and_queues(connection, "quorum")
-        bind_queue_to_native_delayed_delivery_exchange(connection, execution_queue)
+        for queue in RUN_QUEUES:
+            bind_queue_to_native_delayed_delivery_exchange(connection, queue)
 
 
-DELAY_QUEUES = tuple(f"celery_delayed_{level}" for level in range(28))  # Celery's native delayed delivery
+# Celery's native delayed delivery (whole seconds) and our millisecond levels after it.
+DELAY_QUEUES = tuple(f"celery_delayed_{level}" for level in range(28)) + tuple(
+    ms_delay_level_name(level) for level in range(MS_DELAY_BITS)
+)
 
 
 def queue_counts(url: str, queue: str) -> tuple[int, int]:
