@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from api.views.auth import CsrfView, LoginView, LogoutView, MeView
+from api.views.credentials import CredentialViewSet
 from api.views.docs import SwaggerUIView
 from api.views.executions import ExecutionViewSet
 from api.views.health import LiveView, ReadyView
@@ -16,6 +17,7 @@ router = DefaultRouter()
 router.include_root_view = False
 router.register("schemas", SchemaViewSet, basename="schema")
 router.register("executions", ExecutionViewSet, basename="execution")
+router.register("credentials", CredentialViewSet, basename="credential")
 
 urlpatterns = [
     # First: the hottest route (Django tries the patterns in order; the router adds ~40 before it).

@@ -17,7 +17,7 @@ from accounts.models import User
 
 from . import schedules
 from .models import Schema, SchemaStatus, SchemaVersion, new_webhook_secret
-from .validation import definition_problems
+from .validation import credential_problems, definition_problems
 
 
 class DefinitionError(Exception):
@@ -34,6 +34,13 @@ class SchemaStateError(Exception):
 
 def definition_validate(definition: Any) -> None:
     problems = definition_problems(definition)
+    if problems:
+        raise DefinitionError(problems)
+
+
+def schema_credentials_check(schema: Schema) -> None:
+    """Every credential the schema's nodes name exists for its owner (before it is activated or run)."""
+    problems = credential_problems(schema.definition, schema.created_by_id)
     if problems:
         raise DefinitionError(problems)
 
@@ -82,6 +89,7 @@ def schema_activate(schema: Schema) -> Schema:
     if schema.status == SchemaStatus.ARCHIVED:
         raise SchemaStateError("An archived schema cannot be activated; duplicate it instead.")
     definition_validate(schema.definition)
+    schema_credentials_check(schema)
     schema.status = SchemaStatus.ACTIVE
     schema.save(update_fields=["status", "updated_at"])
     schedules.schedule_sync(schema)

@@ -34,9 +34,15 @@ from executions_app.services import execution_create, schema_delete
 from schemas_app import services
 from schemas_app.models import Schema, SchemaStatus
 from schemas_app.selectors import schemas_visible_to
-from schemas_app.validation import definition_problems
+from schemas_app.validation import credential_problems, definition_problems
 
 _errors = {400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
+
+
+def _reason(problems: list[dict[str, Any]]) -> str:
+    if problems and all(str(p.get("path", "")).endswith(".auth.credential") for p in problems):
+        return "it names missing credentials."
+    return "its definition is invalid."
 
 
 class SchemaViewSet(
@@ -102,7 +108,7 @@ class SchemaViewSet(
         try:
             schema = func(schema)
         except services.DefinitionError as exc:
-            raise DefinitionInvalid(exc.problems, "The schema cannot be activated: its definition is invalid.") from exc
+            raise DefinitionInvalid(exc.problems, "The schema cannot be activated: " + _reason(exc.problems)) from exc
         except services.SchemaStateError as exc:
             raise Conflict(str(exc)) from exc
         return Response(SchemaSerializer(schema, context=self.get_serializer_context()).data)
@@ -114,7 +120,7 @@ class SchemaViewSet(
         body = ValidateRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         definition = body.validated_data["definition"] if "definition" in body.validated_data else schema.definition
-        problems = definition_problems(definition)
+        problems = definition_problems(definition) or credential_problems(definition, schema.created_by_id)
         return Response({"valid": not problems, "errors": problems})
 
     @extend_schema(request=None, responses={200: SchemaSerializer, **_errors})
@@ -156,6 +162,10 @@ class SchemaViewSet(
         body = ExecuteRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         check_payload_size(body.validated_data.get("payload", {}))
+        try:
+            services.schema_credentials_check(schema)
+        except services.DefinitionError as exc:
+            raise DefinitionInvalid(exc.problems, "The schema cannot be run: it names missing credentials.") from exc
         execution, _ = execution_create(
             schema=schema,
             trigger_type=TriggerType.MANUAL,
