@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from contextvars import Context, copy_context
 from typing import Any
 
 from rest_framework.response import Response
 
+from config.tracing import enabled as tracing_enabled
 from executions_app.models import Execution
 from executions_app.services import execution_publish
 
@@ -24,11 +26,17 @@ class PublishAfterResponse(Response):
     def __init__(self, data: Any, status: int, execution: Execution) -> None:
         super().__init__(data, status=status)
         self._unpublished: Execution | None = execution
+        # With tracing on, the publish belongs to the request's trace, whose span is no longer
+        # current when the server closes the response: publish in the view's context.
+        self._context: Context | None = copy_context() if tracing_enabled() else None
 
     def close(self) -> None:
         execution, self._unpublished = self._unpublished, None
         try:
             if execution is not None:
-                execution_publish(execution)
+                if self._context is not None:
+                    self._context.run(execution_publish, execution)
+                else:
+                    execution_publish(execution)
         finally:
             super().close()

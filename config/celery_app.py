@@ -12,7 +12,14 @@ import sys
 from typing import Any
 
 from celery import Celery
-from celery.signals import celeryd_after_setup, task_postrun, task_prerun, worker_init, worker_process_shutdown
+from celery.signals import (
+    celeryd_after_setup,
+    task_postrun,
+    task_prerun,
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+)
 
 from config.prometheus import (
     ensure_multiprocess_dir,
@@ -21,6 +28,7 @@ from config.prometheus import (
     start_worker_metrics_server,
 )
 from config.queues import DLQ, EXECUTION_QUEUE, WAKE_UP_QUEUE, declare_topology
+from config.tracing import setup_tracing
 
 if "worker" in sys.argv:  # multiprocess metrics must be configured before prometheus_client loads
     ensure_multiprocess_dir("worker")
@@ -78,3 +86,16 @@ def _on_worker_init(sender: Any = None, **kwargs: Any) -> None:
 @worker_process_shutdown.connect
 def _on_worker_process_shutdown(pid: int | None = None, **kwargs: Any) -> None:
     mark_process_dead(pid or os.getpid())
+
+
+@worker_init.connect
+def _tracing_in_the_worker(sender: Any = None, **kwargs: Any) -> None:
+    """Threads and solo pools run tasks in this process; prefork pools in their children (below)."""
+    if "prefork" not in str(getattr(sender, "pool_cls", "")).lower():
+        setup_tracing("schema-worker")
+
+
+@worker_process_init.connect
+def _tracing_in_a_pool_process(**kwargs: Any) -> None:
+    """After the fork: the span exporter's thread does not survive one (config/tracing.py)."""
+    setup_tracing("schema-worker")

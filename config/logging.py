@@ -3,7 +3,8 @@
 
 Records carry the request/execution context that is set in contextvars by the request middleware
 and by the worker (`request_id`, `execution_id`, `schema_id`, `node_id`), so every line of one
-execution can be found with one filter in any log store.
+execution can be found with one filter in any log store; with tracing on (`config/tracing.py`) also
+the `trace_id` and `span_id` of the current span.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import contextvars
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from datetime import time as dt_time
@@ -46,11 +47,17 @@ def log_context(**fields: Any) -> Iterator[None]:
         _context.reset(token)
 
 
+# `config.tracing` puts here, when tracing is on, what gives the current span's (trace_id, span_id).
+TRACE_IDS: list[Callable[[], tuple[str, str] | None]] = []
+
+
 class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         for key, value in _context.get().items():
             if not hasattr(record, key):
                 setattr(record, key, str(value))
+        if TRACE_IDS and (ids := TRACE_IDS[0]()) is not None:
+            record.trace_id, record.span_id = ids
         return True
 
 

@@ -27,6 +27,7 @@ from .locks import execution_lock
 from .models import ExecutionState, ExecutionStatus, ExecutionTimer, TimerStatus
 from .store import DjangoExecutionStore
 from .timers import timer_fire, timer_get
+from .tracing import traced_node_types
 
 logger = logging.getLogger("schema.engine")
 BUSY_REPUBLISH_LIMIT = 5
@@ -123,7 +124,13 @@ def execution_run(
             if store.started(execution_id):
                 metrics.EXECUTIONS_STARTED.labels(trigger_type).inc()
                 logger.info("execution started", extra={"trigger_type": trigger_type})
-            outcome = walk(store, execution_id, services=node_services(schema_id))
+            outcome = walk(
+                store,
+                execution_id,
+                services=node_services(schema_id),
+                node_types=traced_node_types(),
+                branch_concurrency=settings.SCHEMA_BRANCH_CONCURRENCY,
+            )
         if outcome.status == "running":  # step budget used up: continue in a fresh message
             publish_execution(execution_id, wake_up=True)
         return outcome.status

@@ -26,6 +26,7 @@ from .reconciler import reconcile_once
 from .retention import prune_older_than_retention
 from .runner import execution_run
 from .services import execution_from_schedule
+from .tracing import walk_span
 
 logger = logging.getLogger("schema.engine")
 
@@ -47,12 +48,15 @@ def _request_id(task: Any) -> str:
 def execution_run_task(self: Any, execution_id: str, timer_id: int | None = None, busy_retries: int = 0) -> str:
     with log_context(execution_id=execution_id, request_id=_request_id(self) or None):
         try:
-            return execution_run(
-                execution_id,
-                timer_id=timer_id,
-                busy_retries=busy_retries,
-                worker_id=f"{self.request.hostname or 'worker'}:{os.getpid()}",
-            )
+            with walk_span(execution_id, timer_id) as record:
+                outcome = execution_run(
+                    execution_id,
+                    timer_id=timer_id,
+                    busy_retries=busy_retries,
+                    worker_id=f"{self.request.hostname or 'worker'}:{os.getpid()}",
+                )
+                record(outcome)
+            return outcome
         except INFRA_ERRORS as exc:
             retries = self.request.retries or 0
             max_retries = _max_infra_retries()
