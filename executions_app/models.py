@@ -179,6 +179,9 @@ class ExecutionTimer(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_default=Now())
     fired_at = models.DateTimeField(null=True, blank=True)
     lateness_ms = models.FloatField(null=True, blank=True)
+    # When the reconciler last published this timer's message again (it never sends a second copy
+    # while the first may still be on its way).
+    republished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "execution_timers"
