@@ -13,6 +13,7 @@ from engine.errors import public_step_error, public_step_output
 from executions_app.models import Execution, ExecutionStep, TriggerType
 from schemas_app.models import Schema, SchemaStatus, SchemaVersion
 from schemas_app.services import MAX_SECRET_GRACE_SECONDS
+from schemas_app.validation import definition_problems
 
 
 class StrictCharField(serializers.CharField):
@@ -30,6 +31,11 @@ class ErrorItemSerializer(serializers.Serializer):  # type: ignore[type-arg]
     node_id = serializers.CharField(allow_null=True, required=False)
     edge_id = serializers.CharField(allow_null=True, required=False)
     message = serializers.CharField()
+    incomplete = serializers.BooleanField(
+        required=False,
+        help_text="True when the problem only marks the draft unfinished (it may be saved so, but not activated "
+        "or run); false when the definition is malformed.",
+    )
 
 
 class ErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -58,6 +64,10 @@ class SchemaSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     created_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
     definition = serializers.JSONField()
     webhook_url = serializers.SerializerMethodField()
+    problems = serializers.SerializerMethodField(
+        help_text="What is left to finish before the schema can be activated or run; [] when it is complete. "
+        "A draft is saved with these, an active schema never has any."
+    )
 
     class Meta:
         model = Schema
@@ -74,6 +84,7 @@ class SchemaSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "webhook_url",
             "webhook_secret",
             "webhook_secret_previous_expires_at",
+            "problems",
         ]
         read_only_fields = [
             "id",
@@ -93,6 +104,10 @@ class SchemaSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request is not None else path
 
+    @extend_schema_field(ErrorItemSerializer(many=True))
+    def get_problems(self, obj: Schema) -> list[dict[str, Any]]:
+        return definition_problems(obj.definition)
+
     def validate_definition(self, value: Any) -> Any:
         # Structural problems are reported by the engine's validator with exact locations (400).
         return value
@@ -103,7 +118,7 @@ class SchemaListSerializer(SchemaSerializer):
         fields = [
             f
             for f in SchemaSerializer.Meta.fields
-            if f not in ("definition", "webhook_secret", "webhook_secret_previous_expires_at")
+            if f not in ("definition", "webhook_secret", "webhook_secret_previous_expires_at", "problems")
         ]
 
 

@@ -7,7 +7,13 @@ config not matching the type's JSON Schema (every error, with its path) or its s
 (cron, time zone, switch ports), bad expression syntax, bad retry policy / on_error, dangling
 edges, unknown source ports, trigger count (exactly one), edges into a trigger, unreachable nodes
 and cycles. Cycles are forbidden: the walker runs each node at most once per execution (see
-`engine.walker`), so a loop could never iterate anyway."""
+`engine.walker`), so a loop could never iterate anyway.
+
+Problems come in two kinds. A definition the editor could not even load (not an object, missing or
+duplicate ids, unknown types, edges between nodes that do not exist, over the limits) is *invalid*
+and never stored. One that is only unfinished — a field not filled in, a node not connected yet, no
+trigger yet, a bad expression — is *incomplete* (`Problem.incomplete`): a draft may be saved like that,
+but it cannot be activated or run until it is complete."""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from engine.config_messages import config_messages
 from engine.expressions import check_syntax, has_template
 from engine.graph import DEFAULT_PORT, ERROR_PORT
 from engine.nodes import NODE_TYPES
@@ -39,9 +46,16 @@ class Problem:
     message: str
     node_id: str | None = None
     edge_id: str | None = None
+    incomplete: bool = False  # unfinished (a draft may be saved so), not malformed
 
     def as_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "node_id": self.node_id, "edge_id": self.edge_id, "message": self.message}
+        return {
+            "path": self.path,
+            "node_id": self.node_id,
+            "edge_id": self.edge_id,
+            "message": self.message,
+            "incomplete": self.incomplete,
+        }
 
 
 def _depth_exceeds(value: Any, limit: int) -> bool:
@@ -99,8 +113,21 @@ class _Validator:
         self.nodes: dict[str, tuple[int, dict[str, Any], NodeType | None]] = {}
         self.edges: list[tuple[int, str | None, str, str, str]] = []  # index, id, source, target, port
 
-    def add(self, path: str, message: str, node_id: str | None = None, edge_id: str | None = None) -> None:
-        self.problems.append(Problem(path=path, message=message, node_id=node_id, edge_id=edge_id))
+    def add(
+        self,
+        path: str,
+        message: str,
+        node_id: str | None = None,
+        edge_id: str | None = None,
+        *,
+        incomplete: bool = False,
+    ) -> None:
+        self.problems.append(
+            Problem(path=path, message=message, node_id=node_id, edge_id=edge_id, incomplete=incomplete)
+        )
+
+    def unfinished(self, path: str, message: str, node_id: str | None = None, edge_id: str | None = None) -> None:
+        self.add(path, message, node_id, edge_id, incomplete=True)
 
     def run(self, data: Any) -> list[Problem]:
         if not isinstance(data, dict):
@@ -177,15 +204,15 @@ class _Validator:
 
     def check_config(self, base: str, nid: str | None, node_type: NodeType, config: dict[str, Any]) -> None:
         try:
-            errors = sorted(_schema_validator(node_type).iter_errors(config), key=lambda e: list(e.absolute_path))
+            messages = list(config_messages(node_type.config_schema, config, _schema_validator(node_type)))
         except (SchemaError, RecursionError) as exc:
             self.add(f"{base}.config", f"config cannot be checked: {exc}", node_id=nid)
             return
-        for error in errors:
-            self.add(_json_path(f"{base}.config", error.absolute_path), error.message, node_id=nid)
-        if not errors:
+        for parts, message in messages:
+            self.unfinished(_json_path(f"{base}.config", parts), message, node_id=nid)
+        if not messages:
             for path, message in node_type.config_problems(config):
-                self.add(f"{base}.config.{path}", message, node_id=nid)
+                self.unfinished(f"{base}.config.{path}", message, node_id=nid)
         self.check_expressions(f"{base}.config", nid, config, 0)
 
     def check_expressions(self, path: str, nid: str | None, value: Any, depth: int) -> None:
@@ -194,7 +221,7 @@ class _Validator:
         if isinstance(value, str) and has_template(value):
             error = check_syntax(value)
             if error:
-                self.add(path, error, node_id=nid)
+                self.unfinished(path, error, node_id=nid)
         elif isinstance(value, dict):
             for key, item in value.items():
                 self.check_expressions(f"{path}.{key}", nid, item, depth + 1)
@@ -208,10 +235,10 @@ class _Validator:
         if not isinstance(retry, dict):
             self.add(f"{base}.retry", "retry must be an object", node_id=nid)
             return
-        for error in _retry_validator.iter_errors(retry):
-            self.add(_json_path(f"{base}.retry", error.absolute_path), error.message, node_id=nid)
+        for parts, message in config_messages(RETRY_SCHEMA, retry, _retry_validator):
+            self.unfinished(_json_path(f"{base}.retry", parts), message, node_id=nid)
         for key, message in retry_problems(retry):
-            self.add(f"{base}.retry.{key}", message, node_id=nid)
+            self.unfinished(f"{base}.retry.{key}", message, node_id=nid)
 
     def check_edge(self, index: int, raw: Any) -> None:
         base = f"edges[{index}]"
@@ -253,7 +280,7 @@ class _Validator:
                     ports.append(ERROR_PORT)
                 if port not in ports:
                     allowed = ", ".join(ports) or "none"
-                    self.add(
+                    self.unfinished(
                         f"{base}.source_port",
                         f"node {ends['source']!r} has no port {port!r} (ports: {allowed})",
                         edge_id=eid,
@@ -262,7 +289,9 @@ class _Validator:
         if "target" in ends:
             target_type = self.nodes[ends["target"]][2]
             if target_type is not None and target_type.is_trigger:
-                self.add(f"{base}.target", f"a trigger ({ends['target']!r}) cannot have incoming edges", edge_id=eid)
+                self.unfinished(
+                    f"{base}.target", f"a trigger ({ends['target']!r}) cannot have incoming edges", edge_id=eid
+                )
                 ok = False
         if ok:
             self.edges.append((index, eid, ends["source"], ends["target"], str(port)))
@@ -270,9 +299,9 @@ class _Validator:
     def check_graph(self) -> None:
         triggers = [nid for nid, (_, _, t) in self.nodes.items() if t is not None and t.is_trigger]
         if not triggers:
-            self.add("nodes", "the schema needs exactly one trigger node (none found)")
+            self.unfinished("nodes", "the schema needs a trigger node: add a Manual, Webhook or Schedule trigger")
         for extra in triggers[1:]:
-            self.add(
+            self.unfinished(
                 f"nodes[{self.nodes[extra][0]}].type",
                 f"the schema needs exactly one trigger node; {extra!r} is an extra one",
                 node_id=extra,
@@ -290,7 +319,11 @@ class _Validator:
                     stack.extend(t for t, _, _ in adjacency[current])
             for nid, (index, _, _) in self.nodes.items():
                 if nid not in seen:
-                    self.add(f"nodes[{index}]", f"node {nid!r} is not reachable from the trigger", node_id=nid)
+                    self.unfinished(
+                        f"nodes[{index}]",
+                        f"node {nid!r} is not reachable from the trigger: connect it to the trigger's path",
+                        node_id=nid,
+                    )
         self.check_cycles(adjacency)
 
     def check_cycles(self, adjacency: dict[str, list[tuple[str, int, str | None]]]) -> None:
@@ -307,7 +340,7 @@ class _Validator:
                 for target, index, eid in children:
                     if state.get(target) == 1:
                         loop = [*path[path.index(target) :], target]
-                        self.add(
+                        self.unfinished(
                             f"edges[{index}]",
                             f"edge creates a cycle ({' → '.join(loop)}); cycles are not allowed",
                             edge_id=eid,

@@ -1,6 +1,7 @@
 """Schema services: every write to a schema goes through these functions.
 
-They keep the invariants the rest of the system relies on: a stored definition is valid; each
+They keep the invariants the rest of the system relies on: a stored definition is well-formed (a
+draft may be unfinished; an active schema's is complete, as activation checks); each
 definition change bumps `version` and stores an immutable `SchemaVersion`; activating registers the
 schema's cron schedule and archiving removes it.
 """
@@ -32,10 +33,17 @@ class SchemaStateError(Exception):
     """The action is not allowed in the schema's current status."""
 
 
-def definition_validate(definition: Any) -> None:
+def definition_validate(definition: Any, *, complete: bool = True) -> None:
+    """DefinitionError when the definition is malformed, or, with `complete`, only unfinished (a
+    field left empty, a node not connected): drafts are saved unfinished, activation and runs are not."""
     problems = definition_problems(definition)
-    if problems:
+    if problems and (complete or any(not p["incomplete"] for p in problems)):
         raise DefinitionError(problems)
+
+
+def schema_check_runnable(schema: Schema) -> None:
+    """The schema's definition is complete (DefinitionError listing what to finish otherwise)."""
+    definition_validate(schema.definition)
 
 
 def schema_credentials_check(schema: Schema) -> None:
@@ -55,7 +63,7 @@ def _store_version(schema: Schema, user: User | None) -> SchemaVersion:
 def schema_create(
     *, name: str, definition: dict[str, Any], description: str = "", created_by: User | None = None
 ) -> Schema:
-    definition_validate(definition)
+    definition_validate(definition, complete=False)
     schema = Schema.objects.create(name=name, description=description, definition=definition, created_by=created_by)
     _store_version(schema, created_by)
     return schema
@@ -67,7 +75,8 @@ def schema_update(schema: Schema, *, user: User | None = None, **fields: Any) ->
         raise SchemaStateError("An archived schema cannot be edited; duplicate it instead.")
     definition_changed = "definition" in fields and fields["definition"] != schema.definition
     if definition_changed:
-        definition_validate(fields["definition"])
+        # An active schema runs on its triggers, so what it runs must stay complete.
+        definition_validate(fields["definition"], complete=schema.status == SchemaStatus.ACTIVE)
     for key, value in fields.items():
         setattr(schema, key, value)
     if definition_changed:

@@ -22,6 +22,7 @@ def definition_problems(definition: Any) -> list[dict[str, Any]]:
             "node_id": problem.node_id,
             "edge_id": problem.edge_id,
             "message": problem.message,
+            "incomplete": problem.incomplete,
         }
         for problem in _engine_validate(definition)
     ]

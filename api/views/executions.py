@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from api.exceptions import Conflict, check_payload_size
+from api.exceptions import Conflict, DefinitionInvalid, check_payload_size
 from api.filters import ExecutionFilter
 from api.serializers import (
     ErrorSerializer,
@@ -26,6 +26,7 @@ from api.serializers import (
 from executions_app import services
 from executions_app.models import Execution
 from executions_app.selectors import execution_steps, executions_visible_to
+from schemas_app.services import DefinitionError, schema_check_runnable
 
 _errors = {404: ErrorSerializer, 409: ErrorSerializer}
 
@@ -83,9 +84,16 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def rerun(self, request: Request, pk: Any = None) -> Response:
         body = RerunSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        original = self.get_object()
+        use_current = body.validated_data["version"] == "current"
+        if use_current:  # the pinned version ran before; the current one may be an unfinished draft
+            try:
+                schema_check_runnable(original.schema)
+            except DefinitionError as exc:
+                raise DefinitionInvalid(exc.problems, "The current version cannot run until it is finished.") from exc
         execution = services.execution_rerun(
-            self.get_object(),
-            use_current=body.validated_data["version"] == "current",
+            original,
+            use_current=use_current,
             created_by=request.user,  # type: ignore[arg-type]
             request_id=getattr(request._request, "request_id", ""),
         )

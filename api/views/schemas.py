@@ -78,6 +78,9 @@ class SchemaViewSet(
                 **serializer.validated_data,  # type: ignore[arg-type]
             )
         except services.DefinitionError as exc:
+            if serializer.instance.status == SchemaStatus.ACTIVE:  # type: ignore[union-attr]
+                detail = "Not saved: this schema is active, so a change must be complete (or edit a copy)."
+                raise DefinitionInvalid(exc.problems, detail) from exc
             raise DefinitionInvalid(exc.problems) from exc
         except services.SchemaStateError as exc:
             raise Conflict(str(exc)) from exc
@@ -162,6 +165,10 @@ class SchemaViewSet(
         body = ExecuteRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         check_payload_size(body.validated_data.get("payload", {}))
+        try:
+            services.schema_check_runnable(schema)
+        except services.DefinitionError as exc:
+            raise DefinitionInvalid(exc.problems, "The schema cannot run until it is finished.") from exc
         try:
             services.schema_credentials_check(schema)
         except services.DefinitionError as exc:

@@ -77,7 +77,7 @@ def test_invalid_definition_lists_every_problem_located(api: Any) -> None:
 
 @pytest.mark.parametrize(
     "definition",
-    [None, "text", 42, [], {"nodes": "x"}, {"nodes": [], "edges": []}, {"nodes": [{"id": 1}], "edges": [1]}],
+    [None, "text", 42, [], {"nodes": "x"}, {"nodes": [{"id": 1}], "edges": [1]}],
 )
 def test_malformed_definitions_are_400_never_500(api: Any, definition: Any) -> None:
     response = api.post("/api/schemas/", {"name": "Odd", "definition": definition}, format="json")

@@ -92,10 +92,10 @@ def test_every_config_error_is_reported_with_its_path() -> None:
         "nodes[1].config.timeout_seconds",
         "nodes[1].config.expected_status[0]",
         "nodes[1].config.expected_status[1]",
-        "nodes[1].config",
+        "nodes[1].config.extra",
     } <= found
     missing = problems(chain(node("s", "manual_trigger"), node("f", "http_request")))
-    assert missing == [("nodes[1].config", "f", None, "'url' is a required property")]
+    assert missing == [("nodes[1].config.url", "f", None, "Fill in Url.")]
 
 
 def test_semantic_config_checks() -> None:
@@ -127,7 +127,7 @@ def test_bad_retry_policy_and_on_error() -> None:
         "nodes[1].retry.max_attempts",
         "nodes[1].retry.backoff",
         "nodes[1].retry.max_seconds",
-        "nodes[1].retry",
+        "nodes[1].retry.bogus",
         "nodes[1].on_error",
     } <= found
 
@@ -183,7 +183,8 @@ def test_unreachable_nodes_and_cycles() -> None:
     ]
     d["edges"] += [edge("greet", "a"), edge("a", "b"), edge("b", "a")]
     found = [(p[0], p[1] or p[2], p[3]) for p in problems(d)]
-    assert ("nodes[3]", "island", "node 'island' is not reachable from the trigger") in found
+    unconnected = "node 'island' is not reachable from the trigger: connect it to the trigger's path"
+    assert ("nodes[3]", "island", unconnected) in found
     assert any(f[0] == "edges[4]" and "cycle" in f[2] for f in found)
 
 

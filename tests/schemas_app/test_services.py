@@ -239,7 +239,7 @@ def test_definition_validate_locates_every_problem() -> None:
 
     problems = info.value.problems
     assert str(info.value) == f"{len(problems)} problem(s) in the definition"
-    assert all(set(p) == {"path", "node_id", "edge_id", "message"} for p in problems)
+    assert all(set(p) == {"path", "node_id", "edge_id", "message", "incomplete"} for p in problems)
     assert all(isinstance(p["message"], str) and p["message"] for p in problems)
     assert "x" in {p["node_id"] for p in problems}
     assert "call" in {p["node_id"] for p in problems}

@@ -5,7 +5,7 @@
  * with the schema as the server last returned it and the feedback those commands leave
  * (a notice, a failure, the API's validation errors placed on nodes, edges and fields).
  */
-import { useCallback, useMemo, useState, type Dispatch } from 'react';
+import { useCallback, useMemo, useRef, useState, type Dispatch } from 'react';
 import { useReactFlow } from '@xyflow/react';
 import { ApiError, post } from '../api/client';
 import { useSaveSchema, useSchemaAction } from '../api/hooks';
@@ -66,7 +66,9 @@ export function useEditorCommands({
   const rf = useReactFlow();
   const fit = useReadableFit();
   const [current, setCurrent] = useState<Schema>(schema);
-  const [apiErrors, setApiErrors] = useState<ApiFieldError[]>([]);
+  // An unfinished draft opens with what is left to do drawn on it.
+  const [apiErrors, setApiErrors] = useState<ApiFieldError[]>(schema.problems ?? []);
+  const left = useRef<ApiFieldError[]>(schema.problems ?? []);
   const [notice, setNotice] = useState<string | null>(initialNotice);
   const [failure, setFailure] = useState<unknown>(null);
   const { name, description, definition, dirty, markSaved } = draft;
@@ -79,10 +81,17 @@ export function useEditorCommands({
     setNotice(null);
     try {
       const saved = await saveMutation.mutateAsync({ name, description, definition });
-      setApiErrors([]);
+      // A draft saves unfinished: what is left is drawn on its nodes and fields, like errors.
+      left.current = saved.problems ?? [];
+      setApiErrors(left.current);
       setCurrent(saved);
       markSaved({ name, description, definition });
-      setNotice(`Saved · version ${saved.version}`);
+      const n = left.current.length;
+      setNotice(
+        n
+          ? `Saved as a draft · version ${saved.version} · ${n} to finish before it can be activated or run`
+          : `Saved · version ${saved.version}`,
+      );
       return true;
     } catch (e) {
       if (e instanceof ApiError && e.errors.length) {
@@ -121,7 +130,13 @@ export function useEditorCommands({
     }
   };
 
-  const prepareRun = async () => !dirty || (await save());
+  const prepareRun = async () => {
+    if (dirty && !(await save())) return false;
+    if (left.current.length === 0) return true;
+    setApiErrors(left.current);
+    setFailure(new Error(`Finish the draft before running it: ${problems(left.current.length)} marked on the nodes`));
+    return false;
+  };
 
   const exportFile = () => downloadJson(`${slug(name)}.schema.json`, { name, description, definition });
 
