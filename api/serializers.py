@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db import models
@@ -10,7 +11,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from engine.errors import public_step_error, public_step_output
-from executions_app.models import Execution, ExecutionStep, TriggerType
+from engine.store import waiting_info
+from executions_app.models import FINISHED_STATUSES, Execution, ExecutionStep, TriggerType
 from schemas_app.models import Schema, SchemaStatus, SchemaVersion
 from schemas_app.services import MAX_SECRET_GRACE_SECONDS
 from schemas_app.validation import definition_problems
@@ -144,6 +146,16 @@ class PayloadSerializer(serializers.Serializer):  # type: ignore[type-arg]
         return {} if value is None else value
 
 
+class ResumeSerializer(PayloadSerializer):
+    node_id = serializers.CharField(
+        required=False,
+        allow_null=True,
+        default=None,
+        max_length=255,
+        help_text="The wait node to resume when several branches wait (optional when only one does).",
+    )
+
+
 class RotateSecretSerializer(serializers.Serializer):  # type: ignore[type-arg]
     grace_seconds = serializers.IntegerField(
         min_value=0,
@@ -202,16 +214,19 @@ class ExecutionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
         state = getattr(obj, "state", None)
         return state.context if state else {}
 
-    @extend_schema_field(WaitingSerializer(allow_null=True))
-    def get_waiting(self, obj: Execution) -> dict[str, Any] | None:
+    @extend_schema_field(WaitingSerializer(many=True))
+    def get_waiting(self, obj: Execution) -> list[dict[str, Any]]:
+        """Each paused branch (node, kind, timer) while the execution is unfinished; [] otherwise."""
         state = getattr(obj, "state", None)
-        if state is None or obj.status != "paused" or not state.wait_kind:
-            return None
-        return {
-            "node_id": state.current_node_id,
-            "kind": state.wait_kind,
-            "resume_at": serializers.DateTimeField().to_representation(state.resume_at) if state.resume_at else None,
-        }
+        if state is None or obj.status in FINISHED_STATUSES:
+            return []
+        return [
+            {
+                **entry,
+                "resume_at": _datetime(datetime.fromisoformat(entry["resume_at"])) if entry["resume_at"] else None,
+            }
+            for entry in waiting_info(state.checkpoint or {})
+        ]
 
 
 class WebhookExecutionSerializer(ExecutionSerializer):
@@ -297,7 +312,7 @@ def webhook_execution_data(execution: Execution) -> dict[str, Any]:
         "finished_at": _datetime(execution.finished_at),
         "error": None if execution.error is None else str(execution.error),
         "current_node_id": state.current_node_id,
-        "waiting": None if execution.status != "paused" or not state.wait_kind else _waiting(execution),
+        "waiting": _waiting(execution),
         "result": execution.result,
         "rerun_of": execution.rerun_of_id,
     }

@@ -13,18 +13,38 @@ import copy
 from typing import Any
 
 from engine.errors import InvalidTransition
-from engine.store import Checkpoint, ExecutionSnapshot
+from engine.store import Checkpoint, ExecutionSnapshot, waiting_entries
 
 
-def prepare_resume(snapshot: ExecutionSnapshot, payload: Any) -> Checkpoint:
-    """Checkpoint with the waiting `wait` node marked resumed; the payload becomes its output."""
-    waiting = snapshot.checkpoint.get("waiting")
-    if snapshot.status != "paused" or not waiting or waiting.get("kind") != "wait":
-        raise InvalidTransition("only an execution paused at a wait node can be resumed")
-    if waiting.get("resumed"):
-        raise InvalidTransition("the execution was already resumed")
+def prepare_resume(snapshot: ExecutionSnapshot, payload: Any, node_id: str | None = None) -> Checkpoint:
+    """Checkpoint with one waiting `wait` node marked resumed; the payload becomes its output.
+
+    With parallel branches several `wait` nodes may wait at once: `node_id` says which one
+    (optional when only one waits). Only a `paused` execution is resumed: while other branches
+    run, the walker owns the checkpoint (it pauses as soon as every live branch waits)."""
+    if snapshot.status != "paused":
+        raise InvalidTransition("only a paused execution can be resumed (other branches are still running)")
     checkpoint = copy.deepcopy(snapshot.checkpoint)
-    checkpoint["waiting"].update({"resumed": True, "payload": payload})
+    waits = [w for w in waiting_entries(checkpoint) if w.get("kind") == "wait"]
+    if not waits:
+        raise InvalidTransition("only an execution paused at a wait node can be resumed")
+    open_waits = [w for w in waits if not w.get("resumed")]
+    if node_id is not None:
+        chosen = [w for w in waits if w["node_id"] == node_id]
+        if not chosen:
+            names = ", ".join(repr(w["node_id"]) for w in open_waits) or "none"
+            raise InvalidTransition(f"node {node_id!r} is not a wait node this execution waits at (waiting: {names})")
+        if chosen[0].get("resumed"):
+            raise InvalidTransition(f"the wait node {node_id!r} was already resumed")
+        target = chosen[0]
+    elif not open_waits:
+        raise InvalidTransition("the execution was already resumed")
+    elif len(open_waits) > 1:
+        names = ", ".join(repr(w["node_id"]) for w in open_waits)
+        raise InvalidTransition(f"several branches wait ({names}): say which one with node_id")
+    else:
+        target = open_waits[0]
+    target.update({"resumed": True, "payload": payload})
     return checkpoint
 
 

@@ -43,6 +43,11 @@ class Graph:
     variables: dict[str, Any]
     # (source, port) -> targets in edge order; built once so the walker's hot loop is a dict lookup.
     _successors: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict, repr=False)
+    # node -> its outgoing / incoming edges in definition order (the editor's port order).
+    _outgoing: dict[str, tuple[EdgeSpec, ...]] = field(default_factory=dict, repr=False)
+    _incoming: dict[str, tuple[EdgeSpec, ...]] = field(default_factory=dict, repr=False)
+    # nodes with several inbound edges: they join (wait for every branch that can still arrive)
+    joins: frozenset[str] = frozenset()
 
     @classmethod
     def from_dict(cls, data: Any) -> Graph:
@@ -65,9 +70,21 @@ class Graph:
             nodes[spec.id] = spec
         edges = tuple(_edge_from_dict(raw, nodes) for raw in raw_edges)
         successors: dict[tuple[str, str], list[str]] = {}
+        outgoing: dict[str, list[EdgeSpec]] = {}
+        incoming: dict[str, list[EdgeSpec]] = {}
         for edge in edges:
             successors.setdefault((edge.source, edge.source_port), []).append(edge.target)
-        return cls(nodes, edges, dict(variables), {k: tuple(v) for k, v in successors.items()})
+            outgoing.setdefault(edge.source, []).append(edge)
+            incoming.setdefault(edge.target, []).append(edge)
+        return cls(
+            nodes,
+            edges,
+            dict(variables),
+            {k: tuple(v) for k, v in successors.items()},
+            {k: tuple(v) for k, v in outgoing.items()},
+            {k: tuple(v) for k, v in incoming.items()},
+            frozenset(k for k, v in incoming.items() if len(v) > 1),
+        )
 
     def node(self, node_id: str) -> NodeSpec:
         try:
@@ -79,10 +96,18 @@ class Graph:
         return self._successors.get((node_id, port), ())
 
     def outgoing(self, node_id: str) -> list[EdgeSpec]:
-        return [e for e in self.edges if e.source == node_id]
+        return list(self._outgoing.get(node_id, ()))
 
     def incoming(self, node_id: str) -> list[EdgeSpec]:
-        return [e for e in self.edges if e.target == node_id]
+        return list(self._incoming.get(node_id, ()))
+
+    def out_edges(self, node_id: str) -> tuple[EdgeSpec, ...]:
+        """Outgoing edges in definition order (no copy: the walker's hot path)."""
+        return self._outgoing.get(node_id, ())
+
+    def in_edges(self, node_id: str) -> tuple[EdgeSpec, ...]:
+        """Incoming edges in definition order (the editor's port order)."""
+        return self._incoming.get(node_id, ())
 
     def trigger_ids(self, is_trigger: Callable[[str], bool]) -> list[str]:
         """Ids of nodes whose type is a trigger, in definition order."""

@@ -68,9 +68,9 @@ class MemoryStore:
         elif record.status == "running":
             record.cancel_requested = True
 
-    def resume(self, execution_id: str, payload: Any) -> None:
+    def resume(self, execution_id: str, payload: Any, node_id: str | None = None) -> None:
         record = self.executions[execution_id]
-        record.checkpoint_json = json.dumps(prepare_resume(self.load(execution_id), payload))
+        record.checkpoint_json = json.dumps(prepare_resume(self.load(execution_id), payload, node_id))
         record.status = "running"
 
     def retry(self, execution_id: str) -> None:

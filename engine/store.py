@@ -14,19 +14,24 @@ from datetime import datetime
 from typing import Any, Protocol
 
 Checkpoint = dict[str, Any]
-"""JSON saved after every batch of steps (version 1):
+"""JSON saved after every batch of steps (version 2; version 1 is read too, see `engine.walker`):
 
-{"v": 1,
+{"v": 2,
  "vars": {...},                  # the execution context (mirror it into execution_state.context)
  "outputs": {node_id: output},   # for nodes.<id>.output
- "queue": [{"node_id", "input", "attempt", "tries"}],  # nodes to run, head first
- "scheduled": [node_id, ...],    # nodes ever queued: each node runs at most once (joins)
+ "queue": [{"node_id", "input", "attempt", "tries"}],  # branches ready to run a node, head first
+ "scheduled": [node_id, ...],    # nodes ever queued: each node runs at most once
+ "joins": {node_id: {"n": edges resolved, "from": [arrived predecessor ids], "fired": bool}},
  "seq": 12,                      # number of steps recorded so far (next step gets seq 13)
  "last_output": ...,             # result when the flow ends without an `end` node
  "result": ...,                  # set when an `end` node completed the execution
- "waiting": null | {"node_id", "kind": "delay|wait|retry", "resume_at": iso|null, "started_at": iso,
-                    "attempt", "input", "output", "resumed": bool, "payload": ...},
+ "waiting": [{"node_id", "kind": "delay|wait|retry", "resume_at": iso|null, "started_at": iso,
+              "attempt", "input", "output", "resumed": bool, "payload": ..., "item": {...}}],
+                                 # one entry per paused branch (`item`: a retry's queue item)
  "failed": null | {"node_id", "attempt", "error", "item": {...queue item...}}}
+
+Version 1 had `"waiting": null | {...}` (one paused branch; a retry's item stayed at the queue's
+head) and no `joins` (a join ran on its first arrival).
 """
 
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
@@ -104,18 +109,35 @@ class ExecutionStore(Protocol):
         ...
 
 
-def current_node_id(checkpoint: Checkpoint) -> str | None:
-    """The node an execution is at: the one it waits on, failed at, or will run next."""
-    for key in ("waiting", "failed"):
-        if checkpoint.get(key):
-            return str(checkpoint[key]["node_id"])
-    queue = checkpoint.get("queue") or []
-    return str(queue[0]["node_id"]) if queue else None
-
-
-def waiting_info(checkpoint: Checkpoint) -> dict[str, Any] | None:
-    """The `waiting` field of the execution API (docs/contracts.md)."""
+def waiting_entries(checkpoint: Checkpoint) -> list[dict[str, Any]]:
+    """The paused branches of a checkpoint of any version (the stored objects, not copies)."""
     waiting = checkpoint.get("waiting")
     if not waiting:
-        return None
-    return {"node_id": waiting["node_id"], "kind": waiting["kind"], "resume_at": waiting.get("resume_at")}
+        return []
+    if isinstance(waiting, dict):  # version 1: one paused branch
+        return [waiting]
+    return list(waiting)
+
+
+def current_node_id(checkpoint: Checkpoint) -> str | None:
+    """The node an execution is at: the one it failed at, will run next, or waits on."""
+    failed = checkpoint.get("failed")
+    if failed:
+        return str(failed["node_id"])
+    waiting = waiting_entries(checkpoint)
+    if waiting and checkpoint.get("v", 1) == 1:
+        return str(waiting[0]["node_id"])
+    queue = checkpoint.get("queue") or []
+    if queue:
+        return str(queue[0]["node_id"])
+    return str(waiting[0]["node_id"]) if waiting else None
+
+
+def waiting_info(checkpoint: Checkpoint) -> list[dict[str, Any]]:
+    """The `waiting` field of the execution API (docs/contracts.md): each paused branch, in the
+    order they paused; a `wait` already resumed (its branch about to continue) is not listed."""
+    return [
+        {"node_id": w["node_id"], "kind": w["kind"], "resume_at": w.get("resume_at")}
+        for w in waiting_entries(checkpoint)
+        if not w.get("resumed")
+    ]

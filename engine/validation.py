@@ -325,6 +325,25 @@ class _Validator:
                         node_id=nid,
                     )
         self.check_cycles(adjacency)
+        self.check_merges()
+
+    def check_merges(self) -> None:
+        """A node that joins branches needs branches to join: a `merge` with fewer than two
+        inbound edges never waits for anything (and one with none could never run)."""
+        inbound: dict[str, int] = {}
+        for _, _, _, target, _ in self.edges:
+            inbound[target] = inbound.get(target, 0) + 1
+        for nid, (index, _, node_type) in self.nodes.items():
+            if node_type is None or not node_type.accepts_many_inputs:
+                continue
+            count = inbound.get(nid, 0)
+            if count < 2:
+                self.add(
+                    f"nodes[{index}]",
+                    f"merge {nid!r} has {count} inbound edge{'s' if count != 1 else ''}: it joins branches, "
+                    "so connect at least two (or remove it)",
+                    node_id=nid,
+                )
 
     def check_cycles(self, adjacency: dict[str, list[tuple[str, int, str | None]]]) -> None:
         # Iterative DFS (no recursion limit on big graphs); report the edge closing each cycle.

@@ -7,24 +7,35 @@ walks many steps in one call and checkpoints through the `ExecutionStore`:
   side-effecting node and when the walk stops, so a crash loses at most re-runnable pure work and
   never re-records a success step. A side-effecting node interrupted by a crash runs again with
   the same idempotency key `"{execution_id}:{node_id}:{attempt}"`.
-* Branching follows the edges of the port a node chose. Each node runs at most once per
-  execution: the first arrival schedules it (FIFO), later arrivals are dropped. A join therefore
-  runs when first reached, with that predecessor's output as `input`; every finished node's output
-  is visible as `nodes.<id>.output`. Cycles are rejected by validation.
-* `delay`, `wait` and retry back-off pause the whole execution (other queued branches continue
-  after the resume); the store schedules the timer in the same transaction.
+* Branches are independent: when a node's chosen port has several edges every target starts (a
+  queue item per ready branch). Side-effecting nodes that are ready on different branches run
+  concurrently, at most `branch_concurrency` at once (threads; every node's own deadline bounds
+  them), and are recorded in queue order once all of them finished. Each node runs at most once.
+* Joins (a node with several inbound edges) use dead-path elimination: every edge is signalled
+  once — live when its source took that port, dead when the source took another port or is itself
+  dead — and the node runs when every inbound edge is signalled and one of them is live (`merge`
+  `first`: on the first live arrival, later ones become `skipped` steps). Input: the one arrived
+  output, or an object keyed by predecessor id in edge order (`merge` `append`: a list). Checkpoints
+  of version 1 keep the old rule (a join runs on its first arrival). Every finished node's output is
+  visible as `nodes.<id>.output`. Cycles are rejected by validation.
+* `delay`, `wait` and retry back-off pause only their branch (an entry of the checkpoint's
+  `waiting` list, with its own timer); other branches go on. The execution pauses when every live
+  branch waits (the store schedules the earliest timer in the same transaction), completes when no
+  branch is left or at an `end` node (which drops the other branches), and fails when a branch fails
+  without an `error` port (side effects already in flight on other branches are recorded first).
 * Node errors retry per the node's policy, then follow the `error` port (`on_error: error`) or
   fail the execution. A failed step records the node's message as its `error` and the type and
   details as its output (`engine.errors.step_failure`); an exception that is not an `EngineError`
   is a bug of ours: a generic sentence, its traceback only under the staff-only output key.
-  Reaching an `end` node completes the execution at once with its output.
 * Cancellation is checked before every step.
 """
 
 from __future__ import annotations
 
+import contextvars
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from random import Random
@@ -37,7 +48,9 @@ from engine.nodes import NODE_TYPES, NodeContext, NodeResult, NodeServices, Node
 from engine.retry import RetryPolicy
 from engine.store import TERMINAL_STATUSES, Checkpoint, ExecutionSnapshot, ExecutionStore, StepRecord, Waiting
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
+DEFAULT_BRANCH_CONCURRENCY = 8
+_DUE_NOW = datetime.min.replace(tzinfo=UTC)  # a resumed `wait`: its branch continues at once
 
 
 def utc_now() -> datetime:
@@ -54,6 +67,19 @@ class WalkOutcome:
     error: str | None = None
 
 
+@dataclass
+class _Ran:
+    """One node run of a concurrent batch: its result or exception, and when it ran."""
+
+    item: dict[str, Any]
+    node: NodeSpec
+    started: datetime
+    t0: float
+    t1: float = 0.0
+    result: NodeResult | None = None
+    exc: Exception | None = None
+
+
 def walk(
     store: ExecutionStore,
     execution_id: str,
@@ -64,6 +90,7 @@ def walk(
     max_steps: int = 10_000,
     batch_size: int = 200,
     rng: Random | None = None,
+    branch_concurrency: int = DEFAULT_BRANCH_CONCURRENCY,
 ) -> WalkOutcome:
     """Continues `execution_id` from its checkpoint. Idempotent for finished or not-yet-due executions."""
     walk = _Walk(
@@ -75,6 +102,7 @@ def walk(
         max_steps=max_steps,
         batch_size=batch_size,
         rng=rng,
+        branch_concurrency=max(1, branch_concurrency),
     )
     return walk.run()
 
@@ -86,12 +114,29 @@ def initial_checkpoint(graph: Graph, trigger_node_id: str, trigger_payload: Any)
         "outputs": {},
         "queue": [{"node_id": trigger_node_id, "input": trigger_payload, "attempt": 1, "tries": 1}],
         "scheduled": [trigger_node_id],
+        "joins": {},
         "seq": 0,
         "last_output": None,
         "result": None,
-        "waiting": None,
+        "waiting": [],
         "failed": None,
     }
+
+
+def upgrade_checkpoint(state: Checkpoint) -> Checkpoint:
+    """Reads a version-1 checkpoint (an execution paused or failed before branches were
+    independent) as version 2: its one waiting entry becomes the list's only entry (a retry takes
+    its item from the queue's head) and its joins keep running on the first arrival."""
+    if int(state.get("v", 1)) >= CHECKPOINT_VERSION:
+        return state
+    waiting = state.get("waiting")
+    entries: list[dict[str, Any]] = []
+    if isinstance(waiting, dict):
+        if waiting.get("kind") == "retry" and state.get("queue"):
+            waiting = {**waiting, "item": state["queue"].pop(0)}
+        entries.append(waiting)
+    state.update(v=CHECKPOINT_VERSION, waiting=entries, joins={}, legacy_joins=True)
+    return state
 
 
 class _Walk:
@@ -106,6 +151,7 @@ class _Walk:
         max_steps: int,
         batch_size: int,
         rng: Random | None,
+        branch_concurrency: int,
     ) -> None:
         self.store = store
         self.execution_id = execution_id
@@ -115,10 +161,13 @@ class _Walk:
         self.max_steps = max_steps
         self.batch_size = batch_size
         self.rng = rng
+        self.branch_concurrency = branch_concurrency
         self.pending: list[StepRecord] = []
         self.recorded = 0
         self.state: Checkpoint = {}
         self.scheduled: set[str] = set()
+        self.next_due: datetime | None = None  # earliest moment a waiting branch continues
+        self.pool: ThreadPoolExecutor | None = None
 
     # -- entry -------------------------------------------------------------------------------
     def run(self) -> WalkOutcome:
@@ -127,19 +176,21 @@ class _Walk:
             return WalkOutcome(snapshot.status, 0)
         try:
             self.graph = Graph.from_dict(snapshot.definition)
-            self.state = snapshot.checkpoint or self._initial(snapshot)
+            self.state = upgrade_checkpoint(snapshot.checkpoint or self._initial(snapshot))
         except DefinitionError as exc:
             message = f"invalid definition: {exc}"
             self.store.fail(self.execution_id, [], snapshot.checkpoint, message, None)
             return WalkOutcome("failed", 0, error=message)
         self.trigger = snapshot.trigger_payload
         self.scheduled = set(self.state.get("scheduled", []))
-        waiting = self.state.get("waiting")
-        if waiting:
-            early = self._leave_waiting(waiting)
-            if early is not None:
-                return early
-        return self._loop()
+        self.simple_joins = bool(self.state.get("legacy_joins")) or not self.graph.joins
+        if self.state["waiting"]:
+            self._refresh_due()
+        try:
+            return self._loop()
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True)
 
     def _initial(self, snapshot: ExecutionSnapshot) -> Checkpoint:
         triggers = self.graph.trigger_ids(lambda t: bool(self.node_types.get(t) and self.node_types[t].is_trigger))
@@ -147,28 +198,44 @@ class _Walk:
             raise DefinitionError("the definition has no trigger node")
         return initial_checkpoint(self.graph, triggers[0], snapshot.trigger_payload)
 
-    def _leave_waiting(self, waiting: dict[str, Any]) -> WalkOutcome | None:
-        """Continues past a pause when it is over; returns an outcome when it is not."""
-        kind = waiting["kind"]
-        if kind == "wait":
-            if not waiting.get("resumed"):
-                return WalkOutcome("paused", 0)
-            self._finish_paused_node(waiting, waiting.get("payload"))
-            return None
-        resume_at = datetime.fromisoformat(waiting["resume_at"])
-        if resume_at > self.clock():
-            # Early or duplicated wake-up: re-arm the timer (the store replaces it) and stop.
-            self.store.pause(self.execution_id, [], self.state, Waiting(waiting["node_id"], kind, resume_at))
-            return WalkOutcome("paused", 0, resume_at=resume_at)
-        if kind == "delay":
-            self._finish_paused_node(waiting, waiting.get("output"))
-        else:  # retry: the node is still at the head of the queue with its next attempt number
-            self.state["waiting"] = None
-        return None
+    # -- waiting branches --------------------------------------------------------------------
+    def _refresh_due(self) -> None:
+        due: datetime | None = None
+        for entry in self.state["waiting"]:
+            if entry["kind"] == "wait":
+                moment = _DUE_NOW if entry.get("resumed") else None
+            else:
+                moment = datetime.fromisoformat(entry["resume_at"])
+            if moment is not None and (due is None or moment < due):
+                due = moment
+        self.next_due = due
+
+    def _wait_branch(self, entry: dict[str, Any]) -> None:
+        self.state["waiting"].append(entry)
+        self._refresh_due()
+
+    def _wake_due(self) -> None:
+        """Continues every waiting branch whose pause is over (a resumed `wait`, a due timer)."""
+        now = self.clock()
+        keep: list[dict[str, Any]] = []
+        over: list[dict[str, Any]] = []
+        for entry in self.state["waiting"]:
+            if entry["kind"] == "wait":
+                (over if entry.get("resumed") else keep).append(entry)
+            else:
+                (over if datetime.fromisoformat(entry["resume_at"]) <= now else keep).append(entry)
+        self.state["waiting"] = keep
+        for entry in over:
+            if entry["kind"] == "wait":
+                self._finish_paused_node(entry, entry.get("payload"))
+            elif entry["kind"] == "delay":
+                self._finish_paused_node(entry, entry.get("output"))
+            else:  # retry: the node runs again with its next attempt number
+                self.state["queue"].insert(0, entry["item"])
+        self._refresh_due()
 
     def _finish_paused_node(self, waiting: dict[str, Any], output: Any) -> None:
         node = self.graph.node(waiting["node_id"])
-        self.state["waiting"] = None
         started = datetime.fromisoformat(waiting["started_at"])
         self._record(
             node,
@@ -182,11 +249,24 @@ class _Walk:
         )
         self._succeeded(node, output, "out")
 
+    def _pause_all(self) -> WalkOutcome:
+        """Every live branch waits: the execution pauses until the earliest timer (or a resume)."""
+        entries = self.state["waiting"]
+        timed = [e for e in entries if e.get("resume_at")]
+        if timed:
+            first = min(timed, key=lambda e: datetime.fromisoformat(e["resume_at"]))
+            return self._pause(Waiting(first["node_id"], first["kind"], datetime.fromisoformat(first["resume_at"])))
+        return self._pause(Waiting(entries[0]["node_id"], entries[0]["kind"], None))
+
     # -- main loop ---------------------------------------------------------------------------
     def _loop(self) -> WalkOutcome:
         queue: list[dict[str, Any]] = self.state["queue"]
         while True:
+            if self.next_due is not None and self.next_due <= self.clock():
+                self._wake_due()
             if not queue:
+                if self.state["waiting"]:
+                    return self._pause_all()
                 return self._complete(self.state.get("last_output"))
             if self.recorded + len(self.pending) >= self.max_steps:
                 self._flush()
@@ -198,7 +278,17 @@ class _Walk:
             item = queue[0]
             node = self.graph.node(item["node_id"])
             node_type = self.node_types.get(node.type)
-            if node_type is not None and node_type.side_effects:
+            side_effects = node_type is not None and node_type.side_effects
+            if side_effects and len(queue) > 1:
+                batch = self._side_effect_batch(queue)
+                if batch is None:  # a pure node is ready on another branch: it goes first (it is quick)
+                    continue
+                if len(batch) > 1:
+                    outcome = self._run_batch(batch)
+                    if outcome is not None:
+                        return outcome
+                    continue
+            if side_effects:
                 self._flush()  # everything before a side effect is durable first
             started, t0 = self.clock(), time.perf_counter()
             try:
@@ -213,8 +303,75 @@ class _Walk:
             outcome = self._node_result(node, item, result, started, t0)
             if outcome is not None:
                 return outcome
-            if (node_type is not None and node_type.side_effects) or len(self.pending) >= self.batch_size:
+            if side_effects or len(self.pending) >= self.batch_size:
                 self._flush()
+
+    def _is_side_effecting(self, item: dict[str, Any]) -> bool:
+        node_type = self.node_types.get(self.graph.node(item["node_id"]).type)
+        return node_type is not None and node_type.side_effects
+
+    def _side_effect_batch(self, queue: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """The side-effecting branches to run at once; None (after moving it to the head) when a
+        pure node is ready on another branch."""
+        batch: list[dict[str, Any]] = []
+        for index, item in enumerate(queue):
+            if not self._is_side_effecting(item):
+                queue.insert(0, queue.pop(index))
+                return None
+            if len(batch) < self.branch_concurrency:
+                batch.append(item)
+        return batch
+
+    def _run_batch(self, batch: list[dict[str, Any]]) -> WalkOutcome | None:
+        """Runs side-effecting nodes of several branches concurrently, then records them in queue
+        order. A terminal result (a failure without `error` port, an `end`) wins after every other
+        result of the batch is recorded: their side effects happened, so their steps exist."""
+        self._flush()
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(max_workers=self.branch_concurrency, thread_name_prefix="branch")
+        runs = []
+        for item in batch:
+            node = self.graph.node(item["node_id"])
+            runs.append(_Ran(item, node, self.clock(), time.perf_counter()))
+        futures = [
+            self.pool.submit(
+                contextvars.copy_context().run, self._run_node, ran, self._context(ran.node, ran.item, ran.started)
+            )
+            for ran in runs
+        ]
+        for future in futures:
+            future.result()
+        terminal: WalkOutcome | None = None
+        kept: tuple[Any, Any] = (None, None)
+        for ran in runs:
+            outcome: WalkOutcome | None
+            if ran.exc is None and ran.result is not None:
+                try:
+                    result = self._bounded(ran.node, ran.result)
+                except NodeError as exc:
+                    outcome = self._node_error(ran.node, ran.item, exc, ran.started, ran.t0, t1=ran.t1, defer=True)
+                else:
+                    outcome = self._node_result(ran.node, ran.item, result, ran.started, ran.t0, t1=ran.t1, defer=True)
+            else:
+                error = ran.exc if ran.exc is not None else NodeError("the node returned nothing")
+                outcome = self._node_error(ran.node, ran.item, error, ran.started, ran.t0, t1=ran.t1, defer=True)
+            if outcome is not None and terminal is None:
+                terminal, kept = outcome, (self.state.get("failed"), self.state.get("result"))
+        if terminal is not None:
+            self.state["failed"], self.state["result"] = kept
+            if terminal.status == "completed":
+                return self._complete(self.state["result"])
+            return self._fail(terminal.error or "failed", (self.state.get("failed") or {}).get("node_id"))
+        self._flush()
+        return None
+
+    def _run_node(self, ran: _Ran, context: NodeContext) -> None:
+        node_type = self.node_types[ran.node.type]
+        try:
+            ran.result = node_type.run(context)
+        except Exception as exc:  # noqa: BLE001 - recorded by the walker's thread like any node error
+            ran.exc = exc
+        ran.t1 = time.perf_counter()
 
     def _bounded(self, node: NodeSpec, result: NodeResult) -> NodeResult:
         """Makes what a node returns storable (jsonb-safe) and bounded (see `engine.limits`):
@@ -257,10 +414,27 @@ class _Walk:
             services=self.services,
         )
 
-    def _node_result(
-        self, node: NodeSpec, item: dict[str, Any], result: NodeResult, started: datetime, t0: float
-    ) -> WalkOutcome | None:
+    def _dequeue(self, item: dict[str, Any]) -> None:
         queue = self.state["queue"]
+        if queue and queue[0] is item:
+            queue.pop(0)
+            return
+        for index, queued in enumerate(queue):
+            if queued is item:
+                del queue[index]
+                return
+
+    def _node_result(
+        self,
+        node: NodeSpec,
+        item: dict[str, Any],
+        result: NodeResult,
+        started: datetime,
+        t0: float,
+        *,
+        t1: float | None = None,
+        defer: bool = False,
+    ) -> WalkOutcome | None:
         recorded_input = result.recorded_input if result.recorded_input is not None else item.get("input")
         if result.fail_message is not None:
             self._record(
@@ -272,28 +446,33 @@ class _Walk:
                 error=result.fail_message,
                 started=started,
                 t0=t0,
+                t1=t1,
             )
-            queue.pop(0)
+            self._dequeue(item)
             self.state["failed"] = {
                 "node_id": node.id,
                 "attempt": item["attempt"],
                 "error": result.fail_message,
                 "item": item,
             }
+            if defer:
+                return WalkOutcome("failed", 0, error=result.fail_message)
             return self._fail(result.fail_message, node.id)
         if result.pause_kind is not None:
-            queue.pop(0)
-            self.state["waiting"] = {
-                "node_id": node.id,
-                "kind": result.pause_kind,
-                "resume_at": result.resume_at.isoformat() if result.resume_at else None,
-                "started_at": started.isoformat(),
-                "attempt": item["attempt"],
-                "input": recorded_input,
-                "output": result.output,
-                "resumed": False,
-            }
-            return self._pause(Waiting(node.id, result.pause_kind, result.resume_at))
+            self._dequeue(item)
+            self._wait_branch(
+                {
+                    "node_id": node.id,
+                    "kind": result.pause_kind,
+                    "resume_at": result.resume_at.isoformat() if result.resume_at else None,
+                    "started_at": started.isoformat(),
+                    "attempt": item["attempt"],
+                    "input": recorded_input,
+                    "output": result.output,
+                    "resumed": False,
+                }
+            )
+            return None
         self._record(
             node,
             "success",
@@ -303,19 +482,30 @@ class _Walk:
             error=None,
             started=started,
             t0=t0,
+            t1=t1,
         )
-        queue.pop(0)
+        self._dequeue(item)
         if result.set_vars:
             self.state["vars"].update(result.set_vars)
         if result.end:
             self.state["outputs"][node.id] = result.output
             self.state["result"] = result.output
+            if defer:
+                return WalkOutcome("completed", 0)
             return self._complete(result.output)
         self._succeeded(node, result.output, result.port)
         return None
 
     def _node_error(
-        self, node: NodeSpec, item: dict[str, Any], exc: Exception, started: datetime, t0: float
+        self,
+        node: NodeSpec,
+        item: dict[str, Any],
+        exc: Exception,
+        started: datetime,
+        t0: float,
+        *,
+        t1: float | None = None,
+        defer: bool = False,
     ) -> WalkOutcome | None:
         failure = step_failure(exc, clean=safe_text)
         message = failure.message
@@ -328,6 +518,7 @@ class _Walk:
             error=message,
             started=started,
             t0=t0,
+            t1=t1,
         )
         policy = RetryPolicy.from_dict(node.retry)
         if item["tries"] < policy.max_attempts:
@@ -336,16 +527,19 @@ class _Walk:
             item["tries"] += 1
             if delay <= 0:
                 return None  # retry inline; the side-effect flush records the failed step first
-            resume_at = self.clock() + timedelta(seconds=delay)
-            self.state["waiting"] = {
-                "node_id": node.id,
-                "kind": "retry",
-                "resume_at": resume_at.isoformat(),
-                "started_at": started.isoformat(),
-                "attempt": item["attempt"],
-            }
-            return self._pause(Waiting(node.id, "retry", resume_at))
-        self.state["queue"].pop(0)
+            self._dequeue(item)
+            self._wait_branch(
+                {
+                    "node_id": node.id,
+                    "kind": "retry",
+                    "resume_at": (self.clock() + timedelta(seconds=delay)).isoformat(),
+                    "started_at": started.isoformat(),
+                    "attempt": item["attempt"],
+                    "item": item,
+                }
+            )
+            return None
+        self._dequeue(item)
         if node.on_error == "error":
             # The flow sees what the owner sees: the message (never an internal error's own text).
             details = exc.details if isinstance(exc, NodeError) else {}
@@ -353,17 +547,112 @@ class _Walk:
             self._succeeded(node, output, ERROR_PORT)
             return None
         self.state["failed"] = {"node_id": node.id, "attempt": item["attempt"], "error": message, "item": item}
-        return self._fail(f"node {node.id!r} failed: {message}", node.id)
+        error = f"node {node.id!r} failed: {message}"
+        if defer:
+            return WalkOutcome("failed", 0, error=error)
+        return self._fail(error, node.id)
 
+    # -- branches and joins ------------------------------------------------------------------
     def _succeeded(self, node: NodeSpec, output: Any, port: str | None) -> None:
         self.state["outputs"][node.id] = output
         self.state["last_output"] = output
-        if port is None:
+        if self.simple_joins:  # no join in this graph (or a version-1 checkpoint): follow the port
+            if port is not None:
+                for target in self.graph.successors(node.id, port):
+                    self._schedule(target, output)
             return
-        for target in self.graph.successors(node.id, port):
-            if target not in self.scheduled:
-                self.scheduled.add(target)
-                self.state["queue"].append({"node_id": target, "input": output, "attempt": 1, "tries": 1})
+        dead: list[str] = []
+        for edge in self.graph.out_edges(node.id):
+            if edge.source_port == port:
+                self._arrive(edge.target, node.id, output)
+            else:
+                dead.append(edge.target)
+        if dead:
+            self._dead_edges(dead)
+
+    def _schedule(self, target: str, input_: Any) -> None:
+        if target not in self.scheduled:
+            self.scheduled.add(target)
+            self.state["queue"].append({"node_id": target, "input": input_, "attempt": 1, "tries": 1})
+
+    def _join_mode(self, node_id: str) -> str:
+        node = self.graph.node(node_id)
+        node_type = self.node_types.get(node.type)
+        return node_type.join_mode(node.config) if node_type is not None else "auto"
+
+    def _join_entry(self, node_id: str) -> dict[str, Any]:
+        joins: dict[str, dict[str, Any]] = self.state.setdefault("joins", {})
+        entry = joins.get(node_id)
+        if entry is None:
+            entry = joins[node_id] = {"n": 0, "from": [], "fired": False}
+        return entry
+
+    def _arrive(self, target: str, source: str, output: Any) -> None:
+        """A live edge from `source` (which produced `output`) reaches `target`."""
+        if target not in self.graph.joins:
+            self._schedule(target, output)
+            return
+        entry = self._join_entry(target)
+        entry["n"] += 1
+        entry["from"].append(source)
+        if self._join_mode(target) == "first":
+            if not entry["fired"]:
+                entry["fired"] = True
+                self._schedule(target, output)
+            else:
+                self._record_skipped(target, source, output)
+        self._join_resolved(target, entry)
+
+    def _join_resolved(self, target: str, entry: dict[str, Any]) -> bool:
+        """When every inbound edge of `target` is signalled: runs it (something arrived) and
+        returns False, or returns True (every branch into it was dead: it is dead too)."""
+        if entry["n"] < len(self.graph.in_edges(target)):
+            return False
+        del self.state["joins"][target]
+        if entry["fired"]:
+            return False
+        if not entry["from"]:
+            return True
+        self._schedule(target, self._join_input(target, entry["from"]))
+        return False
+
+    def _join_input(self, target: str, arrived_from: list[str]) -> Any:
+        outputs = self.state["outputs"]
+        arrived = set(arrived_from)
+        sources = list(dict.fromkeys(e.source for e in self.graph.in_edges(target) if e.source in arrived))
+        mode = self._join_mode(target)
+        if mode == "append":
+            return [outputs.get(source) for source in sources]
+        if mode == "auto" and len(sources) == 1:
+            return outputs.get(sources[0])
+        return {source: outputs.get(source) for source in sources}
+
+    def _dead_edges(self, targets: list[str]) -> None:
+        """Dead-path elimination: each of `targets` gets a dead inbound edge; a node whose every
+        inbound edge is dead is dead itself and passes it on."""
+        stack = list(targets)
+        while stack:
+            target = stack.pop()
+            if target in self.graph.joins:
+                entry = self._join_entry(target)
+                entry["n"] += 1
+                if not self._join_resolved(target, entry):
+                    continue
+            stack.extend(edge.target for edge in self.graph.out_edges(target))
+
+    def _record_skipped(self, node_id: str, source: str, output: Any) -> None:
+        """A `merge` in `first` mode already ran: a later arrival is recorded and dropped."""
+        now = self.clock()
+        self._record(
+            self.graph.node(node_id),
+            "skipped",
+            attempt=1,
+            input_=output,
+            output={"skipped": f"arrived from {source!r} after the merge ran (mode first)", "from": source},
+            error=None,
+            started=now,
+            t0=time.perf_counter(),
+        )
 
     # -- persistence -------------------------------------------------------------------------
     def _record(
@@ -377,9 +666,10 @@ class _Walk:
         error: str | None,
         started: datetime,
         t0: float,
+        t1: float | None = None,
     ) -> None:
         self.state["seq"] = int(self.state.get("seq", 0)) + 1
-        duration = max(0.0, (time.perf_counter() - t0) * 1000)
+        duration = max(0.0, ((time.perf_counter() if t1 is None else t1) - t0) * 1000)
         self.pending.append(
             StepRecord(
                 seq=self.state["seq"],
@@ -419,6 +709,7 @@ class _Walk:
         return WalkOutcome("paused", self.recorded, resume_at=waiting.resume_at)
 
     def _complete(self, result: Any) -> WalkOutcome:
+        self.state["queue"], self.state["waiting"], self.state["joins"] = [], [], {}  # an `end` drops the rest
         self.store.complete(self.execution_id, self.pending, self._checkpoint(), result)
         self._take_pending()
         return WalkOutcome("completed", self.recorded)

@@ -175,11 +175,12 @@ def execution_cancel(execution: Execution) -> Execution:
 
 
 @transaction.atomic
-def execution_resume(execution: Execution, *, payload: Any = None) -> Execution:
-    """Resume an execution paused at a `wait` node; the payload becomes the node's output."""
+def execution_resume(execution: Execution, *, payload: Any = None, node_id: str | None = None) -> Execution:
+    """Resume an execution paused at a `wait` node (`node_id` picks one when several branches
+    wait); the payload becomes the node's output."""
     execution = _locked(execution)
     try:
-        checkpoint = prepare_resume(_snapshot(execution), payload if payload is not None else {})
+        checkpoint = prepare_resume(_snapshot(execution), payload if payload is not None else {}, node_id)
     except InvalidTransition as exc:
         raise ExecutionStateError(str(exc)) from exc
     _continue_with(execution, checkpoint)

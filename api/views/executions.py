@@ -20,8 +20,8 @@ from api.serializers import (
     ExecutionListSerializer,
     ExecutionSerializer,
     ExecutionStepSerializer,
-    PayloadSerializer,
     RerunSerializer,
+    ResumeSerializer,
 )
 from executions_app import services
 from executions_app.models import Execution
@@ -60,14 +60,18 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         except services.ExecutionStateError as exc:
             raise Conflict(str(exc)) from exc
 
-    @extend_schema(request=PayloadSerializer, responses={202: ExecutionSerializer, **_errors})
+    @extend_schema(request=ResumeSerializer, responses={202: ExecutionSerializer, **_errors})
     @action(detail=True, methods=["post"], filterset_class=None)
     def resume(self, request: Request, pk: Any = None) -> Response:
-        body = PayloadSerializer(data=request.data)
+        body = ResumeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         check_payload_size(body.validated_data["payload"])
         try:
-            return self._respond(services.execution_resume(self.get_object(), payload=body.validated_data["payload"]))
+            return self._respond(
+                services.execution_resume(
+                    self.get_object(), payload=body.validated_data["payload"], node_id=body.validated_data["node_id"]
+                )
+            )
         except services.ExecutionStateError as exc:
             raise Conflict(str(exc)) from exc
 

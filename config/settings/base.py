@@ -289,6 +289,8 @@ SCHEMA_RECONCILE_GRACE_SECONDS = env.int("SCHEMA_RECONCILE_GRACE_SECONDS", defau
 SCHEMA_RECONCILE_INTERVAL_SECONDS = env.int("SCHEMA_RECONCILE_INTERVAL_SECONDS", default=15)
 # Outbound HTTP from http_request nodes: hosts/networks allowed even if private (comma separated).
 SCHEMA_HTTP_ALLOWLIST = env.list("SCHEMA_HTTP_ALLOWLIST", default=[])
+# Side-effecting nodes of one execution's parallel branches that run at once (threads of the walk).
+SCHEMA_BRANCH_CONCURRENCY = env.int("SCHEMA_BRANCH_CONCURRENCY", default=8)
 SCHEMA_WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=9100)
 # Keys that encrypt credentials (Fernet, comma separated, newest first: it encrypts, all decrypt).
 # Production requires one; empty elsewhere means a key derived from SECRET_KEY (credentials_app/crypto.py).

@@ -16,6 +16,7 @@ from engine.nodes.fail import FailNode
 from engine.nodes.http_request import HttpRequestNode
 from engine.nodes.log import LogNode
 from engine.nodes.manual_trigger import ManualTrigger
+from engine.nodes.merge import MergeNode
 from engine.nodes.schedule_trigger import ScheduleTrigger, next_fire_time
 from engine.nodes.set import SetNode
 from engine.nodes.switch import SwitchNode
@@ -26,7 +27,7 @@ NODE_TYPES: dict[str, NodeType] = {
     cls.type: cls()
     for cls in (
         ManualTrigger, WebhookTrigger, ScheduleTrigger, SetNode, ConditionNode, SwitchNode,
-        HttpRequestNode, DelayNode, WaitNode, LogNode, FailNode, EndNode,
+        HttpRequestNode, DelayNode, WaitNode, LogNode, FailNode, EndNode, MergeNode,
     )
 }  # fmt: skip
 

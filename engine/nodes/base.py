@@ -93,6 +93,13 @@ class NodeType:
     dynamic_ports: ClassVar[dict[str, str] | None] = None
     side_effects: ClassVar[bool] = False
     is_trigger: ClassVar[bool] = False
+    # How the node joins when several edges come in (see `engine.walker`): `auto` for every type but
+    # `merge` — the one arrived output as input, or an object keyed by predecessor when several arrived.
+    accepts_many_inputs: ClassVar[bool] = False
+
+    def join_mode(self, config: dict[str, Any]) -> str:
+        """`auto` | `all` | `first` | `append`: how several inbound branches become this node's input."""
+        return "auto"
 
     def run(self, ctx: NodeContext) -> NodeResult:
         raise NotImplementedError
@@ -122,6 +129,7 @@ class NodeType:
             "side_effects": cls.side_effects,
             "ports": list(cls.ports),
             "dynamic_ports": dict(cls.dynamic_ports) if cls.dynamic_ports else None,
+            "accepts_many_inputs": cls.accepts_many_inputs,
             "config_schema": cls.config_schema,
         }
 

@@ -87,7 +87,11 @@ def test_wait_pauses_until_resumed_with_a_payload(api: APIClient, user: Any) -> 
     execution_id = api.post(f"/api/schemas/{schema.id}/execute/", {}, format="json").json()["id"]
     paused = api.get(f"/api/executions/{execution_id}/").json()
     assert paused["status"] == "paused"
-    assert paused["waiting"] == {"node_id": "approval", "kind": "wait", "resume_at": None}
+    assert paused["waiting"] == [{"node_id": "approval", "kind": "wait", "resume_at": None}]
+    wrong = api.post(f"/api/executions/{execution_id}/resume/", {"node_id": "nope"}, format="json")
+    assert wrong.status_code == 409 and "'nope' is not a wait node" in wrong.json()["detail"]
+    bad = api.post(f"/api/executions/{execution_id}/resume/", {"node_id": ["approval"]}, format="json")
+    assert bad.status_code == 400 and bad.json()["errors"][0]["path"] == "node_id"
     resumed = api.post(
         f"/api/executions/{execution_id}/resume/", {"payload": {"approved": True, "by": "Grace"}}, format="json"
     )

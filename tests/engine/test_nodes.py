@@ -66,6 +66,7 @@ def test_describe_matches_the_contract() -> None:
         "log",
         "fail",
         "end",
+        "merge",
     }
     for item in described.values():
         assert set(item) == {
@@ -77,6 +78,7 @@ def test_describe_matches_the_contract() -> None:
             "side_effects",
             "ports",
             "dynamic_ports",
+            "accepts_many_inputs",
             "config_schema",
         }
         assert item["group"] in ("trigger", "logic", "action", "flow")

@@ -135,7 +135,7 @@ def test_switch_routes(kind: str, result: str) -> None:
     assert store.get(ex).result == result
 
 
-def test_join_runs_once_when_first_reached() -> None:
+def test_join_of_parallel_branches_waits_for_both_and_runs_once() -> None:
     d = definition(
         [
             node("t", "manual_trigger"),
@@ -148,7 +148,8 @@ def test_join_runs_once_when_first_reached() -> None:
     store, ex = start(d)
     walk(store, ex)
     assert [s[0] for s in step_list(store, ex)] == ["t", "a", "b", "join"]
-    assert store.get(ex).steps[-1].input == {"a": 1}  # the first arrival's output
+    # Several arrived: an object keyed by predecessor id, in edge order.
+    assert store.get(ex).steps[-1].input == {"a": {"a": 1}, "b": {"b": 2}}
 
 
 def test_side_effects_are_checkpointed_around_and_get_idempotency_keys() -> None:
@@ -180,11 +181,9 @@ def test_retry_with_backoff_then_success() -> None:
     first = walk(store, ex, clock)
     assert first.status == "paused" and (first.resume_at - clock.now).total_seconds() == 2
     assert store.get(ex).timer == (first.resume_at, "retry")
-    assert waiting_info(store.get(ex).checkpoint) == {
-        "node_id": "call",
-        "kind": "retry",
-        "resume_at": first.resume_at.isoformat(),
-    }
+    assert waiting_info(store.get(ex).checkpoint) == [
+        {"node_id": "call", "kind": "retry", "resume_at": first.resume_at.isoformat()}
+    ]
     clock.advance(1)
     assert walk(store, ex, clock).status == "paused"  # early wake-up: nothing runs
     assert Effect.calls == [f"{ex}:call:1"]

@@ -38,7 +38,7 @@ from requests.structures import CaseInsensitiveDict
 from accounts.models import User
 from engine.memory_store import MemoryStore
 from engine.nodes import NodeServices
-from engine.store import Checkpoint, StepRecord, Waiting
+from engine.store import Checkpoint, StepRecord, Waiting, waiting_entries
 from engine.walker import WalkOutcome, walk
 from executions_app.models import Execution, ExecutionState, ExecutionTimer, TimerStatus, TriggerType
 from executions_app.services import execution_create, schema_delete
@@ -405,8 +405,10 @@ class Command(BaseCommand):
             store.fail(execution_id, steps, checkpoint, record.error or "", record.error_node_id)
         elif record.status == "cancelled":
             store.cancel(execution_id, steps, checkpoint)
-        elif record.status == "paused" and checkpoint["waiting"]["kind"] == "wait":
-            store.pause(execution_id, steps, checkpoint, Waiting(checkpoint["waiting"]["node_id"], "wait", None))
+        elif record.status == "paused" and [w["kind"] for w in waiting_entries(checkpoint)] == ["wait"]:
+            store.pause(
+                execution_id, steps, checkpoint, Waiting(waiting_entries(checkpoint)[0]["node_id"], "wait", None)
+            )
         else:
             raise CommandError(f"a demo run ended {record.status}: only finished or waiting runs are history")
         finished = record.status != "paused"
