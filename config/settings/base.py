@@ -228,6 +228,8 @@ SPECTACULAR_SETTINGS = {
         "SchemaStatusEnum": "schemas_app.models.SchemaStatus",
         "ExecutionStatusEnum": "executions_app.models.ExecutionStatus",
         "StepStatusEnum": "executions_app.models.StepStatus",
+        "CredentialTypeEnum": "credentials_app.models.TYPE_CHOICES",
+        "CredentialTestMethodEnum": ["GET", "HEAD", "POST"],
     },
 }
 
