@@ -1,0 +1,264 @@
+"""The backup/restore drill on real PostgreSQL and RabbitMQ, with the operators' own scripts.
+
+Executions are running (inside a slow HTTP call), paused in waits and in delays, and waiting on
+timers; `compose/production/postgres/backup` takes a dump (the script the Helm CronJob runs). Then
+life goes on: some finish, new ones start. The workers stop, the database is dropped and brought
+back with `compose/production/postgres/restore`; `manage.py restore_check` reports what the broker
+holds that the database does not know; workers and beat start. Expected: every execution of the
+backup is in the state it had, resumes and completes once (each side effect once after the restore,
+with the idempotency key it had before, so a receiver can tell a replay); timers fire once although
+the broker still holds delayed messages from after the backup; executions created after the backup
+are reported, not silently lost.
+
+The drill runs on its own database (`<test database>_drill`), never on the test database itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.db.models import Count
+
+from executions_app.models import Execution, ExecutionStep, ExecutionTimer, TimerStatus
+from executions_app.services import execution_resume
+from tests.builders import chain, node
+from tests.helpers.http_server import LocalServer
+from tests.helpers.live_api import database_url
+from tests.system.conftest import SystemEnv
+from tests.system.helpers import (
+    BASE_DIR,
+    SYSTEM_MARKS,
+    assert_nothing_twice,
+    make_schema,
+    start_each,
+    wait_all,
+    wait_until,
+)
+
+pytestmark = [*SYSTEM_MARKS, pytest.mark.timeout(420)]
+
+SCRIPTS = BASE_DIR / "compose" / "production" / "postgres"
+CHARGED = ["start", "prepare", "pause", "charge", "done"]
+
+
+def paused_then_charged(pause: dict[str, Any], url: str) -> dict[str, Any]:
+    """trigger → set → `pause` (a delay or a wait) → POST url (a side effect) → end."""
+    return chain(
+        node("start", "manual_trigger"),
+        node("prepare", "set", {"assignments": [{"name": "order", "value": "{{ trigger.n }}"}]}),
+        pause,
+        node(
+            "charge",
+            "http_request",
+            {
+                "method": "POST",
+                "url": url,
+                "body": {"order": "{{ vars.order }}"},
+                "timeout_seconds": 30,
+                "idempotency_header": "Idempotency-Key",
+            },
+        ),
+        node("done", "end", {"output": "{{ vars.order }}"}),
+    )
+
+
+def charged_now(url: str) -> dict[str, Any]:
+    """trigger → set → POST url → end: running while the call lasts."""
+    return chain(
+        node("start", "manual_trigger"),
+        node("prepare", "set", {"assignments": [{"name": "order", "value": "{{ trigger.n }}"}]}),
+        node(
+            "charge",
+            "http_request",
+            {"method": "POST", "url": url, "timeout_seconds": 30, "idempotency_header": "Idempotency-Key"},
+        ),
+        node("done", "end", {"output": "{{ vars.order }}"}),
+    )
+
+
+def keys(server: LocalServer, since: int = 0) -> list[str]:
+    """The idempotency keys of the side effects received (the HTTP node always sends one)."""
+    return [r["headers"].get("Idempotency-Key", "") for r in server.requests[since:]]
+
+
+def state_of(ids: list[str]) -> dict[str, tuple[str, int, str]]:
+    """(status, steps recorded, node waited at) of each execution."""
+    rows = Execution.objects.filter(pk__in=ids).annotate(recorded=Count("steps"))
+    return {str(e.pk): (e.status, e.recorded, e.state.wait_kind) for e in rows.select_related("state")}
+
+
+def run(cmd: list[str], env: dict[str, str], *, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(cmd, cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    assert result.returncode == 0, f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.fixture
+def drill_database(system: SystemEnv) -> Iterator[str]:
+    """A database of its own for the drill, migrated, and this process's ORM pointed at it."""
+    test_name = connection.settings_dict["NAME"]
+    name = f"{test_name}_drill"
+    url = database_url().rsplit("/", 1)[0] + f"/{name}"
+    admin = database_url().rsplit("/", 1)[0] + "/postgres"
+    subprocess.run(["dropdb", "--if-exists", "--force", f"--maintenance-db={admin}", name], check=True, timeout=60)
+    subprocess.run(["createdb", f"--maintenance-db={admin}", name], check=True, timeout=60)
+    env = system.worker_env(DATABASE_URL=url)
+    run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], env, timeout=300)
+    connection.close()
+    connection.settings_dict["NAME"] = name
+    try:
+        yield url
+    finally:
+        connection.close()
+        connection.settings_dict["NAME"] = test_name
+        subprocess.run(["dropdb", "--if-exists", "--force", f"--maintenance-db={admin}", name], timeout=60, check=False)
+
+
+BEAT_COMMAND = [
+    sys.executable, "-m", "celery", "-A", "config.celery_app", "beat", "-l", "INFO",
+    "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
+]  # fmt: skip
+
+
+def start_beat(system: SystemEnv, url: str) -> subprocess.Popen[bytes]:
+    """`celery beat` as production starts it (compose/production/django/celery/beat/start)."""
+    schedule = Path(tempfile.mkdtemp(prefix="schema-drill-beat-")) / "schedule"
+    env = system.worker_env(DATABASE_URL=url, SCHEMA_RECONCILE_INTERVAL_SECONDS="2")
+    with open(system.log_dir / "beat.log", "ab") as log:
+        return subprocess.Popen(
+            [*BEAT_COMMAND, "-s", str(schedule)],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def restore_check(system: SystemEnv, url: str) -> tuple[int, dict[str, Any]]:
+    env = system.worker_env(DATABASE_URL=url)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "restore_check", "--json"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode in (0, 1) and result.stdout.strip(), result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_backup_drop_restore_resumes_every_execution_once_and_reports_the_newer_ones(
+    system: SystemEnv, drill_database: str, tmp_path: Path
+) -> None:
+    url = drill_database
+    charges, slow = LocalServer("127.0.0.1", "charges"), LocalServer("127.0.0.1", "slow")
+    slow.delay = 8.0
+    beat: subprocess.Popen[bytes] | None = None
+    try:
+        charge_url, slow_url = charges.url("/charge"), slow.url("/charge")
+        worker = system.start_worker(concurrency=3, DATABASE_URL=url)
+        waits = make_schema(paused_then_charged(node("pause", "wait", {}), charge_url), "waits")
+        soon = make_schema(paused_then_charged(node("pause", "delay", {"duration_seconds": 6}), charge_url), "soon")
+        late = make_schema(paused_then_charged(node("pause", "delay", {"duration_seconds": 40}), charge_url), "late")
+        busy = make_schema(charged_now(slow_url), "busy")
+
+        # --- before the backup: paused in waits, waiting on timers, running inside a call ---------
+        wait_ids = start_each(waits, [{"n": 1}, {"n": 2}])
+        soon_ids = start_each(soon, [{"n": 3}, {"n": 4}])  # their timers fire after the backup
+        late_ids = start_each(late, [{"n": 5}, {"n": 6}])  # theirs only after the restore
+        wait_all(wait_ids + soon_ids + late_ids, "paused", timeout=60)
+        running_ids = start_each(busy, [{"n": 7}])
+        wait_until(lambda: len(slow.requests) == 1, timeout=30, what="the slow call to start")
+        backup_ids = wait_ids + soon_ids + late_ids + running_ids
+        at_backup = state_of(backup_ids)
+        assert {s for s, _, _ in at_backup.values()} == {"paused", "running"}
+
+        dump = run(
+            ["bash", str(SCRIPTS / "backup")], {**os.environ, "DATABASE_URL": url, "BACKUP_DIR": str(tmp_path)}
+        ).stdout.strip()
+        assert Path(dump).name.startswith("schema-") and Path(dump).stat().st_size > 0
+
+        # --- after the backup: some finish, new ones start ----------------------------------------
+        execution_resume(Execution.objects.get(pk=wait_ids[0]), payload={"ok": True})
+        newer_late = start_each(late, [{"n": 8}])  # a delayed message the restored database never saw
+        newer_wait = start_each(waits, [{"n": 9}])  # leaves no trace in the broker at all
+        finished_after_backup = [wait_ids[0], *soon_ids, *running_ids]
+        wait_all(finished_after_backup, "completed", timeout=60)
+        wait_all(newer_late + newer_wait, "paused", timeout=30)
+        keys_before_restore = {k.split(":")[0]: k for k in keys(charges) + keys(slow)}
+        assert set(keys_before_restore) == set(finished_after_backup)
+
+        # --- disaster: stop the workers, drop the database, restore it ---------------------------
+        worker.stop()
+        connection.close()
+        admin = url.rsplit("/", 1)[0] + "/postgres"
+        name = url.rsplit("/", 1)[1]
+        subprocess.run(["dropdb", "--force", f"--maintenance-db={admin}", name], check=True, timeout=60)
+        run(["bash", str(SCRIPTS / "restore"), dump], {**os.environ, "DATABASE_URL": url})
+
+        assert state_of(backup_ids) == at_backup, "the restore brings back every execution as it was"
+        assert not Execution.objects.filter(pk__in=newer_late + newer_wait).exists()
+
+        code, report = restore_check(system, url)
+        assert code == 1 and report["broker_checked"]
+        unknown = {m["execution_id"] for m in report["unknown_executions"]}
+        assert unknown == set(newer_late), "the execution created after the backup and still in the broker"
+        overdue = {t["execution_id"] for t in report["overdue_timers"]}
+        assert set(soon_ids) <= overdue <= set(soon_ids + late_ids), "fired after the backup: overdue now"
+        stuck = {e["execution_id"]: e["status"] for e in report["stuck_executions"]}
+        assert stuck == dict.fromkeys(running_ids, "running")
+
+        # --- back to work: workers and beat; the operator resumes the waits again ----------------
+        since_charges, since_slow = len(charges.requests), len(slow.requests)
+        slow.delay = 0.0
+        system.start_worker(concurrency=3, DATABASE_URL=url)
+        beat = start_beat(system, url)
+        for execution_id in wait_ids:
+            execution_resume(Execution.objects.get(pk=execution_id), payload={"ok": True})
+        wait_all(backup_ids, "completed", timeout=120, what="every execution of the backup")
+
+        assert_nothing_twice(backup_ids)
+        for execution_id in backup_ids:
+            nodes = list(
+                ExecutionStep.objects.filter(execution_id=execution_id, status="success")
+                .order_by("seq")
+                .values_list("node_id", flat=True)
+            )
+            expected = ["start", "prepare", "charge", "done"] if execution_id in running_ids else CHARGED
+            assert nodes == expected, f"{execution_id}: {nodes}"
+        timers = ExecutionTimer.objects.filter(execution_id__in=soon_ids + late_ids)
+        assert timers.count() == 4 and timers.filter(status=TimerStatus.FIRED).count() == 4, "each timer fired once"
+
+        # Each side effect once after the restore, with the key it had before (a replay to dedupe).
+        after = keys(charges, since_charges) + keys(slow, since_slow)
+        assert sorted(k.split(":")[0] for k in after) == sorted(backup_ids)
+        for key in after:
+            execution_id = key.split(":")[0]
+            if execution_id in keys_before_restore:
+                assert key == keys_before_restore[execution_id]
+
+        # The newer execution's delayed message arrives and is dropped; then nothing is left to report.
+        def clean() -> bool:
+            return restore_check(system, url)[0] == 0
+
+        wait_until(clean, timeout=90, interval=3, what="restore_check to find nothing (the stale message consumed)")
+        assert not Execution.objects.filter(pk__in=newer_late).exists()
+        system.assert_dlq_empty()
+    finally:
+        if beat is not None and beat.poll() is None:
+            os.killpg(beat.pid, 9)
+            beat.wait(timeout=30)
+        charges.close()
+        slow.close()
