@@ -68,6 +68,15 @@ class Execution(models.Model):
     lease_owner = models.CharField(max_length=128, blank=True, default="")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     rerun_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reruns")
+    # Execution policies (executions_app/admission.py, policies.py): the key this execution is
+    # counted under when its schema has `max_concurrency` (None: no limit), whether it holds one of
+    # the slots, why it waits for one, and the failed execution it handles (an error schema's run).
+    concurrency_key = models.CharField(max_length=255, null=True, blank=True)
+    slot_held = models.BooleanField(default=False, db_default=False)
+    queued_reason = models.CharField(max_length=255, blank=True, default="", db_default="")
+    error_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="error_handlers", db_index=False
+    )
 
     class Meta:
         db_table = "executions"
@@ -77,6 +86,12 @@ class Execution(models.Model):
             models.Index(fields=["status"], name="idx_executions_status"),
             models.Index(fields=["-created_at", "-id"], name="idx_executions_created"),
             models.Index(fields=["schema", "-created_at", "-id"], name="idx_executions_schema_created"),
+            # Admission: the holders and the FIFO queue of one (schema, key), unfinished only.
+            models.Index(
+                fields=["schema", "concurrency_key", "created_at", "id"],
+                condition=Q(concurrency_key__isnull=False, status__in=["pending", "running", "paused"]),
+                name="idx_executions_slots",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=ExecutionStatus.values), name="executions_status_valid"),
