@@ -10,7 +10,7 @@ WORKER_METRICS_PORT ?= $(shell echo $$(( $(PORT) + 1100 )))
 # `make run` logs for a person at a terminal; JSON lines (the default) everywhere else.
 LOG_FORMAT ?= console
 
-.PHONY: help run test test-backend test-frontend e2e lint fmt install frontend api-types api-types-check migrate seed bench bench-profile bench-instructions bench-scale bench-timers bench-all up down clean
+.PHONY: help run test test-backend test-frontend e2e lint fmt install frontend api-types api-types-check migrate seed bench bench-profile bench-instructions bench-guard bench-instructions-baseline bench-scale bench-timers bench-all up down clean
 
 help:
 	@echo "make run    - install, migrate, seed demo data, start API + worker + beat on http://127.0.0.1:$(PORT)"
@@ -19,6 +19,8 @@ help:
 	@echo "make bench  - the standard benchmark (real PostgreSQL, RabbitMQ, gunicorn, workers) + ceiling"
 	@echo "make bench-profile - cProfile of the two hot paths (webhook accept, worker walk), SQL per call"
 	@echo "make bench-instructions - instructions per webhook accept and per walk (callgrind; load-independent)"
+	@echo "make bench-guard - those against bench/instructions-baseline.json: fails when one grew > 10 % (CI runs it)"
+	@echo "make bench-instructions-baseline - re-measure and rewrite that baseline (commit it saying why)"
 	@echo "make bench-scale / bench-timers / bench-all - 1M-step scale figures, 10k-timer lateness, all three"
 	@echo "make up / make down - docker compose dev stack"
 	@echo "make api-types - regenerate the editor's API types (frontend/src/api/schema.d.ts) from the OpenAPI document"
@@ -103,6 +105,12 @@ bench-profile: install
 
 bench-instructions: install
 	$(PY) bench/instructions.py
+
+bench-guard: install
+	$(PY) bench/instructions.py --check
+
+bench-instructions-baseline: install
+	$(PY) bench/instructions.py --update-baseline
 
 bench-scale: install
 	$(PY) bench/scale.py

@@ -83,6 +83,10 @@ def recreate_vhost() -> str:
     return AMQP_URL
 
 
+def drop_vhost() -> None:
+    rabbitmqctl("delete_vhost", VHOST)
+
+
 def queue_depths() -> dict[str, int]:
     out = rabbitmqctl("list_queues", "-p", VHOST, "name", "messages")
     depths = {}

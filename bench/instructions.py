@@ -1,6 +1,9 @@
-"""`make bench-instructions`: instructions per webhook accept and per walk, counted by callgrind.
+"""`make bench-instructions`: instructions per webhook accept and per walk, counted by callgrind;
+`make bench-guard`: the same figures against the committed baseline (CI fails on a regression).
 
     .venv/bin/python bench/instructions.py [--calls 20 120] [--json out.json]
+    .venv/bin/python bench/instructions.py --check              # exit 1 when a path grew > tolerance
+    .venv/bin/python bench/instructions.py --update-baseline    # rewrite bench/instructions-baseline.json
 
 Timings on a shared 2-core machine drift by ±15 % within minutes; instruction counts do not depend
 on load, so they are the figure to compare two versions of the hot paths with. The database and
@@ -11,25 +14,48 @@ costs the same in both runs, so (total2 - total1) / (calls2 - calls1) is the cos
 `accept` is the webhook request through the whole Django stack (client → middleware → throttles →
 insert; the publish goes to RabbitMQ); `walk` is `execution_run` of one accepted execution (lock,
 load, 11 steps, one write). Log lines are discarded (their cost is in `make bench`).
+
+The guard (`--check`) compares the figures with `bench/instructions-baseline.json` and fails, naming
+the path and by how much it grew, when one is more than its tolerance (10 %, the target of issue 20)
+above the baseline; a path that became more than that cheaper is reported too (move the baseline
+down, so that the gain is kept). The baseline moves only on purpose: `make bench-instructions-baseline`
+rewrites it, and the commit that carries it says why. Its counts hold for the interpreter and the
+pinned dependencies it records: after upgrading Python or a requirement, refresh it in the same
+commit. Method and spread: docs/performance.md ("Regression guard").
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import platform
 import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Its own database and vhost per run (dropped at the end): several people measuring at once on one
+# machine (or the guard beside a bench) must not drop each other's. The children inherit the names.
+os.environ.setdefault("BENCH_VHOST", f"schema_instructions_{os.getpid()}")
+os.environ.setdefault("BENCH_INSTRUCTIONS_DB", f"schema_instructions_{os.getpid()}")
 
-from bench.common import PY, ROOT, app_env, recreate_database, recreate_vhost
+from bench.common import PY, ROOT, app_env, drop_database, drop_vhost, recreate_database, recreate_vhost
 
-DB = os.environ.get("BENCH_INSTRUCTIONS_DB", "schema_instructions")
+DB = os.environ["BENCH_INSTRUCTIONS_DB"]
+BASELINE = ROOT / "bench" / "instructions-baseline.json"
+TOLERANCE = 0.10
+# What each figure is, in the words of the failure message.
+PATHS = {
+    "accept": "webhook accept (POST /api/hooks/<id>/: middleware, rate limits, insert, publish)",
+    "walk": "11-step walk of the standard workload (execution_run: lock, load, 11 steps, one write)",
+}
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
 
@@ -99,18 +125,9 @@ def _run(part: str, calls: int, env: dict[str, str]) -> int:
     return int(found[-1])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--calls", type=int, nargs=2, default=[20, 120], metavar=("FEW", "MANY"))
-    parser.add_argument("--json", type=Path, help="also write the figures here")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        child(args.child[0], int(args.child[1]))
-        return
-    if shutil.which("valgrind") is None:
-        sys.exit("valgrind is not installed (apt-get install valgrind)")
-    few, many = args.calls
+def measure(few: int, many: int, jobs: int) -> dict[str, float]:
+    """Instructions per accept and per walk: four runs under callgrind (`jobs` at a time; the counts
+    do not depend on how many run at once)."""
     url = recreate_database(DB)
     recreate_vhost()
     env = _env(url)
@@ -122,16 +139,107 @@ def main() -> None:
         "schema_activate(schema_create(name='instructions', definition=definition()))\n"
     )
     subprocess.run([PY, "-c", setup], cwd=ROOT, env=env, check=True)
-    per_call = {}
-    accept = (_run("accept", many, env) - _run("accept", few, env)) / (many - few)
-    per_call["accept"] = accept
+    runs = [("accept", many), ("accept", few), ("walk", many), ("walk", few)]
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            totals = dict(zip(runs, pool.map(lambda run: _run(run[0], run[1], env), runs), strict=True))
+    finally:
+        drop_database(DB)
+        drop_vhost()
+    accept = (totals["accept", many] - totals["accept", few]) / (many - few)
     # A walk run also accepts its executions first: subtract one accept per walked execution.
-    walk = (_run("walk", many, env) - _run("walk", few, env)) / (many - few) - accept
-    per_call["walk"] = walk
+    walk = (totals["walk", many] - totals["walk", few]) / (many - few) - accept
+    return {"accept": accept, "walk": walk}
+
+
+def environment() -> dict[str, str]:
+    """What the counts depend on besides our code: the interpreter, valgrind, the pinned requirements."""
+    valgrind = subprocess.run(["valgrind", "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    requirements = b"".join(sorted(p.read_bytes() for p in (ROOT / "requirements").glob("*.txt")))
+    return {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "valgrind": valgrind,
+        "requirements_sha256": hashlib.sha256(requirements).hexdigest()[:16],
+    }
+
+
+def check(measured: dict[str, float], baseline: dict[str, Any]) -> list[str]:
+    """The failure lines: each path that grew more than its tolerance over the baseline."""
+    tolerance = float(baseline.get("tolerance", TOLERANCE))
+    failures = []
+    for name, value in measured.items():
+        base = baseline["per_call"].get(name)
+        if not base:
+            continue
+        change = value / base - 1
+        line = (
+            f"{PATHS.get(name, name)}: {value / 1e6:.3f} M instructions per call, baseline {base / 1e6:.3f} M"
+            f" ({change:+.1%}; allowed +{tolerance:.0%})"
+        )
+        if change > tolerance:
+            failures.append(line)
+            print(f"GREW  {line}")
+        elif change < -tolerance:
+            print(f"FELL  {line} - keep the gain: make bench-instructions-baseline")
+        else:
+            print(f"ok    {line}")
+    return failures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, nargs=2, metavar=("FEW", "MANY"),
+                        help="calls in the two runs (default 20 120, or the baseline's)")  # fmt: skip
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1), help="runs under valgrind at once")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help=f"compare with {BASELINE.name}; exit 1 on a regression")
+    mode.add_argument("--update-baseline", action="store_true", help=f"rewrite {BASELINE.name}")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], int(args.child[1]))
+        return
+    if shutil.which("valgrind") is None:
+        sys.exit("valgrind is not installed (apt-get install valgrind)")
+    baseline = json.loads(BASELINE.read_text()) if args.check else None
+    if args.check and args.calls is None:
+        args.calls = baseline["calls"]  # type: ignore[index]
+    few, many = args.calls or [20, 120]
+    per_call = measure(few, many, args.jobs)
     for name, value in per_call.items():
-        print(f"{name}: {value / 1e6:.2f} M instructions per call")
+        print(f"{name}: {value / 1e6:.3f} M instructions per call")
     if args.json:
         args.json.write_text(json.dumps({k: round(v) for k, v in per_call.items()}, indent=2) + "\n")
+    if args.update_baseline:
+        document = {
+            "about": "Instructions per call of the two hot paths under callgrind (bench/instructions.py);"
+            " `make bench-guard` fails when one grows more than `tolerance` over these. Refresh with"
+            " `make bench-instructions-baseline` and say why in the commit message.",
+            "per_call": {k: round(v) for k, v in per_call.items()},
+            "tolerance": TOLERANCE,
+            "calls": [few, many],
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "environment": environment(),
+        }
+        BASELINE.write_text(json.dumps(document, indent=2) + "\n")
+        print(f"wrote {BASELINE.relative_to(ROOT)}: commit it with the reason the hot paths changed")
+    if baseline is not None:
+        recorded, here = baseline.get("environment", {}), environment()
+        differs = {k: (recorded.get(k), v) for k, v in here.items() if recorded.get(k) != v}
+        if differs:
+            print(f"note: measured in another environment than the baseline (baseline, here): {differs}")
+        failures = check(per_call, baseline)
+        if failures:
+            sys.exit(
+                "\nInstruction-count guard FAILED - a hot path of the standard workload got slower:\n  "
+                + "\n  ".join(failures)
+                + "\nFind what grew: `make bench-profile` (cProfile + SQL per call) or callgrind_annotate."
+                "\nIf the cost is intended and worth it, `make bench-instructions-baseline` and commit"
+                " bench/instructions-baseline.json saying why."
+            )
+        print("instruction-count guard: ok")
 
 
 if __name__ == "__main__":
