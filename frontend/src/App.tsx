@@ -8,6 +8,7 @@ import { SchemaListPage } from './pages/SchemaListPage';
 import { EditorPage } from './pages/EditorPage';
 import { ExecutionsPage } from './pages/ExecutionsPage';
 import { ExecutionPage } from './pages/ExecutionPage';
+import { CredentialsPage } from './pages/CredentialsPage';
 
 function onAuthLost(err: unknown) {
   if (err instanceof ApiError && (err.isAuth || (err.status === 403 && err.type === 'not_authenticated'))) {
@@ -61,6 +62,9 @@ function Shell() {
           </NavLink>
           <NavLink to="/executions" data-testid="nav-executions">
             Executions
+          </NavLink>
+          <NavLink to="/credentials" data-testid="nav-credentials">
+            Credentials
           </NavLink>
         </nav>
         <div className="topbar-right">
@@ -116,6 +120,7 @@ export const router = createBrowserRouter([
           { path: '/schemas/:id', element: <EditorPage /> },
           { path: '/executions', element: <ExecutionsPage /> },
           { path: '/executions/:id', element: <ExecutionPage /> },
+          { path: '/credentials', element: <CredentialsPage /> },
           { path: '*', element: <NotFound /> },
         ],
       },

@@ -4,10 +4,12 @@
  * `x-expression` show which variables an expression may use, under the expression field last
  * focused: the hint stays until another expression field takes focus, so a click on a button or
  * a checkbox below it (“+ Add item”) never lands on a spot the collapsing hint has just moved.
+ * Fields marked `x-credential` are a picker of the user's credentials (`CredentialPicker`).
  */
 import { useEffect, useState } from 'react';
 import type { JsonObject, JsonSchema, JsonValue } from '../api/types';
 import { defaultFor, fieldKind, mixedToText, textToMixed } from '../lib/jsonSchema';
+import { CredentialPicker } from './CredentialPicker';
 import { Field, FieldErrors, FieldGroup, fieldDomId, type FieldControlProps } from './Field';
 import { JsonText } from './JsonText';
 
@@ -76,6 +78,9 @@ export function SchemaField({
     help: schema.description,
   };
   const group = { legend: label, errors: field.errors, errorTestId: field.errorTestId, help: schema.description };
+  if (schema['x-credential']) {
+    return <CredentialPicker schema={schema} path={path} label={label} value={value} errors={field.errors} onEdit={ctx.onEdit} />;
+  }
 
   switch (kind) {
     case 'string': {
