@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
+from api.views.authoring import ExpressionPreviewView, NodeTestView
 from api.views.auth import CsrfView, LoginView, LogoutView, MeView
 from api.views.credentials import CredentialViewSet
 from api.views.docs import SwaggerUIView
@@ -23,6 +24,8 @@ urlpatterns = [
     # First: the hottest route (Django tries the patterns in order; the router adds ~40 before it).
     path("hooks/<uuid:schema_id>/", WebhookView.as_view(), name="webhook"),
     path("", include(router.urls)),
+    path("schemas/<uuid:schema_id>/preview-expression/", ExpressionPreviewView.as_view(), name="expression-preview"),
+    path("schemas/<uuid:schema_id>/test-node/", NodeTestView.as_view(), name="node-test"),
     path("node-types/", NodeTypeListView.as_view(), name="node-types"),
     path("health/live", LiveView.as_view(), name="health-live"),
     path("health/ready", ReadyView.as_view(), name="health-ready"),

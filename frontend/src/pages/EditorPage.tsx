@@ -16,12 +16,14 @@ import { RunDialog } from '../components/editor/RunDialog';
 import { SchemaSettingsPanel } from '../components/editor/SchemaSettingsPanel';
 import { UnsavedChangesDialog } from '../components/editor/UnsavedChangesDialog';
 import { WebhookDialog } from '../components/editor/WebhookDialog';
+import { RunDataDock } from '../components/data/RunDataDock';
 import { ErrorBanner } from '../components/ErrorList';
 import { FlowCanvas } from '../components/FlowCanvas';
 import { NodePanel } from '../components/NodePanel';
 import { Palette } from '../components/Palette';
 import { useEditorCommands } from '../hooks/useEditorCommands';
 import { useEditorShortcuts } from '../hooks/useEditorShortcuts';
+import { useRunData } from '../hooks/useRunData';
 import { useSchemaDraft } from '../hooks/useSchemaDraft';
 import { useUnsavedChangesGuard } from '../hooks/useUnsavedChangesGuard';
 import { canConnect, DEFAULT_PORT, expressionVariables } from '../lib/graph';
@@ -57,6 +59,7 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
 
   const selected = state.nodes.filter((n) => n.selected);
   const selectedNode = selected.length === 1 ? selected[0] : undefined;
+  const run = useRunData(schema.id);
 
   const isValidConnection = useCallback(
     (c: Connection | { source: string; target: string; sourceHandle?: string | null }) => {
@@ -67,8 +70,8 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
   );
 
   const ctx: EditorContextValue = useMemo(
-    () => ({ specs, errorsByNode: errors.byNode, statusByNode: new Map(), readOnly: false }),
-    [specs, errors.byNode],
+    () => ({ specs, errorsByNode: errors.byNode, statusByNode: run.statusByNode, readOnly: false }),
+    [specs, errors.byNode, run.statusByNode],
   );
 
   return (
@@ -91,18 +94,24 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
           <CollapsiblePanel side="left" name="node palette" storageKey="schema.editor.paletteCollapsed" testId="palette-slot">
             <Palette specs={specList} onAdd={commands.addFromPalette} />
           </CollapsiblePanel>
-          <FlowCanvas
-            nodes={state.nodes}
-            edges={state.edges}
-            specs={specs}
-            edgeErrors={errors.byEdge}
-            onNodesChange={(changes) => dispatch({ kind: 'nodesChange', changes })}
-            onEdgesChange={(changes) => dispatch({ kind: 'edgesChange', changes })}
-            onConnect={(c) => dispatch({ kind: 'connect', source: c.source, sourceHandle: c.sourceHandle ?? null, target: c.target, specs })}
-            onDropType={(spec, position) => dispatch({ kind: 'addNode', spec, position })}
-            onDragStart={() => dispatch({ kind: 'checkpoint' })}
-            isValidConnection={isValidConnection}
-          />
+          <div className="canvas-column">
+            <FlowCanvas
+              nodes={state.nodes}
+              edges={state.edges}
+              specs={specs}
+              edgeErrors={errors.byEdge}
+              onNodesChange={(changes) => dispatch({ kind: 'nodesChange', changes })}
+              onEdgesChange={(changes) => dispatch({ kind: 'edgesChange', changes })}
+              onConnect={(c) => dispatch({ kind: 'connect', source: c.source, sourceHandle: c.sourceHandle ?? null, target: c.target, specs })}
+              onDropType={(spec, position) => dispatch({ kind: 'addNode', spec, position })}
+              onDragStart={() => dispatch({ kind: 'checkpoint' })}
+              isValidConnection={isValidConnection}
+            />
+            <RunDataDock
+              run={run}
+              node={selectedNode && { id: selectedNode.id, name: selectedNode.data.name || selectedNode.id, spec: specs.get(selectedNode.data.type) }}
+            />
+          </div>
           <CollapsiblePanel side="right" name="details" storageKey="schema.editor.detailsCollapsed" testId="details-slot">
             {selectedNode ? (
               <NodePanel

@@ -1,0 +1,212 @@
+"""Authoring with data, for the editor: the live preview of a `{{ … }}` expression and
+"Run this node" (a test run of one node, never an execution).
+
+Both read a schema the user may see (someone else's is a 404) and take their data from a past
+execution of that schema (`execution`), from what the caller sends (`scope`: the edited input,
+pinned trigger data), or both — the caller's parts win. The preview is evaluated by the engine's
+sandbox, the same code and limits as a worker, so what it shows is what production computes; an
+expression that fails is a 200 with the error in plain words, not a bad request.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.exceptions import check_payload_size
+from api.serializers import ErrorSerializer, StrictCharField
+from engine.errors import ExpressionError
+from engine.expressions import MAX_TEMPLATE_LENGTH, evaluate
+from executions_app.models import Execution
+from executions_app.node_test_runs import (
+    SCOPE_KEYS,
+    NodeTestRefused,
+    execution_scope,
+    merge_scope,
+    node_test_run,
+)
+from schemas_app.models import Schema
+from schemas_app.selectors import schemas_visible_to
+
+_errors = {400: ErrorSerializer, 404: ErrorSerializer}
+
+
+class _ScopeSourceSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    node_id = StrictCharField(required=False, allow_null=True, default=None, max_length=255)
+    execution = serializers.UUIDField(
+        required=False, allow_null=True, default=None, help_text="A past execution of this schema whose data to use."
+    )
+    scope = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Parts of the scope to use instead: any of `vars`, `input`, `trigger`, `nodes` "
+        '(`nodes` maps a node id to `{"output": …}`).',
+    )
+
+    def validate_scope(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise ValidationError("Must be an object with any of: vars, input, trigger, nodes.")
+        unknown = sorted(set(value) - set(SCOPE_KEYS))
+        if unknown:
+            raise ValidationError(f"Unknown part {unknown[0]!r}; the scope has: vars, input, trigger, nodes.")
+        for key in ("vars", "nodes"):
+            if key in value and not isinstance(value[key], dict):
+                raise ValidationError(f"{key!r} must be an object.")
+        check_payload_size(value, "The scope")
+        return value
+
+
+class ExpressionPreviewRequestSerializer(_ScopeSourceSerializer):
+    expression = StrictCharField(
+        allow_blank=True, trim_whitespace=False, max_length=MAX_TEMPLATE_LENGTH, help_text="The field's text."
+    )
+
+
+class ExpressionPreviewSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    value = serializers.JSONField(allow_null=True, help_text="The value the expression has (null when it failed).")
+    type = serializers.ChoiceField(
+        choices=["string", "number", "boolean", "null", "object", "array"], help_text="JSON type of `value`."
+    )
+    error = serializers.CharField(allow_null=True, help_text="Why the expression failed, in plain words; else null.")
+
+
+class NodeTestRequestSerializer(_ScopeSourceSerializer):
+    node_id = StrictCharField(max_length=255)
+    definition = serializers.JSONField(
+        required=False, allow_null=True, default=None, help_text="The draft to take the node from; else the saved one."
+    )
+    confirm_side_effects = serializers.BooleanField(
+        required=False, default=False, help_text="Required to run a node with side effects (HTTP request)."
+    )
+
+
+class NodeTestRunSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.UUIDField()
+    node_id = serializers.CharField()
+    node_type = serializers.CharField()
+    status = serializers.ChoiceField(choices=["success", "failed"])
+    input = serializers.JSONField(allow_null=True)
+    output = serializers.JSONField(allow_null=True)
+    port = serializers.CharField(allow_null=True, help_text="The port the node would follow.")
+    set_vars = serializers.JSONField(allow_null=True, help_text="Variables the node would set.")
+    pause = serializers.JSONField(
+        allow_null=True, help_text='`{"kind": "delay"|"wait", "resume_at"}` when it would pause.'
+    )
+    error = serializers.CharField(allow_null=True)
+    duration_ms = serializers.FloatField()
+    created_at = serializers.DateTimeField()
+
+
+def _schema(request: Request, schema_id: Any) -> Schema:
+    schema = schemas_visible_to(request.user).filter(pk=schema_id).first()  # type: ignore[arg-type]
+    if schema is None:
+        raise NotFound("No such schema.")
+    return schema
+
+
+def _scope(request: Request, schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
+    base: dict[str, Any] = {}
+    if data["execution"] is not None:
+        execution = Execution.objects.select_related("state").filter(pk=data["execution"], schema=schema).first()
+        if execution is None:
+            raise ValidationError({"execution": ["There is no execution with this id of this schema."]})
+        base = execution_scope(execution, data["node_id"], staff=bool(request.user.is_staff))
+    return merge_scope(base, data["scope"])
+
+
+_WHERE = re.compile(r"^field 'expression': ")
+_NO_ATTRIBUTE = re.compile(r"^UndefinedError: '(?:dict|list) object' has no attribute '(?P<name>[^']*)'$")
+_UNDEFINED = re.compile(r"^UndefinedError: '(?P<name>[^']*)' is undefined$")
+
+
+def plain_error(message: str) -> str:
+    """The engine's message without the field prefix, Jinja's jargon said plainly."""
+    message = _WHERE.sub("", message)
+    if match := _NO_ATTRIBUTE.match(message):
+        return f"{match['name']!r} does not exist in the value before it, so nothing after it can be read."
+    if match := _UNDEFINED.match(message):
+        return f"{match['name']!r} is not defined; expressions see vars, input, trigger, nodes and execution."
+    return message[:1].upper() + message[1:]
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    return "string"
+
+
+class ExpressionPreviewView(APIView):
+    """`POST /api/schemas/{id}/preview-expression/`: the value of a field's text against run data."""
+
+    @extend_schema(request=ExpressionPreviewRequestSerializer, responses={200: ExpressionPreviewSerializer, **_errors})
+    def post(self, request: Request, schema_id: Any) -> Response:
+        schema = _schema(request, schema_id)
+        body = ExpressionPreviewRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        scope = _scope(request, schema, body.validated_data)
+        try:
+            value = evaluate(body.validated_data["expression"], scope, field="expression")
+        except ExpressionError as exc:
+            return Response({"value": None, "type": "null", "error": plain_error(str(exc))})
+        return Response({"value": value, "type": _json_type(value), "error": None})
+
+
+class NodeTestView(APIView):
+    """`POST /api/schemas/{id}/test-node/`: run one node of the draft once (a test run)."""
+
+    @extend_schema(request=NodeTestRequestSerializer, responses={201: NodeTestRunSerializer, **_errors})
+    def post(self, request: Request, schema_id: Any) -> Response:
+        schema = _schema(request, schema_id)
+        body = NodeTestRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        definition = data["definition"] if data["definition"] is not None else schema.definition
+        check_payload_size(definition, "The definition")
+        scope = _scope(request, schema, data)
+        try:
+            result = node_test_run(
+                schema=schema,
+                user=request.user,  # type: ignore[arg-type]
+                definition=definition,
+                node_id=data["node_id"],
+                scope=scope,
+                confirm_side_effects=data["confirm_side_effects"],
+            )
+        except NodeTestRefused as exc:
+            raise ValidationError({exc.field: [str(exc)]}) from None
+        run, outcome = result.run, result.outcome
+        return Response(
+            {
+                "id": run.id,
+                "node_id": run.node_id,
+                "node_type": run.node_type,
+                "status": run.status,
+                "input": run.input,
+                "output": run.output,
+                "port": run.port,
+                "set_vars": outcome.set_vars,
+                "pause": outcome.pause,
+                "error": run.error,
+                "duration_ms": run.duration_ms,
+                "created_at": run.created_at,
+            },
+            status=status.HTTP_201_CREATED,
+        )

@@ -1,0 +1,248 @@
+"""Authoring with data: the expression preview and "Run this node" (issue 21).
+
+The preview evaluates with the engine's sandbox against a past execution's data or data the
+editor sends; "Run this node" runs one node of the draft without creating an execution. Both are
+the schema owner's (or staff's); someone else's schema is a 404, bad input a located 400."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from executions_app.models import Execution, NodeTestRun
+from tests.builders import chain, node
+from tests.factories import create_schema
+from tests.helpers.http_server import LocalServer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def orders_definition() -> dict[str, Any]:
+    return chain(
+        node("start", "manual_trigger"),
+        node("count", "set", {"assignments": [{"name": "count", "value": "{{ trigger.orders | length }}"}]}),
+        node("note", "log", {"level": "info", "message": "{{ vars.count }} orders"}),
+        variables={"threshold": 2},
+    )
+
+
+@pytest.fixture
+def ran(api: APIClient, user: Any) -> tuple[Any, str]:
+    """A schema of the user's and one finished execution of it."""
+    schema = create_schema(user=user, definition=orders_definition())
+    payload = {"orders": [{"id": 1, "total": 5}, {"id": 2, "total": 7}, {"id": 3, "total": 9}]}
+    execution_id = api.post(f"/api/schemas/{schema.id}/execute/", {"payload": payload}, format="json").json()["id"]
+    assert Execution.objects.get(pk=execution_id).status == "completed"
+    return schema, execution_id
+
+
+def preview(client: APIClient, schema: Any, **body: Any) -> Any:
+    return client.post(f"/api/schemas/{schema.id}/preview-expression/", body, format="json")
+
+
+# ---- preview -------------------------------------------------------------------------------
+
+
+def test_preview_sees_the_data_of_a_past_run_at_that_node(api: APIClient, ran: tuple[Any, str]) -> None:
+    schema, execution_id = ran
+    cases = {
+        "{{ trigger.orders | map(attribute='total') | sum }}": (21, "number"),
+        "{{ nodes.count.output.count }}": (3, "number"),
+        "{{ vars.count > vars.threshold }}": (True, "boolean"),  # threshold 2 is a schema variable, count a run one
+        "{{ input.count }} orders": ("3 orders", "string"),  # `note`'s input is `count`'s output
+        "{{ trigger.orders[0] }}": ({"id": 1, "total": 5}, "object"),
+        "plain text": ("plain text", "string"),
+    }
+    for expression, (value, kind) in cases.items():
+        response = preview(api, schema, expression=expression, execution=execution_id, node_id="note")
+        assert response.status_code == 200, response.json()
+        assert response.json() == {"value": value, "type": kind, "error": None}, expression
+
+
+def test_preview_with_data_the_editor_sends_wins_over_the_run(api: APIClient, ran: tuple[Any, str]) -> None:
+    schema, execution_id = ran
+    body = {"expression": "{{ trigger.orders | length }} / {{ input }}", "execution": execution_id}
+    body["scope"] = {"trigger": {"orders": [1]}, "input": "edited"}
+    assert preview(api, schema, **body).json()["value"] == "1 / edited"
+    # Without any run: only what was sent.
+    response = preview(api, schema, expression="{{ vars.a * 2 }}", scope={"vars": {"a": 21}})
+    assert response.json() == {"value": 42, "type": "number", "error": None}
+
+
+def test_preview_errors_are_plain_words_in_a_200(api: APIClient, ran: tuple[Any, str]) -> None:
+    schema, execution_id = ran
+    cases = {
+        "{{ trigger.nothing.deeper }}": "'nothing' does not exist in the value before it",
+        "{{ customer.name }}": "'customer' is not defined; expressions see vars, input, trigger, nodes",
+        "{{ 1 + }}": "Expression syntax error",
+        "{{ ().__class__.__mro__ }}": "Blocked by the sandbox",
+        "{{ range(100000000) | list }}": "Blocked by the sandbox: numeric argument",
+    }
+    for expression, start in cases.items():
+        response = preview(api, schema, expression=expression, execution=execution_id, node_id="note")
+        assert response.status_code == 200
+        body = response.json()
+        assert body["value"] is None and body["error"].startswith(start), (expression, body)
+        assert "field 'expression'" not in body["error"]
+
+
+def test_preview_bad_input_is_a_located_400(api: APIClient, ran: tuple[Any, str]) -> None:
+    schema, _ = ran
+    cases = [
+        ({}, "expression"),
+        ({"expression": 5}, "expression"),
+        ({"expression": "x" * 20_001}, "expression"),
+        ({"expression": "{{ 1 }}", "execution": "not-a-uuid"}, "execution"),
+        ({"expression": "{{ 1 }}", "execution": str(uuid.uuid4())}, "execution"),
+        ({"expression": "{{ 1 }}", "scope": [1]}, "scope"),
+        ({"expression": "{{ 1 }}", "scope": {"secrets": 1}}, "scope"),
+        ({"expression": "{{ 1 }}", "scope": {"vars": "x"}}, "scope"),
+    ]
+    for body, path in cases:
+        response = api.post(f"/api/schemas/{schema.id}/preview-expression/", body, format="json")
+        assert response.status_code == 400, (body, response.status_code)
+        data = response.json()
+        assert data["type"] == "validation_error" and [e["path"] for e in data["errors"]] == [path], (body, data)
+        assert data["errors"][0]["message"]
+
+
+def test_preview_of_another_schemas_execution_is_refused(api: APIClient, user: Any, ran: tuple[Any, str]) -> None:
+    _, execution_id = ran
+    other = create_schema(user=user, definition=orders_definition(), name="Other")
+    response = preview(api, other, expression="{{ trigger }}", execution=execution_id)
+    assert response.status_code == 400 and response.json()["errors"][0]["path"] == "execution"
+
+
+def test_only_the_owner_or_staff_preview(
+    ran: tuple[Any, str], other_user: Any, staff_user: Any, client_for: Any, anon_client: APIClient
+) -> None:
+    schema, execution_id = ran
+    body = {"expression": "{{ nodes.count.output.count }}", "execution": execution_id}
+    assert preview(client_for(other_user), schema, **body).status_code == 404
+    assert preview(anon_client, schema, **body).status_code in (401, 403)
+    assert preview(client_for(staff_user), schema, **body).json()["value"] == 3
+    unknown = client_for(staff_user).post(f"/api/schemas/{uuid.uuid4()}/preview-expression/", body, format="json")
+    assert unknown.status_code == 404 and unknown.json()["type"] == "not_found"
+
+
+# ---- run this node -------------------------------------------------------------------------
+
+
+def test_run_this_node_with_the_input_of_the_last_run_creates_no_execution(
+    api: APIClient, ran: tuple[Any, str]
+) -> None:
+    schema, execution_id = ran
+    executions = Execution.objects.count()
+    draft = orders_definition()
+    draft["nodes"][1]["config"]["assignments"].append({"name": "big", "value": "{{ trigger.orders | length > 2 }}"})
+    response = api.post(
+        f"/api/schemas/{schema.id}/test-node/",
+        {"node_id": "count", "execution": execution_id, "definition": draft},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["status"] == "success" and body["output"] == {"count": 3, "big": True}  # the unsaved draft ran
+    assert body["set_vars"] == {"count": 3, "big": True} and body["port"] == "out" and body["error"] is None
+    assert Execution.objects.count() == executions
+    assert NodeTestRun.objects.filter(schema=schema, node_id="count").count() == 1
+
+
+def test_run_this_node_with_edited_input(api: APIClient, ran: tuple[Any, str]) -> None:
+    schema, _ = ran
+    response = api.post(
+        f"/api/schemas/{schema.id}/test-node/",
+        {"node_id": "note", "scope": {"vars": {"count": 99}, "input": {"count": 1}}},
+        format="json",
+    )
+    body = response.json()
+    assert response.status_code == 201 and body["status"] == "success"
+    assert body["input"] == {"count": 1}
+    assert "99 orders" in str(body["output"])
+
+
+def test_a_failing_node_is_a_failed_test_run_in_plain_words(api: APIClient, user: Any) -> None:
+    schema = create_schema(
+        user=user,
+        definition=chain(node("start", "manual_trigger"), node("boom", "fail", {"message": "no {{ trigger.x }}"})),
+    )
+    body = api.post(
+        f"/api/schemas/{schema.id}/test-node/", {"node_id": "boom", "scope": {"trigger": {"x": "luck"}}}, format="json"
+    ).json()
+    assert body["status"] == "failed" and body["error"] == "no luck"
+    bad = chain(
+        node("start", "manual_trigger"), node("calc", "set", {"assignments": [{"name": "x", "value": "{{ 1 / 0 }}"}]})
+    )
+    body = api.post(
+        f"/api/schemas/{schema.id}/test-node/", {"node_id": "calc", "definition": bad}, format="json"
+    ).json()
+    assert body["status"] == "failed" and "ZeroDivisionError" in body["error"] and "Traceback" not in str(body)
+
+
+@pytest.fixture
+def local_api() -> Iterator[LocalServer]:
+    server = LocalServer()
+    with override_settings(SCHEMA_HTTP_ALLOWLIST=["127.0.0.1"]):
+        yield server
+    server.server.shutdown()
+    server.server.server_close()
+
+
+def test_side_effecting_nodes_run_only_when_confirmed(api: APIClient, user: Any, local_api: LocalServer) -> None:
+    url = f"http://127.0.0.1:{local_api.port}/json"
+    definition = chain(
+        node("start", "manual_trigger"),
+        node("post", "http_request", {"method": "POST", "url": url, "body": "{{ input }}"}),
+    )
+    schema = create_schema(user=user, definition=definition)
+    refused = api.post(
+        f"/api/schemas/{schema.id}/test-node/", {"node_id": "post", "scope": {"input": {"a": 1}}}, format="json"
+    )
+    assert refused.status_code == 400
+    error = refused.json()["errors"][0]
+    assert error["path"] == "confirm_side_effects" and "side effects" in error["message"]
+    assert local_api.requests == []  # nothing was called
+    confirmed = api.post(
+        f"/api/schemas/{schema.id}/test-node/",
+        {"node_id": "post", "scope": {"input": {"a": 1}}, "confirm_side_effects": True},
+        format="json",
+    )
+    assert confirmed.status_code == 201 and confirmed.json()["status"] == "success", confirmed.json()
+    assert len(local_api.requests) == 1 and local_api.requests[0]["method"] == "POST"
+
+
+def test_test_runs_are_pruned_to_the_latest_few(api: APIClient, ran: tuple[Any, str]) -> None:
+    schema, _ = ran
+    for i in range(NodeTestRun.KEEP_PER_SCHEMA + 3):
+        api.post(
+            f"/api/schemas/{schema.id}/test-node/", {"node_id": "note", "scope": {"vars": {"count": i}}}, format="json"
+        )
+    runs = NodeTestRun.objects.filter(schema=schema)
+    assert runs.count() == NodeTestRun.KEEP_PER_SCHEMA
+    assert "22 orders" in str(runs.first().output)  # the newest is kept
+
+
+def test_run_this_node_bad_input_and_permissions(
+    api: APIClient, ran: tuple[Any, str], other_user: Any, client_for: Any
+) -> None:
+    schema, _ = ran
+    url = f"/api/schemas/{schema.id}/test-node/"
+    cases = [
+        ({}, "node_id"),
+        ({"node_id": "ghost"}, "node_id"),
+        ({"node_id": "x", "definition": {"nodes": [{"id": "x", "type": "teleport"}]}}, "node_id"),
+        ({"node_id": "x", "definition": {"nodes": [{"id": "x", "type": "set", "config": "x"}]}}, "node_id"),
+        ({"node_id": "note", "confirm_side_effects": "maybe"}, "confirm_side_effects"),
+        ({"node_id": "note", "scope": {"nodes": []}}, "scope"),
+    ]
+    for body, path in cases:
+        response = api.post(url, body, format="json")
+        assert response.status_code == 400, (body, response.status_code, response.content[:300])
+        assert [e["path"] for e in response.json()["errors"]] == [path], (body, response.json())
+    assert client_for(other_user).post(url, {"node_id": "note"}, format="json").status_code == 404
+    assert NodeTestRun.objects.count() == 0
