@@ -7,6 +7,7 @@ not exist yet; a crash between commit and publish is repaired by the reconciler.
 
 from __future__ import annotations
 
+import logging
 import math
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,8 @@ from config.queues import (
     WAKE_UP_QUEUE,
     delayed_routing_key,
 )
+
+logger = logging.getLogger("schema.executions")
 
 
 def delay_ms(eta: datetime, now: datetime | None = None) -> int:
@@ -41,6 +44,21 @@ def _broker_delays(app: Any) -> bool:
     if known is None:
         known = _BROKER_DELAYS[url] = app.connection_for_write().transport.driver_type == "amqp"
     return known
+
+
+def queue_ready_counts(*queues: str) -> dict[str, int]:
+    """Messages ready (not yet delivered to a worker) in each queue, read from RabbitMQ; empty when
+    that is unknown (eager, the embedded broker, the broker unreachable)."""
+    app = current_app
+    if app.conf.task_always_eager or not _broker_delays(app):
+        return {}
+    try:
+        with app.connection_for_read() as connection:
+            channel = connection.default_channel
+            return {queue: int(channel.queue_declare(queue=queue, passive=True)[1]) for queue in queues}
+    except Exception as exc:  # noqa: BLE001 - whatever the broker says, the caller proceeds without counts
+        logger.warning("queue depth unavailable: %s", exc)
+        return {}
 
 
 def _run_task() -> Any:

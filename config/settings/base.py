@@ -16,9 +16,10 @@ from django.core.exceptions import ImproperlyConfigured
 from config.queues import (
     EXECUTION_QUEUE,
     EXECUTION_ROUTING_KEY,
-    TASK_PRUNE_EXECUTIONS,
     RUN_QUEUES,
+    TASK_PRUNE_EXECUTIONS,
     TASK_RECONCILE,
+    WAKE_UP_QUEUE,
     dead_letter_queue,
     execution_queue,
 )
@@ -346,6 +347,11 @@ LOGGING = {
 # Static beat entries (synced into django-celery-beat's tables); cron triggers of schemas are added
 # per schema when it is activated.
 CELERY_BEAT_SCHEDULE = {
-    "schema-reconcile": {"task": TASK_RECONCILE, "schedule": float(SCHEMA_RECONCILE_INTERVAL_SECONDS)},
+    # On the wake-up queue: a backlog of new starts must not hold back the repairs.
+    "schema-reconcile": {
+        "task": TASK_RECONCILE,
+        "schedule": float(SCHEMA_RECONCILE_INTERVAL_SECONDS),
+        "options": {"queue": WAKE_UP_QUEUE},
+    },
     "schema-prune-executions": {"task": TASK_PRUNE_EXECUTIONS, "schedule": 3600.0},
 }

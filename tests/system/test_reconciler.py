@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from config.queues import EXECUTION_QUEUE
+from config.queues import EXECUTION_QUEUE, WAKE_UP_QUEUE
 from executions_app.models import Execution, ExecutionState, ExecutionTimer
 from executions_app.reconciler import TIMER_GRACE_SECONDS, reconcile_once
 from tests.helpers.http_server import LocalServer
@@ -65,8 +65,8 @@ def test_lost_timer_messages_are_fired_by_the_reconciler(system: SystemEnv, sett
     ids = start(schema, 4)
     wait_all(ids, "paused", timeout=30, what="the executions to pause")
     worker.stop()
-    wait_until(lambda: queue_counts(system.vhost.url, QUEUE)[0] == 4, timeout=20, what="4 due timer messages")
-    purge_queue(system.vhost.url, QUEUE)  # the wake-ups are lost
+    wait_until(lambda: queue_counts(system.vhost.url, WAKE_UP_QUEUE)[0] == 4, timeout=20, what="4 due timer messages")
+    purge_queue(system.vhost.url, WAKE_UP_QUEUE)  # the wake-ups are lost
     fired_by_the_dead = ids[2:]
     ExecutionTimer.objects.filter(execution_id__in=fired_by_the_dead).update(
         status="fired", fired_at=timezone.now(), lateness_ms=0
