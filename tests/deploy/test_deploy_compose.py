@@ -30,7 +30,8 @@ def test_services_are_the_specs_plus_beat_migrate_and_optional_monitoring(compos
     services = compose["services"]
     always = {name for name, svc in services.items() if not svc.get("profiles")}
     assert always == {"postgres", "rabbitmq", "backend-api", "backend-worker", "backend-beat", "frontend", "migrate"}
-    assert {n for n, s in services.items() if "monitoring" in s.get("profiles", [])} == {"prometheus", "grafana"}
+    monitoring = {n for n, s in services.items() if "monitoring" in s.get("profiles", [])}
+    assert monitoring == {"prometheus", "grafana", "jaeger"}
     assert services["postgres"]["image"] == "postgres:16"
     assert services["rabbitmq"]["image"] == "rabbitmq:3-management"
     for name in ("postgres", "rabbitmq"):
@@ -153,3 +154,12 @@ def test_start_scripts_are_strict_and_end_in_exec() -> None:
         result = run(shell, "-n", str(script))
         assert result.returncode == 0, f"{script}: {result.stderr}"
         assert Path(script).stat().st_mode & 0o111, f"{script} is not executable"
+
+
+def test_traces_go_to_jaeger_of_the_monitoring_profile_only_when_asked(compose: dict) -> None:
+    services = compose["services"]
+    assert services["backend-api"]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "${OTEL_EXPORTER_OTLP_ENDPOINT:-}"
+    jaeger = services["jaeger"]
+    assert jaeger["environment"]["COLLECTOR_OTLP_ENABLED"] == "true"
+    assert "backend" in jaeger["networks"], "the backend (internal network) reaches its OTLP port 4318"
+    assert "http://jaeger:4318" in COMPOSE.read_text()

@@ -137,8 +137,9 @@ def test_ha_values_use_keda_instead_of_the_worker_hpa() -> None:
     assert container["command"] == ["/bin/sh", "/scripts/backup"]
     assert {"name": "RETENTION_DAYS", "value": "30"} in container["env"]
     # The CronJob runs the very script the backup/restore drill rehearses (tests/system), not a copy.
-    script = objs[("ConfigMap", "schema-backup-script")]["data"]["backup"]
-    assert script == (REPO / "compose" / "production" / "postgres" / "backup").read_text()
+    scripts = objs[("ConfigMap", "schema-backup-script")]["data"]
+    for name in ("backup", "restore"):
+        assert scripts[name] == (REPO / "compose" / "production" / "postgres" / name).read_text()
     volumes = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["volumes"]
     assert {"name": "script", "configMap": {"name": "schema-backup-script"}} in volumes
 
@@ -169,3 +170,14 @@ def test_secret_or_config_change_rolls_the_pods() -> None:
 
     assert annotations(base)["checksum/secret"] != annotations(changed)["checksum/secret"]
     assert annotations(base)["checksum/config"] == annotations(changed)["checksum/config"]
+
+
+def test_tracing_is_off_by_default_and_exports_to_the_collector_when_given() -> None:
+    config = by_kind_name(render_chart(ci_values("default")))[("ConfigMap", "schema")]["data"]
+    assert not [key for key in config if key.startswith("OTEL_")], "no endpoint: tracing stays off"
+    config = by_kind_name(render_chart(ci_values("ha")))[("ConfigMap", "schema")]["data"]
+    assert config["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger-collector.observability:4318"
+    assert (config["OTEL_TRACES_SAMPLER"], config["OTEL_TRACES_SAMPLER_ARG"]) == ("parentbased_traceidratio", "0.05")
+    helm = pytest.importorskip("helm_python")
+    with helm.Chart.load(str(CHART)) as chart, pytest.raises(Exception, match="otlpEndpoint"):
+        chart.validate_schema({**ci_values("default"), "tracing": {"otlpEndpoint": "jaeger:4318"}})

@@ -101,6 +101,13 @@ SCHEMA_PUBLIC_URL: {{ $publicUrl | quote }}
 LOG_LEVEL: {{ .Values.config.logLevel | quote }}
 PORT: {{ .Values.api.port | toString | quote }}
 WORKER_METRICS_PORT: {{ .Values.worker.metricsPort | toString | quote }}
+{{- with .Values.tracing }}
+{{- if .otlpEndpoint }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ .otlpEndpoint | quote }}
+OTEL_TRACES_SAMPLER: {{ .sampler | quote }}
+OTEL_TRACES_SAMPLER_ARG: {{ .samplerArg | quote }}
+{{- end }}
+{{- end }}
 {{- range $key, $value := .Values.config.extraEnv }}
 {{ $key }}: {{ $value | toString | quote }}
 {{- end }}
