@@ -1,6 +1,8 @@
 """`make bench-timers`: 10,000 delays due over 60 s — lateness p50/p99/max, none lost or doubled.
+`make bench` (the figure "timers under a start backlog"): 1,000 delays due over 20 s while 5,000 new
+executions are queued (`--backlog 5000`).
 
-    .venv/bin/python bench/timers.py [--timers 10000] [--spread 60] [--lead 20]
+    .venv/bin/python bench/timers.py [--timers 10000] [--spread 60] [--lead 20] [--backlog 0]
 
 Own database `schema_bench_timers` and vhost `schema_bench` (both recreated), production settings,
 the real Celery worker (same layout as `make bench`). The schema is webhook → delay (until
@@ -11,7 +13,13 @@ message is published exactly as the store does after the pause commits (`publish
 the timer id and ETA → RabbitMQ's celery_delayed_* queues). The worker fires each timer once
 (conditional UPDATE, `lateness_ms` stored), resumes the walk and completes the execution.
 Checks: every timer fired exactly once, every execution completed with 3 steps (seq 1..3), one
-"execution completed" log line each. Writes bench/results/timers-<time>.json, timers-latest.*.
+"execution completed" log line each. Writes bench/results/<name>-<time>.json, <name>-latest.*.
+
+With `--backlog N`: N pending executions of webhook → set are bulk-copied in as well and their start
+messages published (to `schema_execution_queue`, as a trigger does) after the timer messages and
+before the worker starts, a few seconds before the first timer is due: the timers fall due while
+the starts are queued. Reported: lateness, and how many starts were still queued when the first and
+the last timer were due (the figure means something only if that backlog was there).
 """
 
 # ruff: noqa: E402
@@ -57,11 +65,13 @@ def parse_args() -> argparse.Namespace:
         "--lead", type=float, default=None, help="seconds before the first due time (default: publishing time + 30 s)"
     )
     parser.add_argument("--grace", type=float, default=300.0, help="seconds after the last due time to wait")
-    parser.add_argument("--name", default="timers", help="results file prefix")
+    parser.add_argument("--name", default=None, help="results file prefix (timers, or timers-backlog)")
+    parser.add_argument("--backlog", type=int, default=0, help="new executions queued before the timers fall due")
     return parser.parse_args()
 
 
 args = parse_args()
+args.name = args.name or ("timers-backlog" if args.backlog else "timers")
 WORK.mkdir(parents=True, exist_ok=True)
 log(f"recreating database {DB} and vhost")
 DATABASE_URL = recreate_database(DB)
@@ -75,8 +85,14 @@ django.setup()
 
 from django.core.management import call_command
 from django.db import OperationalError, connection
+from kombu.transport.native_delayed_delivery import (
+    bind_queue_to_native_delayed_delivery_exchange,
+    declare_native_delayed_delivery_exchanges_and_queues,
+)
 
 from bench.run import WORKER_CONCURRENCY, WORKER_POOL, celery_argv, proc_env, wait_worker
+from config.celery_app import app as celery_app
+from config.queues import EXECUTION_QUEUE, RUN_QUEUES, declare_topology
 from executions_app.dispatch import publish_execution
 from executions_app.models import Execution, ExecutionState, ExecutionTimer, TriggerType
 from executions_app.runner import execution_run
@@ -98,6 +114,16 @@ DEFINITION = {
     "variables": {},
 }  # fmt: skip
 STEPS = 3
+BACKLOG_DEFINITION = {
+    "nodes": [
+        {"id": "hook", "type": "webhook_trigger", "name": "Webhook", "config": {}, "position": {"x": 0, "y": 0}},
+        {"id": "done", "type": "set", "name": "Done", "config": {"assignments": [{"name": "done", "value": True}]},
+         "position": {"x": 200, "y": 0}},
+    ],
+    "edges": [{"id": "e1", "source": "hook", "target": "done", "source_port": "out"}],
+    "variables": {},
+}  # fmt: skip
+BACKLOG_STEPS = 2
 
 call_command("migrate", verbosity=0)
 schema = schema_activate(schema_create(name="timers", definition=DEFINITION))
@@ -124,7 +150,7 @@ Execution.objects.filter(pk=template.pk).delete()
 # --- 10,000 paused copies + their timers (COPY) ---------------------------------------------------
 t_start = datetime.now(UTC)
 if args.lead is None:  # the setup publishes ~150 messages/s here; every message must be out before it is due
-    args.lead = 30 + args.timers / 120
+    args.lead = 30 + (args.timers + args.backlog) / 120
 first_due = t_start + timedelta(seconds=args.lead)
 rows = []
 for i in range(args.timers):
@@ -163,28 +189,76 @@ with raw.cursor() as cur:
     with cur.copy("COPY execution_timers (execution_id, due_at, reason, node_id, status, created_at) FROM STDIN") as cp:
         for execution_id, due in rows:
             cp.write_row((execution_id, due, "delay", "wait", "scheduled", now))
+    backlog_ids = [str(uuid.uuid4()) for _ in range(args.backlog)]
+    if backlog_ids:
+        backlog_schema = schema_activate(schema_create(name="backlog", definition=BACKLOG_DEFINITION))
+        backlog_version = SchemaVersion.objects.get(schema=backlog_schema, version=backlog_schema.version)
+        with cur.copy(
+            "COPY executions (id, schema_id, schema_version_id, status, trigger_type, trigger_payload, created_at,"
+            " request_id, lease_owner) FROM STDIN"
+        ) as cp:
+            for execution_id in backlog_ids:
+                cp.write_row((execution_id, str(backlog_schema.pk), backlog_version.pk, "pending", "webhook",
+                              json.dumps({"n": 1}), now, "", ""))  # fmt: skip
+        with cur.copy(
+            "COPY execution_state (execution_id, current_node_id, context, updated_at, checkpoint, wait_kind)"
+            " FROM STDIN"
+        ) as cp:
+            for execution_id in backlog_ids:
+                cp.write_row((execution_id, "", "{}", now, "{}", ""))
 raw.commit()
 timer_ids = dict(ExecutionTimer.objects.values_list("execution_id", "id"))
 connection.close()
 
 # --- the worker -----------------------------------------------------------------------------------
 env = proc_env({**ENV, "WORKER_METRICS_PORT": "9197"}, 0, "timers")
-worker = Proc("timers-worker", celery_argv("config.celery_app", "schema_execution_queue", "timers"), env)
-try:
-    wait_worker(worker, "schema_execution_queue")
-    log(f"publishing {args.timers} timer messages (ETA = due time)")
+
+
+def start_worker() -> Proc:
+    started = Proc("timers-worker", celery_argv("config.celery_app", EXECUTION_QUEUE, "timers"), env)
+    wait_worker(started, EXECUTION_QUEUE)
+    return started
+
+
+def publish(row: tuple[str, datetime]) -> None:
+    publish_execution(row[0], eta=row[1], timer_id=timer_ids[uuid.UUID(row[0])])
+
+
+def publish_all() -> float:
+    """Timer messages (ETA = due time), then the backlog's start messages; returns the seconds taken."""
+    log(f"publishing {args.timers} timer messages (ETA = due time) and {args.backlog} start messages")
     t_pub = time.perf_counter()
-
-    def publish(row: tuple[str, datetime]) -> None:
-        publish_execution(row[0], eta=row[1], timer_id=timer_ids[uuid.UUID(row[0])])
-
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(publish, rows))
-    publish_s = time.perf_counter() - t_pub
+        list(pool.map(publish_execution, backlog_ids))
+    seconds = time.perf_counter() - t_pub
     late_for_publish = (datetime.now(UTC) - first_due).total_seconds()
-    log(f"  published in {publish_s:.1f}s ({'after' if late_for_publish > 0 else 'before'} the first due time)")
+    log(f"  published in {seconds:.1f}s ({'after' if late_for_publish > 0 else 'before'} the first due time)")
+    return seconds
+
+
+backlog_at: dict[str, int | None] = {"first_due": None, "last_due": None}
+worker: Proc | None = None
+try:
+    if args.backlog:  # queued before any worker runs; the worker starts just before the first due time
+        with celery_app.connection_for_write() as broker:
+            declare_topology(broker)
+            declare_native_delayed_delivery_exchanges_and_queues(broker, "quorum")
+            for run_queue in RUN_QUEUES:
+                bind_queue_to_native_delayed_delivery_exchange(broker, run_queue)
+        publish_s = publish_all()
+        time.sleep(max(0.0, (first_due - datetime.now(UTC)).total_seconds() - 5))
+        worker = start_worker()
+    else:
+        worker = start_worker()
+        publish_s = publish_all()
     deadline = rows[-1][1] + timedelta(seconds=args.grace)
     while datetime.now(UTC) < deadline:
+        if args.backlog:
+            for moment, at in (("first_due", first_due), ("last_due", rows[-1][1])):
+                if backlog_at[moment] is None and datetime.now(UTC) >= at:
+                    backlog_at[moment] = queue_depths().get(EXECUTION_QUEUE, 0)
+                    log(f"  {backlog_at[moment]} starts queued at the {moment.replace('_', ' ')} time")
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT count(*) FROM execution_timers WHERE status = 'scheduled'")
@@ -199,10 +273,11 @@ try:
         if left == 0 and unfinished == 0:
             break
         log(f"  {left} timers not fired, {unfinished} executions not completed")
-        time.sleep(5)
+        time.sleep(1 if args.backlog else 5)
     time.sleep(2)
 finally:
-    worker.stop()
+    if worker is not None:
+        worker.stop()
 
 # --- results --------------------------------------------------------------------------------------
 connection.close()
@@ -213,11 +288,20 @@ with connection.cursor() as cursor:
     lateness = [r[0] for r in cursor.fetchall()]
     cursor.execute(
         "SELECT count(*) FROM (SELECT e.id FROM executions e LEFT JOIN execution_steps s ON s.execution_id = e.id"
+        " WHERE e.schema_id = %s"
         " GROUP BY e.id, e.status HAVING e.status <> 'completed' OR count(s.id) <> %s OR max(s.seq) <> %s"
         " OR count(DISTINCT s.seq) <> %s) bad",
-        [STEPS, STEPS, STEPS],
+        [schema.pk, STEPS, STEPS, STEPS],
     )
     bad_executions = cursor.fetchone()[0]
+    cursor.execute(
+        "SELECT count(*) FROM (SELECT e.id FROM executions e LEFT JOIN execution_steps s ON s.execution_id = e.id"
+        " WHERE e.schema_id <> %s"
+        " GROUP BY e.id, e.status HAVING e.status <> 'completed' OR count(s.id) <> %s OR max(s.seq) <> %s"
+        " OR count(DISTINCT s.seq) <> %s) bad",
+        [schema.pk, BACKLOG_STEPS, BACKLOG_STEPS, BACKLOG_STEPS],
+    )
+    bad_backlog = cursor.fetchone()[0]
     cursor.execute("SELECT count(*) FROM executions")
     total_executions = cursor.fetchone()[0]
     cursor.execute(
@@ -227,6 +311,7 @@ with connection.cursor() as cursor:
     cursor.execute("SELECT count(*) FROM execution_steps WHERE node_id = 'wait'")
     delay_steps = cursor.fetchone()[0]
 completed_lines: Counter[str] = Counter()
+assert worker is not None
 with open(worker.log_path, errors="replace") as fh:
     for line in fh:
         if '"execution completed"' in line:
@@ -257,19 +342,35 @@ report: dict[str, Any] = {
     "delay_steps_recorded": delay_steps,
     "completed_logged_not_once": sum(1 for i in ids if completed_lines.get(i, 0) != 1),
     "queue_depths_after": queue_depths(),
+    "backlog": args.backlog,
+    "backlog_not_completed_with_2_steps": bad_backlog,
+    "starts_queued_at_first_due": backlog_at["first_due"],
+    "starts_queued_at_last_due": backlog_at["last_due"],
 }
 report["lost"] = args.timers - len(lateness)
 report["doubled"] = max(0, delay_steps - args.timers) + sum(1 for i in ids if completed_lines.get(i, 0) > 1)
 report["ok"] = (
-    report["lost"] == 0 and report["doubled"] == 0 and bad_executions == 0 and report["completed_logged_not_once"] == 0
+    report["lost"] == 0
+    and report["doubled"] == 0
+    and bad_executions == 0
+    and bad_backlog == 0
+    and report["completed_logged_not_once"] == 0
 )
 report["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
 lat = report["lateness_ms"]
 markdown = (
-    f"# Timers — {report['finished_at']}\n\n"
+    f"# Timers{' under a start backlog' if args.backlog else ''} — {report['finished_at']}\n\n"
     f"{args.timers} delays due evenly over {args.spread:.0f} s (first {args.lead:.0f} s after creation), fired by"
     f" one Celery worker ({report['layout']}) from RabbitMQ's delayed queues.\n\n"
-    f"| timers | fired | lost | doubled | lateness p50 ms | p99 ms | max ms |\n|---:|---:|---:|---:|---:|---:|---:|\n"
+    + (
+        f"{args.backlog} new executions (webhook → set) were queued before the worker started;"
+        f" still queued when the first timer was due: {backlog_at['first_due']}, when the last was due:"
+        f" {backlog_at['last_due']}. Every one completed with 2 steps:"
+        f" {'yes' if bad_backlog == 0 else f'NO ({bad_backlog} not)'}.\n\n"
+        if args.backlog
+        else ""
+    )
+    + f"| timers | fired | lost | doubled | lateness p50 ms | p99 ms | max ms |\n|---:|---:|---:|---:|---:|---:|---:|\n"
     f"| {args.timers} | {len(lateness)} | {report['lost']} | {report['doubled']} | {lat['p50']} | {lat['p99']} |"
     f" {lat['max']} |\n\n"
     f"Due {report['due_per_s']}/s; fired {report['fired_per_s_first_due_to_last_fired']}/s from the first due time"
