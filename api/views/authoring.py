@@ -74,7 +74,7 @@ class ExpressionPreviewRequestSerializer(_ScopeSourceSerializer):
 
 class ExpressionPreviewSerializer(serializers.Serializer):  # type: ignore[type-arg]
     value = serializers.JSONField(allow_null=True, help_text="The value the expression has (null when it failed).")
-    type = serializers.ChoiceField(
+    value_type = serializers.ChoiceField(
         choices=["string", "number", "boolean", "null", "object", "array"], help_text="JSON type of `value`."
     )
     error = serializers.CharField(allow_null=True, help_text="Why the expression failed, in plain words; else null.")
@@ -165,8 +165,8 @@ class ExpressionPreviewView(APIView):
         try:
             value = evaluate(body.validated_data["expression"], scope, field="expression")
         except ExpressionError as exc:
-            return Response({"value": None, "type": "null", "error": plain_error(str(exc))})
-        return Response({"value": value, "type": _json_type(value), "error": None})
+            return Response({"value": None, "value_type": "null", "error": plain_error(str(exc))})
+        return Response({"value": value, "value_type": _json_type(value), "error": None})
 
 
 class NodeTestView(APIView):

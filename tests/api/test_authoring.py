@@ -61,7 +61,7 @@ def test_preview_sees_the_data_of_a_past_run_at_that_node(api: APIClient, ran: t
     for expression, (value, kind) in cases.items():
         response = preview(api, schema, expression=expression, execution=execution_id, node_id="note")
         assert response.status_code == 200, response.json()
-        assert response.json() == {"value": value, "type": kind, "error": None}, expression
+        assert response.json() == {"value": value, "value_type": kind, "error": None}, expression
 
 
 def test_preview_with_data_the_editor_sends_wins_over_the_run(api: APIClient, ran: tuple[Any, str]) -> None:
@@ -71,7 +71,7 @@ def test_preview_with_data_the_editor_sends_wins_over_the_run(api: APIClient, ra
     assert preview(api, schema, **body).json()["value"] == "1 / edited"
     # Without any run: only what was sent.
     response = preview(api, schema, expression="{{ vars.a * 2 }}", scope={"vars": {"a": 21}})
-    assert response.json() == {"value": 42, "type": "number", "error": None}
+    assert response.json() == {"value": 42, "value_type": "number", "error": None}
 
 
 def test_preview_errors_are_plain_words_in_a_200(api: APIClient, ran: tuple[Any, str]) -> None:

@@ -458,6 +458,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/schemas/{schema_id}/preview-expression/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description `POST /api/schemas/{id}/preview-expression/`: the value of a field's text against run data. */
+        post: operations["schemas_preview_expression_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/schemas/{schema_id}/test-node/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description `POST /api/schemas/{id}/test-node/`: run one node of the draft once (a test run). */
+        post: operations["schemas_test_node_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -573,7 +607,7 @@ export interface components {
             readonly error: string | null;
             readonly current_node_id: string | null;
             readonly context: unknown;
-            readonly waiting: components["schemas"]["Waiting"] | null;
+            readonly waiting: components["schemas"]["Waiting"][];
             readonly result: unknown;
             /** Format: uuid */
             readonly rerun_of: string | null;
@@ -595,7 +629,7 @@ export interface components {
             readonly finished_at: string | null;
             readonly error: string | null;
             readonly current_node_id: string | null;
-            readonly waiting: components["schemas"]["Waiting"] | null;
+            readonly waiting: components["schemas"]["Waiting"][];
             /** Format: uuid */
             readonly rerun_of: string | null;
         };
@@ -626,6 +660,35 @@ export interface components {
             /** Format: double */
             readonly duration_ms: number | null;
         };
+        ExpressionPreview: {
+            /** @description The value the expression has (null when it failed). */
+            value: unknown;
+            /**
+             * @description JSON type of `value`.
+             *
+             *     * `string` - string
+             *     * `number` - number
+             *     * `boolean` - boolean
+             *     * `null` - null
+             *     * `object` - object
+             *     * `array` - array
+             */
+            value_type: components["schemas"]["ValueTypeEnum"];
+            /** @description Why the expression failed, in plain words; else null. */
+            error: string | null;
+        };
+        ExpressionPreviewRequestRequest: {
+            node_id?: string | null;
+            /**
+             * Format: uuid
+             * @description A past execution of this schema whose data to use.
+             */
+            execution?: string | null;
+            /** @description Parts of the scope to use instead: any of `vars`, `input`, `trigger`, `nodes` (`nodes` maps a node id to `{"output": …}`). */
+            scope?: unknown;
+            /** @description The field's text. */
+            expression: string;
+        };
         /**
          * @description * `trigger` - trigger
          *     * `logic` - logic
@@ -645,6 +708,49 @@ export interface components {
             email: string;
             password: string;
         };
+        NodeTestRequestRequest: {
+            node_id: string;
+            /**
+             * Format: uuid
+             * @description A past execution of this schema whose data to use.
+             */
+            execution?: string | null;
+            /** @description Parts of the scope to use instead: any of `vars`, `input`, `trigger`, `nodes` (`nodes` maps a node id to `{"output": …}`). */
+            scope?: unknown;
+            /** @description The draft to take the node from; else the saved one. */
+            definition?: unknown;
+            /**
+             * @description Required to run a node with side effects (HTTP request).
+             * @default false
+             */
+            confirm_side_effects: boolean;
+        };
+        NodeTestRun: {
+            /** Format: uuid */
+            id: string;
+            node_id: string;
+            node_type: string;
+            status: components["schemas"]["NodeTestRunStatusEnum"];
+            input: unknown;
+            output: unknown;
+            /** @description The port the node would follow. */
+            port: string | null;
+            /** @description Variables the node would set. */
+            set_vars: unknown;
+            /** @description `{"kind": "delay"|"wait", "resume_at"}` when it would pause. */
+            pause: unknown;
+            error: string | null;
+            /** Format: double */
+            duration_ms: number;
+            /** Format: date-time */
+            created_at: string;
+        };
+        /**
+         * @description * `success` - success
+         *     * `failed` - failed
+         * @enum {string}
+         */
+        NodeTestRunStatusEnum: "success" | "failed";
         NodeType: {
             type: string;
             label: string;
@@ -712,12 +818,14 @@ export interface components {
             description?: string;
             definition?: unknown;
         };
-        PayloadRequest: {
-            payload?: unknown;
-        };
         RerunRequest: {
             /** @default pinned */
             version: components["schemas"]["VersionEnum"];
+        };
+        ResumeRequest: {
+            payload?: unknown;
+            /** @description The wait node to resume when several branches wait (optional when only one does). */
+            node_id?: string | null;
         };
         RotateSecretRequest: {
             /**
@@ -816,6 +924,16 @@ export interface components {
             errors: components["schemas"]["ErrorItem"][];
         };
         /**
+         * @description * `string` - string
+         *     * `number` - number
+         *     * `boolean` - boolean
+         *     * `null` - null
+         *     * `object` - object
+         *     * `array` - array
+         * @enum {string}
+         */
+        ValueTypeEnum: "string" | "number" | "boolean" | "null" | "object" | "array";
+        /**
          * @description * `pinned` - pinned
          *     * `current` - current
          * @enum {string}
@@ -849,7 +967,7 @@ export interface components {
             readonly finished_at: string | null;
             readonly error: string | null;
             readonly current_node_id: string | null;
-            readonly waiting: components["schemas"]["Waiting"] | null;
+            readonly waiting: components["schemas"]["Waiting"][];
             readonly result: unknown;
             /** Format: uuid */
             readonly rerun_of: string | null;
@@ -2251,7 +2369,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["PayloadRequest"];
+                "application/json": components["schemas"]["ResumeRequest"];
             };
         };
         responses: {
@@ -4052,6 +4170,204 @@ export interface operations {
             };
             /** @description Conflict: the object's state does not allow this (the detail says why). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see the Retry-After header. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    schemas_preview_expression_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                schema_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExpressionPreviewRequestRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExpressionPreview"];
+                };
+            };
+            /** @description Invalid input (validation_error, parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated or bad credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Permission denied (e.g. a session request without its CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object, or not one you may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The Accept header asks for a format the API does not produce. */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body (or payload) is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see the Retry-After header. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    schemas_test_node_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                schema_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NodeTestRequestRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeTestRun"];
+                };
+            };
+            /** @description Invalid input (validation_error, parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated or bad credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Permission denied (e.g. a session request without its CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object, or not one you may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The Accept header asks for a format the API does not produce. */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body (or payload) is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
