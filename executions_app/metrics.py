@@ -24,3 +24,12 @@ TIMER_LATENESS = Histogram(
     ["reason"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
 )
+# Execution policies (executions_app/admission.py, policies.py).
+EXECUTIONS_QUEUED = Counter("schema_executions_queued", "Executions that waited for a concurrency slot")
+QUEUED_SECONDS = Histogram(
+    "schema_execution_queued_seconds",
+    "How long executions waited for a concurrency slot",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+)
+EXECUTION_TIMEOUTS = Counter("schema_execution_timeouts", "Executions failed by their schema's timeout_seconds")
+ERROR_SCHEMA_STARTS = Counter("schema_error_schema_starts", "Executions of error schemas started by a failure")

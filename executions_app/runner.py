@@ -18,19 +18,23 @@ from config.logging import log_context
 from credentials_app.resolver import OwnerCredentialResolver
 from engine.http.policy import OutboundPolicy
 from engine.nodes import NodeServices
+from engine.policies import NO_POLICY, execution_policy
 from engine.walker import walk
 from schemas_app.models import Schema
 
 from . import metrics
+from .admission import admission_admit
 from .dispatch import publish_execution
 from .locks import execution_lock
 from .models import ExecutionState, ExecutionStatus, ExecutionTimer, TimerStatus
+from .policies import TIMEOUT_REASON, execution_timeout, policies_after_walk, timeout_schedule
 from .store import DjangoExecutionStore
 from .timers import timer_fire, timer_get
 from .tracing import traced_node_types
 
 logger = logging.getLogger("schema.engine")
 BUSY_REPUBLISH_LIMIT = 5
+WAITS_FOR_SLOT = (ExecutionStatus.PENDING, ExecutionStatus.PAUSED)  # what admission decides on
 
 
 def _eager() -> bool:
@@ -87,6 +91,8 @@ def execution_run(
                     extra={"timer_id": timer_id},
                 )
             return "timer-not-due"
+        if timer.reason == TIMEOUT_REASON:  # the schema's timeout_seconds: not a wake-up
+            return execution_timeout(execution_id, timer, worker_id)
     with execution_lock(execution_id, worker_id) as owned:
         if not owned:
             if busy_retries < BUSY_REPUBLISH_LIMIT and not _eager():
@@ -120,8 +126,16 @@ def execution_run(
             logger.warning("execution %s does not exist (deleted?); message dropped", execution_id)
             return "missing"
         schema_id, trigger_type = store.meta(execution_id)
+        policy = execution_policy(snapshot.definition)  # NO_POLICY (nothing to do) without settings
+        if (
+            policy.limited
+            and snapshot.status in WAITS_FOR_SLOT
+            and not admission_admit(execution_id, schema_id, policy)
+        ):
+            return "queued"  # the execution that frees a slot publishes it again
         with log_context(schema_id=schema_id):
             if store.started(execution_id):
+                timeout_schedule(execution_id, policy)
                 metrics.EXECUTIONS_STARTED.labels(trigger_type).inc()
                 logger.info("execution started", extra={"trigger_type": trigger_type})
             outcome = walk(
@@ -133,4 +147,6 @@ def execution_run(
             )
         if outcome.status == "running":  # step budget used up: continue in a fresh message
             publish_execution(execution_id, wake_up=True)
+        elif policy is not NO_POLICY:
+            policies_after_walk(execution_id, schema_id, policy, outcome.status)
         return outcome.status

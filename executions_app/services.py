@@ -21,11 +21,13 @@ from kombu.exceptions import KombuError
 from accounts.models import User
 from engine.control import prepare_resume, prepare_retry
 from engine.errors import InvalidTransition
+from engine.policies import NO_POLICY, ExecutionPolicy, concurrency_key, execution_policy
 from engine.store import ExecutionSnapshot, current_node_id
 from schemas_app.models import Schema, SchemaStatus, SchemaVersion
 from schemas_app.schedules import schedule_remove, schedule_trigger_config
 from schemas_app.services import SchemaStateError
 
+from .admission import admission_release_for
 from .dispatch import publish_execution
 from .immutable_cache import ImmutableRowCache
 from .models import FINISHED_STATUSES, Execution, ExecutionState, ExecutionStatus, TriggerType
@@ -67,27 +69,28 @@ def _publish_on_commit(execution: Execution, *, wake_up: bool = False) -> None:
 
 # The current version of each schema a trigger has started, for the next trigger: the version row's
 # id and the definition's `variables` (the execution's initial context), not the whole definition.
-_PINNED: ImmutableRowCache[tuple[Any, int], tuple[int, dict[str, Any]]] = ImmutableRowCache(
+_PINNED: ImmutableRowCache[tuple[Any, int], tuple[int, dict[str, Any], ExecutionPolicy]] = ImmutableRowCache(
     8 * 1024 * 1024, lambda pinned: 200 + 8 * len(json.dumps(pinned[1], default=str))
 )
 
 
-def _pinned_version(schema: Schema) -> tuple[SchemaVersion, dict[str, Any]]:
-    """The schema's current version (a new instance with only id, schema and number loaded) and its
-    variables. Versions are immutable rows (an edit makes a new one), so a process keeps what it has
-    read: one query fewer per trigger (measured on the webhook path)."""
+def _pinned_version(schema: Schema) -> tuple[SchemaVersion, dict[str, Any], ExecutionPolicy]:
+    """The schema's current version (a new instance with only id, schema and number loaded), its
+    variables and its policy. Versions are immutable rows (an edit makes a new one), so a process
+    keeps what it has read: one query fewer per trigger (measured on the webhook path)."""
 
-    def load() -> tuple[int, dict[str, Any]]:
-        version_id, variables = (
+    def load() -> tuple[int, dict[str, Any], ExecutionPolicy]:
+        version_id, variables, settings_ = (
             SchemaVersion.objects.filter(schema=schema, version=schema.version)
-            .values_list("id", "definition__variables")
+            .values_list("id", "definition__variables", "definition__settings")
             .get()
         )
-        return version_id, variables if isinstance(variables, dict) else {}
+        policy = execution_policy({"settings": settings_}) if settings_ else NO_POLICY
+        return version_id, variables if isinstance(variables, dict) else {}, policy
 
-    version_id, variables = _PINNED.get((schema.pk, schema.version), load)
+    version_id, variables, policy = _PINNED.get((schema.pk, schema.version), load)
     fields = [version_id, schema.pk, schema.version]
-    return SchemaVersion.from_db(connection.alias, ["id", "schema_id", "version"], fields), variables
+    return SchemaVersion.from_db(connection.alias, ["id", "schema_id", "version"], fields), variables, policy
 
 
 def execution_create(
@@ -100,16 +103,18 @@ def execution_create(
     request_id: str = "",
     version: SchemaVersion | None = None,
     rerun_of: Execution | None = None,
+    error_of: Execution | None = None,
     publish: bool = True,
 ) -> tuple[Execution, bool]:
     """Create and enqueue an execution. Returns `(execution, created)`; with an idempotency key
     already used for this schema, the first execution is returned and nothing new is created.
     `publish=False`: the caller publishes a created execution itself (`execution_publish`), e.g. the
-    webhook after its answer is sent."""
+    webhook after its answer is sent. `error_of`: the failed execution an error schema handles."""
     if version is None:
-        pinned, pinned_variables = _pinned_version(schema)
+        pinned, pinned_variables, policy = _pinned_version(schema)
     else:
         pinned, pinned_variables = version, version.definition.get("variables") or {}
+        policy = execution_policy(version.definition)
     fields = {
         "schema": schema,
         "schema_version": pinned,
@@ -119,7 +124,10 @@ def execution_create(
         "idempotency_key": idempotency_key or None,
         "request_id": request_id,
         "rerun_of": rerun_of,
+        "error_of": error_of,
     }
+    if policy.limited:  # counted under its key from the start: FIFO among all of the key's waiters
+        fields["concurrency_key"] = concurrency_key(policy, payload, pinned_variables)
     execution = Execution(**fields)
     state = ExecutionState(execution=execution, context=dict(pinned_variables))
     if not queries().execution_insert(execution, state):  # the idempotency key was used before
@@ -171,6 +179,7 @@ def execution_cancel(execution: Execution) -> Execution:
     Execution.objects.filter(pk=execution.pk).update(status=ExecutionStatus.CANCELLED, finished_at=timezone.now())
     timers_cancel(execution)
     ExecutionState.objects.filter(execution=execution).update(wait_kind="", resume_at=None, updated_at=timezone.now())
+    admission_release_for(execution)  # its concurrency slot goes to the oldest waiter
     return execution
 
 

@@ -29,6 +29,7 @@ from .sql import Write, queries
 from .timers import timer_schedule, timers_cancel
 
 logger = logging.getLogger("schema.engine")
+_STOPPED = (ExecutionStatus.CANCELLED, ExecutionStatus.FAILED)
 CANCEL_CHECK_INTERVAL = 0.2  # seconds; a cancel is noticed within this long of a running walk
 
 # The pinned definitions (schema versions are immutable rows), as JSON text: each walk parses its
@@ -113,7 +114,8 @@ class DjangoExecutionStore:
         if now - self._cancel_checked.get(execution_id, 0.0) < CANCEL_CHECK_INTERVAL:
             return False
         self._cancel_checked[execution_id] = now
-        return Execution.objects.filter(pk=execution_id, status=ExecutionStatus.CANCELLED).exists()
+        # Failed while walking: the schema's timeout fired (executions_app/policies.py).
+        return Execution.objects.filter(pk=execution_id, status__in=_STOPPED).exists()
 
     # --- writes (each one transaction) -------------------------------------------------------------
     def _append(
@@ -210,9 +212,9 @@ class DjangoExecutionStore:
             status=ExecutionStatus.PAUSED,
         )
         execution = Execution(pk=execution_id, request_id="")
-        ExecutionTimer.objects.filter(execution_id=execution_id, status=TimerStatus.SCHEDULED).update(
-            status=TimerStatus.CANCELLED
-        )
+        ExecutionTimer.objects.filter(execution_id=execution_id, status=TimerStatus.SCHEDULED).exclude(
+            reason="timeout"  # the execution's timeout runs on through its pauses
+        ).update(status=TimerStatus.CANCELLED)
         if updated and waiting.resume_at is not None:
             execution.request_id = Execution.objects.values_list("request_id", flat=True).get(pk=execution_id)
             timer_schedule(execution=execution, due_at=waiting.resume_at, reason=waiting.kind, node_id=waiting.node_id)

@@ -21,7 +21,9 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from config.logging import log_context
 from config.queues import TASK_PRUNE_EXECUTIONS, TASK_RECONCILE, TASK_RUN_EXECUTION, TASK_SCHEDULE_FIRE
 
+from .admission import admission_reconcile
 from .dlq import publish_dead_letter
+from .policies import error_schema_reconcile
 from .reconciler import reconcile_once
 from .retention import prune_older_than_retention
 from .runner import execution_run
@@ -92,8 +94,12 @@ def schedule_fire_task(schema_id: str) -> str | None:
 
 @shared_task(name=TASK_RECONCILE, acks_late=True)
 def reconcile_task() -> dict[str, int]:
-    """Periodic repair: re-publish stuck executions and fire overdue timers whose message was lost."""
-    return reconcile_once()
+    """Periodic repair: re-publish stuck executions and fire overdue timers whose message was lost;
+    hand free concurrency slots to waiters and start error schemas whose hand-off was lost."""
+    counts = reconcile_once()
+    counts["admitted"] = admission_reconcile()
+    counts["error_schemas"] = error_schema_reconcile()
+    return counts
 
 
 @shared_task(name=TASK_PRUNE_EXECUTIONS, acks_late=True)

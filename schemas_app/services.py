@@ -18,7 +18,7 @@ from accounts.models import User
 
 from . import schedules
 from .models import Schema, SchemaStatus, SchemaVersion, new_webhook_secret
-from .validation import credential_problems, definition_problems
+from .validation import credential_problems, definition_problems, error_schema_problems
 
 
 class DefinitionError(Exception):
@@ -47,8 +47,10 @@ def schema_check_runnable(schema: Schema) -> None:
 
 
 def schema_credentials_check(schema: Schema) -> None:
-    """Every credential the schema's nodes name exists for its owner (before it is activated or run)."""
+    """Every credential the schema's nodes name exists for its owner, and so does the error schema its
+    settings name (before it is activated or run)."""
     problems = credential_problems(schema.definition, schema.created_by_id)
+    problems += error_schema_problems(schema.definition, schema.created_by_id, schema.pk)
     if problems:
         raise DefinitionError(problems)
 

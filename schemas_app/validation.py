@@ -12,7 +12,10 @@ from typing import Any
 
 from credentials_app.selectors import missing_references
 from engine.http.auth import credential_reference
+from engine.policies import execution_policy, settings_problems
 from engine.validation import validate_definition as _engine_validate
+
+from .models import Schema
 
 
 def definition_problems(definition: Any) -> list[dict[str, Any]]:
@@ -25,6 +28,9 @@ def definition_problems(definition: Any) -> list[dict[str, Any]]:
             "incomplete": problem.incomplete,
         }
         for problem in _engine_validate(definition)
+    ] + [
+        {"path": path, "node_id": None, "edge_id": None, "message": message, "incomplete": False}
+        for path, message in settings_problems(definition)
     ]
 
 
@@ -56,3 +62,28 @@ def credential_problems(definition: Any, owner_id: Any) -> list[dict[str, Any]]:
         for index, node_id, reference in references
         if reference in missing
     ]
+
+
+ERROR_SCHEMA_TRIGGERS = ("manual_trigger", "webhook_trigger")
+
+
+def error_schema_problems(definition: Any, owner_id: Any, schema_id: Any = None) -> list[dict[str, Any]]:
+    """The `settings.error_schema` a definition names must be another schema of the same owner that
+    can be started with a payload (a manual or webhook trigger); checked at activation and run, not
+    when a draft is saved (the error schema may come later)."""
+    target = execution_policy(definition).error_schema
+    if target is None:
+        return []
+    found = Schema.objects.filter(pk=target).values_list("created_by_id", "definition").first()
+    message = None
+    if str(target) == str(schema_id):
+        message = "A schema cannot be its own error schema."
+    elif found is None or found[0] != owner_id:
+        message = f"There is no schema with id {target} of this schema's owner to start on failure."
+    elif not any(
+        isinstance(node, dict) and node.get("type") in ERROR_SCHEMA_TRIGGERS for node in found[1].get("nodes") or []
+    ):
+        message = "The error schema needs a manual or webhook trigger (it is started with the failure as its payload)."
+    if message is None:
+        return []
+    return [{"path": "settings.error_schema", "node_id": None, "edge_id": None, "incomplete": True, "message": message}]

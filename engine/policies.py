@@ -1,0 +1,136 @@
+"""Execution policies: the schema settings that govern how its executions are run.
+
+They live in the definition (`definition["settings"]`, format in docs/contracts.md), so they are
+versioned and pinned with it: an execution obeys the settings of the version it started with,
+like its graph. This module is the pure part: parsing, validation (every problem located, in plain
+words) and the concurrency key. Enforcing them is the host's work (executions_app/admission.py,
+executions_app/policies.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from .expressions import check_syntax, evaluate, has_template
+
+SETTINGS_KEY = "settings"
+MAX_CONCURRENCY_LIMIT = 10_000
+MAX_TIMEOUT_SECONDS = 366 * 24 * 3600  # a year: longer waits belong to a schedule, not a timeout
+MAX_KEY_TEMPLATE = 500
+MAX_KEY_LENGTH = 255  # the stored key (executions.concurrency_key)
+SETTING_NAMES = ("max_concurrency", "concurrency_key", "hold_slot_while_paused", "timeout_seconds", "error_schema")
+
+
+@dataclass(frozen=True)
+class ExecutionPolicy:
+    """The parsed settings; every field None/False when not set."""
+
+    max_concurrency: int | None = None
+    concurrency_key: str | None = None  # an expression, e.g. "{{ trigger.customer_id }}"
+    hold_slot_while_paused: bool = False
+    timeout_seconds: int | None = None
+    error_schema: str | None = None  # a schema id
+
+    @property
+    def limited(self) -> bool:
+        return self.max_concurrency is not None
+
+
+NO_POLICY = ExecutionPolicy()
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        return None
+    return int(value)
+
+
+def settings_problems(definition: Any) -> list[tuple[str, str]]:
+    """(path, message) for each malformed setting; nothing when the settings are absent."""
+    if not isinstance(definition, dict) or definition.get(SETTINGS_KEY) is None:
+        return []
+    raw = definition[SETTINGS_KEY]
+    if not isinstance(raw, dict):
+        return [(SETTINGS_KEY, "settings must be an object")]
+    problems: list[tuple[str, str]] = []
+    for name in raw:
+        if name not in SETTING_NAMES:
+            problems.append((f"{SETTINGS_KEY}.{name}", f"unknown setting (known: {', '.join(SETTING_NAMES)})"))
+    limit = raw.get("max_concurrency")
+    if limit is not None and not (_int(limit) is not None and 1 <= _int(limit) <= MAX_CONCURRENCY_LIMIT):  # type: ignore[operator]
+        problems.append(
+            (
+                f"{SETTINGS_KEY}.max_concurrency",
+                f"max_concurrency must be a whole number from 1 to {MAX_CONCURRENCY_LIMIT}",
+            )
+        )
+    key = raw.get("concurrency_key")
+    if key is not None and key != "":
+        path = f"{SETTINGS_KEY}.concurrency_key"
+        if not isinstance(key, str):
+            problems.append((path, "concurrency_key must be a text, e.g. {{ trigger.customer_id }}"))
+        elif len(key) > MAX_KEY_TEMPLATE:
+            problems.append((path, f"concurrency_key is longer than {MAX_KEY_TEMPLATE} characters"))
+        else:
+            error = check_syntax(key) if has_template(key) else None
+            if error:
+                problems.append((path, error))
+            if limit is None:
+                problems.append((path, "concurrency_key needs max_concurrency (the limit per key)"))
+    hold = raw.get("hold_slot_while_paused")
+    if hold is not None and not isinstance(hold, bool):
+        problems.append((f"{SETTINGS_KEY}.hold_slot_while_paused", "hold_slot_while_paused must be true or false"))
+    timeout = raw.get("timeout_seconds")
+    if timeout is not None and not (_int(timeout) is not None and 1 <= _int(timeout) <= MAX_TIMEOUT_SECONDS):  # type: ignore[operator]
+        problems.append(
+            (
+                f"{SETTINGS_KEY}.timeout_seconds",
+                f"timeout_seconds must be a whole number from 1 to {MAX_TIMEOUT_SECONDS}",
+            )
+        )
+    target = raw.get("error_schema")
+    if target is not None and target != "":
+        try:
+            uuid.UUID(str(target))
+            if not isinstance(target, str):
+                raise ValueError
+        except ValueError:
+            problems.append((f"{SETTINGS_KEY}.error_schema", "error_schema must be the id of a schema"))
+    return problems
+
+
+def execution_policy(definition: Any) -> ExecutionPolicy:
+    """The policy of a (validated) definition; NO_POLICY when it has no settings. Cheap when absent:
+    the worker calls it for every walk."""
+    raw = definition.get(SETTINGS_KEY) if isinstance(definition, dict) else None
+    if not raw or not isinstance(raw, dict) or settings_problems(definition):
+        return NO_POLICY
+    key = raw.get("concurrency_key")
+    timeout = raw.get("timeout_seconds")
+    return ExecutionPolicy(
+        max_concurrency=_int(raw.get("max_concurrency")),
+        concurrency_key=key if isinstance(key, str) and key else None,
+        hold_slot_while_paused=bool(raw.get("hold_slot_while_paused")),
+        timeout_seconds=_int(timeout) if timeout is not None else None,
+        error_schema=str(raw["error_schema"]) if raw.get("error_schema") else None,
+    )
+
+
+def concurrency_key(policy: ExecutionPolicy, trigger_payload: Any, variables: dict[str, Any]) -> str | None:
+    """The key an execution is counted under: None when the schema has no limit, "" for one limit
+    for the whole schema, else the key expression's value as text (an expression that fails, or
+    gives nothing, counts under "" — the whole schema's limit still holds)."""
+    if not policy.limited:
+        return None
+    if not policy.concurrency_key:
+        return ""
+    scope = {"trigger": trigger_payload, "vars": variables, "input": trigger_payload, "nodes": {}}
+    try:
+        value = evaluate(policy.concurrency_key, scope, field="settings.concurrency_key")
+    except Exception:  # noqa: BLE001 - a key that cannot be computed falls back to the schema-wide key
+        return ""
+    if value is None:
+        return ""
+    return (value if isinstance(value, str) else str(value))[:MAX_KEY_LENGTH]

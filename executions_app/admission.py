@@ -1,0 +1,187 @@
+"""Admission: a schema's `max_concurrency`, enforced in PostgreSQL for every worker and API process.
+
+An execution of a limited schema carries its `concurrency_key` (computed when it is created; "" for
+one limit for the whole schema). Before a walk, the worker asks `admission_admit`: the execution
+takes one of the key's slots (`slot_held`) when fewer than `max_concurrency` executions hold one
+and no older execution of the key waits (FIFO by creation). Otherwise it stays as it is (pending,
+or paused past its wake-up) with `queued_reason` ("queued: 5 running, limit 5") and no message
+anywhere: whoever frees a slot — a walk that ends or pauses (`admission_release`), a cancel, a
+timeout — hands it to the oldest waiter in the same transaction and publishes that one after commit.
+The reconciler (`admission_reconcile`) repairs a hand-over whose message was lost.
+
+Holding a slot is `slot_held` on an unfinished execution: finishing frees it without another write,
+so a worker dying after the final checkpoint leaks nothing. A running execution whose worker died
+keeps its slot: its redelivered message continues it. Every decision runs under a transaction-level
+advisory lock per (schema, key), so two processes never count the same free slot.
+Executions of schemas without a limit never come here (`concurrency_key` is NULL).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from engine.policies import ExecutionPolicy, execution_policy
+
+from . import metrics
+from .dispatch import publish_execution
+from .models import Execution, ExecutionStatus, SchemaVersion
+
+logger = logging.getLogger("schema.executions")
+UNFINISHED = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.PAUSED)
+# Waiting for a slot: pending (never admitted, or resumed), or paused past its wake-up with a reason.
+_WAITING = Q(status=ExecutionStatus.PENDING) | (Q(status=ExecutionStatus.PAUSED) & ~Q(queued_reason=""))
+
+
+def _serialize(schema_id: Any, key: str) -> None:
+    """Only one admission decision per (schema, key) at a time, until the transaction ends."""
+    if connection.vendor != "postgresql":  # SQLite (make run) serializes writers itself
+        return
+    digest = hashlib.blake2b(f"slots:{schema_id}:{key}".encode(), digest_size=8).digest()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s::bigint)", [int.from_bytes(digest, "big", signed=True)])
+
+
+def _key_rows(schema_id: Any, key: str) -> Any:
+    return Execution.objects.filter(schema_id=schema_id, concurrency_key=key, status__in=UNFINISHED)
+
+
+def slots_taken(schema_id: Any, key: str) -> int:
+    return _key_rows(schema_id, key).filter(slot_held=True).count()
+
+
+def queued_reason(taken: int, limit: int, key: str) -> str:
+    reason = f"queued: {taken} running, limit {limit}"
+    return f"{reason} (key {key!r})" if key else reason
+
+
+def admission_admit(execution_id: str, schema_id: Any, policy: ExecutionPolicy) -> bool:
+    """True when the execution may walk now (it holds a slot); False: it was queued (its reason set)."""
+    limit = policy.max_concurrency
+    if limit is None:
+        return True
+    with transaction.atomic():
+        row = (
+            Execution.objects.filter(pk=execution_id).values_list("concurrency_key", "slot_held", "created_at").first()
+        )
+        if row is None or row[1]:
+            return True
+        key, _, created_at = row
+        if key is None:  # created before its version had a limit (cannot happen for new rows): schema-wide
+            key = ""
+        _serialize(schema_id, key)
+        taken = slots_taken(schema_id, key)
+        older = Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=execution_id)
+        ahead = _key_rows(schema_id, key).filter(_WAITING, older, slot_held=False).count()
+        if taken + ahead < limit:
+            Execution.objects.filter(pk=execution_id).update(slot_held=True, queued_reason="", concurrency_key=key)
+            return True
+        reason = queued_reason(taken, limit, key)
+        updated = Execution.objects.filter(pk=execution_id).exclude(queued_reason=reason)
+        if updated.update(queued_reason=reason, concurrency_key=key):
+            metrics.EXECUTIONS_QUEUED.inc()
+    logger.info("execution queued: %s", reason, extra={"execution_id": execution_id, "queued_ahead": ahead})
+    return False
+
+
+def _hand_over(schema_id: Any, key: str, limit: int) -> list[tuple[str, bool, str]]:
+    """Within the caller's transaction and lock: give the free slots to the oldest waiters; returns
+    (id, started before, request id) of each, to publish after commit."""
+    free = limit - slots_taken(schema_id, key)
+    if free <= 0:
+        return []
+    waiters = list(
+        _key_rows(schema_id, key)
+        .filter(_WAITING, slot_held=False)
+        .order_by("created_at", "id")
+        .values_list("id", "started_at", "request_id", "created_at")[:free]
+    )
+    if not waiters:
+        return []
+    Execution.objects.filter(pk__in=[w[0] for w in waiters]).update(slot_held=True, queued_reason="")
+    now = timezone.now()
+    for waiter in waiters:
+        metrics.QUEUED_SECONDS.observe(max(0.0, (now - waiter[3]).total_seconds()))
+    return [(str(w[0]), w[1] is not None, w[2]) for w in waiters]
+
+
+def _publish(admitted: list[tuple[str, bool, str]]) -> None:
+    for execution_id, started, request_id in admitted:
+        try:
+            publish_execution(execution_id, request_id=request_id, wake_up=started)
+        except Exception as exc:  # noqa: BLE001 - a broker error: the reconciler publishes it later
+            logger.warning("could not publish an admitted execution (%s); the reconciler will", exc)
+
+
+def admission_release(execution_id: str, schema_id: Any, policy: ExecutionPolicy, *, paused: bool = False) -> int:
+    """After a walk of a limited execution ended (or paused: its slot is given back unless
+    `hold_slot_while_paused`): hand the free slots to the oldest waiters. Returns how many started."""
+    if policy.max_concurrency is None or (paused and policy.hold_slot_while_paused):
+        return 0
+    key = Execution.objects.filter(pk=execution_id).values_list("concurrency_key", flat=True).first()
+    if key is None:
+        return 0
+    with transaction.atomic():
+        _serialize(schema_id, key)
+        if paused:
+            Execution.objects.filter(pk=execution_id, status=ExecutionStatus.PAUSED).update(slot_held=False)
+        admitted = _hand_over(schema_id, key, policy.max_concurrency)
+        transaction.on_commit(lambda: _publish(admitted))
+    return len(admitted)
+
+
+def admission_release_for(execution: Execution) -> int:
+    """The same for an execution that stopped outside a walk (cancelled, timed out)."""
+    if execution.concurrency_key is None:
+        return 0
+    definition = SchemaVersion.objects.values_list("definition", flat=True).get(pk=execution.schema_version_id)
+    return admission_release(str(execution.pk), execution.schema_id, execution_policy(definition))
+
+
+def admission_reconcile() -> int:
+    """Periodic repair: slots handed over whose message was lost are re-published by the reconciler
+    (they are pending); this gives free slots to waiters when a hand-over never happened (a worker
+    died between its last checkpoint and `admission_release`) and takes back the slot of an
+    execution that paused and died before giving it back. Returns how many were started."""
+    started = 0
+    groups = (
+        Execution.objects.filter(concurrency_key__isnull=False, status__in=UNFINISHED)
+        .filter(Q(slot_held=False, queued_reason__gt="") | Q(slot_held=True, status=ExecutionStatus.PAUSED))
+        .values_list("schema_id", "concurrency_key", "schema_version_id")
+        .distinct()
+    )
+    policies: dict[int, ExecutionPolicy] = {}
+    done: set[tuple[Any, str]] = set()
+    for schema_id, found_key, version_id in groups[:500]:
+        key = found_key or ""
+        if version_id not in policies:
+            definition = SchemaVersion.objects.values_list("definition", flat=True).get(pk=version_id)
+            policies[version_id] = execution_policy(definition)
+        policy = policies[version_id]
+        if policy.max_concurrency is None:
+            continue
+        with transaction.atomic():
+            _serialize(schema_id, key)
+            if not policy.hold_slot_while_paused:
+                Execution.objects.filter(
+                    schema_id=schema_id,
+                    concurrency_key=key,
+                    schema_version_id=version_id,
+                    status=ExecutionStatus.PAUSED,
+                    slot_held=True,
+                    queued_reason="",
+                ).filter(  # not one woken and about to walk
+                    Q(state__resume_at__isnull=True) | Q(state__resume_at__gt=timezone.now())
+                ).update(slot_held=False)
+            if (schema_id, key) in done:
+                continue
+            done.add((schema_id, key))
+            admitted = _hand_over(schema_id, key, policy.max_concurrency)
+            transaction.on_commit(lambda admitted=admitted: _publish(admitted))  # type: ignore[misc]
+            started += len(admitted)
+    return started
