@@ -1,7 +1,7 @@
 /** Node-type registry fixtures for unit tests (the shapes of GET /api/node-types/). */
 import type { NodeTypeSpec } from '../api/types';
 
-const base = { description: '', side_effects: false, dynamic_ports: null, config_schema: { type: 'object', properties: {} } };
+const base = { description: '', side_effects: false, dynamic_ports: null, accepts_many_inputs: false, config_schema: { type: 'object', properties: {} } };
 
 export const SPECS: NodeTypeSpec[] = [
   { ...base, type: 'manual_trigger', label: 'Manual trigger', group: 'trigger', is_trigger: true, ports: ['out'] },
