@@ -20,6 +20,7 @@ class NodeTypeSerializer(serializers.Serializer):  # type: ignore[type-arg]
     side_effects = serializers.BooleanField()
     ports = serializers.ListField(child=serializers.CharField())
     dynamic_ports = serializers.DictField(allow_null=True)
+    accepts_many_inputs = serializers.BooleanField(help_text="True for `merge`: its input joins several branches.")
     config_schema = serializers.DictField()
 
 

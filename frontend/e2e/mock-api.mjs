@@ -74,7 +74,7 @@ function walk(ex, startId, input) {
     if (node.type === 'wait' && !(ex._resumed === cur)) {
       ex.status = 'paused';
       ex.current_node_id = cur;
-      ex.waiting = { node_id: cur, kind: 'wait', resume_at: null };
+      ex.waiting = [{ node_id: cur, kind: 'wait', resume_at: null }];
       return;
     }
     let port = 'out';
@@ -91,7 +91,7 @@ function walk(ex, startId, input) {
     cur = edge?.target;
     data = output;
   }
-  ex.status = 'completed'; ex.finished_at = now(); ex.current_node_id = null; ex.waiting = null; ex.result = data;
+  ex.status = 'completed'; ex.finished_at = now(); ex.current_node_id = null; ex.waiting = []; ex.result = data;
 }
 
 function send(res, status, body, headers = {}) {
@@ -169,7 +169,7 @@ createServer(async (req, res) => {
     if (action === 'duplicate') { const id = randomUUID(); const c = { ...s, id, name: `${s.name} (copy)`, status: 'draft', version: 1, _versions: [{ version: 1, definition: s.definition, created_at: now() }] }; schemas.set(id, c); return send(res, 201, pub(c)); }
     if (action === 'execute') {
       const id = randomUUID();
-      const ex = { id, schema: s.id, schema_name: s.name, schema_version: s.version, status: 'pending', trigger_type: 'manual', trigger_payload: json.payload ?? {}, created_at: now(), started_at: null, finished_at: null, error: null, current_node_id: null, context: {}, waiting: null, result: null };
+      const ex = { id, schema: s.id, schema_name: s.name, schema_version: s.version, status: 'pending', trigger_type: 'manual', trigger_payload: json.payload ?? {}, created_at: now(), started_at: null, finished_at: null, error: null, current_node_id: null, context: {}, waiting: [], result: null };
       executions.set(id, ex); steps.set(id, []);
       setTimeout(() => { ex.started_at = now(); const t = s.definition.nodes.find((n) => spec(n.type)?.is_trigger); if (!t) { ex.status = "failed"; ex.error = "no trigger"; return; } walk(ex, t.id, ex.trigger_payload); }, 700);
       return send(res, 202, pub(ex));
@@ -191,7 +191,7 @@ createServer(async (req, res) => {
     if (m[2] === 'cancel') { if (['completed', 'failed', 'cancelled'].includes(ex.status)) return err(res, 409, 'conflict', 'Finished.'); ex.status = 'cancelled'; ex.finished_at = now(); return send(res, 202, pub(ex)); }
     if (m[2] === 'resume') {
       if (ex.status !== 'paused') return err(res, 409, 'conflict', 'Not paused.');
-      ex._resumed = ex.current_node_id; ex._payload = json.payload; ex.waiting = null; ex.status = 'running';
+      ex._resumed = ex.current_node_id; ex._payload = json.payload; ex.waiting = []; ex.status = 'running';
       setTimeout(() => walk(ex, ex._resumed, ex._payload), 500);
       return send(res, 202, pub(ex));
     }

@@ -132,10 +132,11 @@ export function useExecutionAction() {
   const qc = useQueryClient();
   return useMutation({
     // `rerun` starts a new execution with the same payload on the same (pinned) version.
-    mutationFn: ({ id, action, payload }: { id: string; action: 'cancel' | 'resume' | 'retry' | 'rerun'; payload?: JsonValue }) =>
+    // `nodeId` names the wait node to resume when several branches wait.
+    mutationFn: ({ id, action, payload, nodeId }: { id: string; action: 'cancel' | 'resume' | 'retry' | 'rerun'; payload?: JsonValue; nodeId?: string }) =>
       post<Execution>(
         `/executions/${id}/${action}/`,
-        action === 'resume' ? { payload: payload ?? {} } : action === 'rerun' ? { version: 'pinned' } : {},
+        action === 'resume' ? { payload: payload ?? {}, ...(nodeId ? { node_id: nodeId } : {}) } : action === 'rerun' ? { version: 'pinned' } : {},
       ),
     onSuccess: (_ex, v) => {
       void qc.invalidateQueries({ queryKey: keys.execution(v.id) });

@@ -762,6 +762,8 @@ export interface components {
             dynamic_ports: {
                 [key: string]: unknown;
             } | null;
+            /** @description True for `merge`: its input joins several branches. */
+            accepts_many_inputs: boolean;
             config_schema: {
                 [key: string]: unknown;
             };

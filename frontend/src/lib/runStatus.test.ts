@@ -7,6 +7,15 @@ describe('statusByNode', () => {
     { node_id: 'fetch', status: 'failed' as const },
     { node_id: 'fetch', status: 'success' as const },
   ];
+  it('marks every waiting branch paused while another branch runs', () => {
+    const waiting = [
+      { node_id: 'approve', kind: 'wait', resume_at: null },
+      { node_id: 'cool', kind: 'delay', resume_at: '2030-01-01T12:01:00Z' },
+    ];
+    const m = statusByNode({ status: 'running', current_node_id: 'fetch', waiting }, steps);
+    expect(Object.fromEntries(m)).toEqual({ start: 'success', fetch: 'running', approve: 'paused', cool: 'paused' });
+    expect(statusByNode({ status: 'completed', current_node_id: null, waiting }, steps).get('cool')).toBeUndefined();
+  });
   it('takes the latest step of each node', () => {
     const m = statusByNode({ status: 'completed', current_node_id: null }, steps);
     expect(Object.fromEntries(m)).toEqual({ start: 'success', fetch: 'success' });

@@ -6,7 +6,7 @@ import { FINISHED_STATUSES, type Execution, type ExecutionStep } from '../api/ty
 import type { RunStatus } from '../nodes/EditorContext';
 
 export function statusByNode(
-  ex: Pick<Execution, 'status' | 'current_node_id'> | undefined,
+  ex: (Pick<Execution, 'status' | 'current_node_id'> & Partial<Pick<Execution, 'waiting'>>) | undefined,
   steps: readonly Pick<ExecutionStep, 'node_id' | 'status'>[],
 ): Map<string, RunStatus> {
   const m = new Map<string, RunStatus>();
@@ -15,6 +15,8 @@ export function statusByNode(
   if (ex?.current_node_id && !FINISHED_STATUSES.includes(ex.status)) {
     m.set(ex.current_node_id, ex.status === 'paused' ? 'paused' : ex.status === 'pending' ? 'pending' : 'running');
   }
+  // Parallel branches: every branch that waits (a wait, a delay, a retry back-off) is paused on its own.
+  if (ex && !FINISHED_STATUSES.includes(ex.status)) for (const w of ex.waiting ?? []) if (w.node_id) m.set(w.node_id, 'paused');
   // A cancelled run stands still where it was: the node it waited on or would have run next.
   if (ex?.status === 'cancelled' && ex.current_node_id) m.set(ex.current_node_id, 'cancelled');
   return m;

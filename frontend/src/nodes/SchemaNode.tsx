@@ -25,7 +25,14 @@ function SchemaNodeView({ id, data, selected }: NodeProps<CanvasNode>) {
   return (
     <div className={cls} data-testid={`node-${id}`} data-status={status ?? ''}>
       {hasInput(spec) && (
-        <Handle type="target" position={Position.Left} id={INPUT_HANDLE} data-testid={`handle-${id}-in`} title={`${id} input`} />
+        <Handle
+          type="target"
+          position={Position.Left}
+          id={INPUT_HANDLE}
+          data-testid={`handle-${id}-in`}
+          title={spec?.accepts_many_inputs ? `${id} input: joins every branch connected here` : `${id} input`}
+          className={spec?.accepts_many_inputs ? 'handle-many-inputs' : undefined}
+        />
       )}
       <div className="flow-node-head">
         <span className="flow-node-icon" aria-hidden="true">

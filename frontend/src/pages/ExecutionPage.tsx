@@ -8,7 +8,7 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { ReactFlowProvider } from '@xyflow/react';
 import { useExecution, useExecutionAction, useExecutionSteps, useNodeTypes, useSchema, useSchemaVersions } from '../api/hooks';
-import { FINISHED_STATUSES, type Definition, type ExecutionStep, type JsonValue } from '../api/types';
+import { FINISHED_STATUSES, type Definition, type Execution, type ExecutionStep, type JsonValue } from '../api/types';
 import { ErrorBanner } from '../components/ErrorList';
 import { Field } from '../components/Field';
 import { FlowCanvas } from '../components/FlowCanvas';
@@ -43,8 +43,6 @@ export function ExecutionPage() {
   const schema = useSchema(ex.data?.schema);
   const act = useExecutionAction();
   const navigate = useNavigate();
-  const [resumeText, setResumeText] = useState('{\n  "approved": true\n}');
-  const [resumeErr, setResumeErr] = useState<string | null>(null);
   const [focusNode, setFocusNode] = useState<string | null>(null);
 
   const definition: Definition | undefined = useMemo(() => {
@@ -59,7 +57,6 @@ export function ExecutionPage() {
     [specs, ex.data, stepList],
   );
 
-  const waitingNode = definition?.nodes.find((n) => n.id === ex.data?.waiting?.node_id);
   const nameOf = (nodeId: string) => definition?.nodes.find((n) => n.id === nodeId)?.name || nodeId;
   const stoppedNode = ex.data?.status === 'cancelled' ? stoppedAt(ex.data, stepList) : null;
   if (ex.error) return <div className="page"><ErrorBanner error={ex.error} /></div>;
@@ -108,59 +105,26 @@ export function ExecutionPage() {
             <FlowCanvas nodes={canvas.nodes} edges={canvas.edges} specs={specs} readOnly onNodeClick={setFocusNode} onPaneClick={() => setFocusNode(null)} />
           </ReactFlowProvider>
           <aside className="timeline-panel" aria-label="Execution details">
-            {e.status === 'paused' && e.waiting && (
+            {!finished && e.waiting.length > 0 && (
               <section className="waiting" data-testid="waiting">
-                <h2>Waiting</h2>
-                <p>
-                  <NodeName name={nameOf(e.waiting.node_id ?? '')} id={e.waiting.node_id ?? ''} testId="waiting-node" />{' '}
-                  <span data-testid="waiting-kind" className="strong">
-                    {e.waiting.kind}
-                  </span>
-                  {e.waiting.kind === 'wait' && ': waits for a resume (with a payload) through the API'}
-                  {e.waiting.kind === 'delay' && ': delayed'}
-                  {e.waiting.kind === 'retry' && ': waits to retry'}
-                  {e.waiting.resume_at && (
-                    <>
-                      {' '}
-                      until <strong data-testid="waiting-resume-at">{formatDate(e.waiting.resume_at)}</strong>
-                    </>
-                  )}
-                  .
-                </p>
-                {typeof waitingNode?.config?.instructions === 'string' && waitingNode.config.instructions && (
-                  <p className="banner banner-warn" data-testid="waiting-instructions">
-                    {waitingNode.config.instructions}
-                  </p>
-                )}
-                {e.waiting.kind === 'wait' && (
-                  <form
-                    onSubmit={(ev) => {
-                      ev.preventDefault();
-                      const [payload, err] = parseJson(resumeText);
-                      setResumeErr(err);
-                      if (!err && payload !== undefined) act.mutate({ id: e.id, action: 'resume', payload });
-                    }}
-                  >
-                    <Field id="resume-payload" label="Resume payload (JSON)" errors={resumeErr ? [resumeErr] : undefined}>
-                      {(control) => (
-                        <textarea
-                          {...control}
-                          className="mono"
-                          rows={4}
-                          value={resumeText}
-                          data-testid="resume-payload"
-                          onChange={(ev) => setResumeText(ev.target.value)}
-                        />
-                      )}
-                    </Field>
-                    <button type="submit" className="btn btn-primary" data-testid="resume-execution" disabled={act.isPending}>
-                      Resume
-                    </button>
-                  </form>
-                )}
+                <h2>
+                  Waiting{e.waiting.length > 1 && <span className="muted small"> ({e.waiting.length} branches)</span>}
+                </h2>
+                {e.waiting.map((w) => (
+                  <WaitingBranch
+                    key={w.node_id ?? ''}
+                    waiting={w}
+                    name={nameOf(w.node_id ?? '')}
+                    instructions={definition?.nodes.find((n) => n.id === w.node_id)?.config?.instructions}
+                    canResume={e.status === 'paused'}
+                    several={e.waiting.filter((x) => x.kind === 'wait').length > 1}
+                    busy={act.isPending}
+                    onResume={(payload) => act.mutate({ id: e.id, action: 'resume', payload, nodeId: w.node_id ?? undefined })}
+                  />
+                ))}
               </section>
             )}
-            {e.status === 'paused' && !e.waiting && <p className="banner banner-warn">Paused.</p>}
+            {e.status === 'paused' && e.waiting.length === 0 && <p className="banner banner-warn">Paused.</p>}
             {stoppedNode && (
               <p className="banner banner-warn" data-testid="stopped-at">
                 Cancelled at <NodeName name={nameOf(stoppedNode)} id={stoppedNode} />: it and the nodes after it did not run.
@@ -207,6 +171,81 @@ export function ExecutionPage() {
 }
 
 /** A node as users know it: the name they gave, the id (what expressions use) beside it. */
+/** One paused branch: its node, why it waits, until when, and (for a `wait`) its own resume form. */
+function WaitingBranch({
+  waiting: w,
+  name,
+  instructions,
+  canResume,
+  several,
+  busy,
+  onResume,
+}: {
+  waiting: Execution['waiting'][number];
+  name: string;
+  instructions: unknown;
+  canResume: boolean;
+  several: boolean;
+  busy: boolean;
+  onResume: (payload: JsonValue) => void;
+}) {
+  const [resumeText, setResumeText] = useState('{\n  "approved": true\n}');
+  const [resumeErr, setResumeErr] = useState<string | null>(null);
+  const id = w.node_id ?? '';
+  return (
+    <div className="waiting-branch" data-testid="waiting-branch" data-node-id={id}>
+      <p>
+        <NodeName name={name} id={id} testId="waiting-node" />{' '}
+        <span data-testid="waiting-kind" className="strong">
+          {w.kind}
+        </span>
+        {w.kind === 'wait' && ': waits for a resume (with a payload) through the API'}
+        {w.kind === 'delay' && ': delayed'}
+        {w.kind === 'retry' && ': waits to retry'}
+        {w.resume_at && (
+          <>
+            {' '}
+            until <strong data-testid="waiting-resume-at">{formatDate(w.resume_at)}</strong>
+          </>
+        )}
+        .
+      </p>
+      {typeof instructions === 'string' && instructions && (
+        <p className="banner banner-warn" data-testid="waiting-instructions">
+          {instructions}
+        </p>
+      )}
+      {w.kind === 'wait' && !canResume && <p className="muted small">Other branches are running; resume once they pause.</p>}
+      {w.kind === 'wait' && canResume && (
+        <form
+          onSubmit={(ev) => {
+            ev.preventDefault();
+            const [payload, err] = parseJson(resumeText);
+            setResumeErr(err);
+            if (!err && payload !== undefined) onResume(payload);
+          }}
+        >
+          <Field id={`resume-payload-${id}`} label={several ? `Resume payload for ${name} (JSON)` : 'Resume payload (JSON)'} errors={resumeErr ? [resumeErr] : undefined}>
+            {(control) => (
+              <textarea
+                {...control}
+                className="mono"
+                rows={4}
+                value={resumeText}
+                data-testid="resume-payload"
+                onChange={(ev) => setResumeText(ev.target.value)}
+              />
+            )}
+          </Field>
+          <button type="submit" className="btn btn-primary" data-testid="resume-execution" disabled={busy}>
+            {several ? `Resume ${name}` : 'Resume'}
+          </button>
+        </form>
+      )}
+    </div>
+  );
+}
+
 function NodeName({ name, id, testId }: { name: string; id: string; testId?: string }) {
   return (
     <span data-testid={testId}>

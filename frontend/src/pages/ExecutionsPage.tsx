@@ -124,7 +124,7 @@ export function ExecutionsPage() {
               <td>{formatDate(e.created_at)}</td>
               <td>{formatDuration(durationBetween(e.started_at ?? e.created_at, e.finished_at))}</td>
               <td className="truncate">
-                {e.waiting ? `${e.waiting.kind} at ${e.waiting.node_id}` : e.error ? e.error.split('\n')[0] : ''}
+                {e.waiting?.length ? e.waiting.map((w) => `${w.kind} at ${w.node_id}`).join(', ') : e.error ? e.error.split('\n')[0] : ''}
               </td>
             </tr>
           ))}
