@@ -10,13 +10,14 @@ WORKER_METRICS_PORT ?= $(shell echo $$(( $(PORT) + 1100 )))
 # `make run` logs for a person at a terminal; JSON lines (the default) everywhere else.
 LOG_FORMAT ?= console
 
-.PHONY: help run test test-backend test-frontend e2e lint fmt install frontend api-types api-types-check migrate seed bench bench-profile bench-instructions bench-guard bench-instructions-baseline bench-scale bench-timers bench-timers-backlog bench-all up down clean
+.PHONY: help run test test-backend test-frontend e2e lint fmt install frontend api-types api-types-check migrate seed bench bench-fanout bench-profile bench-instructions bench-guard bench-instructions-baseline bench-scale bench-timers bench-timers-backlog bench-all up down clean
 
 help:
 	@echo "make run    - install, migrate, seed demo data, start API + worker + beat on http://127.0.0.1:$(PORT)"
 	@echo "make test   - the whole suite (backend on PostgreSQL + RabbitMQ, frontend unit, browser e2e)"
 	@echo "make lint   - ruff, mypy, import-linter layers, manage.py check --deploy, makemigrations --check"
 	@echo "make bench  - the standard benchmark (real PostgreSQL, RabbitMQ, gunicorn, workers) + ceiling, then timers under a start backlog"
+	@echo "make bench-fanout - the same with 4 parallel branches and a merge per execution (no ceiling)"
 	@echo "make bench-profile - cProfile of the two hot paths (webhook accept, worker walk), SQL per call"
 	@echo "make bench-instructions - instructions per webhook accept and per walk (callgrind; load-independent)"
 	@echo "make bench-guard - those against bench/instructions-baseline.json: fails when one grew > 10 % (CI runs it)"
@@ -100,6 +101,9 @@ fmt: install
 bench: install
 	$(PY) bench/run.py
 	$(PY) bench/timers.py --timers 1000 --backlog 5000 --spread 20
+
+bench-fanout: install
+	$(PY) bench/run.py --workload fanout
 
 bench-profile: install
 	$(PY) bench/hotpaths.py

@@ -1,6 +1,7 @@
 """`make bench`: the standard workload on the real stack, against the bare ceiling, in one run.
 
     .venv/bin/python bench/run.py [--duration 20] [--warmup 5] [--rounds 2] [--concurrency 1,8,32] [--no-variants]
+    .venv/bin/python bench/run.py --workload fanout    # 4 parallel branches + merge; no ceiling
 
 1. Own database `schema_bench` (dropped and recreated) and own RabbitMQ vhost `schema_bench`,
    migrated with the production settings; the standard schema (webhook → 8 x set counter+1 →
@@ -20,8 +21,10 @@
    both stacks again without the per-step log lines (LOG_LEVEL=WARNING), then also without the
    webhook rate limits, in interleaved rounds as above, so each variant has its own ratio measured
    in the same minutes.
-5. Checks: every accepted execution completed exactly once with 11 steps, nothing else ran.
-Writes bench/results/bench-<time>.json, latest.json and latest.md.
+5. Checks: every accepted execution completed exactly once with all its steps (11 for the standard
+   workload), nothing else ran.
+Writes bench/results/bench-<time>.json, latest.json and latest.md (`<workload>-latest.*` for another
+workload than the standard one: bench/workload.py).
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ from bench.common import (
     write_json,
 )
 from bench.loadgen import CompletionWatcher, percentile, run_load
-from bench.workload import PAYLOAD, STEPS_PER_EXECUTION
+from bench.workload import PAYLOAD, WORKLOADS
 
 DB = os.environ.get("BENCH_DB", "schema_bench")  # another name lets two people run it on one machine
 CEILING_DB = f"{DB}_ceiling"
@@ -102,6 +105,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-variants", "--no-log-variant", dest="no_variants", action="store_true",
                         help="skip the variants without per-step logs / rate limits")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the databases and vhost afterwards")
+    parser.add_argument("--workload", choices=sorted(WORKLOADS), default="standard",
+                        help="bench/workload.py; the ceiling implements the standard one only")  # fmt: skip
     return parser.parse_args()
 
 
@@ -352,10 +357,10 @@ def wait_drained(database_url: str, timeout: float = 120) -> int:
 
 
 def check_exactly_once(
-    database_url: str, accepted: list[str], worker_logs: list[Path], log_ids: list[str]
+    database_url: str, accepted: list[str], worker_logs: list[Path], log_ids: list[str], steps: int
 ) -> dict[str, Any]:
-    """Every accepted execution: in the DB once, completed, 11 steps with seq 1..11, counter 8, result
-    set; no execution that was not accepted; exactly one 'execution completed' log line each."""
+    """Every accepted execution: in the DB once, completed, `steps` steps with seq 1..steps, counter 8,
+    result set; no execution that was not accepted; exactly one 'execution completed' log line each."""
     accepted_set = set(accepted)
     with pg_connect(database_url) as conn:
         rows = conn.execute(
@@ -368,8 +373,7 @@ def check_exactly_once(
     in_db = {r[0] for r in rows}
     bad = [
         r for r in rows
-        if r[1] != "completed" or r[2] != STEPS_PER_EXECUTION or r[3] != 1 or r[4] != STEPS_PER_EXECUTION
-        or r[5] != STEPS_PER_EXECUTION or r[6] != "8"
+        if r[1] != "completed" or r[2] != steps or r[3] != 1 or r[4] != steps or r[5] != steps or r[6] != "8"
     ]  # fmt: skip
     completed_lines: Counter[str] = Counter()
     started_lines: Counter[str] = Counter()
@@ -461,7 +465,7 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
 def markdown(report: dict[str, Any]) -> str:
     m, s = report["machine"], report["summary"]
     lines = [
-        f"# Standard workload — {report['finished_at']}",
+        f"# {report.get('workload', 'standard').capitalize()} workload — {report['finished_at']}",
         "",
         f"Machine: {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB;"
         f" PostgreSQL {m['versions'].get('postgresql')}, RabbitMQ {m['versions'].get('rabbitmq')},"
@@ -492,9 +496,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"Webhook accept p99 at concurrency 8: {s['accept_p99_ms_at_8']} ms. Peak RSS API + worker:"
         f" {s['peak_rss_mib_api_plus_worker']} MiB"
         f" (PSS {s['peak_pss_mib_api_plus_worker']} MiB; n8n {N8N['rss_mib']}).",
-        "",
-        "Targets: " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in s["meets"].items()) + ".",
     ]
+    if report.get("workload", "standard") == "standard":  # the targets are the standard workload's
+        lines += ["", "Targets: " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in s["meets"].items()) + "."]
     cpu_runs = [r for r in report["runs"] if r.get("cpu_ms_per_execution")]
     if cpu_runs:
         parts = ["api", "worker", "postgres", "rabbitmq", "loadgen", "other"]
@@ -527,7 +531,7 @@ def markdown(report: dict[str, Any]) -> str:
     c = report["correctness"]
     lines.append(
         f"Correctness: {c['accepted']} accepted, {c['in_db']} in the database, {c['not_completed_or_wrong_steps']}"
-        f" not completed with 11 steps, completed-log-line not exactly once: {c['completed_logged_not_once']}"
+        f" not completed with all steps, completed-log-line not exactly once: {c['completed_logged_not_once']}"
         f" → {'OK' if c['ok'] else 'FAILED'}."
     )
     return "\n".join(lines) + "\n"
@@ -535,6 +539,8 @@ def markdown(report: dict[str, Any]) -> str:
 
 def main() -> int:
     args = parse_args()
+    if args.workload != "standard":
+        args.no_ceiling = True  # the ceiling implements the standard workload only
     levels = [int(x) for x in args.concurrency.split(",")]
     WORK.mkdir(parents=True, exist_ok=True)
     for stale in WORK.glob("*.log"):
@@ -542,13 +548,14 @@ def main() -> int:
     log("recreating database schema_bench and vhost schema_bench")
     database_url = recreate_database(DB)
     recreate_vhost()
-    base_env = app_env(database_url)
+    base_env = app_env(database_url, BENCH_WORKLOAD=args.workload)
     subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=base_env, check=True)
     out = subprocess.run([PY, "bench/seed.py"], cwd=ROOT, env=base_env, check=True, capture_output=True, text=True)
     seed = json.loads(out.stdout.strip().splitlines()[-1])
     ceiling_url = recreate_database(CEILING_DB, template=DB) if not args.no_ceiling else ""
     report: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "workload": args.workload,
         "machine": machine_info(),
         "args": {"duration": args.duration, "warmup": args.warmup, "rounds": args.rounds, "concurrency": levels},
         "layout": {
@@ -632,7 +639,9 @@ def main() -> int:
             ceiling = None
         report["open_after_drain"] = left
         # the WARNING variants log no "execution completed" lines: those are checked in the DB only
-        report["correctness"] = check_exactly_once(database_url, accepted, worker_logs, info_ids)
+        report["correctness"] = check_exactly_once(
+            database_url, accepted, worker_logs, info_ids, WORKLOADS[args.workload][1]
+        )
     finally:
         if ours:
             ours.stop()
@@ -641,11 +650,12 @@ def main() -> int:
     report["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     report["summary"] = summarize(report)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    write_json(RESULTS / f"bench-{stamp}.json", report)
-    write_json(RESULTS / "latest.json", report)
-    (RESULTS / "latest.md").write_text(markdown(report))
+    prefix = "" if args.workload == "standard" else f"{args.workload}-"
+    write_json(RESULTS / f"{prefix}bench-{stamp}.json", report)
+    write_json(RESULTS / f"{prefix}latest.json", report)
+    (RESULTS / f"{prefix}latest.md").write_text(markdown(report))
     print(markdown(report))
-    if not args.keep:
+    if not args.keep and not args.no_ceiling:
         drop_database(CEILING_DB)
     return 0 if report["correctness"]["ok"] else 1
 
