@@ -35,6 +35,7 @@ class TriggerType(models.TextChoices):
     MANUAL = "manual", "Manual"
     WEBHOOK = "webhook", "Webhook"
     SCHEDULER = "scheduler", "Scheduler"
+    SUBFLOW = "subflow", "Sub-schema"  # started by a call_schema or for_each node of another execution
 
 
 class Execution(models.Model):
@@ -77,6 +78,13 @@ class Execution(models.Model):
     error_of = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="error_handlers", db_index=False
     )
+    # Sub-schemas (call_schema, for_each): the execution and node that started this one, and the
+    # child's key under them ("<node>:<attempt>:<item index>"), unique so a re-run never starts it twice.
+    parent_execution = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children", db_index=False
+    )
+    parent_node_id = models.CharField(max_length=255, blank=True, default="", db_default="")
+    parent_key = models.CharField(max_length=300, null=True, blank=True)
 
     class Meta:
         db_table = "executions"
@@ -102,6 +110,11 @@ class Execution(models.Model):
                 fields=["schema", "idempotency_key"],
                 condition=Q(idempotency_key__isnull=False),
                 name="executions_unique_idempotency_key",
+            ),
+            models.UniqueConstraint(
+                fields=["parent_execution", "parent_key"],
+                condition=Q(parent_key__isnull=False),
+                name="executions_unique_parent_key",
             ),
         ]
 
