@@ -26,12 +26,8 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return JsonResponse({"type": "not_found", "detail": "Not found.", "errors": []}, status=404)
 
 
-def server_error(request: HttpRequest) -> HttpResponse:
-    return JsonResponse({"type": "server_error", "detail": "An internal error occurred.", "errors": []}, status=500)
-
-
 handler404 = not_found
-handler500 = server_error
+handler500 = "api.exceptions.server_error"  # a 503 for an unreachable database or broker, else a 500
 
 urlpatterns = [
     path("api/", include("api.urls")),
