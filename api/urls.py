@@ -12,6 +12,7 @@ from api.views.executions import ExecutionViewSet
 from api.views.health import LiveView, ReadyView
 from api.views.node_types import NodeTypeListView
 from api.views.schemas import SchemaViewSet
+from api.views.variables import VariableViewSet
 from api.views.webhooks import WebhookView
 
 router = DefaultRouter()
@@ -19,6 +20,7 @@ router.include_root_view = False
 router.register("schemas", SchemaViewSet, basename="schema")
 router.register("executions", ExecutionViewSet, basename="execution")
 router.register("credentials", CredentialViewSet, basename="credential")
+router.register("variables", VariableViewSet, basename="variable")
 
 urlpatterns = [
     # First: the hottest route (Django tries the patterns in order; the router adds ~40 before it).

@@ -6,6 +6,7 @@ the engine's walker continue from the checkpoint through the PostgreSQL store (`
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from engine.nodes import NodeServices
 from engine.policies import NO_POLICY, execution_policy
 from engine.walker import walk
 from schemas_app.models import Schema
+from variables_app.selectors import LazyEnv
 
 from . import metrics
 from .admission import admission_admit
@@ -42,15 +44,17 @@ def _eager() -> bool:
 
 
 def node_services(schema_id: Any = None) -> NodeServices:
-    """What nodes of this schema's executions may use: the outbound policy, and the credentials of
-    the schema's owner (the owner is read only when a node first names a credential)."""
+    """What nodes of this schema's executions may use: the outbound policy, the credentials and the
+    variables (`env`) of the schema's owner (the owner is read only when a node first needs them)."""
 
+    @functools.cache  # one read per walk, shared by credentials and env
     def owner_id() -> Any:
         return Schema.objects.filter(pk=schema_id).values_list("created_by_id", flat=True).first()
 
     return NodeServices(
         outbound_policy=OutboundPolicy(list(settings.SCHEMA_HTTP_ALLOWLIST)),
         credentials=OwnerCredentialResolver(owner_id),
+        env=LazyEnv(owner_id),
         logger_name="schema.nodes",
     )
 

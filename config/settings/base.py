@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "accounts",
     "schemas_app",
     "credentials_app",
+    "variables_app",
     "executions_app",
     "api",
 ]

@@ -9,6 +9,7 @@ touch the store: the walker turns results into steps, checkpoints and pauses.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -34,6 +35,8 @@ class NodeServices:
     outbound_policy: OutboundPolicy | None = None
     # Finds and decrypts the credentials a node names (`engine/http/auth.py`); None: none available.
     credentials: CredentialResolver | None = None
+    # `env` of expressions: the schema owner's variables (global ones overlaid by the owner's own).
+    env: Mapping[str, Any] = field(default_factory=dict)
     logger_name: str = "engine.nodes"
 
 
@@ -61,6 +64,7 @@ class NodeContext:
             "trigger": self.trigger,
             "nodes": {node_id: {"output": out} for node_id, out in self.outputs.items()},
             "execution": {"id": self.execution_id},
+            "env": self.services.env,
         }
 
     def evaluate(self, value: Any, field_path: str) -> Any:

@@ -33,13 +33,14 @@ describe('upstream and expression variables', () => {
     expect(upstreamOf('check', edges)).toEqual(['fetch', 'start', 'log', 'other']);
     expect(upstreamOf('start', edges)).toEqual([]);
   });
-  it('lists vars, trigger, input and upstream outputs', () => {
+  it('lists vars, trigger, input, upstream outputs and env', () => {
     expect(expressionVariables({ edges: edges.slice(0, 2), variables: { threshold: 10 } }, 'check')).toEqual([
       'vars.threshold',
       'trigger',
       'input',
       'nodes.fetch.output',
       'nodes.start.output',
+      'env.*',
     ]);
   });
 });

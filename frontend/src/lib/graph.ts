@@ -53,11 +53,11 @@ export function upstreamOf(nodeId: string, edges: readonly Pick<DefinitionEdge, 
   return order;
 }
 
-/** Variables an expression in `nodeId` may use (shown in the field hint). */
+/** Variables an expression in `nodeId` may use (shown in the field hint); `env.*` are the owner's variables. */
 export function expressionVariables(def: Pick<Definition, 'edges' | 'variables'>, nodeId: string): string[] {
   const vars = Object.keys(def.variables ?? {}).map((k) => `vars.${k}`);
   const upstream = upstreamOf(nodeId, def.edges).map((id) => `nodes.${id}.output`);
-  return [...vars, 'trigger', 'input', ...upstream];
+  return [...vars, 'trigger', 'input', ...upstream, 'env.*'];
 }
 
 /** A readable id not yet taken: `http_request`, `http_request_2`, … */

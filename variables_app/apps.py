@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class VariablesAppConfig(AppConfig):
+    name = "variables_app"
+    verbose_name = "Variables"
