@@ -181,6 +181,7 @@ class ExecutionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
     current_node_id = serializers.SerializerMethodField()
     context = serializers.SerializerMethodField()
     waiting = serializers.SerializerMethodField()
+    queued = serializers.SerializerMethodField()
 
     class Meta:
         model = Execution
@@ -201,8 +202,15 @@ class ExecutionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
             "waiting",
             "result",
             "rerun_of",
+            "queued",
+            "error_of",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_queued(self, obj: Execution) -> str | None:
+        """Why an unfinished execution waits for a concurrency slot ("queued: 5 running, limit 5")."""
+        return obj.queued_reason or None if obj.status not in FINISHED_STATUSES else None
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_current_node_id(self, obj: Execution) -> str | None:
@@ -315,6 +323,8 @@ def webhook_execution_data(execution: Execution) -> dict[str, Any]:
         "waiting": _waiting(execution),
         "result": execution.result,
         "rerun_of": execution.rerun_of_id,
+        "queued": None,  # decided by the worker that takes it
+        "error_of": execution.error_of_id,
     }
 
 

@@ -98,6 +98,10 @@ class ExecutionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "lease_owner",
         "lease_expires_at",
         "rerun_of",
+        "concurrency_key",
+        "slot_held",
+        "queued_reason",
+        "error_of",
     ]
     exclude = ["trigger_payload", "result"]
     actions = ["cancel", "resume", "retry", "rerun"]

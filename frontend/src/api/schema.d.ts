@@ -643,6 +643,9 @@ export interface components {
             readonly result: unknown;
             /** Format: uuid */
             readonly rerun_of: string | null;
+            readonly queued: string | null;
+            /** Format: uuid */
+            readonly error_of: string | null;
         };
         ExecutionList: {
             /** Format: uuid */
@@ -664,6 +667,9 @@ export interface components {
             readonly waiting: components["schemas"]["Waiting"][];
             /** Format: uuid */
             readonly rerun_of: string | null;
+            readonly queued: string | null;
+            /** Format: uuid */
+            readonly error_of: string | null;
         };
         /**
          * @description * `pending` - Pending
@@ -1059,6 +1065,9 @@ export interface components {
             readonly result: unknown;
             /** Format: uuid */
             readonly rerun_of: string | null;
+            readonly queued: string | null;
+            /** Format: uuid */
+            readonly error_of: string | null;
         };
     };
     responses: never;
