@@ -72,13 +72,13 @@ CREDENTIAL_TYPES: dict[str, CredentialType] = {
         CredentialType(
             "bearer_token",
             "Bearer token",
-            "Sent as `Authorization: Bearer <token>`.",
+            "Sent as the header Authorization: Bearer <token>.",
             (CredentialField("token", "Token", secret=True),),
         ),
         CredentialType(
             "basic_auth",
             "Basic auth",
-            "Sent as `Authorization: Basic <base64(username:password)>`.",
+            "Sent as the header Authorization: Basic <base64 of username:password>.",
             (
                 CredentialField("username", "Username", secret=False),
                 CredentialField("password", "Password", secret=True),
@@ -87,7 +87,7 @@ CREDENTIAL_TYPES: dict[str, CredentialType] = {
         CredentialType(
             "header",
             "Header",
-            "A header of your choice, e.g. `X-Api-Key: <value>`.",
+            "A header of your choice, e.g. X-Api-Key: <value>.",
             (
                 CredentialField("name", "Header name", secret=False),
                 CredentialField("value", "Header value", secret=True),
@@ -96,7 +96,7 @@ CREDENTIAL_TYPES: dict[str, CredentialType] = {
         CredentialType(
             "query_param",
             "Query parameter",
-            "A query parameter of your choice, e.g. `?api_key=<value>`.",
+            "A query parameter of your choice, e.g. ?api_key=<value>.",
             (
                 CredentialField("name", "Parameter name", secret=False),
                 CredentialField("value", "Parameter value", secret=True),
@@ -106,7 +106,7 @@ CREDENTIAL_TYPES: dict[str, CredentialType] = {
             "oauth2_client_credentials",
             "OAuth2 client credentials",
             "An access token from the token URL (grant client_credentials, client authenticated with "
-            "HTTP Basic), sent as `Authorization: Bearer <token>`; cached encrypted until it expires.",
+            "HTTP Basic), sent as Authorization: Bearer <token>; cached encrypted until it expires.",
             (
                 CredentialField("token_url", "Token URL", secret=False),
                 CredentialField("client_id", "Client id", secret=False),
