@@ -76,7 +76,7 @@ function SchemaNodeView({ id, data, selected }: NodeProps<CanvasNode>) {
       {errors.length > 0 && (
         <ul className="flow-node-errors" data-testid={`node-errors-${id}`}>
           {errors.map((e, i) => (
-            <li key={i}>{e.path ? `${e.path}: ${e.message}` : e.message}</li>
+            <li key={i}>{e.message}</li>
           ))}
         </ul>
       )}
