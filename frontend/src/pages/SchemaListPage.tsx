@@ -1,11 +1,13 @@
 /**
  * Schemas: search, status filter, create (a name is required), import (a name already taken gets
- * “(imported)”, and the editor says so), duplicate, archive, delete.
+ * “(imported)”, and the editor says so; so it does for credentials the schema names that the user
+ * does not have), duplicate, archive, delete.
  */
 import { useEffect, useRef, useState } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
 import { ApiError, get, itemsOf } from '../api/client';
 import { useCreateSchema, useDeleteSchema, useNodeTypes, useSchemaAction, useSchemas } from '../api/hooks';
+import type { Credential } from '../api/credentials';
 import type { Definition, NodeTypeSpec, Page, SchemaSummary } from '../api/types';
 import { Dialog } from '../components/Dialog';
 import { ErrorBanner, ErrorList } from '../components/ErrorList';
@@ -18,6 +20,20 @@ import { unusedName } from '../lib/names';
 async function schemaNamesLike(name: string): Promise<string[]> {
   const q = new URLSearchParams({ search: name.slice(0, 255), page_size: '200' });
   return itemsOf(await get<SchemaSummary[] | Page<SchemaSummary>>(`/schemas/?${q.toString()}`)).map((s) => s.name);
+}
+
+/** Credential names the definition's nodes use (`config.auth.credential`) that none of the user's credentials has. */
+async function missingCredentials(definition: Definition): Promise<string[]> {
+  const used = new Set<string>();
+  for (const n of definition.nodes ?? []) {
+    const auth = n.config?.auth;
+    const name = auth && typeof auth === 'object' && !Array.isArray(auth) ? auth.credential : undefined;
+    if (typeof name === 'string' && name.trim()) used.add(name.trim());
+  }
+  if (!used.size) return [];
+  const mine = itemsOf(await get<Credential[] | Page<Credential>>('/credentials/?page_size=200'));
+  const known = new Set(mine.flatMap((c) => [c.name, c.id]));
+  return [...used].filter((name) => !known.has(name));
 }
 
 /** A stored definition must be valid, so a new schema starts with its trigger node. */
@@ -96,7 +112,14 @@ export function SchemaListPage() {
         description: typeof body.description === 'string' ? body.description : '',
         definition: body.definition as Definition,
       });
-      const notice = name === wanted ? null : `Imported as “${name}”: a schema named “${wanted}” already exists.`;
+      const missing = await missingCredentials(body.definition as Definition);
+      const notices = [
+        name === wanted ? '' : `Imported as “${name}”: a schema named “${wanted}” already exists.`,
+        missing.length
+          ? `It uses credentials you do not have: ${missing.map((m) => `“${m}”`).join(', ')}. Create them with these names on the Credentials page (or pick others) before running it.`
+          : '',
+      ].filter(Boolean);
+      const notice = notices.length ? notices.join(' ') : null;
       void navigate(`/schemas/${s.id}`, { state: { notice } });
     } catch (e) {
       setImportErr({ message: (e as Error).message, errors: e instanceof ApiError ? e.errors : [] });
