@@ -31,6 +31,7 @@ from .locks import execution_lock
 from .models import ExecutionState, ExecutionStatus, ExecutionTimer, TimerStatus
 from .policies import TIMEOUT_REASON, execution_timeout, policies_after_walk, timeout_schedule
 from .store import DjangoExecutionStore
+from .subflows import CHILD_TIMER_REASON
 from .timers import timer_fire, timer_get
 from .tracing import traced_node_types
 
@@ -62,7 +63,10 @@ def node_services(schema_id: Any = None) -> NodeServices:
 def _wake_up_unfinished(execution_id: str, timer: ExecutionTimer) -> bool:
     """True when the execution still waits for the pause this timer ended: its wake-up was taken
     (the timer is fired) but no checkpoint after it was committed. Checked under the execution's
-    lock, so no walk is in progress; any committed step after the wake-up clears `resume_at`."""
+    lock, so no walk is in progress; any committed step after the wake-up clears `resume_at`. A
+    finished child's wake-up is always walked again: the walk re-reads the children (idempotent)."""
+    if timer.reason == CHILD_TIMER_REASON:
+        return True
     return ExecutionState.objects.filter(
         execution_id=execution_id, execution__status=ExecutionStatus.PAUSED, resume_at=timer.due_at
     ).exists()
@@ -131,12 +135,10 @@ def execution_run(
             return "missing"
         schema_id, trigger_type = store.meta(execution_id)
         policy = execution_policy(snapshot.definition)  # NO_POLICY (nothing to do) without settings
-        if (
-            policy.limited
-            and snapshot.status in WAITS_FOR_SLOT
-            and not admission_admit(execution_id, schema_id, policy)
-        ):
-            return "queued"  # the execution that frees a slot publishes it again
+        if policy.limited and snapshot.status in WAITS_FOR_SLOT:
+            if not admission_admit(execution_id, schema_id, policy):
+                return "queued"  # the execution that frees a slot publishes it again
+            store.prefetch(execution_id)  # admitted: read again (it starts now; it may have been cancelled)
         with log_context(schema_id=schema_id):
             if store.started(execution_id):
                 timeout_schedule(execution_id, policy)

@@ -72,7 +72,7 @@ def test_an_execution_shows_why_it_is_queued_and_which_failure_it_handles(api: A
 
 def test_the_admin_edits_the_settings_as_a_new_version(user: Any) -> None:
     client = Client()
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))  # type: ignore[arg-type]
     schema = create_schema(user=user, definition=chain(node("start", "manual_trigger"), node("done", "end", {})))
     url = f"/admin/schemas_app/schema/{schema.id}/change/"
     assert "max_concurrency" in client.get(url).content.decode()
