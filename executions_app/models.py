@@ -68,6 +68,11 @@ class Execution(models.Model):
     request_id = models.CharField(max_length=64, blank=True, default="")
     lease_owner = models.CharField(max_length=128, blank=True, default="")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # The fencing token (executions_app/locks.py): +1 at every acquisition; every write of a walk is
+    # conditioned on the epoch it started with. lease_pid: the owner's PostgreSQL backend (a dead
+    # backend frees the lease before it expires).
+    lease_epoch = models.BigIntegerField(default=0, db_default=0)
+    lease_pid = models.IntegerField(null=True, blank=True)
     rerun_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reruns")
     # Execution policies (executions_app/admission.py, policies.py): the key this execution is
     # counted under when its schema has `max_concurrency` (None: no limit), whether it holds one of
