@@ -39,7 +39,7 @@ def credential_usage(owner_ids: set[Any]) -> dict[tuple[Any, str], list[dict[str
     usage: dict[tuple[Any, str], list[dict[str, Any]]] = {}
     schemas = Schema.objects.filter(created_by_id__in=owner_ids).only("id", "name", "definition", "created_by_id")
     for schema in schemas.order_by("name", "id"):
-        for reference in sorted({ref for _, _, ref in credential_references(schema.definition)}):
+        for reference in sorted({ref for _, _, _, ref in credential_references(schema.definition)}):
             usage.setdefault((schema.created_by_id, reference), []).append({"id": str(schema.id), "name": schema.name})
     return usage
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from credentials_app.selectors import missing_references
-from engine.http.auth import credential_reference
+from engine.http.auth import credential_references as config_credential_references
 from engine.policies import execution_policy, settings_problems
 from engine.validation import validate_definition as _engine_validate
 
@@ -34,32 +34,33 @@ def definition_problems(definition: Any) -> list[dict[str, Any]]:
     ]
 
 
-def credential_references(definition: Any) -> list[tuple[int, str, str]]:
-    """(node index, node id, reference) of every credential the definition's nodes name."""
+def credential_references(definition: Any) -> list[tuple[int, str, str, str]]:
+    """(node index, node id, path inside the config, reference) of every credential the definition's
+    nodes name: in `auth.credential` or as `{{ credentials.<name>… }}` in secret-capable fields."""
     nodes = definition.get("nodes") if isinstance(definition, dict) else None
-    found: list[tuple[int, str, str]] = []
+    found: list[tuple[int, str, str, str]] = []
     for index, node in enumerate(nodes if isinstance(nodes, list) else []):
         config = node.get("config") if isinstance(node, dict) else None
-        reference = credential_reference(config) if isinstance(config, dict) else None
-        if reference is not None:
-            found.append((index, str(node.get("id")), reference))
+        if isinstance(config, dict):
+            for path, reference in config_credential_references(config):
+                found.append((index, str(node.get("id")), path, reference))
     return found
 
 
 def credential_problems(definition: Any, owner_id: Any) -> list[dict[str, Any]]:
     """Nodes naming a credential the schema's owner does not have (checked at activation and run)."""
     references = credential_references(definition)
-    missing = missing_references(owner_id, {reference for _, _, reference in references})
+    missing = missing_references(owner_id, {reference for _, _, _, reference in references})
     return [
         {
-            "path": f"nodes[{index}].config.auth.credential",
+            "path": f"nodes[{index}].config.{path}",
             "node_id": node_id,
             "edge_id": None,
             "incomplete": True,  # a draft may name a credential that is created later
             "message": f"There is no credential named {reference!r} for this schema's owner: create it on the "
             "Credentials page or pick another one.",
         }
-        for index, node_id, reference in references
+        for index, node_id, path, reference in references
         if reference in missing
     ]
 

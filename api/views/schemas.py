@@ -40,7 +40,7 @@ _errors = {400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
 
 
 def _reason(problems: list[dict[str, Any]]) -> str:
-    if problems and all(str(p.get("path", "")).endswith(".auth.credential") for p in problems):
+    if problems and all(str(p.get("message", "")).startswith("There is no credential named") for p in problems):
         return "it names missing credentials."
     return "its definition is invalid."
 

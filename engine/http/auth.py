@@ -12,6 +12,8 @@ The engine never stores a credential: the step records its id, name and type onl
 from __future__ import annotations
 
 import base64
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -305,6 +307,50 @@ def fetch_client_credentials_token(credential: Credential, *, policy: Any, timeo
 
 def describe_credential_types() -> list[dict[str, Any]]:
     return [t.describe() for t in CREDENTIAL_TYPES.values()]
+
+
+class CredentialValues(Mapping[str, Mapping[str, str]]):
+    """`credentials` in the expressions of secret-capable fields (`http_request` header and query
+    values): `{{ credentials.<name>.<field> }}` resolves the credential when used, and remembers it
+    so the node redacts its secrets by value. It cannot be listed (no names leak through it)."""
+
+    def __init__(self, resolver: CredentialResolver | None) -> None:
+        self.resolver = resolver
+        self.used: dict[str, AppliedCredential] = {}
+
+    def __getitem__(self, name: str) -> Mapping[str, str]:
+        if self.resolver is None:
+            raise NodeError("Credentials are not available here (this process has no credential store).")
+        if name not in self.used:
+            credential = self.resolver.resolve(str(name))
+            self.used[name] = AppliedCredential(credential, secrets=_secret_forms(credential.secret_values()))
+        return dict(self.used[name].credential.data)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+# `credentials.<name>` or `credentials['<name>']` inside a template (to check names before a run).
+TEMPLATE_REFERENCE = re.compile(r"""\bcredentials\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*(['"])(.+?)\2\s*\])""")
+SECRET_CAPABLE_FIELDS = ("headers", "query")
+
+
+def credential_references(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """(path inside config, reference) of every credential a node's config names: `auth.credential`
+    and `{{ credentials.<name>… }}` in the values of secret-capable fields."""
+    found: list[tuple[str, str]] = []
+    reference = credential_reference(config)
+    if reference is not None:
+        found.append(("auth.credential", reference))
+    for name in SECRET_CAPABLE_FIELDS:
+        values = config.get(name)
+        for key, value in values.items() if isinstance(values, dict) else ():
+            for match in TEMPLATE_REFERENCE.finditer(value if isinstance(value, str) else ""):
+                found.append((f"{name}.{key}", match.group(1) or match.group(3)))
+    return found
 
 
 def credential_reference(config: dict[str, Any]) -> str | None:

@@ -20,7 +20,8 @@ from urllib.parse import urljoin
 import requests
 
 from engine.errors import NodeError
-from engine.http.auth import AppliedCredential, apply_credential, credential_reference
+from engine.expressions import evaluate_value
+from engine.http.auth import AppliedCredential, CredentialValues, apply_credential, credential_reference
 from engine.http.redaction import redact_headers, redact_url, redact_value
 from engine.http.redirects import origin, refuse_downgrade, without_credentials
 from engine.http.transport import Guard, failure_reason, guarded, guarded_session, read_limited
@@ -57,8 +58,18 @@ class HttpRequestNode(NodeType):
         "properties": {
             "method": {"enum": METHODS, "default": "GET"},
             "url": expression_string("Absolute http(s) URL.", minLength=1),
-            "headers": {"type": "object", "additionalProperties": expression_string("Header value.")},
-            "query": {"type": "object", "additionalProperties": expression_string("Query parameter value.")},
+            "headers": {
+                "type": "object",
+                "additionalProperties": expression_string(
+                    "Header value; may use {{ credentials.<name>.<field> }}.", **{"x-secret-capable": True}
+                ),
+            },
+            "query": {
+                "type": "object",
+                "additionalProperties": expression_string(
+                    "Query parameter value; may use {{ credentials.<name>.<field> }}.", **{"x-secret-capable": True}
+                ),
+            },
             "body_type": {"enum": ["none", "json", "text"], "default": "json"},
             "body": {"x-expression": True, "description": "JSON value (strings may be expressions) or text."},
             "timeout_seconds": {
@@ -121,8 +132,20 @@ class HttpRequestNode(NodeType):
         config = ctx.config
         method = str(config.get("method", "GET")).upper()
         url = str(ctx.field("url"))
-        headers = {str(k): str(v) for k, v in (ctx.field("headers") or {}).items()}
-        query = {str(k): v for k, v in (ctx.field("query") or {}).items()}
+        # Header and query values are secret-capable: their expressions may read `credentials`.
+        in_values = CredentialValues(ctx.services.credentials)
+        secret_scope = {**ctx.scope(), "credentials": in_values}
+
+        def secret_capable(name: str) -> dict[str, Any]:
+            try:
+                raw = config.get(name) or {}
+                value = evaluate_value(raw, secret_scope, node_id=ctx.node.id, field=f"config.{name}")
+            finally:  # also when it fails: its error is redacted with what it had resolved
+                applied.extend(c for c in in_values.used.values() if all(c is not a for a in applied))
+            return value if isinstance(value, dict) else {}
+
+        headers = {str(k): str(v) for k, v in secret_capable("headers").items()}
+        query = {str(k): v for k, v in secret_capable("query").items()}
         reference = credential_reference(config)
         timeout = float(config.get("timeout_seconds", 30))
 
@@ -162,6 +185,7 @@ class HttpRequestNode(NodeType):
             "body": redact_value(body),
         }
         private = [name for credential in applied for name in credential.header_names]
+        private += [name for name, value in headers.items() if _redact(applied, value) != value]
         response = self._send(ctx, method=method, url=url, headers=headers, query=query, data=data, private=private)
         if response.status_code == 401 and applied and applied[-1].token_from_cache:
             # The server refused a cached OAuth2 token (revoked before its expiry): fetch a new one, once.
@@ -174,7 +198,10 @@ class HttpRequestNode(NodeType):
             "body": _parse_body(response),
         }
         if applied:
-            recorded["auth"] = applied[-1].recorded()
+            if reference is not None:
+                recorded["auth"] = applied[-1].recorded()
+            if in_values.used:
+                recorded["credentials"] = [c.recorded() for c in in_values.used.values()]
             recorded, output = _redact(applied, recorded), _redact(applied, output)
         expected = config.get("expected_status") or ["2xx"]
         if not status_expected(response.status_code, expected):

@@ -192,3 +192,20 @@ def test_admin_shows_metadata_and_no_secret(client: Any, user: Any, api: Any) ->
         assert TOKEN.encode() not in content and row.secret_data.encode() not in content
     assert b'name="secret_data"' not in page.content and b"<form" not in page.content.split(b"</header>")[-1][:0]
     assert client.get("/admin/credentials_app/credential/add/").status_code == 403
+
+
+def test_a_credential_named_in_a_header_expression_is_checked_and_counted_as_used(api: Any, user: Any) -> None:
+    definition = chain(
+        node("start", "manual_trigger"),
+        node(
+            "call",
+            "http_request",
+            {"url": "https://api.example.com", "headers": {"X-Key": "{{ credentials.gh.token }}"}},
+        ),
+    )
+    schema = create_schema(user=user, definition=definition)
+    refused = api.post(f"/api/schemas/{schema.id}/activate/")
+    assert refused.status_code == 400 and refused.json()["errors"][0]["path"] == "nodes[1].config.headers.X-Key"
+    created = _create(api, "gh")
+    assert [s["name"] for s in api.get(f"{URL}{created['id']}/").json()["used_by"]] == ["Greeter"]
+    assert api.post(f"/api/schemas/{schema.id}/activate/").status_code == 200

@@ -178,3 +178,47 @@ def test_oauth2_wrong_client_secret_is_a_plain_error_without_the_secret(http_ser
     with pytest.raises(NodeError, match=r"token endpoint .* answered HTTP 401: invalid_client") as info:
         call({"url": http_server.base_url + "/protected", "auth": {"credential": "oauth"}}, resolver)
     assert "wrong-secret-value" not in str(info.value)
+
+
+def test_credentials_in_header_and_query_expressions_arrive_redacted_and_recorded(http_server: LocalServer) -> None:
+    resolver = FakeResolver(
+        Credential(id="c1", name="api", type="bearer_token", data={"token": TOKEN}),
+        Credential(id="c5", name="q", type="query_param", data={"name": "k", "value": PASSWORD}),
+    )
+    config = {
+        "url": http_server.base_url + "/echo",
+        "headers": {"X-Custom": "Token {{ credentials.api.token }}"},
+        "query": {"sig": "{{ credentials['q'].value }}"},
+    }
+    result = call(config, resolver)
+    sent = http_server.requests[-1]
+    assert sent["headers"]["X-Custom"] == f"Token {TOKEN}" and "sig=pa55-w0rd" in sent["path"]
+    assert result.recorded_input["credentials"] == [
+        {"credential": "c1", "name": "api", "type": "bearer_token"},
+        {"credential": "c5", "name": "q", "type": "query_param"},
+    ]
+    assert result.recorded_input["headers"]["X-Custom"] == "Token [redacted]"
+    assert_no_secret(TOKEN, result.output, result.recorded_input)
+    assert_no_secret(PASSWORD, result.output, result.recorded_input)
+
+
+def test_credentials_are_not_in_the_scope_of_other_fields(http_server: LocalServer) -> None:
+    resolver = FakeResolver(Credential(id="c1", name="api", type="bearer_token", data={"token": TOKEN}))
+    with pytest.raises(Exception, match="credentials"):
+        call({"url": http_server.base_url + "/echo?t={{ credentials.api.token }}"}, resolver)
+    assert http_server.requests == []
+
+
+def test_a_header_carrying_a_credential_stays_with_its_origin(http_server: LocalServer) -> None:
+    other = LocalServer("127.0.0.1", name="other")
+    try:
+        resolver = FakeResolver(Credential(id="c1", name="api", type="bearer_token", data={"token": TOKEN}))
+        config = {
+            "url": http_server.base_url + f"/redirect?to={other.url('/echo')}",
+            "headers": {"X-Plain": "{{ credentials.api.token }}", "Accept": "application/json"},
+        }
+        call(config, resolver)
+        assert http_server.requests[-1]["headers"]["X-Plain"] == TOKEN
+        assert "X-Plain" not in other.requests[-1]["headers"] and other.requests[-1]["headers"]["Accept"]
+    finally:
+        other.close()
