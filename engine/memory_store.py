@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from engine.control import prepare_resume, prepare_retry
-from engine.store import TERMINAL_STATUSES, Checkpoint, ExecutionSnapshot, StepRecord, Waiting
+from engine.errors import NodeError
+from engine.store import TERMINAL_STATUSES, Checkpoint, ChildResult, ExecutionSnapshot, StepRecord, Waiting
 
 
 class SimulatedCrash(RuntimeError):
@@ -35,6 +36,7 @@ class StoredExecution:
     error_node_id: str | None = None
     cancel_requested: bool = False
     timer: tuple[datetime, str] | None = None  # (due_at, reason): one pending timer per execution
+    parent: tuple[str, str, int, int] | None = None  # (parent execution, node, attempt, item index)
 
     @property
     def checkpoint(self) -> Checkpoint:
@@ -49,6 +51,11 @@ class MemoryStore:
         self.writes = 0
         self.crash_at: int | None = None  # crash on this write number (1-based)
         self.crash_after_commit = False  # True: the write is applied, then the "process" dies
+        self.schemas: dict[str, dict[str, Any]] = {}  # schema id → definition, for child executions
+        self.children: dict[tuple[str, str], str] = {}  # (parent id, "node:attempt:index") → child id
+        self.woken: list[str] = []  # parents woken by a finished child, in order
+        self.max_call_depth = 10
+        self.max_items = 10_000
 
     # -- API-side operations -----------------------------------------------------------------
     def create(
@@ -65,6 +72,8 @@ class MemoryStore:
         record = self.executions[execution_id]
         if record.status in ("pending", "paused"):
             record.status, record.timer = "cancelled", None
+            if record.parent is not None:
+                self.woken.append(record.parent[0])
         elif record.status == "running":
             record.cancel_requested = True
 
@@ -84,6 +93,52 @@ class MemoryStore:
         for execution_id in due:
             self.executions[execution_id].timer = None
         return due
+
+    def add_schema(self, schema_id: str, definition: dict[str, Any]) -> None:
+        self.schemas[schema_id] = definition
+
+    # -- ExecutionStore: child executions ------------------------------------------------------
+    def start_children(
+        self, execution_id: str, *, node_id: str, attempt: int, spawn: dict[str, Any], start: int, inputs: list[Any]
+    ) -> list[str]:
+        definition = self.schemas.get(str(spawn["schema_id"]))
+        if definition is None:
+            raise NodeError(f"schema {spawn['schema_id']!r} does not exist or may not be run by this schema's owner")
+        if int(spawn.get("total", len(inputs))) > self.max_items:
+            raise NodeError(f"{spawn['total']} items: at most {self.max_items} are allowed (SCHEMA_MAX_ITEMS)")
+        depth, current = 1, self.executions[execution_id]
+        while current.parent is not None:
+            depth, current = depth + 1, self.executions[current.parent[0]]
+        if depth >= self.max_call_depth:
+            raise NodeError(f"sub-schemas nested deeper than {self.max_call_depth} levels (SCHEMA_MAX_CALL_DEPTH)")
+        ids = []
+        for offset, payload in enumerate(inputs):
+            key = (execution_id, f"{node_id}:{attempt}:{start + offset}")
+            if key not in self.children:
+                child = self.create(definition, payload)
+                self.executions[child].parent = (execution_id, node_id, attempt, start + offset)
+                self.children[key] = child
+            ids.append(self.children[key])
+        return ids
+
+    def _children_of(self, execution_id: str, node_id: str, attempt: int) -> list[StoredExecution]:
+        found = [
+            r
+            for r in self.executions.values()
+            if r.parent is not None and r.parent[:3] == (execution_id, node_id, attempt)
+        ]
+        return sorted(found, key=lambda r: r.parent[3] if r.parent else 0)
+
+    def children_progress(self, execution_id: str, node_id: str, attempt: int) -> tuple[int, int]:
+        finished = [r for r in self._children_of(execution_id, node_id, attempt) if r.status in TERMINAL_STATUSES]
+        return len(finished), sum(1 for r in finished if r.status != "completed")
+
+    def children_results(self, execution_id: str, node_id: str, attempt: int) -> list[ChildResult]:
+        return [
+            ChildResult(r.parent[3] if r.parent else 0, r.execution_id, r.status, r.result, r.error)
+            for r in self._children_of(execution_id, node_id, attempt)
+            if r.status in TERMINAL_STATUSES
+        ]
 
     # -- ExecutionStore ----------------------------------------------------------------------
     def load(self, execution_id: str) -> ExecutionSnapshot:
@@ -138,5 +193,7 @@ class MemoryStore:
             record.status = status
         if extra is not None:
             extra(record)
+        if status in TERMINAL_STATUSES and record.parent is not None:
+            self.woken.append(record.parent[0])  # the child's end wakes its parent
         if crash:
             raise SimulatedCrash(f"crash after write {self.writes}")

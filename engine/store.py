@@ -25,9 +25,11 @@ Checkpoint = dict[str, Any]
  "seq": 12,                      # number of steps recorded so far (next step gets seq 13)
  "last_output": ...,             # result when the flow ends without an `end` node
  "result": ...,                  # set when an `end` node completed the execution
- "waiting": [{"node_id", "kind": "delay|wait|retry", "resume_at": iso|null, "started_at": iso,
+ "waiting": [{"node_id", "kind": "delay|wait|retry|children", "resume_at": iso|null, "started_at": iso,
               "attempt", "input", "output", "resumed": bool, "payload": ..., "item": {...}}],
-                                 # one entry per paused branch (`item`: a retry's queue item)
+                                 # one entry per paused branch (`item`: a retry's queue item); a
+                                 # `children` entry adds "spawn", "items", "next", "done", "failed",
+                                 # "total", "tries" (its child executions, see start_children)
  "failed": null | {"node_id", "attempt", "error", "item": {...queue item...}}}
 
 Version 1 had `"waiting": null | {...}` (one paused branch; a retry's item stayed at the queue's
@@ -75,6 +77,17 @@ class Waiting:
         }
 
 
+@dataclass(frozen=True)
+class ChildResult:
+    """A finished child execution of a `call_schema` / `for_each` node (`index`: its item)."""
+
+    index: int
+    execution_id: str
+    status: str  # completed | failed | cancelled
+    result: Any
+    error: str | None
+
+
 class ExecutionStore(Protocol):
     def load(self, execution_id: str) -> ExecutionSnapshot:
         """The execution's pinned definition, status, trigger payload and last checkpoint."""
@@ -108,6 +121,25 @@ class ExecutionStore(Protocol):
         """Atomically: append steps, save checkpoint, status → cancelled, finished_at, drop timers."""
         ...
 
+    # -- child executions (call_schema, for_each) ------------------------------------------------
+    def start_children(
+        self, execution_id: str, *, node_id: str, attempt: int, spawn: dict[str, Any], start: int, inputs: list[Any]
+    ) -> list[str]:
+        """Starts one child execution per input (item `start + i`) of `spawn["schema_id"]` at
+        `spawn["version"]`, linked to this execution and node, and returns their ids. Idempotent per
+        (node, attempt, item): a child started before is returned, never started twice. Raises
+        `NodeError` when the schema may not be run (unknown, not allowed, too deep, too many items).
+        When a child finishes, the store wakes this execution (like a due timer)."""
+        ...
+
+    def children_progress(self, execution_id: str, node_id: str, attempt: int) -> tuple[int, int]:
+        """(finished, failed) children of this node's attempt; cancelled ones count as failed."""
+        ...
+
+    def children_results(self, execution_id: str, node_id: str, attempt: int) -> list[ChildResult]:
+        """Every finished child of this node's attempt, in item order."""
+        ...
+
 
 def waiting_entries(checkpoint: Checkpoint) -> list[dict[str, Any]]:
     """The paused branches of a checkpoint of any version (the stored objects, not copies)."""
@@ -136,8 +168,17 @@ def current_node_id(checkpoint: Checkpoint) -> str | None:
 def waiting_info(checkpoint: Checkpoint) -> list[dict[str, Any]]:
     """The `waiting` field of the execution API (docs/contracts.md): each paused branch, in the
     order they paused; a `wait` already resumed (its branch about to continue) is not listed."""
-    return [
-        {"node_id": w["node_id"], "kind": w["kind"], "resume_at": w.get("resume_at")}
-        for w in waiting_entries(checkpoint)
-        if not w.get("resumed")
-    ]
+    entries = []
+    for w in waiting_entries(checkpoint):
+        if w.get("resumed"):
+            continue
+        entry = {"node_id": w["node_id"], "kind": w["kind"], "resume_at": w.get("resume_at")}
+        if w["kind"] == "children":  # call_schema / for_each: how far the children are
+            entry["progress"] = {
+                "total": w["total"],
+                "started": w["next"],
+                "finished": w["done"],
+                "failed": w["failed"],
+            }
+        entries.append(entry)
+    return entries

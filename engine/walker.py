@@ -187,7 +187,8 @@ class _Walk:
         if self.state["waiting"]:
             self._refresh_due()
         try:
-            return self._loop()
+            outcome = self._advance_all_children()
+            return outcome if outcome is not None else self._loop()
         finally:
             if self.pool is not None:
                 self.pool.shutdown(wait=True)
@@ -204,6 +205,8 @@ class _Walk:
         for entry in self.state["waiting"]:
             if entry["kind"] == "wait":
                 moment = _DUE_NOW if entry.get("resumed") else None
+            elif entry["kind"] == "children":
+                moment = None  # a finished child wakes the execution (`_advance_children`)
             else:
                 moment = datetime.fromisoformat(entry["resume_at"])
             if moment is not None and (due is None or moment < due):
@@ -222,6 +225,8 @@ class _Walk:
         for entry in self.state["waiting"]:
             if entry["kind"] == "wait":
                 (over if entry.get("resumed") else keep).append(entry)
+            elif entry["kind"] == "children":
+                keep.append(entry)
             else:
                 (over if datetime.fromisoformat(entry["resume_at"]) <= now else keep).append(entry)
         self.state["waiting"] = keep
@@ -248,6 +253,130 @@ class _Walk:
             t0=time.perf_counter() - (self.clock() - started).total_seconds(),
         )
         self._succeeded(node, output, "out")
+
+    # -- child executions (call_schema, for_each) ----------------------------------------------
+    def _spawn(
+        self,
+        node: NodeSpec,
+        item: dict[str, Any],
+        result: NodeResult,
+        *,
+        recorded_input: Any,
+        started: datetime,
+        t0: float,
+        t1: float | None = None,
+        defer: bool = False,
+    ) -> WalkOutcome | None:
+        """A node asked for child executions: fire them (output: their ids) or wait on them as a
+        `children` entry of the waiting list, `concurrency` in flight, progress in the checkpoint."""
+        spawn = result.spawn
+        assert spawn is not None
+        plan = {
+            "schema_id": spawn.schema_id,
+            "version": spawn.version,
+            "mode": spawn.mode,
+            "concurrency": max(1, int(spawn.concurrency)),
+            "on_item_error": spawn.on_item_error,
+            "each": spawn.each,
+            "total": len(spawn.inputs),
+        }
+        if spawn.mode == "fire":
+            try:
+                ids = self.store.start_children(
+                    self.execution_id,
+                    node_id=node.id,
+                    attempt=int(item["attempt"]),
+                    spawn=plan,
+                    start=0,
+                    inputs=spawn.inputs,
+                )
+            except Exception as exc:  # noqa: BLE001 - refused (unknown schema, depth...): a node error
+                return self._node_error(node, item, exc, started, t0, t1=t1, defer=defer)
+            output = {"execution_ids": ids} if spawn.each else {"execution_id": ids[0]}
+            self._record(
+                node, "success", attempt=item["attempt"], input_=recorded_input, output=output, error=None,
+                started=started, t0=t0, t1=t1,
+            )  # fmt: skip
+            self._dequeue(item)
+            self._succeeded(node, output, "out")
+            return None
+        self._dequeue(item)
+        entry = {
+            "node_id": node.id,
+            "kind": "children",
+            "resume_at": None,
+            "started_at": started.isoformat(),
+            "attempt": item["attempt"],
+            "tries": item["tries"],
+            "input": item.get("input"),
+            "spawn": plan,
+            "items": spawn.inputs,
+            "next": 0,
+            "done": 0,
+            "failed": 0,
+            "total": len(spawn.inputs),
+        }
+        self.state["waiting"].append(entry)
+        return self._advance_children(entry, defer=defer)
+
+    def _advance_all_children(self) -> WalkOutcome | None:
+        for entry in [w for w in self.state["waiting"] if w["kind"] == "children"]:
+            outcome = self._advance_children(entry)
+            if outcome is not None:
+                return outcome
+        return None
+
+    def _advance_children(self, entry: dict[str, Any], *, defer: bool = False) -> WalkOutcome | None:
+        """Reads how many children finished, starts more up to the node's concurrency, and when all
+        finished (or one failed with `on_item_error: fail`) finishes the node."""
+        node = self.graph.node(entry["node_id"])
+        attempt, plan = int(entry["attempt"]), entry["spawn"]
+        try:
+            done, failed = self.store.children_progress(self.execution_id, node.id, attempt)
+            entry["done"], entry["failed"] = done, failed
+            if failed and plan["on_item_error"] == "fail":
+                results = self.store.children_results(self.execution_id, node.id, attempt)
+                bad = next(r for r in results if r.status != "completed")
+                what = f"item {bad.index}" if plan["each"] else "the sub-schema"
+                raise NodeError(
+                    f"{what} failed (execution {bad.execution_id}, {bad.status}): {bad.error or bad.status}",
+                    details={"execution_id": bad.execution_id, "index": bad.index},
+                )
+            room = plan["concurrency"] - (entry["next"] - done)
+            if room > 0 and entry["next"] < entry["total"]:
+                start = entry["next"]
+                batch = entry["items"][start : start + room]
+                self.store.start_children(
+                    self.execution_id, node_id=node.id, attempt=attempt, spawn=plan, start=start, inputs=batch
+                )
+                entry["next"] = start + len(batch)
+            if done < entry["total"]:
+                return None
+            results = self.store.children_results(self.execution_id, node.id, attempt)
+        except Exception as exc:  # noqa: BLE001 - a refused start or a failed child: the node's error
+            return self._children_failed(entry, node, exc, defer)
+        self.state["waiting"] = [w for w in self.state["waiting"] if w is not entry]
+        if plan["each"]:
+            output: Any = [
+                r.result if r.status == "completed" else {"error": r.error or r.status, "execution_id": r.execution_id}
+                for r in results
+            ]
+        else:
+            output = results[0].result if results else None
+        self._finish_paused_node(entry, output)
+        return None
+
+    def _children_failed(
+        self, entry: dict[str, Any], node: NodeSpec, exc: Exception, defer: bool
+    ) -> WalkOutcome | None:
+        """The node failed through its children: its retry policy and `on_error` apply (a retry is a
+        new attempt: new children)."""
+        self.state["waiting"] = [w for w in self.state["waiting"] if w is not entry]
+        item = {"node_id": node.id, "input": entry["input"], "attempt": entry["attempt"], "tries": entry["tries"]}
+        self.state["queue"].insert(0, item)
+        started = datetime.fromisoformat(entry["started_at"])
+        t0 = time.perf_counter() - (self.clock() - started).total_seconds()
+        return self._node_error(node, item, exc, started, t0, defer=defer)
 
     def _pause_all(self) -> WalkOutcome:
         """Every live branch waits: the execution pauses until the earliest timer (or a resume)."""
@@ -458,6 +587,10 @@ class _Walk:
             if defer:
                 return WalkOutcome("failed", 0, error=result.fail_message)
             return self._fail(result.fail_message, node.id)
+        if result.spawn is not None:
+            return self._spawn(
+                node, item, result, recorded_input=recorded_input, started=started, t0=t0, t1=t1, defer=defer
+            )
         if result.pause_kind is not None:
             self._dequeue(item)
             self._wait_branch(

@@ -32,6 +32,7 @@ from .dispatch import publish_execution
 from .immutable_cache import ImmutableRowCache
 from .models import FINISHED_STATUSES, Execution, ExecutionState, ExecutionStatus, TriggerType
 from .sql import queries
+from .subflows import children_cancel, parent_wake
 from .timers import timers_cancel
 
 logger = logging.getLogger("schema.executions")
@@ -178,6 +179,8 @@ def execution_cancel(execution: Execution) -> Execution:
         raise ExecutionStateError(f"The execution is already {execution.status}.")
     Execution.objects.filter(pk=execution.pk).update(status=ExecutionStatus.CANCELLED, finished_at=timezone.now())
     timers_cancel(execution)
+    children_cancel(execution)  # sub-schemas it started stop too
+    parent_wake(str(execution.pk))  # a cancelled sub-schema: its parent's node fails (or goes on)
     ExecutionState.objects.filter(execution=execution).update(wait_kind="", resume_at=None, updated_at=timezone.now())
     admission_release_for(execution)  # its concurrency slot goes to the oldest waiter
     return execution

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -19,13 +20,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from engine.errors import STAFF_ONLY_OUTPUT_KEY
-from engine.store import Checkpoint, ExecutionSnapshot, StepRecord, Waiting
+from engine.store import Checkpoint, ChildResult, ExecutionSnapshot, StepRecord, Waiting
 from schemas_app.models import SchemaVersion
 
 from . import metrics
 from .immutable_cache import ImmutableRowCache
-from .models import FINISHED_STATUSES, Execution, ExecutionStatus, ExecutionTimer, TimerStatus
+from .models import FINISHED_STATUSES, Execution, ExecutionStatus, ExecutionTimer, TimerStatus, TriggerType
+from .services import execution_create
 from .sql import Write, queries
+from .subflows import CHILD_TIMER_REASON, children_progress, children_results, children_start, parent_wake
 from .timers import timer_schedule, timers_cancel
 
 logger = logging.getLogger("schema.engine")
@@ -213,7 +216,8 @@ class DjangoExecutionStore:
         )
         execution = Execution(pk=execution_id, request_id="")
         ExecutionTimer.objects.filter(execution_id=execution_id, status=TimerStatus.SCHEDULED).exclude(
-            reason="timeout"  # the execution's timeout runs on through its pauses
+            # the execution's timeout runs on through its pauses; a finished child's wake-up stays due
+            reason__in=("timeout", CHILD_TIMER_REASON)
         ).update(status=TimerStatus.CANCELLED)
         if updated and waiting.resume_at is not None:
             execution.request_id = Execution.objects.values_list("request_id", flat=True).get(pk=execution_id)
@@ -233,17 +237,51 @@ class DjangoExecutionStore:
             },
         )
 
+    @contextmanager
+    def _ending(self, execution_id: str) -> Iterator[None]:
+        """Around an execution's last write: a sub-schema's end wakes its parent in the same
+        transaction (`subflows.parent_wake`); any other execution writes as before."""
+        if self._meta.get(execution_id, ("", ""))[1] != TriggerType.SUBFLOW:
+            yield
+            return
+        with transaction.atomic():
+            yield
+            parent_wake(execution_id)
+
     def complete(self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint, result: Any) -> None:
-        updated = self._append(execution_id, steps, checkpoint, status=ExecutionStatus.COMPLETED, result=result)
+        with self._ending(execution_id):
+            updated = self._append(execution_id, steps, checkpoint, status=ExecutionStatus.COMPLETED, result=result)
         self._finished(execution_id, ExecutionStatus.COMPLETED, updated, result=result)
 
     def fail(
         self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint, error: str, node_id: str | None
     ) -> None:
-        updated = self._append(execution_id, steps, checkpoint, status=ExecutionStatus.FAILED, error=error)
+        with self._ending(execution_id):
+            updated = self._append(execution_id, steps, checkpoint, status=ExecutionStatus.FAILED, error=error)
         self._finished(execution_id, ExecutionStatus.FAILED, updated, error=error)
 
     @transaction.atomic
     def cancel(self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint) -> None:
-        self._append(execution_id, steps, checkpoint, status=ExecutionStatus.CANCELLED)
-        timers_cancel(Execution(pk=execution_id))
+        with self._ending(execution_id):
+            self._append(execution_id, steps, checkpoint, status=ExecutionStatus.CANCELLED)
+            timers_cancel(Execution(pk=execution_id))
+
+    # --- child executions (call_schema, for_each): executions_app/subflows.py -------------------
+    def start_children(
+        self, execution_id: str, *, node_id: str, attempt: int, spawn: dict[str, Any], start: int, inputs: list[Any]
+    ) -> list[str]:
+        return children_start(
+            execution_id,
+            node_id=node_id,
+            attempt=attempt,
+            spawn=spawn,
+            start=start,
+            inputs=inputs,
+            create=execution_create,
+        )
+
+    def children_progress(self, execution_id: str, node_id: str, attempt: int) -> tuple[int, int]:
+        return children_progress(execution_id, node_id, attempt)
+
+    def children_results(self, execution_id: str, node_id: str, attempt: int) -> list[ChildResult]:
+        return children_results(execution_id, node_id, attempt)

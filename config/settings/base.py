@@ -295,6 +295,9 @@ SCHEMA_RECONCILE_INTERVAL_SECONDS = env.int("SCHEMA_RECONCILE_INTERVAL_SECONDS",
 SCHEMA_HTTP_ALLOWLIST = env.list("SCHEMA_HTTP_ALLOWLIST", default=[])
 # Side-effecting nodes of one execution's parallel branches that run at once (threads of the walk).
 SCHEMA_BRANCH_CONCURRENCY = env.int("SCHEMA_BRANCH_CONCURRENCY", default=8)
+# Sub-schemas (call_schema, for_each): how deep executions may nest, how many items a for_each takes.
+SCHEMA_MAX_CALL_DEPTH = env.int("SCHEMA_MAX_CALL_DEPTH", default=10)
+SCHEMA_MAX_ITEMS = env.int("SCHEMA_MAX_ITEMS", default=10_000)
 SCHEMA_WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=9100)
 # Keys that encrypt credentials (Fernet, comma separated, newest first: it encrypts, all decrypt).
 # Production requires one; empty elsewhere means a key derived from SECRET_KEY (credentials_app/crypto.py).

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.nodes.base import NodeContext, NodeResult, NodeServices, NodeType, OutboundPolicy
+from engine.nodes.base import ChildSpawn, NodeContext, NodeResult, NodeServices, NodeType, OutboundPolicy
+from engine.nodes.call_schema import CallSchemaNode
 from engine.nodes.condition import ConditionNode
 from engine.nodes.delay import DelayNode
 from engine.nodes.end import EndNode
 from engine.nodes.fail import FailNode
+from engine.nodes.for_each import ForEachNode
 from engine.nodes.http_request import HttpRequestNode
 from engine.nodes.log import LogNode
 from engine.nodes.manual_trigger import ManualTrigger
@@ -27,7 +29,7 @@ NODE_TYPES: dict[str, NodeType] = {
     cls.type: cls()
     for cls in (
         ManualTrigger, WebhookTrigger, ScheduleTrigger, SetNode, ConditionNode, SwitchNode,
-        HttpRequestNode, DelayNode, WaitNode, LogNode, FailNode, EndNode, MergeNode,
+        HttpRequestNode, DelayNode, WaitNode, LogNode, FailNode, EndNode, MergeNode, CallSchemaNode, ForEachNode,
     )
 }  # fmt: skip
 
@@ -48,6 +50,6 @@ def describe() -> list[dict[str, Any]]:
 describe_node_types = describe  # the name the API view imports
 
 __all__ = [
-    "NODE_TYPES", "NodeContext", "NodeResult", "NodeServices", "NodeType", "OutboundPolicy",
+    "NODE_TYPES", "ChildSpawn", "NodeContext", "NodeResult", "NodeServices", "NodeType", "OutboundPolicy",
     "describe", "describe_node_types", "get_node_type", "is_trigger_type", "next_fire_time",
 ]  # fmt: skip

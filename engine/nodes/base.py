@@ -85,6 +85,23 @@ class NodeResult:
     end: bool = False  # an `end` node: the execution completes with `output` as its result
     fail_message: str | None = None  # a `fail` node: the execution fails without retry
     recorded_input: Any = None  # what the step shows as input instead of the node input (redacted)
+    spawn: ChildSpawn | None = None  # call_schema / for_each: child executions to start (pause_kind "children")
+
+
+@dataclass
+class ChildSpawn:
+    """Child executions a node asks for: one per input, of schema `schema_id` at `version`
+    ("current" or a number). `mode`: `wait` (the branch waits for every child; output = their
+    results), `fire` (output = the child's id at once). At most `concurrency` children in flight;
+    `on_item_error`: `fail` (the node fails on the first failed child) or `continue`."""
+
+    schema_id: str
+    version: str | int
+    inputs: list[Any]
+    mode: str = "wait"
+    concurrency: int = 1
+    on_item_error: str = "fail"
+    each: bool = False  # for_each: the output is a list (one entry per item), else the one result
 
 
 class NodeType:

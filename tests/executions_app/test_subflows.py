@@ -1,0 +1,117 @@
+"""Sub-schemas on PostgreSQL: children are real executions linked to their parent, started once,
+waking the parent through a `child` timer when they end; for_each keeps its concurrency and item
+order; cancelling a parent cancels its children; another owner's schema is refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from executions_app.models import Execution, ExecutionStatus, ExecutionTimer, TimerStatus
+from executions_app.runner import execution_run
+from executions_app.services import execution_cancel, execution_create
+from tests.builders import chain, node
+from tests.factories import UserFactory, create_schema
+
+pytestmark = pytest.mark.django_db
+
+DOUBLE = chain(node("t", "manual_trigger"), node("done", "end", {"output": "{{ trigger.x * 2 }}"}))
+PER_ITEM = chain(node("t", "manual_trigger"), node("done", "end", {"output": "{{ trigger.index }}:{{ trigger.item }}"}))
+
+
+def _start(defn: dict[str, Any], user: Any, payload: Any = None) -> Execution:
+    schema = create_schema(definition=defn, activate=True, user=user)
+    execution, _ = execution_create(schema=schema, trigger_type="manual", payload=payload, created_by=user)
+    return execution
+
+
+def _children(parent: Execution) -> Any:
+    return Execution.objects.filter(parent_execution=parent).order_by("parent_key")
+
+
+def _drive(parent: Execution, *, check: Any = None, rounds: int = 200) -> Execution:
+    """What the workers do: run every pending child, then the parent on each child's wake-up timer."""
+    for _ in range(rounds):
+        parent.refresh_from_db()
+        if parent.is_finished:
+            return parent
+        for child in _children(parent).filter(status=ExecutionStatus.PENDING):
+            execution_run(str(child.pk))
+            if check is not None:
+                check()
+        for timer in ExecutionTimer.objects.filter(execution=parent, reason="child", status=TimerStatus.SCHEDULED):
+            execution_run(str(parent.pk), timer_id=timer.pk)
+    raise AssertionError("the parent never finished")
+
+
+def test_call_schema_runs_a_linked_child_and_its_end_wakes_the_parent_once() -> None:
+    user = UserFactory()
+    child_schema = create_schema(definition=DOUBLE, activate=True, user=user)
+    parent = _start(
+        chain(
+            node("t", "manual_trigger"),
+            node("call", "call_schema", {"schema_id": str(child_schema.pk), "input": {"x": "{{ trigger.n }}"}}),
+            node("done", "end"),
+        ),
+        user,
+        {"n": 21},
+    )
+    assert execution_run(str(parent.pk)) == "paused"
+    [child] = _children(parent)
+    assert (child.trigger_type, child.parent_node_id, child.parent_key) == ("subflow", "call", "call:1:0")
+    assert child.schema_id == child_schema.pk and child.trigger_payload == {"x": 21}
+
+    assert execution_run(str(child.pk)) == "completed"
+    [timer] = ExecutionTimer.objects.filter(execution=parent, reason="child")
+    assert timer.status == TimerStatus.SCHEDULED and timer.node_id == "call"
+    assert execution_run(str(parent.pk), timer_id=timer.pk) == "completed"
+    assert execution_run(str(parent.pk), timer_id=timer.pk) == "completed"  # a repeated message changes nothing
+    parent.refresh_from_db()
+    assert parent.result == 42
+    assert _children(parent).count() == 1
+
+
+def test_for_each_keeps_its_concurrency_and_the_item_order() -> None:
+    user = UserFactory()
+    per_item = create_schema(definition=PER_ITEM, activate=True, user=user)
+    items = [f"order{n}" for n in range(7)]
+    config = {"items": "{{ trigger.orders }}", "schema_id": str(per_item.pk), "concurrency": 3}
+    parent = _start(chain(node("t", "manual_trigger"), node("loop", "for_each", config), node("done", "end")), user)
+    Execution.objects.filter(pk=parent.pk).update(trigger_payload={"orders": items})
+    in_flight: list[int] = []
+    execution_run(str(parent.pk))
+
+    def check() -> None:
+        in_flight.append(_children(parent).exclude(status__in=["completed", "failed", "cancelled"]).count())
+
+    parent = _drive(parent, check=check)
+    assert parent.status == ExecutionStatus.COMPLETED
+    assert parent.result == [f"{n}:order{n}" for n in range(7)]
+    assert _children(parent).count() == 7 and max(in_flight) <= 3
+
+
+def test_cancelling_a_parent_cancels_its_children() -> None:
+    user = UserFactory()
+    waiting_child = create_schema(
+        definition=chain(node("t", "manual_trigger"), node("w", "wait")), activate=True, user=user
+    )
+    config = {"items": [1, 2], "schema_id": str(waiting_child.pk), "concurrency": 2}
+    parent = _start(chain(node("t", "manual_trigger"), node("loop", "for_each", config)), user)
+    execution_run(str(parent.pk))
+    for child in _children(parent):
+        assert execution_run(str(child.pk)) == "paused"
+    execution_cancel(parent)
+    assert set(_children(parent).values_list("status", flat=True)) == {"cancelled"}
+
+
+def test_another_owners_schema_is_refused_in_plain_words() -> None:
+    owner, other = UserFactory(), UserFactory()
+    foreign = create_schema(definition=DOUBLE, activate=True, user=other)
+    parent = _start(
+        chain(node("t", "manual_trigger"), node("call", "call_schema", {"schema_id": str(foreign.pk)})), owner
+    )
+    assert execution_run(str(parent.pk)) == "failed"
+    parent.refresh_from_db()
+    assert "may not be run by this schema's owner" in (parent.error or "")
+    assert _children(parent).count() == 0
