@@ -122,4 +122,113 @@ export function register(h) {
       await page.setViewportSize({ width: 1440, height: 900 });
     }
   });
+
+  test('data: an expression field completes what is in scope and previews its value against the run', async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    try {
+      await ordersEditor();
+      await page.waitForFunction(() => document.querySelector('[data-testid="node-count"]')?.dataset.status === 'success');
+      await selectNode('big');
+      const field = page.locator(tid('field-config.expression'));
+      const preview = page.locator(tid('preview-field-config.expression'));
+      // The saved expression is previewed at once: 2500 orders counted, more than 100.
+      await page.waitForFunction(() => document.querySelector('[data-testid="preview-field-config.expression"]')?.dataset.state === 'value');
+      assert((await preview.textContent()).includes('true'), `preview of the saved expression: ${await preview.textContent()}`);
+      await field.fill('');
+      await page.keyboard.type('{{ trigger.');
+      const options = page.locator('.cm-tooltip-autocomplete li');
+      await options.filter({ hasText: 'orders' }).first().waitFor({ timeout: 5000 }).catch(() => undefined);
+      const offered = await options.allTextContents();
+      assert(offered.some((o) => o.startsWith('orders')), `trigger. completes the run's keys (got ${offered.join(', ')})`);
+      await shot('24-expression-autocomplete-1280');
+      await page.keyboard.press('Enter');
+      await page.keyboard.type(' | len');
+      await page.locator('.cm-tooltip-autocomplete li', { hasText: 'length' }).first().waitFor();
+      await page.keyboard.press('Escape');
+      await page.keyboard.type('gth > vars.threshold * 30');
+      const text = await field.textContent();
+      assert(/^\{\{ trigger\.orders \| length > vars\.threshold \* 30 ?\}\}$/.test(text), `the editor closed the braces as it went: ${text}`);
+      await page.waitForFunction(
+        () => {
+          const p = document.querySelector('[data-testid="preview-field-config.expression"]');
+          return p?.dataset.state === 'value' && p.textContent.includes('false');
+        },
+        null,
+        { timeout: 5000 },
+      );
+      await shot('25-expression-preview-1280');
+      // An error is said in plain words, in place of the value.
+      await field.fill('{{ trigger.nothing.deeper }}');
+      await page.waitForFunction(() => document.querySelector('[data-testid="preview-field-config.expression"]')?.dataset.state === 'error');
+      assert((await preview.textContent()).includes("'nothing' does not exist"), `plain error: ${await preview.textContent()}`);
+      await shot('26-expression-error-1280');
+      await audit('expression editor');
+    } finally {
+      await page.setViewportSize({ width: 1440, height: 900 });
+    }
+  });
+
+  test('data: run this node on the last run\'s input, then on edited input, without a new execution', async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    try {
+      await ordersEditor();
+      const id = ordersUrl.split('/').pop();
+      const before = (await apiCall('GET', `/executions/?schema=${id}`)).body.results.length;
+      await page.waitForFunction(() => document.querySelector('[data-testid="node-count"]')?.dataset.status === 'success');
+      await selectNode('big');
+      // Change the draft (not saved) and run the node: the test uses the draft as it is on screen.
+      await page.locator(tid('field-config.expression')).fill('{{ input.count > 3000 }}');
+      await page.locator(tid('run-node')).click();
+      await page.locator(tid('test-result')).waitFor();
+      assert((await page.locator(tid('test-result')).getAttribute('data-status')) === 'success', 'the test run succeeded');
+      assert((await page.locator(tid('test-port')).textContent()) === 'false', 'with 2500 orders the draft condition would follow false');
+      await shot('27-run-this-node-1280');
+      // Edit the input: 4000 orders counted.
+      await page.locator(tid('edit-input')).click();
+      await page.locator(tid('test-input')).fill('{"count": 4000}');
+      await page.locator(tid('run-node')).click();
+      await page.waitForFunction(() => document.querySelector('[data-testid="test-port"]')?.textContent === 'true');
+      await shot('28-run-this-node-edited-input-1280');
+      const after = (await apiCall('GET', `/executions/?schema=${id}`)).body.results.length;
+      assert(after === before, `no execution was created (${before} → ${after})`);
+      await audit('run this node');
+    } finally {
+      await page.setViewportSize({ width: 1440, height: 900 });
+    }
+  });
+
+  test('data: a node with side effects asks before it runs for real', async () => {
+    await importDefinition(`E2E side effects ${stamp}`, {
+      nodes: [
+        { id: 'start', type: 'manual_trigger', name: 'Start', config: {}, position: { x: 0, y: 0 } },
+        { id: 'call', type: 'http_request', name: 'Call the API', config: { method: 'GET', url: 'http://127.0.0.1:9/nothing' }, position: { x: 300, y: 0 } },
+      ],
+      edges: [{ id: 'e1', source: 'start', target: 'call', source_port: 'out' }],
+      variables: {},
+    });
+    await selectNode('call');
+    let asked = '';
+    const answer = (d) => {
+      asked = d.message();
+      void d.dismiss();
+    };
+    page.removeAllListeners('dialog');
+    page.on('dialog', answer);
+    try {
+      await page.locator(tid('run-node')).click();
+      await page.waitForFunction(() => true);
+      await page.waitForTimeout(300);
+      assert(asked.includes('side effects'), `the user is asked first (${asked})`);
+      assert((await page.locator(tid('test-result')).count()) === 0, 'declined: nothing ran');
+    } finally {
+      page.removeAllListeners('dialog');
+      page.on('dialog', (d) => void d.accept());
+    }
+    // Accepted: it runs, and the refusal to call a private address is said in plain words.
+    await page.locator(tid('run-node')).click();
+    await page.locator(tid('test-result')).waitFor();
+    assert((await page.locator(tid('test-result')).getAttribute('data-status')) === 'failed', 'the call failed');
+    assert((await page.locator(tid('test-result-error')).textContent()).length > 10, 'with a readable error');
+    await shot('29-run-side-effect-node');
+  });
 }

@@ -11,6 +11,7 @@ import type { JsonObject, JsonSchema, JsonValue } from '../api/types';
 import { defaultFor, fieldKind, mixedToText, textToMixed } from '../lib/jsonSchema';
 import { CredentialPicker } from './CredentialPicker';
 import { Field, FieldErrors, FieldGroup, fieldDomId, type FieldControlProps } from './Field';
+import { ExpressionInput } from './expression/ExpressionInput';
 import { JsonText } from './JsonText';
 
 export interface FormContext {
@@ -103,7 +104,23 @@ export function SchemaField({
           }
           extra={exprHint}
         >
-          {(control) => (multiline ? <textarea rows={3} {...common} {...control} /> : <input type="text" {...common} {...control} />)}
+          {(control) =>
+            schema['x-expression'] ? (
+              <ExpressionInput
+                id={control.id}
+                invalid={control['aria-invalid']}
+                value={str}
+                onChange={(text) => ctx.onEdit(path, text)}
+                label={label}
+                testId={`field-${path}`}
+                hintFor={hintFor}
+              />
+            ) : multiline ? (
+              <textarea rows={3} {...common} {...control} />
+            ) : (
+              <input type="text" {...common} {...control} />
+            )
+          }
         </Field>
       );
     }
@@ -118,7 +135,7 @@ export function SchemaField({
           }
           extra={exprHint}
         >
-          {(control) => <MixedInput {...control} data-hint-for={hintFor} path={path} value={value} onEdit={ctx.onEdit} />}
+          {(control) => <MixedInput {...control} data-hint-for={hintFor} label={label} path={path} value={value} onEdit={ctx.onEdit} />}
         </Field>
       );
     case 'map': {
@@ -301,9 +318,11 @@ function MixedInput({
   path,
   value,
   onEdit,
+  label,
   ...control
 }: FieldControlProps & {
   'data-hint-for'?: string;
+  label: string;
   path: string;
   value: JsonValue | undefined;
   onEdit: (path: string, v: JsonValue) => void;
@@ -313,16 +332,17 @@ function MixedInput({
     setText((t) => (JSON.stringify(textToMixed(t)) === JSON.stringify(value ?? '') ? t : mixedToText(value)));
   }, [value]);
   return (
-    <input
-      {...control}
-      type="text"
-      className="mono"
+    <ExpressionInput
+      id={control.id}
+      invalid={control['aria-invalid']}
       value={text}
-      data-testid={`field-${path}`}
-      placeholder="{{ expression }} or a literal: 42, true, &quot;text&quot;"
-      onChange={(e) => {
-        setText(e.target.value);
-        onEdit(path, textToMixed(e.target.value));
+      label={label}
+      testId={`field-${path}`}
+      hintFor={control['data-hint-for']}
+      placeholder='{{ expression }} or a literal: 42, true, "text"'
+      onChange={(t) => {
+        setText(t);
+        onEdit(path, textToMixed(t));
       }}
     />
   );

@@ -17,12 +17,14 @@ import { SchemaSettingsPanel } from '../components/editor/SchemaSettingsPanel';
 import { UnsavedChangesDialog } from '../components/editor/UnsavedChangesDialog';
 import { WebhookDialog } from '../components/editor/WebhookDialog';
 import { RunDataDock } from '../components/data/RunDataDock';
+import { ExpressionContext } from '../components/expression/ExpressionContext';
 import { ErrorBanner } from '../components/ErrorList';
 import { FlowCanvas } from '../components/FlowCanvas';
 import { NodePanel } from '../components/NodePanel';
 import { Palette } from '../components/Palette';
 import { useEditorCommands } from '../hooks/useEditorCommands';
 import { useEditorShortcuts } from '../hooks/useEditorShortcuts';
+import { useNodeExpressionScope } from '../hooks/useNodeExpressionScope';
 import { useRunData } from '../hooks/useRunData';
 import { useSchemaDraft } from '../hooks/useSchemaDraft';
 import { useUnsavedChangesGuard } from '../hooks/useUnsavedChangesGuard';
@@ -60,6 +62,7 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
   const selected = state.nodes.filter((n) => n.selected);
   const selectedNode = selected.length === 1 ? selected[0] : undefined;
   const run = useRunData(schema.id);
+  const expressionScope = useNodeExpressionScope(schema.id, draft.definition, selectedNode?.id, run);
 
   const isValidConnection = useCallback(
     (c: Connection | { source: string; target: string; sourceHandle?: string | null }) => {
@@ -109,23 +112,27 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
             />
             <RunDataDock
               run={run}
+              schemaId={schema.id}
+              definition={draft.definition}
               node={selectedNode && { id: selectedNode.id, name: selectedNode.data.name || selectedNode.id, spec: specs.get(selectedNode.data.type) }}
             />
           </div>
           <CollapsiblePanel side="right" name="details" storageKey="schema.editor.detailsCollapsed" testId="details-slot">
             {selectedNode ? (
-              <NodePanel
-                key={selectedNode.id}
-                node={selectedNode}
-                spec={specs.get(selectedNode.data.type)}
-                exprVars={expressionVariables(draft.definition, selectedNode.id)}
-                fieldErrors={errors.byField.get(selectedNode.id)}
-                nodeMessages={(errors.byNode.get(selectedNode.id) ?? []).map((e) => (e.path ? `${e.path}: ${e.message}` : e.message))}
-                onPatch={(patch, coalesce) => dispatch({ kind: 'updateNode', id: selectedNode.id, patch, specs, coalesce })}
-                onRename={(newId) => dispatch({ kind: 'renameNodeId', id: selectedNode.id, newId })}
-                onDelete={() => dispatch({ kind: 'deleteSelected' })}
-                onClose={() => dispatch({ kind: 'select', id: null })}
-              />
+              <ExpressionContext.Provider value={expressionScope}>
+                <NodePanel
+                  key={selectedNode.id}
+                  node={selectedNode}
+                  spec={specs.get(selectedNode.data.type)}
+                  exprVars={expressionVariables(draft.definition, selectedNode.id)}
+                  fieldErrors={errors.byField.get(selectedNode.id)}
+                  nodeMessages={(errors.byNode.get(selectedNode.id) ?? []).map((e) => (e.path ? `${e.path}: ${e.message}` : e.message))}
+                  onPatch={(patch, coalesce) => dispatch({ kind: 'updateNode', id: selectedNode.id, patch, specs, coalesce })}
+                  onRename={(newId) => dispatch({ kind: 'renameNodeId', id: selectedNode.id, newId })}
+                  onDelete={() => dispatch({ kind: 'deleteSelected' })}
+                  onClose={() => dispatch({ kind: 'select', id: null })}
+                />
+              </ExpressionContext.Provider>
             ) : (
               <SchemaSettingsPanel
                 description={draft.description}

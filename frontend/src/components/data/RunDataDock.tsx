@@ -1,13 +1,19 @@
 /**
  * Under the canvas: the input the selected node received and the output it produced, in the
  * latest execution of this schema or one loaded from the list ("Load execution"), each in a
- * table / JSON tree / raw view. Foldable; the choice is remembered.
+ * table / JSON tree / raw view. "Run this node" runs the node once on the server (a test run, no
+ * execution) with that input — or JSON edited here — and shows its result in the output pane.
+ * Foldable; the choice is remembered.
  */
+import { useEffect, useState } from 'react';
 import { Link } from 'react-router-dom';
-import type { JsonValue, NodeTypeSpec } from '../../api/types';
+import type { Definition, JsonValue, NodeTypeSpec } from '../../api/types';
+import { useNodeTest } from '../../hooks/useNodeTest';
 import { usePersistentFlag } from '../../hooks/usePersistentFlag';
 import type { RunData } from '../../hooks/useRunData';
-import { formatDate } from '../../lib/format';
+import { inputFor } from '../../lib/expressionScope';
+import { formatDate, formatDuration } from '../../lib/format';
+import { JsonText } from '../JsonText';
 import { DataView } from './DataView';
 
 export interface DockNode {
@@ -16,13 +22,55 @@ export interface DockNode {
   spec: NodeTypeSpec | undefined;
 }
 
-export function RunDataDock({ run, node }: { run: RunData; node: DockNode | undefined }) {
+export function RunDataDock({
+  run,
+  node,
+  schemaId,
+  definition,
+}: {
+  run: RunData;
+  node: DockNode | undefined;
+  schemaId: string;
+  /** The draft on screen: a test run uses it, and a node that did not run gets its upstream's output. */
+  definition: Definition;
+}) {
   const [collapsed, setCollapsed] = usePersistentFlag('schema.editor.dataCollapsed');
   const ex = run.execution;
   const step = node ? run.stepByNode.get(node.id) : undefined;
-  // A trigger's input is the payload the run started with.
-  const input: JsonValue | undefined = node?.spec?.is_trigger ? ex?.trigger_payload : (step?.input as JsonValue | undefined);
+  const isTrigger = !!node?.spec?.is_trigger;
+  // A trigger's input is the payload the run started with; a node that did not run would get
+  // the output of the upstream node that did.
+  const fromRun = node && !isTrigger ? inputFor(node.id, definition.edges, run.stepByNode) : undefined;
+  const input: JsonValue | undefined = isTrigger ? (ex?.trigger_payload ?? undefined) : fromRun?.value;
   const output = step?.output as JsonValue | undefined;
+
+  const test = useNodeTest(schemaId);
+  const [edited, setEdited] = useState<JsonValue | undefined>(undefined);
+  const [editing, setEditing] = useState(false);
+  const nodeId = node?.id;
+  const clearTest = test.clear;
+  useEffect(() => {
+    // Another node, another run: the edits and the test result belonged to the previous one.
+    setEditing(false);
+    setEdited(undefined);
+    clearTest();
+  }, [nodeId, ex?.id, clearTest]);
+  const testInput = editing && edited !== undefined ? edited : input;
+  const runNode = () =>
+    node &&
+    void test.run(
+      {
+        nodeId: node.id,
+        isTrigger,
+        sideEffects: !!node.spec?.side_effects,
+        label: node.name,
+        definition,
+        executionId: ex?.id ?? null,
+        input: testInput,
+      },
+      (message) => window.confirm(message),
+    );
+
   return (
     <section className={`data-dock${collapsed ? ' collapsed' : ''}`} aria-label="Run data" data-testid="data-dock">
       <header className="data-dock-head">
@@ -39,12 +87,7 @@ export function RunDataDock({ run, node }: { run: RunData; node: DockNode | unde
         <h2 className="data-dock-title">Run data</h2>
         <label className="data-dock-pick">
           <span className="muted small">Execution</span>
-          <select
-            value={run.chosenId ?? ''}
-            data-testid="load-execution"
-            onChange={(e) => run.choose(e.target.value || null)}
-            disabled={!run.recent.length}
-          >
+          <select value={run.chosenId ?? ''} data-testid="load-execution" onChange={(e) => run.choose(e.target.value || null)} disabled={!run.recent.length}>
             <option value="">{run.recent.length ? 'Latest' : 'No runs yet'}</option>
             {run.recent.map((r) => (
               <option key={r.id} value={r.id}>
@@ -63,47 +106,130 @@ export function RunDataDock({ run, node }: { run: RunData; node: DockNode | unde
             </Link>
           </>
         )}
+        {node && (
+          <button type="button" className="btn btn-small btn-primary data-run-node" data-testid="run-node" disabled={test.running} onClick={runNode}>
+            {test.running ? 'Running…' : `▶ Run this node${node.spec?.side_effects ? ' (side effects)' : ''}`}
+          </button>
+        )}
       </header>
       {!collapsed && (
         <div className="data-dock-body">
-          {!ex ? (
+          {!node ? (
             <p className="muted data-empty">
-              {run.loading ? 'Loading run data…' : 'No execution of this schema yet. Run it to see each node’s input and output here.'}
-            </p>
-          ) : !node ? (
-            <p className="muted data-empty">Select a node to see the input it received and the output it produced in this execution.</p>
-          ) : !step && !node.spec?.is_trigger ? (
-            <p className="muted data-empty" data-testid="data-not-run">
-              <strong>{node.name}</strong> did not run in this execution.
+              {!ex
+                ? run.loading
+                  ? 'Loading run data…'
+                  : 'No execution of this schema yet. Run it to see each node’s input and output here.'
+                : 'Select a node to see the input it received and the output it produced in this execution.'}
             </p>
           ) : (
             <div className="data-panes">
               <div className="data-pane" data-testid="input-pane">
                 <h3>
-                  Input <span className="muted small mono">input</span>
+                  Input <span className="muted small mono">{isTrigger ? 'trigger' : 'input'}</span>
+                  {fromRun && !fromRun.ran && input !== undefined && <span className="muted small">(what it would get: the upstream output)</span>}
+                  <button
+                    type="button"
+                    className="link-btn small"
+                    data-testid="edit-input"
+                    aria-pressed={editing}
+                    onClick={() => {
+                      setEditing(!editing);
+                      setEdited(undefined);
+                    }}
+                  >
+                    {editing ? 'Use the run’s input' : 'Edit input'}
+                  </button>
                 </h3>
-                <DataView key={`${ex.id}:${node.id}:in`} value={input} root={node.spec?.is_trigger ? 'trigger' : 'input'} label="input" testId="input-data" />
+                {editing ? (
+                  <JsonText
+                    id="test-input"
+                    label="Input for “Run this node” (JSON)"
+                    value={edited ?? input ?? {}}
+                    onChange={setEdited}
+                    rows={8}
+                    testId="test-input"
+                  />
+                ) : input === undefined ? (
+                  <p className="muted small">{ex ? 'No input in this execution.' : 'No run yet: edit an input to run this node.'}</p>
+                ) : (
+                  <DataView key={`${ex?.id}:${node.id}:in`} value={input} root={isTrigger ? 'trigger' : 'input'} label="input" testId="input-data" />
+                )}
               </div>
               <div className="data-pane" data-testid="output-pane">
-                <h3>
-                  Output <span className="muted small mono">nodes.{node.id}.output</span>
-                  {step && (
-                    <span className={`badge badge-${step.status}`} data-testid="output-step-status">
-                      {step.status}
-                    </span>
-                  )}
-                </h3>
-                {step?.error && (
-                  <p className="error-message" data-testid="output-error">
-                    {step.error}
+                {test.error && (
+                  <p className="error-message" role="alert" data-testid="test-error">
+                    {test.error}
                   </p>
                 )}
-                <DataView key={`${ex.id}:${node.id}:out`} value={output} root={`nodes.${node.id}.output`} label="output" testId="output-data" />
+                {test.result ? (
+                  <TestResult result={test.result} nodeId={node.id} onClose={test.clear} />
+                ) : (
+                  <>
+                    <h3>
+                      Output <span className="muted small mono">nodes.{node.id}.output</span>
+                      {step && (
+                        <span className={`badge badge-${step.status}`} data-testid="output-step-status">
+                          {step.status}
+                        </span>
+                      )}
+                    </h3>
+                    {step?.error && (
+                      <p className="error-message" data-testid="output-error">
+                        {step.error}
+                      </p>
+                    )}
+                    {step ? (
+                      <DataView key={`${ex?.id}:${node.id}:out`} value={output} root={`nodes.${node.id}.output`} label="output" testId="output-data" />
+                    ) : (
+                      <p className="muted small" data-testid="data-not-run">
+                        {ex ? (
+                          <>
+                            <strong>{node.name}</strong> did not run in this execution.
+                          </>
+                        ) : (
+                          'No run yet.'
+                        )}{' '}
+                        “Run this node” tries it now.
+                      </p>
+                    )}
+                  </>
+                )}
               </div>
             </div>
           )}
         </div>
       )}
     </section>
+  );
+}
+
+function TestResult({ result, nodeId, onClose }: { result: NonNullable<ReturnType<typeof useNodeTest>['result']>; nodeId: string; onClose: () => void }) {
+  return (
+    <div data-testid="test-result" data-status={result.status}>
+      <h3>
+        Test run <span className={`badge badge-${result.status}`}>{result.status}</span>
+        <span className="muted small">{formatDuration(result.duration_ms)}</span>
+        <button type="button" className="link-btn small" onClick={onClose} data-testid="close-test-result">
+          Back to the run’s output
+        </button>
+      </h3>
+      <p className="muted small">
+        Not an execution: nothing downstream ran.
+        {result.port && (
+          <>
+            {' '}
+            Would follow <strong data-testid="test-port">{result.port}</strong>.
+          </>
+        )}
+        {result.pause && <> Would pause here ({result.pause.kind}).</>}
+      </p>
+      {result.error && (
+        <p className="error-message" data-testid="test-result-error">
+          {result.error}
+        </p>
+      )}
+      <DataView key={result.id} value={result.output} root={`nodes.${nodeId}.output`} label="test output" testId="test-output" />
+    </div>
   );
 }

@@ -1,0 +1,34 @@
+/** What the selected node's expression fields see (`ExpressionSupport`), from the draft graph and
+ * the loaded run: completion data, and the input to preview with when the node did not run. */
+import { useMemo } from 'react';
+import type { Definition, JsonValue } from '../api/types';
+import type { ExpressionSupport } from '../components/expression/ExpressionContext';
+import { inputFor, scopeData } from '../lib/expressionScope';
+import type { RunData } from './useRunData';
+
+export function useNodeExpressionScope(
+  schemaId: string,
+  definition: Definition,
+  nodeId: string | undefined,
+  run: Pick<RunData, 'execution' | 'stepByNode'>,
+): ExpressionSupport | null {
+  const ex = run.execution;
+  return useMemo(() => {
+    if (!nodeId) return null;
+    const input = inputFor(nodeId, definition.edges, run.stepByNode);
+    return {
+      schemaId,
+      nodeId,
+      executionId: ex?.id ?? null,
+      inputOverride: input.ran ? undefined : input.value,
+      data: scopeData({
+        definition,
+        nodeId,
+        runVars: ex?.context as JsonValue | undefined,
+        trigger: ex?.trigger_payload,
+        input: input.value,
+        stepByNode: run.stepByNode,
+      }),
+    };
+  }, [schemaId, definition, nodeId, ex, run.stepByNode]);
+}

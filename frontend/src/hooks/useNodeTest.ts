@@ -1,0 +1,65 @@
+/**
+ * "Run this node": runs the selected node once on the server (a test run: no execution is
+ * created) with the input shown in the panes, or JSON the user edited there, against the draft as
+ * it is on screen. A node with side effects asks first. The result belongs to the node it ran.
+ */
+import { useCallback, useState } from 'react';
+import { post } from '../api/client';
+import type { components } from '../api/schema';
+import type { Definition, JsonValue } from '../api/types';
+
+export type NodeTestRun = Omit<components['schemas']['NodeTestRun'], 'input' | 'output' | 'set_vars' | 'pause'> & {
+  input: JsonValue;
+  output: JsonValue;
+  set_vars: JsonValue;
+  pause: { kind: string; resume_at: string | null } | null;
+};
+
+export interface NodeTestRequest {
+  nodeId: string;
+  isTrigger: boolean;
+  sideEffects: boolean;
+  label: string;
+  definition: Definition;
+  executionId: string | null;
+  /** What the node gets: for a trigger, the payload it starts with. */
+  input: JsonValue | undefined;
+}
+
+/** The request body: the input goes where the node reads it (a trigger's output is its payload). */
+export function nodeTestBody(r: NodeTestRequest, confirmed: boolean) {
+  const scope: Record<string, JsonValue> = {};
+  if (r.input !== undefined) scope[r.isTrigger ? 'trigger' : 'input'] = r.input;
+  return { node_id: r.nodeId, definition: r.definition, execution: r.executionId, scope, confirm_side_effects: confirmed };
+}
+
+export function useNodeTest(schemaId: string) {
+  const [result, setResult] = useState<NodeTestRun | null>(null);
+  const [running, setRunning] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const run = useCallback(
+    async (r: NodeTestRequest, confirm: (message: string) => boolean) => {
+      let confirmed = false;
+      if (r.sideEffects) {
+        confirmed = confirm(`${r.label} has side effects: running it acts on the outside world for real (it calls the URL, sends the data). Run it?`);
+        if (!confirmed) return;
+      }
+      setRunning(true);
+      setError(null);
+      try {
+        setResult(await post<NodeTestRun>(`/schemas/${schemaId}/test-node/`, nodeTestBody(r, confirmed)));
+      } catch (e) {
+        setResult(null);
+        setError((e as Error).message);
+      } finally {
+        setRunning(false);
+      }
+    },
+    [schemaId],
+  );
+  const clear = useCallback(() => {
+    setResult(null);
+    setError(null);
+  }, []);
+  return { result, running, error, run, clear };
+}
