@@ -6,7 +6,6 @@ the engine's walker continue from the checkpoint through the PostgreSQL store (`
 
 from __future__ import annotations
 
-import functools
 import logging
 from datetime import timedelta
 from typing import Any
@@ -48,9 +47,12 @@ def node_services(schema_id: Any = None) -> NodeServices:
     """What nodes of this schema's executions may use: the outbound policy, the credentials and the
     variables (`env`) of the schema's owner (the owner is read only when a node first needs them)."""
 
-    @functools.cache  # one read per walk, shared by credentials and env
+    owner: list[Any] = []  # one read per walk, shared by credentials and env (functools.cache costs more)
+
     def owner_id() -> Any:
-        return Schema.objects.filter(pk=schema_id).values_list("created_by_id", flat=True).first()
+        if not owner:
+            owner.append(Schema.objects.filter(pk=schema_id).values_list("created_by_id", flat=True).first())
+        return owner[0]
 
     return NodeServices(
         outbound_policy=OutboundPolicy(list(settings.SCHEMA_HTTP_ALLOWLIST)),
