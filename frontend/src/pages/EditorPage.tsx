@@ -126,7 +126,7 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
                   spec={specs.get(selectedNode.data.type)}
                   exprVars={expressionVariables(draft.definition, selectedNode.id)}
                   fieldErrors={errors.byField.get(selectedNode.id)}
-                  nodeMessages={(errors.byNode.get(selectedNode.id) ?? []).map((e) => (e.path ? `${e.path}: ${e.message}` : e.message))}
+                  nodeMessages={(errors.byNode.get(selectedNode.id) ?? []).map((e) => e.message)}
                   onPatch={(patch, coalesce) => dispatch({ kind: 'updateNode', id: selectedNode.id, patch, specs, coalesce })}
                   onRename={(newId) => dispatch({ kind: 'renameNodeId', id: selectedNode.id, newId })}
                   onDelete={() => dispatch({ kind: 'deleteSelected' })}
