@@ -56,7 +56,8 @@ class ExecutionFilter(django_filters.FilterSet):
     trigger_type = django_filters.ChoiceFilter(choices=TriggerType.choices)
     created_after = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    parent = django_filters.UUIDFilter(field_name="parent_execution_id", help_text="Sub-schema runs this one started.")
 
     class Meta:
         model = Execution
-        fields = ["schema", "status", "trigger_type", "created_after", "created_before"]
+        fields = ["schema", "status", "trigger_type", "created_after", "created_before", "parent"]

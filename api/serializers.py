@@ -204,6 +204,8 @@ class ExecutionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
             "rerun_of",
             "queued",
             "error_of",
+            "parent_execution",
+            "parent_node_id",
         ]
         read_only_fields = fields
 
@@ -325,6 +327,8 @@ def webhook_execution_data(execution: Execution) -> dict[str, Any]:
         "rerun_of": execution.rerun_of_id,
         "queued": None,  # decided by the worker that takes it
         "error_of": execution.error_of_id,
+        "parent_execution": execution.parent_execution_id,
+        "parent_node_id": execution.parent_node_id,
     }
 
 

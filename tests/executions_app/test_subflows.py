@@ -115,3 +115,21 @@ def test_another_owners_schema_is_refused_in_plain_words() -> None:
     parent.refresh_from_db()
     assert "may not be run by this schema's owner" in (parent.error or "")
     assert _children(parent).count() == 0
+
+
+def test_the_api_links_a_parent_and_its_children_both_ways() -> None:
+    from rest_framework.test import APIClient
+
+    user = UserFactory()
+    child_schema = create_schema(definition=DOUBLE, activate=True, user=user)
+    call = node("call", "call_schema", {"schema_id": str(child_schema.pk), "input": {"x": 1}, "mode": "fire"})
+    parent = _start(chain(node("t", "manual_trigger"), call), user)
+    execution_run(str(parent.pk))
+    api = APIClient()
+    api.force_authenticate(user)
+    children = api.get(f"/api/executions/?parent={parent.pk}").json()["results"]
+    assert [(c["trigger_type"], c["parent_execution"], c["parent_node_id"]) for c in children] == [
+        ("subflow", str(parent.pk), "call")
+    ]
+    assert api.get(f"/api/executions/{parent.pk}/").json()["result"] == {"execution_id": children[0]["id"]}
+    assert api.get("/api/executions/?parent=not-a-uuid").status_code == 400
