@@ -33,6 +33,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -46,10 +47,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("BENCH_VHOST", f"schema_instructions_{os.getpid()}")
 os.environ.setdefault("BENCH_INSTRUCTIONS_DB", f"schema_instructions_{os.getpid()}")
 
-from bench.common import PY, ROOT, app_env, drop_database, drop_vhost, recreate_database, recreate_vhost
+from bench.common import (
+    PY,
+    ROOT,
+    app_env,
+    drop_database,
+    drop_vhost,
+    queue_depths,
+    recreate_database,
+    recreate_vhost,
+)
 
 DB = os.environ["BENCH_INSTRUCTIONS_DB"]
 BASELINE = ROOT / "bench" / "instructions-baseline.json"
+WARM = 5  # accepts and walks before the counted ones, in every run
 TOLERANCE = 0.10
 # What each figure is, in the words of the failure message.
 PATHS = {
@@ -94,7 +105,7 @@ def child(part: str, calls: int) -> None:
         assert response.status_code == 202, response.content
         return str(response.json()["id"])
 
-    warm = [accept() for _ in range(5)]  # caches, prepared statements: the same in both runs
+    warm = [accept() for _ in range(WARM)]  # caches, prepared statements: the same in both runs
     for execution_id in warm:
         execution_run(execution_id)
     if part == "accept":
@@ -138,11 +149,17 @@ def measure(few: int, many: int, jobs: int) -> dict[str, float]:
         "from schemas_app.services import schema_activate, schema_create\n"
         "schema_activate(schema_create(name='instructions', definition=definition()))\n"
     )
-    subprocess.run([PY, "-c", setup], cwd=ROOT, env=env, check=True)
     runs = [("accept", many), ("accept", few), ("walk", many), ("walk", few)]
     try:
+        subprocess.run([PY, "-c", setup], cwd=ROOT, env=env, check=True)
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             totals = dict(zip(runs, pool.map(lambda run: _run(run[0], run[1], env), runs), strict=True))
+        # Every accept published its message (nothing consumes them here). A publish that failed
+        # (the broker restarted meanwhile) takes another, cheaper path: such counts are not comparable.
+        published = queue_depths().get("schema_execution_queue", 0)
+        expected = sum(WARM + calls for _, calls in runs)
+        if published < expected:
+            sys.exit(f"only {published} of {expected} run messages reached RabbitMQ (was it restarted?): measure again")
     finally:
         drop_database(DB)
         drop_vhost()
@@ -203,6 +220,7 @@ def main() -> None:
         return
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (apt-get install valgrind)")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: still drop the database and vhost
     baseline = json.loads(BASELINE.read_text()) if args.check else None
     if args.check and args.calls is None:
         args.calls = baseline["calls"]  # type: ignore[index]
