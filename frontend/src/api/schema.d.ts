@@ -646,6 +646,9 @@ export interface components {
             readonly queued: string | null;
             /** Format: uuid */
             readonly error_of: string | null;
+            /** Format: uuid */
+            readonly parent_execution: string | null;
+            readonly parent_node_id: string;
         };
         ExecutionList: {
             /** Format: uuid */
@@ -670,6 +673,9 @@ export interface components {
             readonly queued: string | null;
             /** Format: uuid */
             readonly error_of: string | null;
+            /** Format: uuid */
+            readonly parent_execution: string | null;
+            readonly parent_node_id: string;
         };
         /**
          * @description * `pending` - Pending
@@ -1068,6 +1074,9 @@ export interface components {
             readonly queued: string | null;
             /** Format: uuid */
             readonly error_of: string | null;
+            /** Format: uuid */
+            readonly parent_execution: string | null;
+            readonly parent_node_id: string;
         };
     };
     responses: never;
@@ -2082,6 +2091,8 @@ export interface operations {
                 cursor?: string;
                 /** @description Number of results to return per page. */
                 page_size?: number;
+                /** @description Sub-schema runs this one started. */
+                parent?: string;
                 schema?: string;
                 /**
                  * @description * `pending` - Pending
