@@ -4,8 +4,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
-from api.views.authoring import ExpressionPreviewView, NodeTestView
 from api.views.auth import CsrfView, LoginView, LogoutView, MeView
+from api.views.authoring import ExpressionPreviewView, NodeTestView
 from api.views.credentials import CredentialViewSet
 from api.views.docs import SwaggerUIView
 from api.views.executions import ExecutionViewSet
