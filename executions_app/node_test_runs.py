@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from engine.errors import DefinitionError, public_step_output
+from engine.limits import json_safe
 from engine.nodes import get_node_type
 from engine.nodes.base import NodeContext
 from engine.single_node import SingleNodeOutcome, node_in_definition, run_single_node
@@ -133,7 +134,7 @@ def node_test_run(
             node_id=node_id,
             node_type=node.type,
             status=outcome.status,
-            input=scope.get("input"),
+            input=json_safe(scope.get("input"))[0],  # as a step records it (no NUL or lone surrogates)
             output=outcome.output,
             port=outcome.port,
             error=outcome.error,

@@ -246,3 +246,15 @@ def test_run_this_node_bad_input_and_permissions(
         assert [e["path"] for e in response.json()["errors"]] == [path], (body, response.json())
     assert client_for(other_user).post(url, {"node_id": "note"}, format="json").status_code == 404
     assert NodeTestRun.objects.count() == 0
+
+
+def test_text_postgresql_cannot_store_is_a_plain_400(api: APIClient, ran: tuple[Any, str]) -> None:
+    schema, _ = ran
+    for url in ("test-node", "preview-expression"):
+        response = api.post(
+            f"/api/schemas/{schema.id}/{url}/",
+            {"node_id": "note", "expression": "{{ input }}", "scope": {"input": {"text": "a\u0000b"}}},
+            format="json",
+        )
+        assert response.status_code == 400 and "NUL" in response.json()["detail"]
+    assert NodeTestRun.objects.count() == 0
