@@ -44,10 +44,20 @@ export interface DefinitionEdge {
   source_port?: string;
 }
 
+/** A schema's execution policies (`definition.settings`, docs/contracts.md); every one optional. */
+export interface ExecutionSettings {
+  max_concurrency?: number;
+  concurrency_key?: string;
+  hold_slot_while_paused?: boolean;
+  timeout_seconds?: number;
+  error_schema?: string;
+}
+
 export interface Definition {
   nodes: DefinitionNode[];
   edges: DefinitionEdge[];
   variables?: JsonObject;
+  settings?: ExecutionSettings;
 }
 
 // ---- the node-type registry ----------------------------------------------------------------

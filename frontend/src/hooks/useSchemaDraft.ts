@@ -3,7 +3,7 @@
  * the store's canvas, and whether that differs from what was last loaded or saved.
  */
 import { useCallback, useMemo, useState } from 'react';
-import type { Definition, Schema } from '../api/types';
+import type { Definition, ExecutionSettings, Schema } from '../api/types';
 import { fromCanvas, toCanvas } from '../lib/mapping';
 import type { Snapshot } from '../store/editorStore';
 
@@ -12,6 +12,9 @@ export interface SchemaDraft {
   setName: (name: string) => void;
   description: string;
   setDescription: (description: string) => void;
+  /** The execution policies (`definition.settings`), kept with the definition when saved. */
+  settings: ExecutionSettings;
+  setSettings: (settings: ExecutionSettings) => void;
   definition: Definition;
   /** Differs from the last loaded or saved state. */
   dirty: boolean;
@@ -22,19 +25,28 @@ export interface SchemaDraft {
 // One string per state: comparing it is how "unsaved" is decided (key order is the mapping's, stable).
 const serialize = (name: string, description: string, definition: Definition) => JSON.stringify({ name, description, def: definition });
 
+/** The canvas's definition with the settings (left out when none is set, as the server stores it). */
+const withSettings = (definition: Definition, settings: ExecutionSettings | undefined): Definition =>
+  settings && Object.keys(settings).length ? { ...definition, settings } : definition;
+
 export function useSchemaDraft(schema: Schema, state: Snapshot): SchemaDraft {
   const [name, setName] = useState(schema.name);
   const [description, setDescription] = useState(schema.description ?? '');
+  const [settings, setSettings] = useState<ExecutionSettings>(schema.definition.settings ?? {});
   // The loaded definition passed through the canvas mapping, so an untouched schema is not dirty.
   const [baseline, setBaseline] = useState(() => {
     const { nodes, edges } = toCanvas(schema.definition);
-    return serialize(schema.name, schema.description ?? '', fromCanvas(nodes, edges, schema.definition.variables ?? {}));
+    const loaded = fromCanvas(nodes, edges, schema.definition.variables ?? {});
+    return serialize(schema.name, schema.description ?? '', withSettings(loaded, schema.definition.settings));
   });
-  const definition = useMemo(() => fromCanvas(state.nodes, state.edges, state.variables), [state.nodes, state.edges, state.variables]);
+  const definition = useMemo(
+    () => withSettings(fromCanvas(state.nodes, state.edges, state.variables), settings),
+    [state.nodes, state.edges, state.variables, settings],
+  );
   const dirty = serialize(name, description, definition) !== baseline;
   const markSaved = useCallback(
     (saved: { name: string; description: string; definition: Definition }) => setBaseline(serialize(saved.name, saved.description, saved.definition)),
     [],
   );
-  return { name, setName, description, setDescription, definition, dirty, markSaved };
+  return { name, setName, description, setDescription, settings, setSettings, definition, dirty, markSaved };
 }

@@ -141,6 +141,9 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
                 onVariablesChange={(variables) => dispatch({ kind: 'setVariables', variables, coalesce: 'variables' })}
                 nodeCount={state.nodes.length}
                 edgeCount={state.edges.length}
+                schemaId={schema.id}
+                settings={draft.settings}
+                onSettingsChange={draft.setSettings}
               />
             )}
           </CollapsiblePanel>

@@ -1,7 +1,8 @@
 /** The side panel while no node is selected: the schema's description and variables, and how to use the editor. */
-import type { JsonObject } from '../../api/types';
+import type { ExecutionSettings, JsonObject } from '../../api/types';
 import { Field } from '../Field';
 import { JsonText } from '../JsonText';
+import { ExecutionSettingsFields } from './ExecutionSettingsFields';
 
 export function SchemaSettingsPanel({
   description,
@@ -10,6 +11,9 @@ export function SchemaSettingsPanel({
   onVariablesChange,
   nodeCount,
   edgeCount,
+  schemaId,
+  settings,
+  onSettingsChange,
 }: {
   description: string;
   onDescriptionChange: (description: string) => void;
@@ -17,6 +21,9 @@ export function SchemaSettingsPanel({
   onVariablesChange: (variables: JsonObject) => void;
   nodeCount: number;
   edgeCount: number;
+  schemaId: string;
+  settings: ExecutionSettings;
+  onSettingsChange: (settings: ExecutionSettings) => void;
 }) {
   return (
     <aside className="side-panel" aria-label="Schema settings" data-testid="schema-panel">
@@ -37,6 +44,7 @@ export function SchemaSettingsPanel({
           if (v && typeof v === 'object' && !Array.isArray(v)) onVariablesChange(v);
         }}
       />
+      <ExecutionSettingsFields schemaId={schemaId} settings={settings} onChange={onSettingsChange} />
       <p className="help">
         Drag nodes from the palette (or focus one and press Enter), connect an output port to an input, select a node to configure
         it. Delete removes the selection; Ctrl+Z / Ctrl+Shift+Z undo and redo; Ctrl+S saves.
