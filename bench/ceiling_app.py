@@ -100,6 +100,12 @@ class _JsonLines(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+# The logging HOWTO's "Optimization": no line carries the caller's file, thread or process (ours
+# does the same, config/logging.py; under gunicorn that module is loaded for the ceiling too).
+logging._srcfile = None  # type: ignore[attr-defined]
+logging.logThreads = False
+logging.logProcesses = False
+logging.logMultiprocessing = False
 _handler = logging.StreamHandler(sys.stdout)
 _handler.setFormatter(_JsonLines())
 logger = logging.getLogger("ceiling")
