@@ -6,7 +6,9 @@ key encrypts, every key decrypts, so a new key is introduced before the old one 
 `manage.py rotate_credential_keys` re-encrypts the rows in between (docs/operations.md). Each row
 records the fingerprint of the key that encrypted it (`key_id`), so rotation knows what is left.
 Production refuses to start without a key (config/settings/production.py); elsewhere (make run,
-tests) an empty list means one key derived from `SECRET_KEY`.
+tests, the system tests' workers) an empty list means one fixed development key, the same in every
+process whatever its settings module (so a test process and the workers it starts agree); it
+protects nothing, like the development `SECRET_KEY`.
 """
 
 from __future__ import annotations
@@ -20,13 +22,16 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
+# Not a secret: the development fallback when SCHEMA_CREDENTIAL_KEYS is empty (production refuses that).
+DEVELOPMENT_KEY_SOURCE = "schema-development-only-credential-key"
+
 
 class CredentialKeyError(Exception):
     """The data cannot be decrypted with any configured key (a key was removed too early)."""
 
 
 def derived_key(secret: str) -> str:
-    """A Fernet key derived from a secret (the development fallback; never used in production)."""
+    """A Fernet key derived from a text (the development fallback; never used in production)."""
     return base64.urlsafe_b64encode(hashlib.sha256(b"schema-credential-key:" + secret.encode()).digest()).decode()
 
 
@@ -37,7 +42,7 @@ def key_fingerprint(key: str) -> str:
 
 def configured_keys() -> list[str]:
     keys = [k.strip() for k in settings.SCHEMA_CREDENTIAL_KEYS if k.strip()]
-    return keys or [derived_key(settings.SECRET_KEY)]
+    return keys or [derived_key(DEVELOPMENT_KEY_SOURCE)]
 
 
 @lru_cache(maxsize=8)

@@ -112,3 +112,16 @@ def test_changes_are_audited_with_the_user_and_never_the_data(user: Any, caplog:
         ("credential deleted", user.email),
     ]
     assert SECRET not in json.dumps([{k: str(v) for k, v in r.__dict__.items()} for r in caplog.records])
+
+
+def test_without_keys_every_non_production_process_uses_the_same_key() -> None:
+    """A test process (config.settings.test) and the workers it starts (config.settings.system,
+    another SECRET_KEY) must open each other's credentials."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.system", "SCHEMA_CREDENTIAL_KEYS": ""}
+    probe = "import django; django.setup(); from credentials_app import crypto; print(crypto.current_key_id())"
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == crypto.current_key_id()
