@@ -42,16 +42,16 @@ def _post(url: str, secret: str, n: int) -> tuple[int, str, str]:
 def test_webhooks_during_a_postgresql_restart_are_202_or_503_and_every_202_completes(system: SystemEnv) -> None:
     schema = create_schema(definition=linear_definition("webhook_trigger"), name="outage", activate=True)
     system.start_worker(concurrency=2)
-    env = {
-        "DJANGO_SETTINGS_MODULE": "config.settings.system",
-        "RABBITMQ_URL": system.vhost.url,
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "DB_CONN_MAX_AGE": "60",  # kept connections: the restart breaks them under the API's feet
-        "LOG_LEVEL": "WARNING",
-    }
     answers: list[tuple[int, str, str]] = []
     stop = threading.Event()
-    with gunicorn_servers(1, **env) as [base]:
+    with gunicorn_servers(
+        1,
+        DJANGO_SETTINGS_MODULE="config.settings.system",
+        RABBITMQ_URL=system.vhost.url,
+        CELERY_TASK_ALWAYS_EAGER="false",
+        DB_CONN_MAX_AGE="60",  # kept connections: the restart breaks them under the API's feet
+        LOG_LEVEL="WARNING",
+    ) as [base]:
         hook = f"{base}/api/hooks/{schema.id}/"
 
         def send(offset: int) -> None:
