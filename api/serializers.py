@@ -169,10 +169,18 @@ class RerunSerializer(serializers.Serializer):  # type: ignore[type-arg]
     version = serializers.ChoiceField(choices=["pinned", "current"], default="pinned")
 
 
+class ChildProgressSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    total = serializers.IntegerField()
+    started = serializers.IntegerField()
+    finished = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
 class WaitingSerializer(serializers.Serializer):  # type: ignore[type-arg]
     node_id = serializers.CharField(allow_null=True)
-    kind = serializers.CharField()
+    kind = serializers.CharField(help_text="delay | wait | retry | children (a call_schema or for_each node)")
     resume_at = serializers.DateTimeField(allow_null=True)
+    progress = ChildProgressSerializer(required=False, help_text="kind children: how far its child executions are.")
 
 
 class ExecutionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]

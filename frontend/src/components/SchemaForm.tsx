@@ -5,11 +5,13 @@
  * focused: the hint stays until another expression field takes focus, so a click on a button or
  * a checkbox below it (“+ Add item”) never lands on a spot the collapsing hint has just moved.
  * Fields marked `x-credential` are a picker of the user's credentials (`CredentialPicker`).
+ * Fields marked `x-schema-ref` are a picker of the schemas a sub-schema node runs (`SchemaPicker`).
  */
 import { useEffect, useState } from 'react';
 import type { JsonObject, JsonSchema, JsonValue } from '../api/types';
 import { defaultFor, fieldKind, mixedToText, textToMixed } from '../lib/jsonSchema';
 import { CredentialPicker } from './CredentialPicker';
+import { SchemaPicker } from './SchemaPicker';
 import { Field, FieldErrors, FieldGroup, fieldDomId, type FieldControlProps } from './Field';
 import { ExpressionInput } from './expression/ExpressionInput';
 import { JsonText } from './JsonText';
@@ -81,6 +83,9 @@ export function SchemaField({
   const group = { legend: label, errors: field.errors, errorTestId: field.errorTestId, help: schema.description };
   if (schema['x-credential']) {
     return <CredentialPicker schema={schema} path={path} label={label} value={value} errors={field.errors} onEdit={ctx.onEdit} />;
+  }
+  if (schema['x-schema-ref']) {
+    return <SchemaPicker schema={schema} path={path} label={label} value={value} errors={field.errors} onEdit={ctx.onEdit} />;
   }
 
   switch (kind) {

@@ -75,6 +75,11 @@ export function ExecutionPage() {
             {e.status}
           </span>
           {live && <span className="live-dot" aria-label="Live: refreshing every second">● live</span>}
+          {e.parent_execution && (
+            <Link className="small" to={`/executions/${e.parent_execution}`} data-testid="parent-link" title="The execution whose node started this one">
+              ↑ started by {e.parent_node_id}
+            </Link>
+          )}
           <span className="muted small">
             {e.trigger_type} · started {formatDate(e.started_at ?? e.created_at)} · {formatDuration(durationBetween(e.started_at ?? e.created_at, e.finished_at))}
           </span>
@@ -114,6 +119,7 @@ export function ExecutionPage() {
                   <WaitingBranch
                     key={w.node_id ?? ''}
                     waiting={w}
+                    executionId={e.id}
                     name={nameOf(w.node_id ?? '')}
                     instructions={definition?.nodes.find((n) => n.id === w.node_id)?.config?.instructions}
                     canResume={e.status === 'paused'}
@@ -174,6 +180,7 @@ export function ExecutionPage() {
 /** One paused branch: its node, why it waits, until when, and (for a `wait`) its own resume form. */
 function WaitingBranch({
   waiting: w,
+  executionId,
   name,
   instructions,
   canResume,
@@ -182,6 +189,7 @@ function WaitingBranch({
   onResume,
 }: {
   waiting: Execution['waiting'][number];
+  executionId: string;
   name: string;
   instructions: unknown;
   canResume: boolean;
@@ -202,6 +210,16 @@ function WaitingBranch({
         {w.kind === 'wait' && ': waits for a resume (with a payload) through the API'}
         {w.kind === 'delay' && ': delayed'}
         {w.kind === 'retry' && ': waits to retry'}
+        {w.kind === 'children' && w.progress && (
+          <span data-testid="waiting-progress">
+            : {w.progress.total === 1 ? 'waits for its sub-schema run' : `${w.progress.finished.toLocaleString('en')} / ${w.progress.total.toLocaleString('en')}`}
+            {w.progress.failed > 0 && `, ${w.progress.failed.toLocaleString('en')} failed`}
+            {' · '}
+            <Link to={`/executions?parent=${executionId}`} data-testid="children-link">
+              sub-schema runs
+            </Link>
+          </span>
+        )}
         {w.resume_at && (
           <>
             {' '}

@@ -9,7 +9,7 @@ import { useExecutions, useSchemas } from '../api/hooks';
 import { ErrorBanner } from '../components/ErrorList';
 import { durationBetween, formatDate, formatDuration } from '../lib/format';
 
-const FILTERS = ['schema', 'status', 'trigger_type', 'created_after', 'created_before'] as const;
+const FILTERS = ['schema', 'status', 'trigger_type', 'created_after', 'created_before', 'parent'] as const;
 
 /** A date input's local day → ISO instant (start of day for "after", end of day for "before"). */
 function dayToIso(day: string, endOfDay: boolean): string {
@@ -83,7 +83,16 @@ export function ExecutionsPage() {
           <option value="manual">manual</option>
           <option value="webhook">webhook</option>
           <option value="scheduler">scheduler</option>
+          <option value="subflow">subflow</option>
         </select>
+        {params.get('parent') && (
+          <span className="chip" data-testid="filter-parent">
+            Sub-schema runs of <Link to={`/executions/${params.get('parent')}`}>{params.get('parent')?.slice(0, 8)}</Link>{' '}
+            <button type="button" className="btn btn-small" aria-label="Show all runs" onClick={() => setFilter('parent', '')}>
+              ×
+            </button>
+          </span>
+        )}
         <label className="inline-label">
           From
           <input type="date" data-testid="filter-after" value={params.get('created_after') ?? ''} onChange={(e) => setFilter('created_after', e.target.value)} />
