@@ -125,15 +125,18 @@ def broker_messages(url: str, limit: int = PEEK_LIMIT) -> list[BrokerMessage]:
             channel = connection.channel()
             queue = Queue(name, no_declare=True).bind(channel)
             producer = Producer(channel, exchange=execution_exchange) if name in routing_keys else None
+            taken = []
             try:
-                while len(found) < limit:
+                while len(found) < limit:  # every message once: the taken ones stay unacknowledged
                     message = queue.get(no_ack=False)
                     if message is None:
                         break
+                    taken.append(message)
                     decoded = _run_message(name, message)
                     if decoded is not None:
                         found.append(decoded)
-                    if producer is not None:
+                if producer is not None:  # a run queue: a fresh copy of each, the taken one acknowledged
+                    for message in taken:
                         producer.publish(
                             message.body,
                             routing_key=routing_keys[name],

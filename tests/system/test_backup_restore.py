@@ -5,8 +5,9 @@ timers; `compose/production/postgres/backup` takes a dump (the script the Helm C
 life goes on: some finish, new ones start. The workers stop, the database is dropped and brought
 back with `compose/production/postgres/restore`; `manage.py restore_check` reports what the broker
 holds that the database does not know; workers and beat start. Expected: every execution of the
-backup is in the state it had, resumes and completes once (each side effect once after the restore,
-with the idempotency key it had before, so a receiver can tell a replay); timers fire once although
+backup is in the state it had, resumes and completes once (each side effect again after the restore
+with the idempotency key it had before, so a receiver can tell a replay — also when a worker is
+killed in the middle of the recovery); timers fire once although
 the broker still holds delayed messages from after the backup; executions created after the backup
 are reported, not silently lost.
 
@@ -201,7 +202,7 @@ def test_backup_drop_restore_resumes_every_execution_once_and_reports_the_newer_
         assert set(keys_before_restore) == set(finished_after_backup)
 
         # --- disaster: stop the workers, drop the database, restore it ---------------------------
-        worker.stop()
+        worker.kill9()  # the disaster takes the workers with it
         connection.close()
         admin = url.rsplit("/", 1)[0] + "/postgres"
         name = url.rsplit("/", 1)[1]
@@ -222,11 +223,16 @@ def test_backup_drop_restore_resumes_every_execution_once_and_reports_the_newer_
 
         # --- back to work: workers and beat; the operator resumes the waits again ----------------
         since_charges, since_slow = len(charges.requests), len(slow.requests)
-        slow.delay = 0.0
-        system.start_worker(concurrency=3, DATABASE_URL=url)
+        slow.delay = 3.0
+        restarted = system.start_worker(concurrency=3, DATABASE_URL=url)
         beat = start_beat(system, url)
         for execution_id in wait_ids:
             execution_resume(Execution.objects.get(pk=execution_id), payload={"ok": True})
+        # A kill in the middle of the recovery: the running execution is inside its call again.
+        wait_until(lambda: len(slow.requests) > since_slow, timeout=60, what="the running execution's call again")
+        restarted.kill9()
+        slow.delay = 0.0
+        system.start_worker(concurrency=3, DATABASE_URL=url)
         wait_all(backup_ids, "completed", timeout=120, what="every execution of the backup")
 
         assert_nothing_twice(backup_ids)
@@ -241,13 +247,15 @@ def test_backup_drop_restore_resumes_every_execution_once_and_reports_the_newer_
         timers = ExecutionTimer.objects.filter(execution_id__in=soon_ids + late_ids)
         assert timers.count() == 4 and timers.filter(status=TimerStatus.FIRED).count() == 4, "each timer fired once"
 
-        # Each side effect once after the restore, with the key it had before (a replay to dedupe).
+        # After the restore every side effect happened again under the key it had before (a replay a
+        # receiver can recognise): once, or twice for the call the kill interrupted, never a new key.
         after = keys(charges, since_charges) + keys(slow, since_slow)
-        assert sorted(k.split(":")[0] for k in after) == sorted(backup_ids)
+        assert {k.split(":")[0] for k in after} == set(backup_ids)
+        assert sorted(k.split(":")[0] for k in keys(charges, since_charges)) == sorted(wait_ids + soon_ids + late_ids)
+        assert 1 <= len(keys(slow, since_slow)) <= 2
         for key in after:
             execution_id = key.split(":")[0]
-            if execution_id in keys_before_restore:
-                assert key == keys_before_restore[execution_id]
+            assert key == keys_before_restore.get(execution_id, f"{execution_id}:charge:1")
 
         # The newer execution's delayed message arrives and is dropped; then nothing is left to report.
         def clean() -> bool:
@@ -262,3 +270,24 @@ def test_backup_drop_restore_resumes_every_execution_once_and_reports_the_newer_
             beat.wait(timeout=30)
         charges.close()
         slow.close()
+
+
+def test_restore_check_reads_the_run_queue_without_consuming_or_counting_deliveries(system: SystemEnv) -> None:
+    """Each check takes every message of the run queue once, puts an identical fresh copy back and
+    acknowledges the one it took: the queue keeps them all, and no check counts towards the
+    quorum queue's delivery limit (three returns would have dead-lettered them)."""
+    from config.queues import EXECUTION_QUEUE
+    from executions_app.dispatch import publish_execution
+    from executions_app.restore_check import broker_messages
+    from tests.system.helpers import queue_counts
+
+    ids = [f"00000000-0000-4000-8000-00000000000{n}" for n in range(3)]
+    for execution_id in ids:
+        publish_execution(execution_id)
+    wait_until(lambda: queue_counts(system.vhost.url, EXECUTION_QUEUE)[0] == 3, timeout=10, what="3 messages")
+    for _ in range(4):  # more checks than the delivery limit
+        found = broker_messages(system.vhost.url)
+        assert sorted(m.execution_id for m in found) == ids
+        assert {m.queue for m in found} == {EXECUTION_QUEUE}
+    assert queue_counts(system.vhost.url, EXECUTION_QUEUE)[0] == 3
+    system.assert_dlq_empty()
