@@ -231,4 +231,50 @@ export function register(h) {
     assert((await page.locator(tid('test-result-error')).textContent()).length > 10, 'with a readable error');
     await shot('29-run-side-effect-node');
   });
+
+  test('data: pinned trigger data is saved with the draft and feeds previews, never production runs', async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    try {
+      await ordersEditor();
+      const id = ordersUrl.split('/').pop();
+      await page.waitForFunction(() => document.querySelector('[data-testid="node-count"]')?.dataset.status === 'success');
+      await selectNode('start');
+      await page.locator(tid('edit-input')).click();
+      await page.locator(tid('test-input')).fill('{"orders": [{"id": 1, "total": 5}, {"id": 2, "total": 7}]}');
+      await page.locator(tid('pin')).click();
+      await page.locator(tid('pinned-badge')).waitFor();
+      // The `count` node's expression now previews against the pinned payload: 2 orders, not 2500.
+      await selectNode('count');
+      const preview = page.locator(tid('preview-field-config.assignments[1].value'));
+      await page.waitForFunction(
+        () => {
+          const p = document.querySelector('[data-testid="preview-field-config.assignments[1].value"]');
+          return p?.dataset.state === 'value' && /= 2 /.test(p.textContent);
+        },
+        null,
+        { timeout: 5000 },
+      ).catch(() => undefined);
+      assert(/= 2 /.test(await preview.textContent()), `preview uses the pinned trigger data: ${await preview.textContent()}`);
+      await selectNode('start');
+      await shot('30-pinned-trigger-data-1280');
+      await page.locator(tid('save')).click();
+      await page.locator(tid('notice')).filter({ hasText: 'Saved' }).waitFor();
+      const saved = await apiCall('GET', `/schemas/${id}/`);
+      const start = saved.body.definition.nodes.find((n) => n.id === 'start');
+      assert(start.pinned_data?.orders?.length === 2, 'the pin is saved with the draft');
+      // A production run ignores the pin: it gets the payload it is given.
+      const runNow = await apiCall('POST', `/schemas/${id}/execute/`, { payload: { orders: [{ id: 9 }] } });
+      for (let i = 0; i < 50; i++) {
+        const ex = await apiCall('GET', `/executions/${runNow.body.id}/`);
+        if (['completed', 'failed'].includes(ex.body.status)) break;
+        await page.waitForTimeout(200);
+      }
+      const steps = await apiCall('GET', `/executions/${runNow.body.id}/steps/`);
+      assert(JSON.stringify(steps.body[0].output) === JSON.stringify({ orders: [{ id: 9 }] }), 'production used the real payload');
+      await page.locator(tid('unpin')).click();
+      assert((await page.locator(tid('pinned-badge')).count()) === 0, 'unpinned');
+    } finally {
+      await page.setViewportSize({ width: 1440, height: 900 });
+    }
+  });
 }

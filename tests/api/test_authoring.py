@@ -258,3 +258,17 @@ def test_text_postgresql_cannot_store_is_a_plain_400(api: APIClient, ran: tuple[
         )
         assert response.status_code == 400 and "NUL" in response.json()["detail"]
     assert NodeTestRun.objects.count() == 0
+
+
+def test_pinned_data_is_saved_with_the_draft_and_never_used_by_production_runs(api: APIClient, user: Any) -> None:
+    definition = orders_definition()
+    definition["nodes"][0]["pinned_data"] = {"orders": [{"id": "pinned"}]}
+    schema = create_schema(user=user, definition=definition)
+    saved = api.get(f"/api/schemas/{schema.id}/").json()["definition"]["nodes"][0]
+    assert saved["pinned_data"] == {"orders": [{"id": "pinned"}]}
+    execution_id = api.post(
+        f"/api/schemas/{schema.id}/execute/", {"payload": {"orders": [1, 2]}}, format="json"
+    ).json()["id"]
+    steps = api.get(f"/api/executions/{execution_id}/steps/").json()
+    assert steps[0]["output"] == {"orders": [1, 2]}  # the real payload, not the pins
+    assert steps[1]["output"] == {"count": 2}

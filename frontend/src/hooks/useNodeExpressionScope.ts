@@ -11,6 +11,8 @@ export function useNodeExpressionScope(
   definition: Definition,
   nodeId: string | undefined,
   run: Pick<RunData, 'execution' | 'stepByNode'>,
+  /** Pinned trigger data: used instead of the run's payload. */
+  pinned?: JsonValue,
 ): ExpressionSupport | null {
   const ex = run.execution;
   return useMemo(() => {
@@ -21,14 +23,15 @@ export function useNodeExpressionScope(
       nodeId,
       executionId: ex?.id ?? null,
       inputOverride: input.ran ? undefined : input.value,
+      triggerOverride: pinned,
       data: scopeData({
         definition,
         nodeId,
         runVars: ex?.context as JsonValue | undefined,
-        trigger: ex?.trigger_payload,
+        trigger: pinned ?? ex?.trigger_payload,
         input: input.value,
         stepByNode: run.stepByNode,
       }),
     };
-  }, [schemaId, definition, nodeId, ex, run.stepByNode]);
+  }, [schemaId, definition, nodeId, ex, run.stepByNode, pinned]);
 }

@@ -24,11 +24,14 @@ export interface NodeTestRequest {
   executionId: string | null;
   /** What the node gets: for a trigger, the payload it starts with. */
   input: JsonValue | undefined;
+  /** Pinned trigger data, for the `trigger.*` of other nodes. */
+  trigger?: JsonValue;
 }
 
 /** The request body: the input goes where the node reads it (a trigger's output is its payload). */
 export function nodeTestBody(r: NodeTestRequest, confirmed: boolean) {
   const scope: Record<string, JsonValue> = {};
+  if (r.trigger !== undefined && !r.isTrigger) scope.trigger = r.trigger;
   if (r.input !== undefined) scope[r.isTrigger ? 'trigger' : 'input'] = r.input;
   return { node_id: r.nodeId, definition: r.definition, execution: r.executionId, scope, confirm_side_effects: confirmed };
 }

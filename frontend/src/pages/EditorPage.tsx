@@ -30,6 +30,7 @@ import { useSchemaDraft } from '../hooks/useSchemaDraft';
 import { useUnsavedChangesGuard } from '../hooks/useUnsavedChangesGuard';
 import { canConnect, DEFAULT_PORT, expressionVariables } from '../lib/graph';
 import { fromCanvasEdge } from '../lib/mapping';
+import { pinnedTrigger, withPin } from '../lib/pins';
 import { EditorContext, type EditorContextValue } from '../nodes/EditorContext';
 import { useEditorStore } from '../store/editorStore';
 
@@ -62,7 +63,8 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
   const selected = state.nodes.filter((n) => n.selected);
   const selectedNode = selected.length === 1 ? selected[0] : undefined;
   const run = useRunData(schema.id);
-  const expressionScope = useNodeExpressionScope(schema.id, draft.definition, selectedNode?.id, run);
+  const pinned = pinnedTrigger(state.nodes, (type) => !!specs.get(type)?.is_trigger);
+  const expressionScope = useNodeExpressionScope(schema.id, draft.definition, selectedNode?.id, run, pinned);
 
   const isValidConnection = useCallback(
     (c: Connection | { source: string; target: string; sourceHandle?: string | null }) => {
@@ -114,6 +116,11 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
               run={run}
               schemaId={schema.id}
               definition={draft.definition}
+              pinned={pinned}
+              onPin={(id, value) => {
+                const pinNode = state.nodes.find((n) => n.id === id);
+                if (pinNode) dispatch({ kind: 'updateNode', id, patch: { extra: withPin(pinNode.data, value) }, specs });
+              }}
               node={selectedNode && { id: selectedNode.id, name: selectedNode.data.name || selectedNode.id, spec: specs.get(selectedNode.data.type) }}
             />
           </div>

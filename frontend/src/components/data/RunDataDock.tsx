@@ -27,10 +27,16 @@ export function RunDataDock({
   node,
   schemaId,
   definition,
+  pinned,
+  onPin,
 }: {
   run: RunData;
   node: DockNode | undefined;
   schemaId: string;
+  /** Pinned test data of the trigger (saved with the draft; production runs never use it). */
+  pinned: JsonValue | undefined;
+  /** Pins `value` on the trigger `nodeId`, or removes the pin (`undefined`). */
+  onPin: (nodeId: string, value: JsonValue | undefined) => void;
   /** The draft on screen: a test run uses it, and a node that did not run gets its upstream's output. */
   definition: Definition;
 }) {
@@ -41,7 +47,7 @@ export function RunDataDock({
   // A trigger's input is the payload the run started with; a node that did not run would get
   // the output of the upstream node that did.
   const fromRun = node && !isTrigger ? inputFor(node.id, definition.edges, run.stepByNode) : undefined;
-  const input: JsonValue | undefined = isTrigger ? (ex?.trigger_payload ?? undefined) : fromRun?.value;
+  const input: JsonValue | undefined = isTrigger ? (pinned ?? ex?.trigger_payload ?? undefined) : fromRun?.value;
   const output = step?.output as JsonValue | undefined;
 
   const test = useNodeTest(schemaId);
@@ -67,6 +73,7 @@ export function RunDataDock({
         definition,
         executionId: ex?.id ?? null,
         input: testInput,
+        trigger: pinned,
       },
       (message) => window.confirm(message),
     );
@@ -127,6 +134,11 @@ export function RunDataDock({
               <div className="data-pane" data-testid="input-pane">
                 <h3>
                   Input <span className="muted small mono">{isTrigger ? 'trigger' : 'input'}</span>
+                  {isTrigger && pinned !== undefined && (
+                    <span className="badge badge-paused" data-testid="pinned-badge" title="Saved with the draft; used by previews and test runs, never by production runs">
+                      pinned
+                    </span>
+                  )}
                   {fromRun && !fromRun.ran && input !== undefined && <span className="muted small">(what it would get: the upstream output)</span>}
                   <button
                     type="button"
@@ -140,6 +152,22 @@ export function RunDataDock({
                   >
                     {editing ? 'Use the run’s input' : 'Edit input'}
                   </button>
+                  {isTrigger && (
+                    <button
+                      type="button"
+                      className="link-btn small"
+                      data-testid={pinned !== undefined && !editing ? 'unpin' : 'pin'}
+                      disabled={testInput === undefined}
+                      title="Pinned data is saved with the draft and used by previews and test runs instead of a run's payload; production runs never use it."
+                      onClick={() => {
+                        onPin(node.id, pinned !== undefined && !editing ? undefined : testInput);
+                        setEditing(false);
+                        setEdited(undefined);
+                      }}
+                    >
+                      {pinned !== undefined && !editing ? 'Unpin' : 'Pin this data'}
+                    </button>
+                  )}
                 </h3>
                 {editing ? (
                   <JsonText
