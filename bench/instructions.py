@@ -152,8 +152,11 @@ def measure(few: int, many: int, jobs: int) -> dict[str, float]:
     runs = [("accept", many), ("accept", few), ("walk", many), ("walk", few)]
     try:
         subprocess.run([PY, "-c", setup], cwd=ROOT, env=env, check=True)
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+        try:
             totals = dict(zip(runs, pool.map(lambda run: _run(run[0], run[1], env), runs), strict=True))
+        finally:  # stopped or failed: start no further run
+            pool.shutdown(wait=False, cancel_futures=True)
         # Every accept published its message (nothing consumes them here). A publish that failed
         # (the broker restarted meanwhile) takes another, cheaper path: such counts are not comparable.
         published = queue_depths().get("schema_execution_queue", 0)
