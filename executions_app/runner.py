@@ -26,7 +26,7 @@ from variables_app.selectors import LazyEnv
 from . import metrics
 from .admission import admission_admit
 from .dispatch import publish_execution
-from .locks import execution_lock
+from .locks import LeaseLost, execution_lock
 from .models import ExecutionState, ExecutionStatus, ExecutionTimer, TimerStatus
 from .policies import TIMEOUT_REASON, execution_timeout, policies_after_walk, timeout_schedule
 from .store import DjangoExecutionStore
@@ -146,13 +146,17 @@ def execution_run(
                 timeout_schedule(execution_id, policy)
                 metrics.EXECUTIONS_STARTED.labels(trigger_type).inc()
                 logger.info("execution started", extra={"trigger_type": trigger_type})
-            outcome = walk(
-                store,
-                execution_id,
-                services=node_services(schema_id),
-                node_types=traced_node_types(),
-                branch_concurrency=settings.SCHEMA_BRANCH_CONCURRENCY,
-            )
+            try:
+                outcome = walk(
+                    store,
+                    execution_id,
+                    services=node_services(schema_id),
+                    node_types=traced_node_types(),
+                    branch_concurrency=settings.SCHEMA_BRANCH_CONCURRENCY,
+                )
+            except LeaseLost:  # frozen or cut off past the lease: another worker owns it now
+                logger.warning("execution taken over by another worker; this walk wrote nothing more and stops")
+                return "lease-lost"
         if outcome.status == "running":  # step budget used up: continue in a fresh message
             publish_execution(execution_id, wake_up=True)
         elif policy is not NO_POLICY:

@@ -10,16 +10,14 @@ spent more CPU building SQL than PostgreSQL spent running it) and sent as prepar
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Field, Q, Value
+from django.db.models import F, Field, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -78,6 +76,11 @@ class Write:
     status: str
     started_at: datetime  # COALESCEd: set by the first write only
     fields: dict[str, Any]  # more columns of `executions` to set with the status
+    epoch: int | None = None  # the walk's fencing token: the write lands only while it is current
+
+
+class LeaseLost(Exception):
+    """Another worker took the execution over (its lease epoch moved on): this walk must stop."""
 
 
 _EXECUTION_FIELDS: list[Field[Any, Any]] = list(Execution._meta.concrete_fields)
@@ -144,9 +147,32 @@ def _timer(rows: list[tuple[object, ...]] | None) -> ExecutionTimer | None:
     return ExecutionTimer.from_db(connection.alias, _TIMER_FIELDS, rows[0]) if rows else None
 
 
-def _lock_key(execution_id: str) -> int:
-    digest = hashlib.blake2b(str(execution_id).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+# --- the lease (executions_app/locks.py) ---------------------------------------------------------------
+# Free when never taken or released, expired (PostgreSQL's clock: worker clocks do not matter), or
+# its owner's backend is gone (kill -9, OOM: the connection closed, no need to wait for the expiry).
+_LEASE_FREE = """(lease_expires_at IS NULL OR lease_expires_at < now() OR lease_pid IS NULL
+    OR NOT EXISTS (SELECT 1 FROM pg_stat_get_activity(lease_pid)))"""
+_ACQUIRE_SQL = f"""UPDATE executions SET lease_epoch = lease_epoch + 1, lease_owner = %s, lease_pid = pg_backend_pid(),
+    lease_expires_at = now() + make_interval(secs => %s) WHERE id = %s::uuid AND {_LEASE_FREE} RETURNING lease_epoch"""  # noqa: S608
+_RENEW_SQL = """UPDATE executions e SET lease_expires_at = now() + make_interval(secs => %s)
+    FROM unnest(%s::uuid[], %s::bigint[]) AS h(id, epoch)
+    WHERE e.id = h.id AND e.lease_epoch = h.epoch RETURNING e.id"""
+_RELEASE_SQL = """UPDATE executions SET lease_expires_at = NULL, lease_pid = NULL
+    WHERE id = %s::uuid AND lease_epoch = %s AND lease_expires_at IS NOT NULL"""
+_HELD_SQL = """SELECT 1 FROM executions WHERE id = %s::uuid AND lease_expires_at >= now() AND lease_pid IS NOT NULL
+    AND EXISTS (SELECT 1 FROM pg_stat_get_activity(lease_pid))"""
+# The fenced write: the same parts, each conditioned on the epoch row locked FOR SHARE first.
+_FENCE = "fence AS (SELECT 1 FROM executions WHERE id = %s::uuid AND lease_epoch = %s FOR SHARE), "
+_STEPS_INSERT_FENCED = _STEPS_INSERT.replace(
+    "finished_at timestamptz)), ", "finished_at timestamptz) WHERE EXISTS (SELECT 1 FROM fence)), "
+)
+_STATE_UPDATE_FENCED = _STATE_UPDATE.replace(
+    "WHERE execution_id = %s)", "WHERE execution_id = %s AND EXISTS (SELECT 1 FROM fence))"
+)
+_FENCED_TAIL = (
+    " AND EXISTS (SELECT 1 FROM fence) RETURNING 1)"
+    " SELECT (SELECT count(*) FROM fence), (SELECT count(*) FROM execution)"
+)
 
 
 # A loaded execution: (status, schema id, trigger type, trigger payload, pinned version id, checkpoint).
@@ -191,6 +217,10 @@ class Queries:
         """Appends the steps, saves the checkpoint, moves the unfinished execution to `w.status`, in
         one transaction; returns 1 when the status changed (0: it had finished, e.g. was cancelled)."""
         with transaction.atomic():
+            if w.epoch is not None and not (
+                Execution.objects.select_for_update().filter(pk=w.execution_id, lease_epoch=w.epoch).exists()
+            ):
+                raise LeaseLost(w.execution_id)
             if w.steps:
                 ExecutionStep.objects.bulk_create(
                     ExecutionStep(
@@ -221,15 +251,34 @@ class Queries:
                 execution = execution.exclude(status=ExecutionStatus.RUNNING)
             return execution.update(status=w.status, started_at=Coalesce("started_at", Value(w.started_at)), **w.fields)
 
-    def try_lock(self, execution_id: str, owner: str) -> bool:
+    def lease_acquire(self, execution_id: str, owner: str, seconds: float) -> int | None:
+        """Takes the execution when no lease is held (or it expired): returns the new epoch; None when
+        another worker holds it; 0 when the execution does not exist (nothing to own)."""
         now = timezone.now()
-        taken = Execution.objects.filter(
-            Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now) | Q(lease_owner=owner), pk=execution_id
-        ).update(lease_owner=owner, lease_expires_at=now + timedelta(seconds=settings.SCHEMA_LEASE_SECONDS))
-        return taken == 1
+        with transaction.atomic():
+            taken = Execution.objects.filter(
+                Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now), pk=execution_id
+            ).update(
+                lease_owner=owner, lease_expires_at=now + timedelta(seconds=seconds), lease_epoch=F("lease_epoch") + 1
+            )
+            epoch = Execution.objects.filter(pk=execution_id).values_list("lease_epoch", flat=True).first()
+            if epoch is None:
+                return 0
+            return int(epoch) if taken == 1 else None
 
-    def unlock(self, execution_id: str, owner: str) -> None:
-        Execution.objects.filter(pk=execution_id, lease_owner=owner).update(lease_owner="", lease_expires_at=None)
+    def lease_renew(self, held: dict[str, int], seconds: float) -> set[str]:
+        """Extends the leases still ours ({execution id: epoch}); returns the ids that are."""
+        until = timezone.now() + timedelta(seconds=seconds)
+        kept = set()
+        for execution_id, epoch in held.items():
+            if Execution.objects.filter(pk=execution_id, lease_epoch=epoch).update(lease_expires_at=until):
+                kept.add(execution_id)
+        return kept
+
+    def lease_release(self, execution_id: str, epoch: int) -> None:
+        Execution.objects.filter(pk=execution_id, lease_epoch=epoch, lease_expires_at__isnull=False).update(
+            lease_expires_at=None, lease_pid=None
+        )
 
     def is_locked_elsewhere(self, execution_id: str) -> bool:
         return Execution.objects.filter(pk=execution_id, lease_expires_at__gte=timezone.now()).exists()
@@ -273,8 +322,13 @@ class PostgresQueries(Queries):
         """The whole write as one statement (atomic in autocommit; no BEGIN/COMMIT round trips)."""
         params: list[Any] = []
         statement = ["WITH "]
+        fenced = w.epoch is not None
+        if fenced:  # every part below lands only while the walk's epoch is current (FOR SHARE: a
+            # concurrent takeover commits first and this finds nothing, or waits for this write)
+            statement.append(_FENCE)
+            params += [w.execution_id, w.epoch]
         if w.steps:
-            statement.append(_STEPS_INSERT)
+            statement.append(_STEPS_INSERT_FENCED if fenced else _STEPS_INSERT)
             rows = [
                 {
                     "seq": s.seq, "node_id": s.node_id, "node_type": s.node_type, "input": s.input, "output": s.output,
@@ -284,7 +338,7 @@ class PostgresQueries(Queries):
                 for s in w.steps
             ]  # fmt: skip
             params += [w.execution_id, json.dumps(rows)]
-        statement.append(_STATE_UPDATE)
+        statement.append(_STATE_UPDATE_FENCED if fenced else _STATE_UPDATE)
         params += [
             json.dumps(w.checkpoint), json.dumps(w.checkpoint.get("vars", {})), current_node_id(w.checkpoint),
             w.wait_kind, w.resume_at, w.now, w.execution_id,
@@ -301,24 +355,35 @@ class PostgresQueries(Queries):
                 assignments.append(f"{name} = %s")
                 params.append(value)
         where = f"WHERE id = %s AND status NOT IN {_FINISHED_SQL}"
-        statement.append(f" UPDATE executions SET {', '.join(assignments)} {where}")  # noqa: S608 - names: _EXECUTION_COLUMNS
+        update = f" UPDATE executions SET {', '.join(assignments)} {where}"  # noqa: S608 - names: _EXECUTION_COLUMNS
+        statement.append(f", execution AS ({update}" if fenced else update)
         params.append(w.execution_id)
         if w.status == ExecutionStatus.RUNNING:  # a running walk's checkpoints: no new row version per batch
             statement.append(" AND status <> 'running'")
-        return execute("".join(statement), params)[1]
+        if not fenced:
+            return execute("".join(statement), params)[1]
+        statement.append(_FENCED_TAIL)
+        fence, changed = (execute("".join(statement), params)[0] or [(0, 0)])[0]
+        if not fence:
+            raise LeaseLost(w.execution_id)
+        return int(changed)
 
-    def try_lock(self, execution_id: str, owner: str) -> bool:
-        rows, _ = execute("SELECT pg_try_advisory_lock(%s::bigint)", [_lock_key(execution_id)], repeatable=True)
-        return bool(rows and rows[0][0])
+    def lease_acquire(self, execution_id: str, owner: str, seconds: float) -> int | None:
+        rows, _ = execute(_ACQUIRE_SQL, [owner, seconds, execution_id])
+        if rows:
+            return int(rows[0][0])
+        return None if Execution.objects.filter(pk=execution_id).exists() else 0
 
-    def unlock(self, execution_id: str, owner: str) -> None:
-        execute("SELECT pg_advisory_unlock(%s::bigint)", [_lock_key(execution_id)])
+    def lease_renew(self, held: dict[str, int], seconds: float) -> set[str]:
+        ids = list(held)
+        rows, _ = execute(_RENEW_SQL, [seconds, ids, [held[i] for i in ids]])
+        return {str(row[0]) for row in rows or []}
+
+    def lease_release(self, execution_id: str, epoch: int) -> None:
+        execute(_RELEASE_SQL, [execution_id, epoch])
 
     def is_locked_elsewhere(self, execution_id: str) -> bool:
-        if self.try_lock(execution_id, "reconciler"):
-            self.unlock(execution_id, "reconciler")
-            return False
-        return True
+        return bool(execute(_HELD_SQL, [execution_id], repeatable=True)[0])
 
     def timer_get(self, timer_id: int) -> ExecutionTimer | None:
         return _timer(execute(_GET_SQL, [timer_id], repeatable=True)[0])

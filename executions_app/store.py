@@ -25,6 +25,7 @@ from schemas_app.models import SchemaVersion
 
 from . import metrics
 from .immutable_cache import ImmutableRowCache
+from .locks import held_epoch
 from .models import FINISHED_STATUSES, Execution, ExecutionStatus, ExecutionTimer, TimerStatus, TriggerType
 from .services import execution_create
 from .sql import Write, queries
@@ -149,6 +150,7 @@ class DjangoExecutionStore:
             status=status,
             started_at=self._starting.pop(execution_id, now),  # kept when it was set before
             fields=fields,
+            epoch=held_epoch(execution_id),  # fenced: refused once another worker took over
         )
         updated = self._queries.execution_write(write)
         self._observe(execution_id, steps)

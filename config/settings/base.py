@@ -118,6 +118,43 @@ def prepared_statements(database: dict[str, Any]) -> None:
 
 prepared_statements(DATABASES["default"])
 
+
+def dead_peer_detection(database: dict[str, Any]) -> None:
+    """A peer that vanished without a FIN (partition, frozen VM) is noticed on both ends of the
+    connection within about idle + interval x count seconds (TCP keepalives) or DB_TCP_USER_TIMEOUT_MS
+    (unacknowledged data): the client side by libpq, the server side by the session's own settings
+    sent in `options`; a session idle in a transaction longer than
+    DB_IDLE_IN_TRANSACTION_TIMEOUT_MS is ended by PostgreSQL (its row locks with it). Takeover itself
+    does not depend on them (executions_app/locks.py: the lease); docs/operations.md "Failure model".
+    Behind a pooler that refuses startup `options` (PgBouncer without ignore_startup_parameters),
+    set DB_SERVER_TIMEOUTS=false."""
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        return
+    idle, interval, count = (
+        env.int("DB_KEEPALIVES_IDLE", default=10),
+        env.int("DB_KEEPALIVES_INTERVAL", default=5),
+        env.int("DB_KEEPALIVES_COUNT", default=3),
+    )
+    user_timeout = env.int("DB_TCP_USER_TIMEOUT_MS", default=30_000)
+    options = database.setdefault("OPTIONS", {})
+    options.update(
+        keepalives=1,
+        keepalives_idle=idle,
+        keepalives_interval=interval,
+        keepalives_count=count,
+        tcp_user_timeout=user_timeout,
+    )
+    if env.bool("DB_SERVER_TIMEOUTS", default=True):
+        server = (
+            f"-c tcp_keepalives_idle={idle} -c tcp_keepalives_interval={interval} -c tcp_keepalives_count={count}"
+            f" -c tcp_user_timeout={user_timeout}"
+            f" -c idle_in_transaction_session_timeout={env.int('DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', default=60_000)}"
+        )
+        options["options"] = f"{options['options']} {server}" if options.get("options") else server
+
+
+dead_peer_detection(DATABASES["default"])
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -252,6 +289,9 @@ RABBITMQ_URL = env("RABBITMQ_URL", default="amqp://guest:guest@127.0.0.1:5672//"
 CELERY_BROKER_URL = RABBITMQ_URL
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+# AMQP heartbeats: RabbitMQ closes a silent worker's connection (and requeues its unacknowledged
+# messages) after about two missed beats; the worker notices a dead broker as fast.
+CELERY_BROKER_HEARTBEAT = env.int("AMQP_HEARTBEAT_SECONDS", default=10)
 CELERY_TASK_QUEUES = RUN_QUEUES  # starts and wake-ups (config/queues.py); every worker consumes both
 CELERY_TASK_DEFAULT_QUEUE = EXECUTION_QUEUE
 CELERY_TASK_DEFAULT_EXCHANGE = execution_queue.exchange.name
@@ -286,8 +326,9 @@ CELERY_TIMEZONE = "UTC"
 SCHEMA_DEAD_LETTER_QUEUE = dead_letter_queue.name
 
 # --- Engine -----------------------------------------------------------------------------------
-# How long a worker owns an execution before another may take it over (seconds).
-SCHEMA_LEASE_SECONDS = env.int("SCHEMA_LEASE_SECONDS", default=60)
+# How long a worker owns an execution without renewing it (it renews every third of this while
+# walking) before another may take it over: the bound on takeover after a freeze or a partition.
+SCHEMA_LEASE_SECONDS = env.int("SCHEMA_LEASE_SECONDS", default=30)
 # An execution left `pending` (or `running` with an expired lease) longer than this is re-published.
 SCHEMA_RECONCILE_GRACE_SECONDS = env.int("SCHEMA_RECONCILE_GRACE_SECONDS", default=30)
 SCHEMA_RECONCILE_INTERVAL_SECONDS = env.int("SCHEMA_RECONCILE_INTERVAL_SECONDS", default=15)
