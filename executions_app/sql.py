@@ -301,8 +301,8 @@ class Queries:
 
 
 class PostgresQueries(Queries):
-    """Each operation one prepared statement; the lock is a session advisory lock, released by
-    PostgreSQL at once when the worker's connection dies (kill -9, OOM)."""
+    """Each operation one prepared statement; the lease is free at once when its owner's backend is
+    gone (kill -9, OOM: the connection closed), else when it expires (`_LEASE_FREE`)."""
 
     def execution_insert(self, execution: Execution, state: ExecutionState) -> bool:
         if connection.in_atomic_block:  # a savepoint: a failure leaves the caller's transaction usable
