@@ -47,6 +47,9 @@ def reconcile_once(now: datetime | None = None, ready: dict[str, int] | None = N
     # A pending execution never started went to the start queue; one resumed or retried (it has
     # started before) to the wake-up queue.
     stuck_pending = Execution.objects.filter(status=ExecutionStatus.PENDING, state__updated_at__lt=grace)
+    # Queued for a concurrency slot: no message is lost, the execution freeing a slot publishes it
+    # (and `admission_reconcile` repairs a hand-over that never happened).
+    stuck_pending = stuck_pending.filter(queued_reason="")
     if not starts_drained:
         stuck_pending = stuck_pending.exclude(started_at__isnull=True)
     if not wake_ups_drained:

@@ -258,3 +258,17 @@ def test_the_error_schema_must_be_the_owners_and_startable_with_a_payload(user: 
     with pytest.raises(DefinitionError) as refused:
         schema_activate(schema)
     assert "manual or webhook trigger" in refused.value.problems[0]["message"]
+
+
+def test_the_reconciler_leaves_a_queued_execution_to_the_slot_hand_over(sent: list[str]) -> None:
+    from executions_app.models import ExecutionState
+    from executions_app.reconciler import reconcile_once
+
+    schema = _schema({"max_concurrency": 1, "hold_slot_while_paused": True}, WAIT)
+    first, second = _start(schema), _start(schema)
+    assert execution_run(str(first.id)) == "paused"
+    assert execution_run(str(second.id)) == "queued"
+    ExecutionState.objects.update(updated_at=timezone.now() - timedelta(hours=1))
+    sent.clear()
+    reconcile_once(ready={})
+    assert str(second.id) not in sent  # republishing it would only queue it again
