@@ -7,7 +7,7 @@
 
 Timings on a shared 2-core machine drift by ±15 % within minutes; instruction counts do not depend
 on load, so they are the figure to compare two versions of the hot paths with. The database and
-vhost are prepared outside valgrind (`schema_instructions`, migrated, the standard schema active);
+vhost are prepared outside valgrind (their own, `schema_instructions_<pid>`; migrated, the standard schema active);
 then the same child runs twice under `valgrind --tool=callgrind` with `PYTHONHASHSEED=0`, doing
 `calls[0]` and then `calls[1]` accepts (and walks of them), each part in its own run. Start-up
 costs the same in both runs, so (total2 - total1) / (calls2 - calls1) is the cost of one call.
