@@ -162,6 +162,23 @@ export function register(h) {
       await page.waitForFunction(() => document.querySelector('[data-testid="preview-field-config.expression"]')?.dataset.state === 'error');
       assert((await preview.textContent()).includes("'nothing' does not exist"), `plain error: ${await preview.textContent()}`);
       await shot('26-expression-error-1280');
+      // Typing latency, reported (not asserted: timings live in make bench): keydown to the frame
+      // after CodeMirror drew the character, for 40 keystrokes.
+      await field.fill('');
+      await page.evaluate(() => {
+        window.__lat = [];
+        document.addEventListener(
+          'keydown',
+          () => {
+            const t0 = performance.now();
+            requestAnimationFrame(() => requestAnimationFrame(() => window.__lat.push(performance.now() - t0)));
+          },
+          true,
+        );
+      });
+      await page.keyboard.type('{{ nodes.count.output.count * 2 + 1 }}   ', { delay: 30 });
+      const lat = (await page.evaluate(() => window.__lat)).sort((a, b) => a - b);
+      console.log(`    typing latency in an expression field: median ${lat[Math.floor(lat.length / 2)].toFixed(1)} ms, max ${lat[lat.length - 1].toFixed(1)} ms over ${lat.length} keys`);
       await audit('expression editor');
     } finally {
       await page.setViewportSize({ width: 1440, height: 900 });
