@@ -10,9 +10,10 @@ from django.db.models import Q, QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions
 
-from executions_app.models import Execution, ExecutionStatus, TriggerType
+from executions_app.models import FINISHED_STATUSES, Execution, ExecutionStatus, TriggerType
 from schemas_app.models import Schema, SchemaStatus
 
+UNFINISHED_STATUSES = [s for s in ExecutionStatus.values if s not in FINISHED_STATUSES]
 NO_NUL_PATTERN = "^[^\\u0000]*$"  # a string without the NUL character (ECMA-262 and Python regex)
 
 
@@ -57,7 +58,17 @@ class ExecutionFilter(django_filters.FilterSet):
     created_after = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt")
     parent = django_filters.UUIDFilter(field_name="parent_execution_id", help_text="Sub-schema runs this one started.")
+    queued = django_filters.BooleanFilter(
+        method="filter_queued", help_text="true: unfinished and waiting for a concurrency slot; false: the others."
+    )
+    error_of = django_filters.UUIDFilter(
+        field_name="error_of_id", help_text="Error-schema runs started by this failure."
+    )
 
     class Meta:
         model = Execution
-        fields = ["schema", "status", "trigger_type", "created_after", "created_before", "parent"]
+        fields = ["schema", "status", "trigger_type", "created_after", "created_before", "parent", "queued", "error_of"]
+
+    def filter_queued(self, queryset: QuerySet[Execution], name: str, value: bool) -> QuerySet[Execution]:
+        waiting = Q(status__in=UNFINISHED_STATUSES) & ~Q(queued_reason="")
+        return queryset.filter(waiting) if value else queryset.exclude(waiting)

@@ -100,3 +100,21 @@ def test_the_admin_edits_the_settings_as_a_new_version(user: Any) -> None:
     schema.refresh_from_db()
     assert schema.definition["settings"] == {"max_concurrency": 2, "timeout_seconds": 30}
     assert schema.version == 2
+
+
+def test_executions_filter_by_queued_and_by_the_failure_they_handle(api: APIClient, user: Any) -> None:
+    schema = create_schema(user=user, definition=_with({"max_concurrency": 1}), activate=True)
+    waiting, _ = execution_create(schema=schema, trigger_type="manual")
+    other, _ = execution_create(schema=schema, trigger_type="manual")
+    Execution.objects.filter(pk=waiting.pk).update(queued_reason="queued: 1 running, limit 1")
+    handler, _ = execution_create(schema=schema, trigger_type="manual", error_of=other)
+
+    def ids(query: str) -> set[str]:
+        response = api.get(f"/api/executions/?schema={schema.id}&{query}")
+        assert response.status_code == 200, response.content
+        return {e["id"] for e in response.json()["results"]}
+
+    assert ids("queued=true") == {str(waiting.id)}
+    assert ids("queued=false") == {str(other.id), str(handler.id)}
+    assert ids(f"error_of={other.id}") == {str(handler.id)}
+    assert api.get("/api/executions/?error_of=nope").status_code == 400

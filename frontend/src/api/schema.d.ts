@@ -2098,10 +2098,14 @@ export interface operations {
                  * @description * `pending` - Pending
                  *     * `running` - Running
                  *     * `paused` - Paused
+                /** @description Error-schema runs started by this failure. */
+                error_of?: string;
                  *     * `completed` - Completed
                  *     * `failed` - Failed
                  *     * `cancelled` - Cancelled
                  */
+                /** @description true: unfinished and waiting for a concurrency slot; false: the others. */
+                queued?: boolean;
                 status?: "cancelled" | "completed" | "failed" | "paused" | "pending" | "running";
                 /**
                  * @description * `manual` - Manual
