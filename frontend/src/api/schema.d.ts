@@ -2089,23 +2089,23 @@ export interface operations {
                 created_before?: string;
                 /** @description An opaque, signed token: only the `next` and `previous` links of a page carry one; any other value is a 400. */
                 cursor?: string;
+                /** @description Error-schema runs started by this failure. */
+                error_of?: string;
                 /** @description Number of results to return per page. */
                 page_size?: number;
                 /** @description Sub-schema runs this one started. */
                 parent?: string;
+                /** @description true: unfinished and waiting for a concurrency slot; false: the others. */
+                queued?: boolean;
                 schema?: string;
                 /**
                  * @description * `pending` - Pending
                  *     * `running` - Running
                  *     * `paused` - Paused
-                /** @description Error-schema runs started by this failure. */
-                error_of?: string;
                  *     * `completed` - Completed
                  *     * `failed` - Failed
                  *     * `cancelled` - Cancelled
                  */
-                /** @description true: unfinished and waiting for a concurrency slot; false: the others. */
-                queued?: boolean;
                 status?: "cancelled" | "completed" | "failed" | "paused" | "pending" | "running";
                 /**
                  * @description * `manual` - Manual
