@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from schemas_app.admin import pretty_json
 
@@ -102,12 +104,30 @@ class ExecutionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "slot_held",
         "queued_reason",
         "error_of",
+        "parent_execution",
+        "parent_node_id",
+        "children_links",
     ]
     exclude = ["trigger_payload", "result"]
     actions = ["cancel", "resume", "retry", "rerun"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.display(description="Sub-schema runs")
+    def children_links(self, obj: Execution) -> str:
+        """The executions this one's call_schema / for_each nodes started (the first 50)."""
+        children = list(obj.children.order_by("created_at").values_list("pk", "parent_key", "status")[:50])
+        if not children:
+            return "—"
+        return format_html_join(
+            format_html("<br>"),
+            '<a href="{}">{}</a> {}',
+            (
+                (reverse("admin:executions_app_execution_change", args=[pk]), key, status)
+                for pk, key, status in children
+            ),
+        )
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return request.method in ("GET", "HEAD") and super().has_change_permission(request, obj)

@@ -133,3 +133,20 @@ def test_the_api_links_a_parent_and_its_children_both_ways() -> None:
     ]
     assert api.get(f"/api/executions/{parent.pk}/").json()["result"] == {"execution_id": children[0]["id"]}
     assert api.get("/api/executions/?parent=not-a-uuid").status_code == 400
+
+
+def test_the_admin_links_a_parent_to_its_children() -> None:
+    from django.test import Client
+
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    child_schema = create_schema(definition=DOUBLE, activate=True, user=staff)
+    call = node("call", "call_schema", {"schema_id": str(child_schema.pk), "input": {"x": 1}, "mode": "fire"})
+    parent = _start(chain(node("t", "manual_trigger"), call), staff)
+    execution_run(str(parent.pk))
+    [child] = _children(parent)
+    client = Client()
+    client.force_login(staff)
+    page = client.get(f"/admin/executions_app/execution/{parent.pk}/change/").content.decode()
+    assert f"/admin/executions_app/execution/{child.pk}/change/" in page and "call:1:0" in page
+    child_page = client.get(f"/admin/executions_app/execution/{child.pk}/change/").content.decode()
+    assert f"/admin/executions_app/execution/{parent.pk}/change/" in child_page
