@@ -29,6 +29,7 @@ from tests.system.helpers import (
     SYSTEM_MARKS,
     Worker,
     assert_nothing_twice,
+    delay_definition,
     http_definition,
     idempotency_keys,
     make_schema,
@@ -145,3 +146,34 @@ def test_a_worker_cut_off_mid_side_effect_is_taken_over_and_writes_nothing_when_
         f"{taken_at - cut_at:.1f}s after the cut, completed {done_at - cut_at:.1f}s after it; "
         f"the zombie noticed {noticed_at - healed_at:.1f}s after healing; http calls={len(keys)} (same key)"
     )
+
+
+@pytest.mark.timeout(600)
+def test_a_worker_cut_off_during_a_delay_does_not_hold_the_wake_up(
+    system: SystemEnv, proxies: list[CutProxy], settings: Any
+) -> None:
+    """A paused execution holds no lease; its wake-up, even if delivered to the cut-off worker
+    (RabbitMQ does not know yet), is requeued when the heartbeats stop and walked by the other."""
+    settings.SCHEMA_RECONCILE_GRACE_SECONDS = 2
+    workers = [_start_proxied_worker(system, proxies) for _ in range(2)]
+    for proxied in workers:
+        proxied.worker.wait_ready(timeout=180)
+    [execution_id] = start(make_schema(delay_definition(6)))
+    wait_until(
+        lambda: Execution.objects.get(pk=execution_id).status == "paused", timeout=120, what="the execution to pause"
+    )
+    owner = Execution.objects.values_list("lease_owner", flat=True).get(pk=execution_id)
+    walker = next(w for w in workers if owner.startswith(f"{w.worker.name}@"))
+    walker.blackhole()
+    cut_at = time.monotonic()
+    done_at = _beat_until(
+        lambda: Execution.objects.get(pk=execution_id).status == "completed",
+        timeout=TAKEOVER_BOUND,
+        what="the execution to complete",
+    )
+    walker.heal()
+    time.sleep(3)
+    assert Execution.objects.get(pk=execution_id).status == "completed"
+    assert_nothing_twice([execution_id], expected_nodes=["start", "prepare", "wait", "after0", "done"])
+    system.assert_dlq_empty()
+    print(f"\n[blackhole during a 6 s delay] completed {done_at - cut_at:.1f}s after the cut")
