@@ -35,6 +35,7 @@ from .admission import admission_release, admission_release_for
 from .locks import execution_lock
 from .models import Execution, ExecutionStatus, ExecutionStep, ExecutionTimer, StepStatus, TimerStatus, TriggerType
 from .services import execution_create
+from .subflows import children_cancel, parent_wake
 from .timers import timer_fire, timer_schedule, timers_cancel
 
 logger = logging.getLogger("schema.executions")
@@ -125,6 +126,8 @@ def execution_timeout(execution_id: str, timer: ExecutionTimer, worker_id: str) 
             lease_expires_at=None,
         )
         timers_cancel(execution)
+        children_cancel(execution)  # sub-schemas it started stop too
+        parent_wake(execution_id)  # a timed-out sub-schema: its parent's node fails (or goes on)
         if owned:  # not walking: its waiting branches end here; a walk in progress stops itself
             _interrupted_steps(execution, definition, message)
     metrics.EXECUTION_TIMEOUTS.inc()

@@ -272,3 +272,15 @@ def test_the_reconciler_leaves_a_queued_execution_to_the_slot_hand_over(sent: li
     sent.clear()
     reconcile_once(ready={})
     assert str(second.id) not in sent  # republishing it would only queue it again
+
+
+def test_a_timeout_cancels_the_sub_schema_runs_the_execution_started(sent: list[str]) -> None:
+    parent_schema = _schema({"timeout_seconds": 5}, WAIT)
+    parent = _start(parent_schema)
+    assert execution_run(str(parent.id)) == "paused"
+    child = _start(_schema({}, WAIT))
+    Execution.objects.filter(pk=child.pk).update(parent_execution_id=parent.pk, parent_node_id="hold")
+    timeout = ExecutionTimer.objects.get(execution=parent, reason="timeout")
+    ExecutionTimer.objects.filter(pk=timeout.pk).update(due_at=timezone.now() - timedelta(milliseconds=1))
+    assert execution_run(str(parent.id), timer_id=timeout.id) == "timed-out"
+    assert _status(child)[0] == "cancelled"
