@@ -13,6 +13,7 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import (
+    beat_init,
     celeryd_after_setup,
     task_postrun,
     task_prerun,
@@ -81,6 +82,23 @@ def _on_worker_init(sender: Any = None, **kwargs: Any) -> None:
     start_worker_metrics_server(
         settings.SCHEMA_WORKER_METRICS_PORT, settings.CELERY_BROKER_URL, [EXECUTION_QUEUE, WAKE_UP_QUEUE, DLQ]
     )
+
+
+@beat_init.connect
+def _one_beat_at_a_time(**kwargs: Any) -> None:
+    """Beat stands by until it holds the beat lock (config/beat_lock.py), on PostgreSQL."""
+    from django.conf import settings
+
+    from config import beat_lock
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        connection = beat_lock.beat_lock_wait(database)
+        beat_lock.watch(connection)
+        _BEAT_LOCK.append(connection)  # kept open for the life of the process
+
+
+_BEAT_LOCK: list[Any] = []
 
 
 @worker_process_shutdown.connect
