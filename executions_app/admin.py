@@ -7,7 +7,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from schemas_app.admin import pretty_json
 
@@ -121,7 +122,7 @@ class ExecutionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if not children:
             return "—"
         return format_html_join(
-            format_html("<br>"),
+            mark_safe("<br>"),
             '<a href="{}">{}</a> {}',
             (
                 (reverse("admin:executions_app_execution_change", args=[pk]), key, status)
