@@ -528,6 +528,12 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        ChildProgress: {
+            total: number;
+            started: number;
+            finished: number;
+            failed: number;
+        };
         Credential: {
             /** Format: uuid */
             readonly id: string;
@@ -1041,9 +1047,12 @@ export interface components {
         VersionEnum: "pinned" | "current";
         Waiting: {
             node_id: string | null;
+            /** @description delay | wait | retry | children (a call_schema or for_each node) */
             kind: string;
             /** Format: date-time */
             resume_at: string | null;
+            /** @description kind children: how far its child executions are. */
+            progress?: components["schemas"]["ChildProgress"];
         };
         /**
          * @description What a webhook sender (a third party holding the schema's secret) gets back: the execution
