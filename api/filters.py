@@ -58,8 +58,11 @@ class ExecutionFilter(django_filters.FilterSet):
     created_after = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt")
     parent = django_filters.UUIDFilter(field_name="parent_execution_id", help_text="Sub-schema runs this one started.")
-    queued = django_filters.BooleanFilter(
-        method="filter_queued", help_text="true: unfinished and waiting for a concurrency slot; false: the others."
+    # A choice, not a BooleanFilter: that one ignores a value it cannot read (?queued=maybe lists all).
+    queued = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
+        method="filter_queued",
+        help_text="true: unfinished and waiting for a concurrency slot; false: the others.",
     )
     error_of = django_filters.UUIDFilter(
         field_name="error_of_id", help_text="Error-schema runs started by this failure."
@@ -69,6 +72,6 @@ class ExecutionFilter(django_filters.FilterSet):
         model = Execution
         fields = ["schema", "status", "trigger_type", "created_after", "created_before", "parent", "queued", "error_of"]
 
-    def filter_queued(self, queryset: QuerySet[Execution], name: str, value: bool) -> QuerySet[Execution]:
+    def filter_queued(self, queryset: QuerySet[Execution], name: str, value: str) -> QuerySet[Execution]:
         waiting = Q(status__in=UNFINISHED_STATUSES) & ~Q(queued_reason="")
-        return queryset.filter(waiting) if value else queryset.exclude(waiting)
+        return queryset.filter(waiting) if value == "true" else queryset.exclude(waiting)

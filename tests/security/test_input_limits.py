@@ -184,6 +184,7 @@ def test_definition_size_limits(api: APIClient) -> None:
             "node_id": None,
             "edge_id": None,
             "message": f"at most {MAX_NODES} nodes are allowed (501 given)",
+            "incomplete": False,
         }
     ]
     edges = linear_definition()

@@ -2104,8 +2104,13 @@ export interface operations {
                 page_size?: number;
                 /** @description Sub-schema runs this one started. */
                 parent?: string;
-                /** @description true: unfinished and waiting for a concurrency slot; false: the others. */
-                queued?: boolean;
+                /**
+                 * @description true: unfinished and waiting for a concurrency slot; false: the others.
+                 *
+                 *     * `true` - true
+                 *     * `false` - false
+                 */
+                queued?: "false" | "true";
                 schema?: string;
                 /**
                  * @description * `pending` - Pending
