@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cryptography.fernet import Fernet
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
 BIN = Path(PY).parent
@@ -108,13 +110,16 @@ def queue_consumers() -> dict[str, int]:
 
 
 # --- processes --------------------------------------------------------------------------------------
+BENCH_CREDENTIAL_KEY = Fernet.generate_key().decode()  # one per run: no key is written in the source
+
+
 def app_env(database_url: str, **extra: str) -> dict[str, str]:
     """Production settings, pointed at the bench database and vhost."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CELERY_"))}
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings.production",
         DJANGO_SECRET_KEY="bench-only-" + "x" * 40,
-        SCHEMA_CREDENTIAL_KEYS="YmVuY2gtb25seS1jcmVkZW50aWFsLWtleS0zMmJ5dGU=",
+        SCHEMA_CREDENTIAL_KEYS=BENCH_CREDENTIAL_KEY,
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
         DJANGO_SECURE_SSL_REDIRECT="false",
         DJANGO_DEBUG="false",

@@ -5,15 +5,12 @@ refused, not decrypted into garbage). The keys come from the environment, newest
 key encrypts, every key decrypts, so a new key is introduced before the old one is dropped and
 `manage.py rotate_credential_keys` re-encrypts the rows in between (docs/operations.md). Each row
 records the fingerprint of the key that encrypted it (`key_id`), so rotation knows what is left.
-Production refuses to start without a key (config/settings/production.py); elsewhere (make run,
-tests, the system tests' workers) an empty list means one fixed development key, the same in every
-process whatever its settings module (so a test process and the workers it starts agree); it
-protects nothing, like the development `SECRET_KEY`.
+No key is in the source: production refuses to start without one (config/settings/production.py),
+`make run` generates one per installation and the test suite one per run (config/credential_keys.py).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from functools import lru_cache
@@ -22,17 +19,9 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
-# Not a secret: the development fallback when SCHEMA_CREDENTIAL_KEYS is empty (production refuses that).
-DEVELOPMENT_KEY_SOURCE = "schema-development-only-credential-key"
-
 
 class CredentialKeyError(Exception):
-    """The data cannot be decrypted with any configured key (a key was removed too early)."""
-
-
-def derived_key(secret: str) -> str:
-    """A Fernet key derived from a text (the development fallback; never used in production)."""
-    return base64.urlsafe_b64encode(hashlib.sha256(b"schema-credential-key:" + secret.encode()).digest()).decode()
+    """No configured key decrypts the data (one was removed too early), or no key is configured."""
 
 
 def key_fingerprint(key: str) -> str:
@@ -42,7 +31,9 @@ def key_fingerprint(key: str) -> str:
 
 def configured_keys() -> list[str]:
     keys = [k.strip() for k in settings.SCHEMA_CREDENTIAL_KEYS if k.strip()]
-    return keys or [derived_key(DEVELOPMENT_KEY_SOURCE)]
+    if not keys:
+        raise CredentialKeyError("SCHEMA_CREDENTIAL_KEYS is empty: no key to encrypt or decrypt credentials with.")
+    return keys
 
 
 @lru_cache(maxsize=8)
@@ -54,8 +45,13 @@ def _current() -> MultiFernet:
     return _fernet(tuple(configured_keys()))
 
 
+def key_ids() -> list[str]:
+    """The fingerprints of the configured keys, newest first."""
+    return [key_fingerprint(key) for key in configured_keys()]
+
+
 def current_key_id() -> str:
-    return key_fingerprint(configured_keys()[0])
+    return key_ids()[0]
 
 
 def encrypt(data: Any) -> str:

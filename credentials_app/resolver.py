@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from engine.errors import NodeError
@@ -58,8 +59,14 @@ class SingleCredentialResolver:
         return for_engine(self.credential)
 
     def token_obtained(self, credential: EngineCredential, token: str, expires_at: datetime | None) -> None:
+        # `key_id` must name the oldest key any part of the row needs, or rotation would skip a
+        # token written under an older key (a process not yet given the newest): a row under one
+        # of this process's older keys is left to rotation; any other row gets this process's key.
+        current, *older = crypto.key_ids()
         Credential.objects.filter(pk=credential.id).update(
-            token_data=crypto.encrypt(token), token_expires_at=expires_at
+            token_data=crypto.encrypt(token),
+            token_expires_at=expires_at,
+            key_id=Case(When(key_id__in=older, then=F("key_id")), default=Value(current)),
         )
 
 

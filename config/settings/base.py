@@ -341,7 +341,7 @@ SCHEMA_MAX_CALL_DEPTH = env.int("SCHEMA_MAX_CALL_DEPTH", default=10)
 SCHEMA_MAX_ITEMS = env.int("SCHEMA_MAX_ITEMS", default=10_000)
 SCHEMA_WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=9100)
 # Keys that encrypt credentials (Fernet, comma separated, newest first: it encrypts, all decrypt).
-# Production requires one; empty elsewhere means a fixed development key (credentials_app/crypto.py).
+# Production requires one; local and test settings generate one when empty (config/credential_keys.py).
 SCHEMA_CREDENTIAL_KEYS = env.list("SCHEMA_CREDENTIAL_KEYS", default=[])
 # Executions older than this many days are deleted by the nightly prune (0 disables).
 SCHEMA_RETENTION_DAYS = env.int("SCHEMA_RETENTION_DAYS", default=30)

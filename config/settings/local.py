@@ -7,6 +7,8 @@ SQLite and the filesystem broker have no delayed delivery, no dead-lettering and
 
 from pathlib import Path
 
+from config.credential_keys import installation_key
+
 from .base import *  # noqa: F403
 from .base import BASE_DIR, env
 
@@ -51,6 +53,9 @@ if RABBITMQ_URL.startswith("filesystem"):
         "polling_interval": 0.1,
     }
 (BASE_DIR / "var").mkdir(exist_ok=True)
+# No key configured: this installation's own random key (config/credential_keys.py), kept beside the
+# embedded database so a restart still opens the credentials stored before it.
+SCHEMA_CREDENTIAL_KEYS = SCHEMA_CREDENTIAL_KEYS or [installation_key(_var_dir / "credential-key")]  # noqa: F405
 
 # SQLite (embedded mode): the API, worker and beat write concurrently, so wait for locks instead
 # of failing, and use WAL so readers do not block the writer.

@@ -12,6 +12,8 @@ from urllib.parse import urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
+from config.credential_keys import per_run_key
+
 from .base import *  # noqa: F403
 from .base import BASE_DIR, env, prepared_statements
 
@@ -20,6 +22,8 @@ DEBUG = False
 ALLOWED_HOSTS = ["*"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CI = env.bool("CI", default=False)
+# A random credential key per run (unless one is given), shared with the processes the tests start.
+SCHEMA_CREDENTIAL_KEYS = env.list("SCHEMA_CREDENTIAL_KEYS", default=[]) or [per_run_key()]
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/schema"
 DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from django.test import Client, override_settings
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -27,7 +28,7 @@ PROD_ENV = {
     "RABBITMQ_URL": "amqp://nobody@127.0.0.1:1//",
     "DJANGO_ALLOWED_HOSTS": "schema.example.com",
     "CORS_ALLOWED_ORIGINS": "https://editor.example.com",
-    "SCHEMA_CREDENTIAL_KEYS": "dGVzdC1vbmx5LWNyZWRlbnRpYWwta2V5LTMyLWJ5dGU=",
+    "SCHEMA_CREDENTIAL_KEYS": Fernet.generate_key().decode(),
 }
 PROBE = textwrap.dedent(
     """
@@ -117,7 +118,7 @@ def test_unknown_hosts_are_refused() -> None:
         ({"CORS_ALLOWED_ORIGINS": "http://editor.example.com"}, "https://"),
         ({"SCHEMA_CREDENTIAL_KEYS": "<unset>"}, "SCHEMA_CREDENTIAL_KEYS must hold at least one key"),
         (
-            {"SCHEMA_CREDENTIAL_KEYS": "dGVzdC1vbmx5LWNyZWRlbnRpYWwta2V5LTMyLWJ5dGU=,short"},
+            {"SCHEMA_CREDENTIAL_KEYS": Fernet.generate_key().decode() + ",short"},
             "entry 2 is not a Fernet key",
         ),
     ],
