@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import DateTimeField, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from engine.policies import ExecutionPolicy, execution_policy
@@ -47,6 +49,12 @@ def _serialize(schema_id: Any, key: str) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s::bigint)", [int.from_bytes(digest, "big", signed=True)])
 
 
+def _started_at(now: datetime) -> Coalesce:
+    """An execution of a limited schema starts when it gets its slot (under the key's lock, so the
+    start times are in FIFO order whichever worker walks it first); one started before keeps its time."""
+    return Coalesce("started_at", Value(now, output_field=DateTimeField()))
+
+
 def _key_rows(schema_id: Any, key: str) -> Any:
     return Execution.objects.filter(schema_id=schema_id, concurrency_key=key, status__in=UNFINISHED)
 
@@ -55,8 +63,12 @@ def slots_taken(schema_id: Any, key: str) -> int:
     return _key_rows(schema_id, key).filter(slot_held=True).count()
 
 
-def queued_reason(taken: int, limit: int, key: str) -> str:
+def queued_reason(taken: int, limit: int, key: str, ahead: int = 0) -> str:
+    """"queued: 5 running, limit 5"; with older executions still waiting for their slot (FIFO), how
+    many: "queued: 1 running, limit 3, 2 waiting ahead"."""
     reason = f"queued: {taken} running, limit {limit}"
+    if taken < limit and ahead:
+        reason = f"{reason}, {ahead} waiting ahead"
     return f"{reason} (key {key!r})" if key else reason
 
 
@@ -79,9 +91,14 @@ def admission_admit(execution_id: str, schema_id: Any, policy: ExecutionPolicy) 
         older = Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=execution_id)
         ahead = _key_rows(schema_id, key).filter(_WAITING, older, slot_held=False).count()
         if taken + ahead < limit:
-            Execution.objects.filter(pk=execution_id).update(slot_held=True, queued_reason="", concurrency_key=key)
+            Execution.objects.filter(pk=execution_id).update(
+                slot_held=True, queued_reason="", concurrency_key=key, started_at=_started_at(timezone.now())
+            )
+            if taken + 1 < limit:  # younger waiters queued behind this one while it was not yet taken
+                admitted = _hand_over(schema_id, key, limit)
+                transaction.on_commit(lambda: _publish(admitted))
             return True
-        reason = queued_reason(taken, limit, key)
+        reason = queued_reason(taken, limit, key, ahead)
         updated = Execution.objects.filter(pk=execution_id).exclude(queued_reason=reason)
         if updated.update(queued_reason=reason, concurrency_key=key):
             metrics.EXECUTIONS_QUEUED.inc()
@@ -103,9 +120,12 @@ def _hand_over(schema_id: Any, key: str, limit: int) -> list[tuple[str, bool, st
     )
     if not waiters:
         return []
-    Execution.objects.filter(pk__in=[w[0] for w in waiters]).update(slot_held=True, queued_reason="")
     now = timezone.now()
-    for waiter in waiters:
+    for index, waiter in enumerate(waiters):  # 1 µs apart: the start order is the FIFO order, no ties
+        admitted_at = now + timedelta(microseconds=index)
+        Execution.objects.filter(pk=waiter[0]).update(
+            slot_held=True, queued_reason="", started_at=_started_at(admitted_at)
+        )
         metrics.QUEUED_SECONDS.observe(max(0.0, (now - waiter[3]).total_seconds()))
     return [(str(w[0]), w[1] is not None, w[2]) for w in waiters]
 

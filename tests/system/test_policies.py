@@ -1,0 +1,176 @@
+"""Execution policies with real workers (issue 16): `max_concurrency` under load from several worker
+processes, a worker killed with SIGKILL while its execution holds a slot, and a schema's timeout
+firing across a worker restart."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from executions_app.models import Execution, ExecutionStep
+from tests.helpers.http_server import LocalServer
+from tests.system.conftest import SystemEnv
+from tests.system.helpers import (
+    SYSTEM_MARKS,
+    assert_nothing_twice,
+    delay_definition,
+    http_definition,
+    idempotency_keys,
+    make_schema,
+    start,
+    wait_all,
+    wait_until,
+)
+
+pytestmark = SYSTEM_MARKS
+
+
+def with_settings(definition: dict[str, Any], **settings: Any) -> dict[str, Any]:
+    return {**definition, "settings": settings}
+
+
+class RunningSampler:
+    """Counts the schema's executions in `running` every few ms from its own connection, while the
+    test waits: the highest count seen is what an operator watching the list would have seen."""
+
+    def __init__(self, schema_id: Any) -> None:
+        self.schema_id = schema_id
+        self.samples: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self.samples.append(Execution.objects.filter(schema_id=self.schema_id, status="running").count())
+                time.sleep(0.02)
+        finally:
+            connection.close()
+
+    def __enter__(self) -> RunningSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+def max_overlap(intervals: list[tuple[datetime, datetime]]) -> int:
+    """The most intervals open at one instant (an end before a start at the same instant)."""
+    events = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    most = current = 0
+    for _, change in events:
+        current += change
+        most = max(most, current)
+    return most
+
+
+@pytest.mark.timeout(300)
+def test_sixty_executions_limited_to_three_on_four_workers(system: SystemEnv, slow_server: LocalServer) -> None:
+    """8 worker slots, limit 3: never more than 3 running (sampled, and from the recorded start/finish
+    times), all 60 complete, each exactly once, and they start in the order they were created."""
+    slow_server.delay = 0.3
+    limit = 3
+    schema = make_schema(with_settings(http_definition(slow_server.url("/charge")), max_concurrency=limit))
+    workers = [system.start_worker(concurrency=2, ready=False) for _ in range(4)]
+    for worker in workers:
+        worker.wait_ready()
+    with RunningSampler(schema.id) as sampler:
+        ids = start(schema, 60)
+        wait_until(
+            lambda: Execution.objects.filter(pk__in=ids).exclude(queued_reason="").exists(),
+            timeout=60,
+            what="an execution to be queued for a slot",
+        )
+        queued = Execution.objects.filter(pk__in=ids).exclude(queued_reason="").values_list("queued_reason", flat=True)
+        assert all(re.fullmatch(r"queued: \d running, limit 3(, \d+ waiting ahead)?", r) for r in queued), set(queued)
+        wait_all(ids, "completed", timeout=240, what="the 60 executions to complete")
+
+    rows = list(Execution.objects.filter(pk__in=ids).values("id", "created_at", "started_at", "finished_at"))
+    assert all(r["started_at"] and r["finished_at"] for r in rows)
+    overlap = max_overlap([(r["started_at"], r["finished_at"]) for r in rows])
+    assert max(sampler.samples) <= limit, f"sampled {max(sampler.samples)} running"
+    assert overlap <= limit, f"{overlap} executions were running at one instant"
+    assert max(sampler.samples) == limit, "the limit was reached (the test loaded the schema)"
+    # FIFO: the start order is the creation order.
+    by_creation = [str(r["id"]) for r in sorted(rows, key=lambda r: (r["created_at"], str(r["id"])))]
+    by_start = [str(r["id"]) for r in sorted(rows, key=lambda r: r["started_at"])]
+    inversions = sum(1 for a, b in zip(by_creation, by_start, strict=True) if a != b)
+    assert by_start == by_creation, f"{inversions} executions started out of creation order"
+    assert_nothing_twice(ids, expected_nodes=["start", "prepare", "charge", "note", "done"])
+    assert len(slow_server.requests) == 60
+    assert not Execution.objects.filter(pk__in=ids, slot_held=True).exclude(status="completed").exists()
+    system.assert_dlq_empty()
+    print(
+        f"\n[limit {limit}, 4 workers x 2] samples={len(sampler.samples)} max sampled running="
+        f"{max(sampler.samples)} max overlap={overlap} start order inversions={inversions}"
+    )
+
+
+@pytest.mark.timeout(240)
+def test_a_worker_killed_while_holding_the_only_slot(system: SystemEnv, slow_server: LocalServer) -> None:
+    """Limit 1: the execution holding the slot is inside a slow call when its worker is killed -9.
+    The other worker takes its lease over (the dead worker's database backend is gone), finishes it in
+    the same slot, then the queued one starts: never both at once, nothing lost, nothing twice."""
+    slow_server.delay = 4.0
+    schema = make_schema(with_settings(http_definition(slow_server.url("/charge")), max_concurrency=1))
+    first_worker = system.start_worker(concurrency=2)
+    with RunningSampler(schema.id) as sampler:
+        [holder] = start(schema, 1)
+        assert slow_server.wait_for_request(timeout=60), "the slot holder never reached the slow call"
+        [waiter] = start(schema, 1, payload={"n": 1})
+        wait_until(
+            lambda: Execution.objects.filter(pk=waiter).exclude(queued_reason="").exists(),
+            timeout=60,
+            what="the second execution to be queued",
+        )
+        assert Execution.objects.get(pk=waiter).queued_reason == "queued: 1 running, limit 1"
+        first_worker.kill9()
+        held = Execution.objects.get(pk=holder)
+        assert held.status == "running" and held.slot_held, "the killed worker's execution keeps its slot"
+        slow_server.delay = 0.2
+        system.start_worker(concurrency=2)
+        wait_all([holder, waiter], "completed", timeout=120, what="both executions to complete")
+
+    assert max(sampler.samples) <= 1, f"sampled {max(sampler.samples)} running with a limit of 1"
+    holder_row = Execution.objects.get(pk=holder)
+    waiter_row = Execution.objects.get(pk=waiter)
+    assert waiter_row.started_at is not None and holder_row.finished_at is not None
+    assert waiter_row.started_at >= holder_row.finished_at, "the queued one started only when the slot was free"
+    assert_nothing_twice([holder, waiter], expected_nodes=["start", "prepare", "charge", "note", "done"])
+    # The interrupted call ran again with the same key (at-least-once); the waiter's call once.
+    assert idempotency_keys(slow_server) == [f"{holder}:charge:1", f"{holder}:charge:1", f"{waiter}:charge:1"]
+    system.assert_dlq_empty()
+
+
+@pytest.mark.timeout(240)
+def test_a_timeout_fires_across_a_worker_restart(system: SystemEnv) -> None:
+    """timeout_seconds 3 on an execution paused in a 60 s delay: the only worker is killed -9 right
+    after the pause; a worker started later fails it with "timed out after 3 s" and records the
+    waiting branch as interrupted."""
+    schema = make_schema(with_settings(delay_definition(60), timeout_seconds=3))
+    worker = system.start_worker(concurrency=1)
+    [execution_id] = start(schema, 1)
+    wait_all([execution_id], "paused", timeout=60, what="the execution to pause in its delay")
+    worker.kill9()
+    time.sleep(4)  # the timeout falls due while no worker runs
+    assert Execution.objects.get(pk=execution_id).status == "paused"
+    system.start_worker(concurrency=1)
+    wait_all([execution_id], "failed", timeout=90, what="the timeout to fail the execution")
+
+    execution = Execution.objects.get(pk=execution_id)
+    assert execution.error == "timed out after 3 s"
+    interrupted = ExecutionStep.objects.get(execution_id=execution_id, node_id="wait")
+    assert interrupted.status == "failed"
+    assert interrupted.error == "Interrupted: the execution timed out after 3 s."
+    assert not ExecutionStep.objects.filter(execution_id=execution_id, node_id__startswith="after").exists()
+    timers = dict(execution.timers.values_list("reason", "status"))
+    assert timers == {"delay": "cancelled", "timeout": "fired"}, timers
+    system.assert_dlq_empty()
