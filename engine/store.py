@@ -39,6 +39,11 @@ head) and no `joins` (a join ran on its first arrival).
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 
 
+class OwnershipLost(Exception):
+    """Raised by a store once another worker took the execution over (its fencing token moved on):
+    the walk stops at once and writes nothing more. Never a node's error: the walker re-raises it."""
+
+
 @dataclass(frozen=True)
 class ExecutionSnapshot:
     execution_id: str

@@ -46,7 +46,15 @@ from engine.graph import ERROR_PORT, Graph, NodeSpec
 from engine.limits import MAX_EXECUTION_BYTES, MAX_STEP_BYTES, ValueTooLarge, json_safe, safe_text
 from engine.nodes import NODE_TYPES, NodeContext, NodeResult, NodeServices, NodeType
 from engine.retry import RetryPolicy
-from engine.store import TERMINAL_STATUSES, Checkpoint, ExecutionSnapshot, ExecutionStore, StepRecord, Waiting
+from engine.store import (
+    TERMINAL_STATUSES,
+    Checkpoint,
+    ExecutionSnapshot,
+    ExecutionStore,
+    OwnershipLost,
+    StepRecord,
+    Waiting,
+)
 
 CHECKPOINT_VERSION = 2
 DEFAULT_BRANCH_CONCURRENCY = 8
@@ -290,6 +298,8 @@ class _Walk:
                     start=0,
                     inputs=spawn.inputs,
                 )
+            except OwnershipLost:
+                raise
             except Exception as exc:  # noqa: BLE001 - refused (unknown schema, depth...): a node error
                 return self._node_error(node, item, exc, started, t0, t1=t1, defer=defer)
             output = {"execution_ids": ids} if spawn.each else {"execution_id": ids[0]}
@@ -353,6 +363,8 @@ class _Walk:
             if done < entry["total"]:
                 return None
             results = self.store.children_results(self.execution_id, node.id, attempt)
+        except OwnershipLost:
+            raise
         except Exception as exc:  # noqa: BLE001 - a refused start or a failed child: the node's error
             return self._children_failed(entry, node, exc, defer)
         self.state["waiting"] = [w for w in self.state["waiting"] if w is not entry]

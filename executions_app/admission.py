@@ -32,6 +32,7 @@ from engine.policies import ExecutionPolicy, execution_policy
 
 from . import metrics
 from .dispatch import publish_execution
+from .locks import lease_fence
 from .models import Execution, ExecutionStatus, SchemaVersion
 
 logger = logging.getLogger("schema.executions")
@@ -87,6 +88,7 @@ def admission_admit(execution_id: str, schema_id: Any, policy: ExecutionPolicy) 
         if key is None:  # created before its version had a limit (cannot happen for new rows): schema-wide
             key = ""
         _serialize(schema_id, key)
+        lease_fence(execution_id)  # after the key's lock (its order everywhere): a lost walk takes no slot
         taken = slots_taken(schema_id, key)
         older = Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=execution_id)
         ahead = _key_rows(schema_id, key).filter(_WAITING, older, slot_held=False).count()
@@ -148,7 +150,8 @@ def admission_release(execution_id: str, schema_id: Any, policy: ExecutionPolicy
         return 0
     with transaction.atomic():
         _serialize(schema_id, key)
-        if paused:
+        if paused:  # a lost walk frees nothing (a finished one's hand-over is anyone's: it counts afresh)
+            lease_fence(execution_id)
             Execution.objects.filter(pk=execution_id, status=ExecutionStatus.PAUSED).update(slot_held=False)
         admitted = _hand_over(schema_id, key, policy.max_concurrency)
         transaction.on_commit(lambda: _publish(admitted))

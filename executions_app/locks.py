@@ -4,8 +4,10 @@ writes nothing.
 Ownership is a lease in the execution's row (`lease_owner`, `lease_expires_at`, `lease_pid`,
 `lease_epoch`), on PostgreSQL's clock. Taking it (`execution_lock`) bumps `lease_epoch`, the
 fencing token; every write of the walk (`sql.Write.epoch`: steps, checkpoint, status, timers of
-a pause) is conditioned on that epoch in the same statement, so once another worker took the
-execution over, the old owner's writes fail with `LeaseLost` and it drops the walk.
+a pause) is conditioned on that epoch in the same statement, and its other writes — the children
+it starts, the concurrency slot it takes or gives back, its timeout timer — check it in their own
+transaction (`lease_fence`, the row locked FOR SHARE until commit). So once another worker took
+the execution over, the old owner's writes fail with `LeaseLost` and it drops the walk.
 
 A lease is free when it was released, when it expired (`SCHEMA_LEASE_SECONDS`: a worker renews the
 leases it holds every third of that, from a thread — a frozen (SIGSTOP) or cut-off worker does
@@ -26,7 +28,7 @@ from django.db import connection
 
 from .sql import LeaseLost, queries
 
-__all__ = ["LeaseLost", "execution_lock", "held_epoch", "is_locked_elsewhere"]
+__all__ = ["LeaseLost", "execution_lock", "held_epoch", "is_locked_elsewhere", "lease_fence"]
 
 logger = logging.getLogger("schema.engine")
 
@@ -38,6 +40,19 @@ _renewer: list[threading.Thread] = []  # this process's renewal thread, started 
 def held_epoch(execution_id: str) -> int | None:
     """The epoch this process walks `execution_id` under (None: not under a lease of ours)."""
     return _held.get(execution_id)
+
+
+def lease_fence(execution_id: str) -> None:
+    """The fence of a walk's writes that are not `sql.Write` (children it starts, its concurrency
+    slot, its timers): call it inside their transaction. Raises `LeaseLost` when this process walks
+    the execution under an epoch that is no longer current; outside a walk of ours it does nothing."""
+    epoch = held_epoch(execution_id)
+    if epoch is None:
+        return
+    if not connection.in_atomic_block:
+        raise RuntimeError("lease_fence must run inside the transaction of the write it guards")
+    if not queries().lease_fence(execution_id, epoch):
+        raise LeaseLost(execution_id)
 
 
 def is_locked_elsewhere(execution_id: str) -> bool:

@@ -32,7 +32,7 @@ from schemas_app.models import Schema, SchemaStatus
 
 from . import metrics
 from .admission import admission_release, admission_release_for
-from .locks import execution_lock
+from .locks import execution_lock, lease_fence
 from .models import Execution, ExecutionStatus, ExecutionStep, ExecutionTimer, StepStatus, TimerStatus, TriggerType
 from .services import execution_create
 from .subflows import children_cancel, parent_wake
@@ -58,6 +58,7 @@ def timeout_schedule(execution_id: str, policy: ExecutionPolicy) -> None:
     request_id = Execution.objects.values_list("request_id", flat=True).get(pk=execution_id)
     due_at = timezone.now() + timedelta(seconds=policy.timeout_seconds)
     with transaction.atomic():
+        lease_fence(execution_id)  # a walk that lost its lease schedules no timer
         timer_schedule(
             execution=Execution(pk=execution_id, request_id=request_id), due_at=due_at, reason=TIMEOUT_REASON
         )

@@ -19,6 +19,7 @@ from credentials_app.resolver import OwnerCredentialResolver
 from engine.http.policy import OutboundPolicy
 from engine.nodes import NodeServices
 from engine.policies import NO_POLICY, execution_policy
+from engine.store import ExecutionSnapshot
 from engine.walker import walk
 from schemas_app.models import Schema
 from variables_app.selectors import LazyEnv
@@ -136,29 +137,36 @@ def execution_run(
             logger.warning("execution %s does not exist (deleted?); message dropped", execution_id)
             return "missing"
         schema_id, trigger_type = store.meta(execution_id)
-        policy = execution_policy(snapshot.definition)  # NO_POLICY (nothing to do) without settings
-        if policy.limited and snapshot.status in WAITS_FOR_SLOT:
-            if not admission_admit(execution_id, schema_id, policy):
-                return "queued"  # the execution that frees a slot publishes it again
-            store.prefetch(execution_id)  # admitted: read again (it starts now; it may have been cancelled)
         with log_context(schema_id=schema_id):
-            if store.started(execution_id):
-                timeout_schedule(execution_id, policy)
-                metrics.EXECUTIONS_STARTED.labels(trigger_type).inc()
-                logger.info("execution started", extra={"trigger_type": trigger_type})
             try:
-                outcome = walk(
-                    store,
-                    execution_id,
-                    services=node_services(schema_id),
-                    node_types=traced_node_types(),
-                    branch_concurrency=settings.SCHEMA_BRANCH_CONCURRENCY,
-                )
+                return _walk_owned(store, snapshot, schema_id, trigger_type)
             except LeaseLost:  # frozen or cut off past the lease: another worker owns it now
                 logger.warning("execution taken over by another worker; this walk wrote nothing more and stops")
                 return "lease-lost"
-        if outcome.status == "running":  # step budget used up: continue in a fresh message
-            publish_execution(execution_id, wake_up=True)
-        elif policy is not NO_POLICY:
-            policies_after_walk(execution_id, schema_id, policy, outcome.status)
-        return outcome.status
+
+
+def _walk_owned(store: DjangoExecutionStore, snapshot: ExecutionSnapshot, schema_id: str, trigger_type: str) -> str:
+    """Under the execution's lease: admission, the timeout, the walk and what the policies do after
+    it. Every write here is fenced by the lease (`LeaseLost` once another worker took it over)."""
+    execution_id = snapshot.execution_id
+    policy = execution_policy(snapshot.definition)  # NO_POLICY (nothing to do) without settings
+    if policy.limited and snapshot.status in WAITS_FOR_SLOT:
+        if not admission_admit(execution_id, schema_id, policy):
+            return "queued"  # the execution that frees a slot publishes it again
+        store.prefetch(execution_id)  # admitted: read again (it starts now; it may have been cancelled)
+    if store.started(execution_id):
+        timeout_schedule(execution_id, policy)
+        metrics.EXECUTIONS_STARTED.labels(trigger_type).inc()
+        logger.info("execution started", extra={"trigger_type": trigger_type})
+    outcome = walk(
+        store,
+        execution_id,
+        services=node_services(schema_id),
+        node_types=traced_node_types(),
+        branch_concurrency=settings.SCHEMA_BRANCH_CONCURRENCY,
+    )
+    if outcome.status == "running":  # step budget used up: continue in a fresh message
+        publish_execution(execution_id, wake_up=True)
+    elif policy is not NO_POLICY:
+        policies_after_walk(execution_id, schema_id, policy, outcome.status)
+    return outcome.status

@@ -22,7 +22,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from config.prepared import execute
-from engine.store import Checkpoint, StepRecord, current_node_id
+from engine.store import Checkpoint, OwnershipLost, StepRecord, current_node_id
 
 from .models import (
     FINISHED_STATUSES,
@@ -79,7 +79,7 @@ class Write:
     epoch: int | None = None  # the walk's fencing token: the write lands only while it is current
 
 
-class LeaseLost(Exception):
+class LeaseLost(OwnershipLost):
     """Another worker took the execution over (its lease epoch moved on): this walk must stop."""
 
 
@@ -159,6 +159,7 @@ _RENEW_SQL = """UPDATE executions e SET lease_expires_at = now() + make_interval
     WHERE e.id = h.id AND e.lease_epoch = h.epoch RETURNING e.id"""
 _RELEASE_SQL = """UPDATE executions SET lease_expires_at = NULL, lease_pid = NULL
     WHERE id = %s::uuid AND lease_epoch = %s AND lease_expires_at IS NOT NULL"""
+_LEASE_FENCE_SQL = "SELECT 1 FROM executions WHERE id = %s::uuid AND lease_epoch = %s FOR SHARE"
 _HELD_SQL = """SELECT 1 FROM executions WHERE id = %s::uuid AND lease_expires_at >= now() AND lease_pid IS NOT NULL
     AND EXISTS (SELECT 1 FROM pg_stat_get_activity(lease_pid))"""
 # The fenced write: the same parts, each conditioned on the epoch row locked FOR SHARE first.
@@ -283,6 +284,11 @@ class Queries:
     def is_locked_elsewhere(self, execution_id: str) -> bool:
         return Execution.objects.filter(pk=execution_id, lease_expires_at__gte=timezone.now()).exists()
 
+    def lease_fence(self, execution_id: str, epoch: int) -> bool:
+        """Inside the caller's transaction: True while `epoch` is the execution's current one; the row
+        stays locked until the transaction ends, so a takeover cannot slip in before it commits."""
+        return Execution.objects.select_for_update().filter(pk=execution_id, lease_epoch=epoch).exists()
+
     def timer_get(self, timer_id: int) -> ExecutionTimer | None:
         return ExecutionTimer.objects.filter(pk=timer_id).first()
 
@@ -384,6 +390,11 @@ class PostgresQueries(Queries):
 
     def is_locked_elsewhere(self, execution_id: str) -> bool:
         return bool(execute(_HELD_SQL, [execution_id], repeatable=True)[0])
+
+    def lease_fence(self, execution_id: str, epoch: int) -> bool:
+        with connection.cursor() as cursor:  # FOR SHARE: a takeover (an UPDATE of the row) waits for our commit
+            cursor.execute(_LEASE_FENCE_SQL, [execution_id, epoch])
+            return cursor.fetchone() is not None
 
     def timer_get(self, timer_id: int) -> ExecutionTimer | None:
         return _timer(execute(_GET_SQL, [timer_id], repeatable=True)[0])

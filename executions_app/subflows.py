@@ -5,9 +5,10 @@ are; these functions do it. A child is a real execution (`trigger_type` `subflow
 parent by `parent_execution`, `parent_node_id` and `parent_key` ("<node>:<attempt>:<item>",
 unique per parent), so a walk that starts the same item again — after a crash, a redelivered
 message — gets the child it started before. Only the parent's walk starts its children, under
-the parent's execution lock. A child's end (completed, failed or cancelled) wakes its parent
-through the timer path, in the same transaction as the child's last write: a due `child` timer
-row, its message published on commit, the reconciler firing it if the message is lost.
+the parent's execution lock (fenced: a walk that lost its lease starts none). A child's end
+(completed, failed or cancelled) wakes its parent through the timer path, in the same transaction
+as the child's last write: a due `child` timer row, its message published on commit, the
+reconciler firing it if the message is lost.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from engine.errors import NodeError
 from engine.store import ChildResult
 from schemas_app.models import Schema, SchemaStatus, SchemaVersion
 
+from .locks import lease_fence
 from .models import FINISHED_STATUSES, Execution, ExecutionStatus, ExecutionTimer, TimerStatus, TriggerType
 from .timers import timer_schedule
 
@@ -97,6 +99,7 @@ def children_start(
             ids.append(str(existing[key]))
             continue
         with transaction.atomic():  # linked before it is published (on commit)
+            lease_fence(execution_id)  # a walk that lost its lease starts no child
             child, _ = create(
                 schema=target,
                 trigger_type=TriggerType.SUBFLOW,

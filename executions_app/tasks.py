@@ -23,6 +23,8 @@ from config.queues import TASK_PRUNE_EXECUTIONS, TASK_RECONCILE, TASK_RUN_EXECUT
 
 from .admission import admission_reconcile
 from .dlq import publish_dead_letter
+from .locks import is_locked_elsewhere
+from .models import FINISHED_STATUSES, Execution
 from .policies import error_schema_reconcile
 from .reconciler import reconcile_once
 from .retention import prune_older_than_retention
@@ -63,6 +65,13 @@ def execution_run_task(self: Any, execution_id: str, timer_id: int | None = None
             retries = self.request.retries or 0
             max_retries = _max_infra_retries()
             if retries >= max_retries:
+                if _owned_elsewhere_or_finished(execution_id):
+                    logger.warning(
+                        "infrastructure error, retries exhausted; not dead-lettered: another worker owns the "
+                        "execution (or it finished) — this message lost it",
+                        exc_info=exc,
+                    )
+                    return "lease-lost"
                 logger.error("infrastructure error, retries exhausted: dead-lettering", exc_info=exc)
                 _dead_letter(self, execution_id, timer_id, exc)
                 # The copy with the error is in the DLQ now (publish confirmed): ack the original.
@@ -71,6 +80,16 @@ def execution_run_task(self: Any, execution_id: str, timer_id: int | None = None
             countdown = min(2**retries, 60)
             logger.warning("infrastructure error (%s); retry %d in %ss", type(exc).__name__, retries + 1, countdown)
             raise self.retry(exc=exc, countdown=countdown, max_retries=max_retries) from exc
+
+
+def _owned_elsewhere_or_finished(execution_id: str) -> bool:
+    """The dead letter's fence: a worker cut off long enough to exhaust its retries has usually lost
+    the execution to another (issue 18); its dead letter would invite a requeue of a running one."""
+    try:
+        row = Execution.objects.filter(pk=execution_id).values_list("status", flat=True).first()
+        return row in FINISHED_STATUSES or is_locked_elsewhere(execution_id)
+    except INFRA_ERRORS:  # cannot tell (the database is still away): dead-letter it, as before
+        return False
 
 
 def _dead_letter(task: Any, execution_id: str, timer_id: int | None, exc: BaseException) -> None:
