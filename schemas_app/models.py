@@ -88,3 +88,25 @@ class SchemaVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.schema_id} v{self.version}"
+
+
+class SchemaCredentialReference(models.Model):
+    """A credential (id or name) that a schema's current definition names, kept on every save of the
+    definition (`services`), so "where used" is an indexed lookup instead of a scan of definitions.
+    A reference is text, not a foreign key: a draft may name a credential created later."""
+
+    id = models.BigAutoField(primary_key=True)
+    schema = models.ForeignKey(Schema, on_delete=models.CASCADE, related_name="credential_references")
+    # The schema's owner, whose credentials the reference resolves among (Schema.created_by).
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    reference = models.CharField(max_length=255)
+
+    class Meta:
+        db_table = "schema_credential_references"
+        constraints = [
+            models.UniqueConstraint(fields=["schema", "reference"], name="schema_credential_reference_unique"),
+        ]
+        indexes = [models.Index(fields=["owner", "reference"], name="idx_schema_cred_ref_owner")]
+
+    def __str__(self) -> str:
+        return self.reference

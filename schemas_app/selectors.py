@@ -11,9 +11,8 @@ from accounts.models import User
 from config.prepared import Rider
 from credentials_app.models import Credential
 
-from .models import Schema
+from .models import Schema, SchemaCredentialReference
 from .sql import queries
-from .validation import credential_references
 
 
 def schemas_visible_to(user: User) -> QuerySet[Schema]:
@@ -33,22 +32,24 @@ def webhook_schema_rider(schema_id: Any) -> Rider | None:
     return queries().webhook_schema_rider(schema_id)
 
 
-def credential_usage(owner_ids: set[Any]) -> dict[tuple[Any, str], list[dict[str, Any]]]:
-    """Which schemas (id, name) of these owners name which credential reference (id or name) in
-    their current definition: {(owner id, reference): [{"id", "name"}, ...]}."""
-    usage: dict[tuple[Any, str], list[dict[str, Any]]] = {}
-    schemas = Schema.objects.filter(created_by_id__in=owner_ids).only("id", "name", "definition", "created_by_id")
-    for schema in schemas.order_by("name", "id"):
-        for reference in sorted({ref for _, _, _, ref in credential_references(schema.definition)}):
-            usage.setdefault((schema.created_by_id, reference), []).append({"id": str(schema.id), "name": schema.name})
-    return usage
+def credential_usage(credentials: list[Credential]) -> dict[Any, list[dict[str, Any]]]:
+    """The schemas (id, name) whose current definition names each of these credentials, by id or by
+    name: {credential id: [{"id", "name"}, ...]}. One indexed query on the references kept on every
+    save (`SchemaCredentialReference`), however many schemas there are."""
+    if not credentials:
+        return {}
+    wanted = {(c.owner_id, ref): c.pk for c in credentials for ref in (str(c.pk), c.name)}
+    rows = SchemaCredentialReference.objects.filter(
+        owner_id__in={c.owner_id for c in credentials}, reference__in={ref for _, ref in wanted}
+    ).values_list("owner_id", "reference", "schema_id", "schema__name")
+    found: dict[Any, dict[str, dict[str, Any]]] = {c.pk: {} for c in credentials}
+    for owner_id, reference, schema_id, name in rows:
+        credential_id = wanted.get((owner_id, reference))
+        if credential_id is not None:
+            found[credential_id][str(schema_id)] = {"id": str(schema_id), "name": name}
+    return {pk: sorted(s.values(), key=lambda s: (s["name"], s["id"])) for pk, s in found.items()}
 
 
 def schemas_using_credential(credential: Credential) -> list[dict[str, Any]]:
     """The owner's schemas whose current definition names this credential (by id or by name)."""
-    usage = credential_usage({credential.owner_id})
-    seen: dict[str, dict[str, Any]] = {}
-    for reference in (str(credential.pk), credential.name):
-        for schema in usage.get((credential.owner_id, reference), []):
-            seen[schema["id"]] = schema
-    return sorted(seen.values(), key=lambda s: (s["name"], s["id"]))
+    return credential_usage([credential])[credential.pk]

@@ -17,8 +17,8 @@ from django.utils import timezone
 from accounts.models import User
 
 from . import schedules
-from .models import Schema, SchemaStatus, SchemaVersion, new_webhook_secret
-from .validation import credential_problems, definition_problems, error_schema_problems
+from .models import Schema, SchemaCredentialReference, SchemaStatus, SchemaVersion, new_webhook_secret
+from .validation import credential_problems, credential_references, definition_problems, error_schema_problems
 
 
 class DefinitionError(Exception):
@@ -56,9 +56,24 @@ def schema_credentials_check(schema: Schema) -> None:
 
 
 def _store_version(schema: Schema, user: User | None) -> SchemaVersion:
+    schema_credential_references_sync(schema)
     return SchemaVersion.objects.create(
         schema=schema, version=schema.version, definition=schema.definition, created_by=user
     )
+
+
+def schema_credential_references_sync(schema: Schema) -> None:
+    """Records which credentials the current definition names (read by "where used")."""
+    wanted = {ref for *_, ref in credential_references(schema.definition) if len(ref) <= 255}
+    SchemaCredentialReference.objects.filter(schema=schema).exclude(reference__in=wanted).delete()
+    if wanted and schema.created_by_id is not None:
+        SchemaCredentialReference.objects.bulk_create(
+            [
+                SchemaCredentialReference(schema=schema, owner_id=schema.created_by_id, reference=r)
+                for r in sorted(wanted)
+            ],
+            ignore_conflicts=True,
+        )
 
 
 @transaction.atomic

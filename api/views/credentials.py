@@ -98,13 +98,7 @@ class CredentialSerializer(serializers.ModelSerializer):  # type: ignore[type-ar
     @extend_schema_field(SchemaRefSerializer(many=True))
     def get_used_by(self, obj: Credential) -> list[dict[str, Any]]:
         usage = self.context.get("usage")
-        if usage is None:
-            return schemas_using_credential(obj)
-        seen: dict[str, dict[str, Any]] = {}
-        for reference in (str(obj.pk), obj.name):
-            for schema in usage.get((obj.owner_id, reference), []):
-                seen[schema["id"]] = schema
-        return sorted(seen.values(), key=lambda s: (s["name"], s["id"]))
+        return usage[obj.pk] if usage is not None else schemas_using_credential(obj)
 
 
 class CredentialTestRequestSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -170,7 +164,7 @@ class CredentialViewSet(
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         items = list(page if page is not None else self.get_queryset())
-        usage = credential_usage({c.owner_id for c in items})
+        usage = credential_usage(items)  # one query for the page
         data = CredentialSerializer(items, many=True, context={**self.get_serializer_context(), "usage": usage}).data
         return self.get_paginated_response(data) if page is not None else Response(data)
 

@@ -209,3 +209,43 @@ def test_a_credential_named_in_a_header_expression_is_checked_and_counted_as_use
     created = _create(api, "gh")
     assert [s["name"] for s in api.get(f"{URL}{created['id']}/").json()["used_by"]] == ["Greeter"]
     assert api.post(f"/api/schemas/{schema.id}/activate/").status_code == 200
+
+
+def test_where_used_follows_every_save_of_the_definition(api: Any, user: Any) -> None:
+    created = _create(api)
+    detail = f"{URL}{created['id']}/"
+    schema = _http_schema(user, "stripe", name="Charge")
+    assert [s["name"] for s in api.get(detail).json()["used_by"]] == ["Charge"]
+    by_id = json.loads(json.dumps(schema.definition).replace('"stripe"', json.dumps(created["id"])))
+    assert api.patch(f"/api/schemas/{schema.id}/", {"definition": by_id}, format="json").status_code == 200
+    assert [s["name"] for s in api.get(detail).json()["used_by"]] == ["Charge"]
+    without = chain(node("start", "manual_trigger"), node("done", "end", {"output": "{{ input }}"}))
+    assert api.patch(f"/api/schemas/{schema.id}/", {"definition": without}, format="json").status_code == 200
+    assert api.get(detail).json()["used_by"] == []
+    assert api.delete(detail).status_code == 204  # no longer in use: no 409
+
+
+def test_where_used_is_one_indexed_query_however_many_schemas_exist(
+    api: Any, user: Any, other_user: Any, staff_user: Any, client_for: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _create(api, "stripe")
+    _create(api, "github")
+    _http_schema(user, "stripe", name="Uses stripe")
+
+    def listing_queries() -> list[str]:
+        with CaptureQueriesContext(connection) as captured:
+            listed = client_for(staff_user).get(URL)
+        assert listed.status_code == 200
+        used = {c["name"]: [s["name"] for s in c["used_by"]] for c in listed.json()["results"]}
+        assert used == {"github": [], "stripe": ["Uses stripe"]}
+        return [q["sql"] for q in captured.captured_queries]
+
+    few = listing_queries()
+    for index in range(25):  # other schemas, several naming a credential "stripe" of another owner
+        _http_schema(other_user if index % 2 else user, "stripe" if index % 2 else "none", name=f"Other {index}")
+    many = listing_queries()
+    assert len(many) == len(few)
+    assert not any('"schemas"."definition"' in sql for sql in many), "the listing reads definitions"
