@@ -10,9 +10,11 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from engine.control import open_waits
 from engine.errors import public_step_error, public_step_output
 from engine.store import waiting_info
 from executions_app.models import FINISHED_STATUSES, Execution, ExecutionStep, TriggerType
+from executions_app.selectors import resumed_waits
 from schemas_app.models import Schema, SchemaStatus, SchemaVersion
 from schemas_app.services import MAX_SECRET_GRACE_SECONDS
 from schemas_app.validation import definition_problems
@@ -238,12 +240,13 @@ class ExecutionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
         state = getattr(obj, "state", None)
         if state is None or obj.status in FINISHED_STATUSES:
             return []
+        checkpoint = state.checkpoint or {}
         return [
             {
                 **entry,
                 "resume_at": _datetime(datetime.fromisoformat(entry["resume_at"])) if entry["resume_at"] else None,
             }
-            for entry in waiting_info(state.checkpoint or {})
+            for entry in waiting_info(checkpoint, resumed_waits(obj) if open_waits(checkpoint) else ())
         ]
 
 

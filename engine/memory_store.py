@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from engine.control import prepare_resume, prepare_retry
+from engine.control import prepare_retry, resume_target
 from engine.errors import NodeError
 from engine.store import TERMINAL_STATUSES, Checkpoint, ChildResult, ExecutionSnapshot, StepRecord, Waiting
 
@@ -37,6 +37,7 @@ class StoredExecution:
     cancel_requested: bool = False
     timer: tuple[datetime, str] | None = None  # (due_at, reason): one pending timer per execution
     parent: tuple[str, str, int, int] | None = None  # (parent execution, node, attempt, item index)
+    resumes: list[tuple[str, Any]] = field(default_factory=list)  # recorded (wait node, payload)
 
     @property
     def checkpoint(self) -> Checkpoint:
@@ -78,9 +79,17 @@ class MemoryStore:
             record.cancel_requested = True
 
     def resume(self, execution_id: str, payload: Any, node_id: str | None = None) -> None:
+        """Records a resume (as the API does, also while a walk runs); the next walk applies it."""
         record = self.executions[execution_id]
-        record.checkpoint_json = json.dumps(prepare_resume(self.load(execution_id), payload, node_id))
-        record.status = "running"
+        recorded = [n for n, _ in record.resumes]
+        target = resume_target(self.load(execution_id), node_id, recorded)
+        record.resumes.append((target, json.loads(json.dumps(payload))))
+        if record.status == "paused":
+            record.status = "running"
+
+    def resumes(self, execution_id: str, node_ids: Any) -> list[tuple[str, Any]]:
+        wanted = set(node_ids)
+        return [(n, p) for n, p in self.executions[execution_id].resumes if n in wanted]
 
     def retry(self, execution_id: str) -> None:
         record = self.executions[execution_id]

@@ -8,7 +8,7 @@ change it names. `Checkpoint` is plain JSON so it fits `execution_state.checkpoi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -126,6 +126,13 @@ class ExecutionStore(Protocol):
         """Atomically: append steps, save checkpoint, status → cancelled, finished_at, drop timers."""
         ...
 
+    def resumes(self, execution_id: str, node_ids: Sequence[str]) -> list[tuple[str, Any]]:
+        """The resumes recorded for these waiting `wait` nodes, oldest first: (node id, payload).
+        The walker applies them to its checkpoint (idempotent: a wait that already went on ignores
+        its resume), so a resume recorded while a walk ran is never lost. Called only when a `wait`
+        waits, at the start of a walk and before it pauses."""
+        ...
+
     # -- child executions (call_schema, for_each) ------------------------------------------------
     def start_children(
         self, execution_id: str, *, node_id: str, attempt: int, spawn: dict[str, Any], start: int, inputs: list[Any]
@@ -170,12 +177,13 @@ def current_node_id(checkpoint: Checkpoint) -> str | None:
     return str(waiting[0]["node_id"]) if waiting else None
 
 
-def waiting_info(checkpoint: Checkpoint) -> list[dict[str, Any]]:
+def waiting_info(checkpoint: Checkpoint, resumed: Collection[str] = ()) -> list[dict[str, Any]]:
     """The `waiting` field of the execution API (docs/contracts.md): each paused branch, in the
-    order they paused; a `wait` already resumed (its branch about to continue) is not listed."""
+    order they paused; a `wait` already resumed (its branch about to continue) is not listed, nor
+    one whose resume is recorded (`resumed`) but not yet applied by a walk."""
     entries = []
     for w in waiting_entries(checkpoint):
-        if w.get("resumed"):
+        if w.get("resumed") or (w["kind"] == "wait" and w["node_id"] in resumed):
             continue
         entry = {"node_id": w["node_id"], "kind": w["kind"], "resume_at": w.get("resume_at")}
         if w["kind"] == "children":  # call_schema / for_each: how far the children are

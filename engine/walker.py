@@ -19,7 +19,9 @@ walks many steps in one call and checkpoints through the `ExecutionStore`:
   of version 1 keep the old rule (a join runs on its first arrival). Every finished node's output is
   visible as `nodes.<id>.output`. Cycles are rejected by validation.
 * `delay`, `wait` and retry back-off pause only their branch (an entry of the checkpoint's
-  `waiting` list, with its own timer); other branches go on. The execution pauses when every live
+  `waiting` list, with its own timer); other branches go on. A `wait` is resumed through the store
+  (`resumes`: recorded by the API, also while this walk runs), read when the walk starts and
+  again before it pauses. The execution pauses when every live
   branch waits (the store schedules the earliest timer in the same transaction), completes when no
   branch is left or at an `end` node (which drops the other branches), and fails when a branch fails
   without an `error` port (side effects already in flight on other branches are recorded first).
@@ -41,6 +43,7 @@ from datetime import UTC, datetime, timedelta
 from random import Random
 from typing import Any
 
+from engine.control import apply_resumes, open_waits
 from engine.errors import DefinitionError, NodeError, fail_node_output, step_failure
 from engine.graph import ERROR_PORT, Graph, NodeSpec
 from engine.limits import MAX_EXECUTION_BYTES, MAX_STEP_BYTES, ValueTooLarge, json_safe, safe_text
@@ -193,6 +196,7 @@ class _Walk:
         self.scheduled = set(self.state.get("scheduled", []))
         self.simple_joins = bool(self.state.get("legacy_joins")) or not self.graph.joins
         if self.state["waiting"]:
+            self._take_resumes()
             self._refresh_due()
         try:
             outcome = self._advance_all_children()
@@ -220,6 +224,14 @@ class _Walk:
             if moment is not None and (due is None or moment < due):
                 due = moment
         self.next_due = due
+
+    def _take_resumes(self) -> bool:
+        """Applies the resumes recorded for this execution's open waits (a resume made while a walk
+        ran is recorded by the API, not written into the checkpoint the walk owns); True if any."""
+        waits = open_waits(self.state)
+        if not waits:
+            return False
+        return apply_resumes(self.state, self.store.resumes(self.execution_id, waits)) > 0
 
     def _wait_branch(self, entry: dict[str, Any]) -> None:
         self.state["waiting"].append(entry)
@@ -407,6 +419,9 @@ class _Walk:
                 self._wake_due()
             if not queue:
                 if self.state["waiting"]:
+                    if self._take_resumes():  # resumed while this walk ran: that branch goes on now
+                        self._refresh_due()
+                        continue
                     return self._pause_all()
                 return self._complete(self.state.get("last_output"))
             if self.recorded + len(self.pending) >= self.max_steps:

@@ -215,6 +215,8 @@ class ExecutionTimer(models.Model):
     # When the reconciler last published this timer's message again (it never sends a second copy
     # while the first may still be on its way).
     republished_at = models.DateTimeField(null=True, blank=True)
+    # A `resume` wake-up carries the payload the resumed `wait` node outputs (null for the others).
+    payload = models.JSONField(null=True, blank=True)
 
     class Meta:
         db_table = "execution_timers"

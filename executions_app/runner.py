@@ -32,7 +32,7 @@ from .models import ExecutionState, ExecutionStatus, ExecutionTimer, TimerStatus
 from .policies import TIMEOUT_REASON, execution_timeout, policies_after_walk, timeout_schedule
 from .store import DjangoExecutionStore
 from .subflows import CHILD_TIMER_REASON
-from .timers import timer_fire, timer_get
+from .timers import RESUME_TIMER_REASON, timer_fire, timer_get
 from .tracing import traced_node_types
 
 logger = logging.getLogger("schema.engine")
@@ -67,8 +67,9 @@ def _wake_up_unfinished(execution_id: str, timer: ExecutionTimer) -> bool:
     """True when the execution still waits for the pause this timer ended: its wake-up was taken
     (the timer is fired) but no checkpoint after it was committed. Checked under the execution's
     lock, so no walk is in progress; any committed step after the wake-up clears `resume_at`. A
-    finished child's wake-up is always walked again: the walk re-reads the children (idempotent)."""
-    if timer.reason == CHILD_TIMER_REASON:
+    finished child's wake-up and a resume are always walked again: the walk re-reads the children
+    and the recorded resumes (idempotent)."""
+    if timer.reason in (CHILD_TIMER_REASON, RESUME_TIMER_REASON):
         return True
     return ExecutionState.objects.filter(
         execution_id=execution_id, execution__status=ExecutionStatus.PAUSED, resume_at=timer.due_at

@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from accounts.models import User
 
 from .models import Execution, ExecutionStep
+from .timers import resumes_recorded
 
 
 def executions_visible_to(user: User) -> QuerySet[Execution]:
@@ -18,6 +19,11 @@ def executions_visible_to(user: User) -> QuerySet[Execution]:
 
 def execution_steps(execution: Execution) -> QuerySet[ExecutionStep]:
     return ExecutionStep.objects.filter(execution=execution).order_by("seq")
+
+
+def resumed_waits(execution: Execution) -> list[str]:
+    """The `wait` nodes resumed through the API whose resume a walk may not have applied yet."""
+    return resumes_recorded(execution.pk)
 
 
 def execution_await(execution: Execution, seconds: float, *, poll_interval: float = 0.05) -> Execution:

@@ -19,7 +19,7 @@ from django.utils import timezone
 from kombu.exceptions import KombuError
 
 from accounts.models import User
-from engine.control import prepare_resume, prepare_retry
+from engine.control import prepare_retry, resume_target
 from engine.errors import InvalidTransition
 from engine.policies import NO_POLICY, ExecutionPolicy, concurrency_key, execution_policy
 from engine.store import ExecutionSnapshot, current_node_id
@@ -33,7 +33,7 @@ from .immutable_cache import ImmutableRowCache
 from .models import FINISHED_STATUSES, Execution, ExecutionState, ExecutionStatus, TriggerType
 from .sql import queries
 from .subflows import children_cancel, parent_wake
-from .timers import timers_cancel
+from .timers import RESUME_TIMER_REASON, resumes_recorded, timer_schedule, timers_cancel
 
 logger = logging.getLogger("schema.executions")
 # What publishing raises when the broker is down, unreachable or refuses the message (kombu wraps
@@ -188,14 +188,28 @@ def execution_cancel(execution: Execution) -> Execution:
 
 @transaction.atomic
 def execution_resume(execution: Execution, *, payload: Any = None, node_id: str | None = None) -> Execution:
-    """Resume an execution paused at a `wait` node (`node_id` picks one when several branches
-    wait); the payload becomes the node's output."""
+    """Resume a `wait` node of an unfinished execution (`node_id` picks one when several branches
+    wait); the payload becomes the node's output. Also while other branches run: the resume is
+    recorded as a `resume` wake-up (timer row due now, carrying the payload; its message; the
+    reconciler) and applied by the walk that owns the checkpoint — when it starts, or before it
+    pauses if it is running now. A paused execution becomes pending (about to continue)."""
     execution = _locked(execution)
     try:
-        checkpoint = prepare_resume(_snapshot(execution), payload if payload is not None else {}, node_id)
+        target = resume_target(_snapshot(execution), node_id, resumes_recorded(execution.pk))
     except InvalidTransition as exc:
         raise ExecutionStateError(str(exc)) from exc
-    _continue_with(execution, checkpoint)
+    timer_schedule(
+        execution=execution,
+        due_at=timezone.now(),
+        reason=RESUME_TIMER_REASON,
+        node_id=target,
+        payload=payload if payload is not None else {},
+    )
+    if execution.status == ExecutionStatus.PAUSED:
+        Execution.objects.filter(pk=execution.pk).update(status=ExecutionStatus.PENDING)
+        ExecutionState.objects.filter(execution=execution).update(
+            wait_kind="", resume_at=None, updated_at=timezone.now()
+        )
     return execution
 
 

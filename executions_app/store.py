@@ -30,7 +30,7 @@ from .models import FINISHED_STATUSES, Execution, ExecutionStatus, ExecutionTime
 from .services import execution_create
 from .sql import Write, queries
 from .subflows import CHILD_TIMER_REASON, children_progress, children_results, children_start, parent_wake
-from .timers import timer_schedule, timers_cancel
+from .timers import RESUME_TIMER_REASON, resumes_for, timer_schedule, timers_cancel
 
 logger = logging.getLogger("schema.engine")
 _STOPPED = (ExecutionStatus.CANCELLED, ExecutionStatus.FAILED)
@@ -218,8 +218,9 @@ class DjangoExecutionStore:
         )
         execution = Execution(pk=execution_id, request_id="")
         ExecutionTimer.objects.filter(execution_id=execution_id, status=TimerStatus.SCHEDULED).exclude(
-            # the execution's timeout runs on through its pauses; a finished child's wake-up stays due
-            reason__in=("timeout", CHILD_TIMER_REASON)
+            # the execution's timeout runs on through its pauses; a finished child's wake-up and a
+            # resume recorded while this walk ran stay due (their message walks it again)
+            reason__in=("timeout", CHILD_TIMER_REASON, RESUME_TIMER_REASON)
         ).update(status=TimerStatus.CANCELLED)
         if updated and waiting.resume_at is not None:
             execution.request_id = Execution.objects.values_list("request_id", flat=True).get(pk=execution_id)
@@ -267,6 +268,9 @@ class DjangoExecutionStore:
         with self._ending(execution_id):
             self._append(execution_id, steps, checkpoint, status=ExecutionStatus.CANCELLED)
             timers_cancel(Execution(pk=execution_id))
+
+    def resumes(self, execution_id: str, node_ids: Sequence[str]) -> list[tuple[str, Any]]:
+        return resumes_for(execution_id, node_ids)
 
     # --- child executions (call_schema, for_each): executions_app/subflows.py -------------------
     def start_children(

@@ -166,6 +166,66 @@ def test_two_waiting_branches_are_resumed_one_by_one_by_node_id() -> None:
     assert store.get(ex).result == {"w1": {"second": 2}, "w2": {"first": 1}}  # edge order, not arrival order
 
 
+class ResumesMidWalk(NodeType):
+    """A side effect during which the API resumes the `wait` of another branch (`config.wait`)."""
+
+    type = "effect"  # validated as the test's effect node
+    label = "Resumer"
+    group = "action"
+    description = "test"
+    side_effects = True
+    store: ClassVar[MemoryStore | None] = None
+    refused: ClassVar[list[str]] = []
+
+    def run(self, ctx: NodeContext) -> NodeResult:
+        assert ResumesMidWalk.store is not None
+        assert ResumesMidWalk.store.get(ctx.execution_id).status == "running"
+        ResumesMidWalk.store.resume(ctx.execution_id, {"by": ctx.node.id}, ctx.config["wait"])
+        try:  # the same wait resumed twice: refused, like a second resume of a paused execution
+            ResumesMidWalk.store.resume(ctx.execution_id, {"by": "again"}, ctx.config["wait"])
+        except InvalidTransition as exc:
+            ResumesMidWalk.refused.append(str(exc))
+        return NodeResult(output={"done": ctx.node.id})
+
+
+def test_a_wait_resumed_while_another_branch_runs_goes_on_in_the_same_walk() -> None:
+    store, ex = start(
+        definition(
+            [
+                node("t", "manual_trigger"),
+                node("approve", "wait"),
+                node("work", "effect", {"wait": "approve"}),
+                node("m", "merge", {"mode": "all"}),
+            ],
+            [edge("t", "approve"), edge("t", "work"), edge("approve", "m"), edge("work", "m")],
+        )
+    )
+    ResumesMidWalk.store, ResumesMidWalk.refused = store, []
+    outcome = walker.walk(store, ex, node_types={**TYPES, "effect": ResumesMidWalk()}, clock=Clock())
+    assert outcome.status == "completed"  # never paused: the resume was read before pausing
+    assert store.get(ex).result == {"approve": {"by": "work"}, "work": {"done": "work"}}
+    assert ran(store, ex).count("approve") == 1
+    assert ResumesMidWalk.refused == ["the wait node 'approve' was already resumed"]
+
+
+def test_a_resume_recorded_after_the_walk_paused_is_applied_by_the_next_walk_once() -> None:
+    store, ex = start(
+        definition(
+            [node("t", "manual_trigger"), node("w1", "wait"), node("w2", "wait"), node("m", "merge")],
+            [edge("t", "w1"), edge("t", "w2"), edge("w1", "m"), edge("w2", "m")],
+        )
+    )
+    assert walk(store, ex).status == "paused"
+    store.resume(ex, {"one": 1}, "w1")
+    assert [w["node_id"] for w in waiting_info(store.get(ex).checkpoint, ["w1"])] == ["w2"]
+    assert walk(store, ex).status == "paused"
+    assert walk(store, ex).status == "paused"  # the recorded resume is not applied twice
+    assert ran(store, ex).count("w1") == 1
+    store.resume(ex, {"two": 2}, "w2")
+    assert walk(store, ex).status == "completed"
+    assert store.get(ex).result == {"w1": {"one": 1}, "w2": {"two": 2}}
+
+
 def test_an_end_on_one_branch_completes_and_drops_the_others() -> None:
     store, ex = start(
         definition(

@@ -127,3 +127,38 @@ def test_an_execution_paused_before_branches_existed_still_resumes_on_its_timer(
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.COMPLETED
     assert execution.finished_at is not None and execution.finished_at <= timezone.now()
+
+
+def test_a_resume_recorded_while_a_walk_runs_survives_its_pause_and_its_wake_up_applies_it(monkeypatch: Any) -> None:
+    """The resume commits after the running walk last looked (just before it paused): the walk's
+    pause keeps the `resume` wake-up scheduled, and that wake-up's message continues the branch once."""
+    from executions_app.store import DjangoExecutionStore
+
+    execution = _execution(
+        definition(
+            [node("start", "manual_trigger"), node("w1", "wait"), node("w2", "wait"), node("m", "merge")],
+            [edge("start", "w1"), edge("start", "w2"), edge("w1", "m"), edge("w2", "m")],
+        )
+    )
+    assert execution_run(str(execution.id)) == "paused"
+    Execution.objects.filter(pk=execution.pk).update(status=ExecutionStatus.RUNNING)  # a walk owns it again
+    execution_resume(execution, payload={"one": 1}, node_id="w1")
+    assert Execution.objects.get(pk=execution.pk).status == ExecutionStatus.RUNNING
+    with pytest.raises(ExecutionStateError, match="already resumed"):
+        execution_resume(execution, payload={}, node_id="w1")
+
+    monkeypatch.setattr(DjangoExecutionStore, "resumes", lambda self, eid, nodes: [])  # looked too early
+    assert execution_run(str(execution.id)) == "paused"
+    monkeypatch.undo()
+    [timer] = ExecutionTimer.objects.filter(execution=execution, reason="resume")
+    assert (timer.status, timer.node_id, timer.payload) == (TimerStatus.SCHEDULED, "w1", {"one": 1})
+
+    assert execution_run(str(execution.id), timer_id=timer.pk) == "paused"  # w1 went on; w2 waits
+    assert execution_run(str(execution.id), timer_id=timer.pk) == "paused"  # a repeated message: nothing more
+    assert _steps(execution) == [("start", "success"), ("w1", "success")]
+    execution = Execution.objects.select_related("state").get(pk=execution.pk)
+    assert [w["node_id"] for w in ExecutionSerializer(execution).data["waiting"]] == ["w2"]
+    execution_resume(execution, payload={"two": 2}, node_id="w2")
+    assert execution_run(str(execution.id)) == "completed"
+    execution.refresh_from_db()
+    assert execution.result == {"w1": {"one": 1}, "w2": {"two": 2}}

@@ -122,7 +122,7 @@ export function ExecutionPage() {
                     executionId={e.id}
                     name={nameOf(w.node_id ?? '')}
                     instructions={definition?.nodes.find((n) => n.id === w.node_id)?.config?.instructions}
-                    canResume={e.status === 'paused'}
+                    canResume={!finished}
                     several={e.waiting.filter((x) => x.kind === 'wait').length > 1}
                     busy={act.isPending}
                     onResume={(payload) => act.mutate({ id: e.id, action: 'resume', payload, nodeId: w.node_id ?? undefined })}
@@ -233,7 +233,6 @@ function WaitingBranch({
           {instructions}
         </p>
       )}
-      {w.kind === 'wait' && !canResume && <p className="muted small">Other branches are running; resume once they pause.</p>}
       {w.kind === 'wait' && canResume && (
         <form
           onSubmit={(ev) => {
