@@ -34,6 +34,7 @@ from executions_app.node_test_runs import (
 )
 from schemas_app.models import Schema
 from schemas_app.selectors import schemas_visible_to
+from variables_app.selectors import env_of_owner
 
 _errors = {400: ErrorSerializer, 404: ErrorSerializer}
 
@@ -135,7 +136,7 @@ def plain_error(message: str) -> str:
     if match := _NO_ATTRIBUTE.match(message):
         return f"{match['name']!r} does not exist in the value before it, so nothing after it can be read."
     if match := _UNDEFINED.match(message):
-        return f"{match['name']!r} is not defined; expressions see vars, input, trigger, nodes and execution."
+        return f"{match['name']!r} is not defined; expressions see vars, input, trigger, nodes, execution and env."
     return message[:1].upper() + message[1:]
 
 
@@ -161,7 +162,8 @@ class ExpressionPreviewView(APIView):
         schema = _schema(request, schema_id)
         body = ExpressionPreviewRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        scope = _scope(request, schema, body.validated_data)
+        # `env` as a run of this schema sees it: its owner's variables over the global ones.
+        scope = {**_scope(request, schema, body.validated_data), "env": env_of_owner(schema.created_by_id)}
         try:
             value = evaluate(body.validated_data["expression"], scope, field="expression")
         except ExpressionError as exc:

@@ -9,6 +9,7 @@ import { EditorPage } from './pages/EditorPage';
 import { ExecutionsPage } from './pages/ExecutionsPage';
 import { ExecutionPage } from './pages/ExecutionPage';
 import { CredentialsPage } from './pages/CredentialsPage';
+import { VariablesPage } from './pages/VariablesPage';
 
 function onAuthLost(err: unknown) {
   if (err instanceof ApiError && (err.isAuth || (err.status === 403 && err.type === 'not_authenticated'))) {
@@ -66,6 +67,9 @@ function Shell() {
           <NavLink to="/credentials" data-testid="nav-credentials">
             Credentials
           </NavLink>
+          <NavLink to="/variables" data-testid="nav-variables">
+            Variables
+          </NavLink>
         </nav>
         <div className="topbar-right">
           <span className="muted" data-testid="current-user">
@@ -121,6 +125,7 @@ export const router = createBrowserRouter([
           { path: '/executions', element: <ExecutionsPage /> },
           { path: '/executions/:id', element: <ExecutionPage /> },
           { path: '/credentials', element: <CredentialsPage /> },
+          { path: '/variables', element: <VariablesPage /> },
           { path: '*', element: <NotFound /> },
         ],
       },

@@ -76,3 +76,20 @@ def test_an_execution_reads_env_with_the_owners_value_winning(
     assert execution_run(str(execution.id), worker_id="w1") == "completed"
     execution.refresh_from_db()
     assert execution.result == "https://mine.example/eu"
+
+
+def test_the_editors_preview_reads_env_as_a_run_of_the_schema_would(
+    api: Any, user: Any, client_for: Any, staff_user: Any
+) -> None:
+    client_for(staff_user).post(URL, {"name": "REGION", "value": "eu", "is_global": True}, format="json")
+    api.post(URL, {"name": "BASE_URL", "value": "https://mine.example"}, format="json")
+    schema = create_schema(user=user)
+    preview = f"/api/schemas/{schema.id}/preview-expression/"
+    body = {"expression": "{{ env.BASE_URL }}/{{ env.REGION }}"}
+    assert api.post(preview, body, format="json").json() == {
+        "value": "https://mine.example/eu",
+        "value_type": "string",
+        "error": None,
+    }
+    missing = api.post(preview, {"expression": "{{ env.NOPE.x }}"}, format="json").json()
+    assert missing["value"] is None and "NOPE" in missing["error"]

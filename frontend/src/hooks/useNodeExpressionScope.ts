@@ -2,6 +2,8 @@
  * the loaded run: completion data, and the input to preview with when the node did not run. */
 import { useMemo } from 'react';
 import type { Definition, JsonValue } from '../api/types';
+import { useMe } from '../api/hooks';
+import { envOf, useVariables } from '../api/variables';
 import type { ExpressionSupport } from '../components/expression/ExpressionContext';
 import { inputFor, scopeData } from '../lib/expressionScope';
 import type { RunData } from './useRunData';
@@ -15,6 +17,9 @@ export function useNodeExpressionScope(
   pinned?: JsonValue,
 ): ExpressionSupport | null {
   const ex = run.execution;
+  const variables = useVariables().data;
+  const email = useMe().data?.email;
+  const env = useMemo(() => envOf(variables ?? [], email), [variables, email]);
   return useMemo(() => {
     if (!nodeId) return null;
     const input = inputFor(nodeId, definition.edges, run.stepByNode);
@@ -31,7 +36,8 @@ export function useNodeExpressionScope(
         trigger: pinned ?? ex?.trigger_payload,
         input: input.value,
         stepByNode: run.stepByNode,
+        env,
       }),
     };
-  }, [schemaId, definition, nodeId, ex, run.stepByNode, pinned]);
+  }, [schemaId, definition, nodeId, ex, run.stepByNode, pinned, env]);
 }

@@ -41,6 +41,12 @@ describe('expression scope', () => {
     expect(propertiesAt(data, ['trigger', 'nope'])).toEqual([]);
   });
 
+  it('offers the user’s variables under env', () => {
+    const data = scopeData({ definition: def, nodeId: 'check', env: { BASE_URL: 'https://api.example.com', REGION: 'eu' } });
+    expect(propertiesAt(data, ['env']).map((p) => p.name)).toEqual(['BASE_URL', 'REGION']);
+    expect(propertiesAt(scopeData({ definition: def, nodeId: 'check' }), ['env'])).toEqual([]);
+  });
+
   it('takes a node’s input from the run, or from its upstream when it did not run', () => {
     const steps = new Map<string, Step>([['count', { input: { a: 1 }, output: { count: 3 }, status: 'success' as const }]]);
     expect(inputFor('count', def.edges, steps)).toEqual({ value: { a: 1 }, ran: true });

@@ -1,7 +1,7 @@
 /**
  * What an expression of a node can see, for the expression editor's completion: `vars` (schema
  * variables, names set by upstream `set` nodes, the run's variables), `input`, `trigger`,
- * `nodes.<id>.output` of upstream nodes and `execution.id`, filled with the values of the loaded
+ * `nodes.<id>.output` of upstream nodes, `execution.id` and `env` (the owner's variables), filled with the values of the loaded
  * run where there are any. Pure functions; the editor builds this once per selected node.
  */
 import type { Definition, ExecutionStep, JsonObject, JsonValue } from '../api/types';
@@ -45,6 +45,8 @@ export interface ScopeInputs {
   trigger?: JsonValue;
   input?: JsonValue;
   stepByNode?: ReadonlyMap<string, Pick<ExecutionStep, 'output' | 'status'>>;
+  /** The user's variables (`{{ env.NAME }}`, the Variables page). */
+  env?: Readonly<Record<string, string>>;
 }
 
 /** A value whose keys completion offers; `null` where only the name is known (no run yet). */
@@ -57,7 +59,7 @@ export function scopeData(s: ScopeInputs): JsonObject {
     const step = s.stepByNode?.get(id);
     nodes[id] = { output: step && step.status === 'success' ? (step.output as JsonValue) : null };
   }
-  return { vars, input: s.input ?? null, trigger: s.trigger ?? null, nodes, execution: { id: null } };
+  return { vars, input: s.input ?? null, trigger: s.trigger ?? null, nodes, execution: { id: null }, env: { ...(s.env ?? {}) } };
 }
 
 /** Keys under `path` in `data` (array items are looked into through their first item). */

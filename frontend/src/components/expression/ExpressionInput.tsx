@@ -23,6 +23,7 @@ const ROOTS: { name: string; info: string }[] = [
   { name: 'trigger', info: 'the payload the run started with' },
   { name: 'nodes', info: 'nodes.<id>.output: any upstream node’s output' },
   { name: 'execution', info: 'execution.id' },
+  { name: 'env', info: 'env.NAME: your variables (the Variables page)' },
 ];
 
 function completionConfig(data: { current: JsonObject }) {
