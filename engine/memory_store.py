@@ -198,11 +198,12 @@ class MemoryStore:
             raise AssertionError(f"step seq gap: {record.steps[-1].seq} then {steps[0].seq}")
         record.steps.extend(steps)
         record.checkpoint_json = encoded
+        ended = status in TERMINAL_STATUSES and record.status not in TERMINAL_STATUSES
         if record.status not in TERMINAL_STATUSES or status in TERMINAL_STATUSES:
             record.status = status
         if extra is not None:
             extra(record)
-        if status in TERMINAL_STATUSES and record.parent is not None:
-            self.woken.append(record.parent[0])  # the child's end wakes its parent
+        if ended and record.parent is not None:
+            self.woken.append(record.parent[0])  # the child's end wakes its parent (once)
         if crash:
             raise SimulatedCrash(f"crash after write {self.writes}")

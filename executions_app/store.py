@@ -241,32 +241,38 @@ class DjangoExecutionStore:
         )
 
     @contextmanager
-    def _ending(self, execution_id: str) -> Iterator[None]:
-        """Around an execution's last write: a sub-schema's end wakes its parent in the same
-        transaction (`subflows.parent_wake`); any other execution writes as before."""
+    def _ending(self, execution_id: str) -> Iterator[list[int]]:
+        """Around an execution's last write: when that write finished a sub-schema (its status
+        changed: the caller appends `_append`'s count), its parent is woken in the same transaction
+        (`subflows.parent_wake`). A write that finds the child finished already — cancelled or timed
+        out meanwhile, an ending that woke the parent itself — wakes nobody: one wake per ending."""
+        changed: list[int] = []
         if self._meta.get(execution_id, ("", ""))[1] != TriggerType.SUBFLOW:
-            yield
+            yield changed
             return
         with transaction.atomic():
-            yield
-            parent_wake(execution_id)
+            yield changed
+            if any(changed):
+                parent_wake(execution_id)
 
     def complete(self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint, result: Any) -> None:
-        with self._ending(execution_id):
+        with self._ending(execution_id) as changed:
             updated = self._append(execution_id, steps, checkpoint, status=ExecutionStatus.COMPLETED, result=result)
+            changed.append(updated)
         self._finished(execution_id, ExecutionStatus.COMPLETED, updated, result=result)
 
     def fail(
         self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint, error: str, node_id: str | None
     ) -> None:
-        with self._ending(execution_id):
+        with self._ending(execution_id) as changed:
             updated = self._append(execution_id, steps, checkpoint, status=ExecutionStatus.FAILED, error=error)
+            changed.append(updated)
         self._finished(execution_id, ExecutionStatus.FAILED, updated, error=error)
 
     @transaction.atomic
     def cancel(self, execution_id: str, steps: Sequence[StepRecord], checkpoint: Checkpoint) -> None:
-        with self._ending(execution_id):
-            self._append(execution_id, steps, checkpoint, status=ExecutionStatus.CANCELLED)
+        with self._ending(execution_id) as changed:
+            changed.append(self._append(execution_id, steps, checkpoint, status=ExecutionStatus.CANCELLED))
             timers_cancel(Execution(pk=execution_id))
 
     def resumes(self, execution_id: str, node_ids: Sequence[str]) -> list[tuple[str, Any]]:

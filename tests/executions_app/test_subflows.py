@@ -4,9 +4,11 @@ order; cancelling a parent cancels its children; another owner's schema is refus
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from executions_app.models import Execution, ExecutionStatus, ExecutionTimer, TimerStatus
 from executions_app.runner import execution_run
@@ -150,3 +152,81 @@ def test_the_admin_links_a_parent_to_its_children() -> None:
     assert f"/admin/executions_app/execution/{child.pk}/change/" in page and "call:1:0" in page
     child_page = client.get(f"/admin/executions_app/execution/{child.pk}/change/").content.decode()
     assert f"/admin/executions_app/execution/{parent.pk}/change/" in child_page
+
+
+def _parent_calling(child_schema: Any, user: Any) -> tuple[Execution, Execution]:
+    """A parent whose `call_schema` (mode wait) started one child; returns (parent, child)."""
+    parent = _start(
+        chain(node("t", "manual_trigger"), node("call", "call_schema", {"schema_id": str(child_schema.pk)})), user
+    )
+    assert execution_run(str(parent.pk)) == "paused"
+    [child] = _children(parent)
+    return parent, child
+
+
+def _wake_ups(parent: Execution) -> list[ExecutionTimer]:
+    return list(ExecutionTimer.objects.filter(execution=parent, reason="child"))
+
+
+TIMED_WAIT = {
+    "nodes": [node("t", "manual_trigger"), node("w", "wait")],
+    "edges": [{"id": "e1", "source": "t", "target": "w", "source_port": "out"}],
+    "settings": {"timeout_seconds": 5},
+}
+
+
+def _timeout_now(child: Execution) -> None:
+    from executions_app.policies import execution_timeout
+
+    timer = ExecutionTimer.objects.get(execution=child, reason="timeout")
+    ExecutionTimer.objects.filter(pk=timer.pk).update(due_at=timezone.now() - timedelta(milliseconds=1))
+    timer.refresh_from_db()
+    assert execution_timeout(str(child.pk), timer, "test") == "timed-out"
+
+
+def test_a_paused_child_that_times_out_wakes_its_parent_once_and_fails_its_node() -> None:
+    user = UserFactory()
+    parent, child = _parent_calling(create_schema(definition=TIMED_WAIT, activate=True, user=user), user)
+    assert execution_run(str(child.pk)) == "paused"
+    _timeout_now(child)
+    [wake] = _wake_ups(parent)
+    assert execution_run(str(parent.pk), timer_id=wake.pk) == "failed"
+    parent.refresh_from_db()
+    assert "the sub-schema failed" in (parent.error or "") and "timed out after 5 s" in (parent.error or "")
+    assert len(_wake_ups(parent)) == 1
+
+
+@pytest.mark.parametrize("ending", ["timeout", "cancel"])
+def test_a_child_stopped_while_its_walk_runs_wakes_its_parent_exactly_once(ending: str, monkeypatch: Any) -> None:
+    """The timeout (or a cancel) ends the child from outside while a worker walks it; that walk then
+    stops at its next step and writes the child's end too — without a second wake-up."""
+    from engine.nodes import NODE_TYPES, NodeContext, NodeResult
+    from engine.policies import execution_policy
+    from engine.walker import walk
+    from executions_app import store as store_module
+    from executions_app.policies import timeout_schedule
+
+    user = UserFactory()
+    steps = chain(node("t", "manual_trigger"), node("a", "log", {"message": "a"}), node("b", "log", {"message": "b"}))
+    steps["settings"] = {"timeout_seconds": 5}
+    parent, child = _parent_calling(create_schema(definition=steps, activate=True, user=user), user)
+    timeout_schedule(str(child.pk), execution_policy(steps))
+
+    class StoppedDuringStep(type(NODE_TYPES["log"])):  # type: ignore[misc]
+        def run(self, ctx: NodeContext) -> NodeResult:
+            if ctx.node.id == "a":
+                _timeout_now(child) if ending == "timeout" else execution_cancel(child)
+            return super().run(ctx)
+
+    monkeypatch.setattr(store_module, "CANCEL_CHECK_INTERVAL", 0)  # notice the stop at the next step
+    outcome = walk(
+        store_module.DjangoExecutionStore(), str(child.pk), node_types={**NODE_TYPES, "log": StoppedDuringStep()}
+    )
+    assert outcome.status == "cancelled"
+    child.refresh_from_db()
+    assert child.status == ("failed" if ending == "timeout" else "cancelled")
+    assert list(child.steps.values_list("node_id", flat=True)) == ["t", "a"]  # b never ran
+    [wake] = _wake_ups(parent)  # one ending, one wake-up
+    assert execution_run(str(parent.pk), timer_id=wake.pk) == "failed"
+    parent.refresh_from_db()
+    assert (child.error or "cancelled") in (parent.error or "")
