@@ -6,7 +6,8 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, del, get, itemsOf, post } from './client';
 import type { components } from './schema';
-import type { Page } from './types';
+import type { Definition, Page } from './types';
+import { credentialReferences, withCredentialNames } from '../lib/credentialRefs';
 
 type Api = components['schemas'];
 
@@ -58,4 +59,10 @@ export function useTestCredential() {
   return useMutation({
     mutationFn: ({ id, url }: { id: string; url: string }) => post<CredentialTestResult>(`/credentials/${id}/test/`, { url }),
   });
+}
+
+/** The definition as an export file carries it: credentials by name, never by id (or data). */
+export async function exportableDefinition(definition: Definition): Promise<Definition> {
+  if (!credentialReferences(definition).length) return definition;
+  return withCredentialNames(definition, itemsOf(await get<Credential[] | Page<Credential>>('/credentials/?page_size=200')));
 }

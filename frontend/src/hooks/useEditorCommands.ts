@@ -8,6 +8,7 @@
 import { useCallback, useMemo, useRef, useState, type Dispatch } from 'react';
 import { useReactFlow } from '@xyflow/react';
 import { ApiError, post } from '../api/client';
+import { exportableDefinition } from '../api/credentials';
 import { useSaveSchema, useSchemaAction } from '../api/hooks';
 import type { ApiFieldError, NodeTypeSpec, Schema, ValidateResponse } from '../api/types';
 import { placeErrors, type PlacedErrors } from '../lib/errors';
@@ -138,7 +139,9 @@ export function useEditorCommands({
     return false;
   };
 
-  const exportFile = () => downloadJson(`${slug(name)}.schema.json`, { name, description, definition });
+  // Credentials by name only: an id means nothing on another server (issue 17).
+  const exportFile = () =>
+    void exportableDefinition(definition).then((exported) => downloadJson(`${slug(name)}.schema.json`, { name, description, definition: exported }), setFailure);
 
   const autoLayout = () => {
     dispatch({ kind: 'layout' });

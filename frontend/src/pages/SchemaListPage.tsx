@@ -13,6 +13,7 @@ import { Dialog } from '../components/Dialog';
 import { ErrorBanner, ErrorList } from '../components/ErrorList';
 import { Field } from '../components/Field';
 import { formatDate } from '../lib/format';
+import { credentialReferences, missingCredentials as missingOf } from '../lib/credentialRefs';
 import { defaultConfig } from '../lib/jsonSchema';
 import { unusedName } from '../lib/names';
 
@@ -22,18 +23,10 @@ async function schemaNamesLike(name: string): Promise<string[]> {
   return itemsOf(await get<SchemaSummary[] | Page<SchemaSummary>>(`/schemas/?${q.toString()}`)).map((s) => s.name);
 }
 
-/** Credential names the definition's nodes use (`config.auth.credential`) that none of the user's credentials has. */
+/** Credentials the definition names (auth, and `credentials.<name>` in headers and query) that the user has none of. */
 async function missingCredentials(definition: Definition): Promise<string[]> {
-  const used = new Set<string>();
-  for (const n of definition.nodes ?? []) {
-    const auth = n.config?.auth;
-    const name = auth && typeof auth === 'object' && !Array.isArray(auth) ? auth.credential : undefined;
-    if (typeof name === 'string' && name.trim()) used.add(name.trim());
-  }
-  if (!used.size) return [];
-  const mine = itemsOf(await get<Credential[] | Page<Credential>>('/credentials/?page_size=200'));
-  const known = new Set(mine.flatMap((c) => [c.name, c.id]));
-  return [...used].filter((name) => !known.has(name));
+  if (!credentialReferences(definition).length) return [];
+  return missingOf(definition, itemsOf(await get<Credential[] | Page<Credential>>('/credentials/?page_size=200')));
 }
 
 /** A stored definition must be valid, so a new schema starts with its trigger node. */
