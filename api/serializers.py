@@ -127,9 +127,11 @@ class SchemaListSerializer(SchemaSerializer):
 
 
 class SchemaVersionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    created_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
+
     class Meta:
         model = SchemaVersion
-        fields = ["version", "definition", "created_at"]
+        fields = ["version", "definition", "created_at", "created_by"]
 
 
 class ValidateRequestSerializer(serializers.Serializer):  # type: ignore[type-arg]

@@ -1,4 +1,4 @@
-"""Schemas: CRUD plus validate / activate / archive / duplicate / rotate-secret / versions / execute.
+"""Schemas: CRUD plus validate / activate / archive / duplicate / rotate-secret / versions (restore) / execute.
 
 Users see and change their own schemas (staff see all); someone else's schema is a 404, not a 403,
 so ids do not leak. Every write goes through `schemas_app.services`.
@@ -12,6 +12,7 @@ from django.db.models import ProtectedError, QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -154,7 +155,29 @@ class SchemaViewSet(
     @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None)
     def versions(self, request: Request, pk: Any = None) -> Response:
         schema = self.get_object()
-        return Response(SchemaVersionSerializer(schema.versions.all(), many=True).data)
+        return Response(SchemaVersionSerializer(schema.versions.select_related("created_by"), many=True).data)
+
+    @extend_schema(request=None, responses={200: SchemaSerializer, **_errors})
+    @action(detail=True, methods=["post"], url_path=r"versions/(?P<version>[0-9]{1,9})/restore")
+    def restore(self, request: Request, pk: Any = None, version: str = "") -> Response:
+        """A new version whose definition is that of `version` (history is never rewritten)."""
+        schema = self.get_object()
+        was_active = schema.status == SchemaStatus.ACTIVE
+        old = schema.versions.filter(version=int(version)).first()
+        if old is None:
+            raise NotFound(f"This schema has no version {version}.")
+        try:
+            schema = services.schema_update(schema, user=request.user, definition=old.definition)  # type: ignore[arg-type]
+        except services.DefinitionError as exc:
+            detail = (
+                f"Version {version} is unfinished and this schema is active: restore it on a copy."
+                if was_active
+                else f"Version {version} cannot be restored: its definition is no longer valid."
+            )
+            raise DefinitionInvalid(exc.problems, detail) from exc
+        except services.SchemaStateError as exc:
+            raise Conflict(str(exc)) from exc
+        return Response(SchemaSerializer(schema, context=self.get_serializer_context()).data)
 
     @extend_schema(request=ExecuteRequestSerializer, responses={202: ExecutionSerializer, **_errors})
     @action(detail=True, methods=["post"])

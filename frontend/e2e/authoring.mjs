@@ -3,7 +3,10 @@
  * past execution, the expression editor with completion and a server-side preview, and running
  * one node. Registered into the suite of run.mjs, which passes its page and helpers.
  */
+import { register as registerCanvas } from './editor-canvas.mjs';
+
 export function register(h) {
+  registerCanvas(h);
   const { test, page, tid, shot, assert, apiCall, importDefinition, selectNode, runNow, waitExecutionStatus, audit, stamp } = h;
 
   /** A trigger, a `set` that copies the orders and counts them, a condition and a fail branch. */

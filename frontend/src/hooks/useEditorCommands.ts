@@ -14,7 +14,7 @@ import type { ApiFieldError, NodeTypeSpec, Schema, ValidateResponse } from '../a
 import { placeErrors, type PlacedErrors } from '../lib/errors';
 import { downloadJson, slug } from '../lib/format';
 import { outputPorts } from '../lib/graph';
-import { freeSlot, slotAfter } from '../lib/layout';
+import { elkLayout, freeSlot, slotAfter } from '../lib/layout';
 import type { EditorAction, EditorState } from '../store/editorStore';
 import { useReadableFit } from './useReadableFit';
 import type { SchemaDraft } from './useSchemaDraft';
@@ -41,6 +41,8 @@ export interface EditorCommands {
   autoLayout: () => void;
   undo: () => void;
   redo: () => void;
+  /** The server restored an old version as `schema`: its problems and a notice (the page reloads the canvas). */
+  adoptRestored: (schema: Schema, from: number) => void;
   /** Adds a node right of the selected one, joined from its first output port; else mid-canvas. */
   addFromPalette: (spec: NodeTypeSpec) => void;
 }
@@ -144,9 +146,31 @@ export function useEditorCommands({
     void exportableDefinition(definition).then((exported) => downloadJson(`${slug(name)}.schema.json`, { name, description, definition: exported }), setFailure);
 
   const autoLayout = () => {
-    dispatch({ kind: 'layout' });
-    // After React Flow has applied the new positions.
-    setTimeout(() => fit(200), 50);
+    // React Flow's measured sizes, so tall nodes (many ports, errors) get the room they take.
+    const measured = new Map(rf.getNodes().map((n) => [n.id, n.measured]));
+    const nodes = state.nodes.map((n) => ({
+      id: n.id,
+      width: measured.get(n.id)?.width,
+      height: measured.get(n.id)?.height,
+      ports: outputPorts(n.data, specs.get(n.data.type)),
+    }));
+    void elkLayout(nodes, state.edges).then((positions) => {
+      dispatch({ kind: 'layout', positions });
+      // After React Flow has applied the new positions.
+      setTimeout(() => fit(200), 50);
+    }, setFailure);
+  };
+
+  const adoptRestored = (restored: Schema, from: number) => {
+    left.current = restored.problems ?? [];
+    setApiErrors(left.current);
+    setCurrent(restored);
+    setFailure(null);
+    setNotice(
+      restored.version === current.version
+        ? `Version ${from} is the current definition: nothing to restore`
+        : `Restored version ${from} as version ${restored.version}`,
+    );
   };
 
   const undo = useCallback(() => dispatch({ kind: 'undo' }), [dispatch]);
@@ -190,6 +214,7 @@ export function useEditorCommands({
     prepareRun,
     exportFile,
     autoLayout,
+    adoptRestored,
     undo,
     redo,
     addFromPalette,

@@ -20,6 +20,8 @@ export interface SchemaDraft {
   dirty: boolean;
   /** Records what the server now holds. */
   markSaved: (saved: { name: string; description: string; definition: Definition }) => void;
+  /** Takes the schema as the server now holds it (a restored version): name, settings, baseline. */
+  reset: (schema: Schema) => void;
 }
 
 // One string per state: comparing it is how "unsaved" is decided (key order is the mapping's, stable).
@@ -29,16 +31,18 @@ const serialize = (name: string, description: string, definition: Definition) =>
 const withSettings = (definition: Definition, settings: ExecutionSettings | undefined): Definition =>
   settings && Object.keys(settings).length ? { ...definition, settings } : definition;
 
+function baselineOf(schema: Schema): string {
+  const { nodes, edges } = toCanvas(schema.definition);
+  const loaded = fromCanvas(nodes, edges, schema.definition.variables ?? {});
+  return serialize(schema.name, schema.description ?? '', withSettings(loaded, schema.definition.settings));
+}
+
 export function useSchemaDraft(schema: Schema, state: Snapshot): SchemaDraft {
   const [name, setName] = useState(schema.name);
   const [description, setDescription] = useState(schema.description ?? '');
   const [settings, setSettings] = useState<ExecutionSettings>(schema.definition.settings ?? {});
   // The loaded definition passed through the canvas mapping, so an untouched schema is not dirty.
-  const [baseline, setBaseline] = useState(() => {
-    const { nodes, edges } = toCanvas(schema.definition);
-    const loaded = fromCanvas(nodes, edges, schema.definition.variables ?? {});
-    return serialize(schema.name, schema.description ?? '', withSettings(loaded, schema.definition.settings));
-  });
+  const [baseline, setBaseline] = useState(() => baselineOf(schema));
   const definition = useMemo(
     () => withSettings(fromCanvas(state.nodes, state.edges, state.variables), settings),
     [state.nodes, state.edges, state.variables, settings],
@@ -48,5 +52,11 @@ export function useSchemaDraft(schema: Schema, state: Snapshot): SchemaDraft {
     (saved: { name: string; description: string; definition: Definition }) => setBaseline(serialize(saved.name, saved.description, saved.definition)),
     [],
   );
-  return { name, setName, description, setDescription, settings, setSettings, definition, dirty, markSaved };
+  const reset = useCallback((s: Schema) => {
+    setName(s.name);
+    setDescription(s.description ?? '');
+    setSettings(s.definition.settings ?? {});
+    setBaseline(baselineOf(s));
+  }, []);
+  return { name, setName, description, setDescription, settings, setSettings, definition, dirty, markSaved, reset };
 }

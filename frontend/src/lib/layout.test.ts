@@ -1,44 +1,66 @@
 import { describe, expect, it } from 'vitest';
-import { freeSlot, layeredLayout, slotAfter } from './layout';
+import { elkLayout, freeSlot, slotAfter, type LayoutEdge, type LayoutNode } from './layout';
 
-describe('layeredLayout', () => {
-  it('puts each node right of its parents', () => {
-    const edges = [
-      { source: 't', target: 'a' },
-      { source: 'a', target: 'c' },
-      { source: 'c', target: 'yes' },
-      { source: 'c', target: 'no' },
-      { source: 't', target: 'yes' },
+const box = (id: string, ports: string[] = ['out'], height = 60): LayoutNode => ({ id, width: 220, height, ports });
+const overlaps = (pos: Map<string, { x: number; y: number }>, nodes: LayoutNode[]) => {
+  const r = nodes.map((n) => ({ ...pos.get(n.id)!, w: n.width!, h: n.height! }));
+  for (let i = 0; i < r.length; i++)
+    for (let j = i + 1; j < r.length; j++) {
+      const a = r[i]!;
+      const b = r[j]!;
+      if (a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h) return true;
+    }
+  return false;
+};
+
+describe('elkLayout', () => {
+  it('lays parallel branches and their merge left to right, in port order, without overlap', async () => {
+    // trigger → condition; true → a1 → a2, false → b1; both → merge → end
+    const nodes = [box('t'), box('c', ['true', 'false'], 90), box('a1'), box('a2'), box('b1'), box('m'), box('end', [])];
+    const edges: LayoutEdge[] = [
+      { source: 't', target: 'c' },
+      { source: 'c', target: 'b1', sourceHandle: 'false' },
+      { source: 'c', target: 'a1', sourceHandle: 'true' },
+      { source: 'a1', target: 'a2' },
+      { source: 'a2', target: 'm' },
+      { source: 'b1', target: 'm' },
+      { source: 'm', target: 'end' },
     ];
-    const pos = layeredLayout(['yes', 'no', 'c', 'a', 't'], edges, { layerGap: 100, rowGap: 50 });
+    const pos = await elkLayout(nodes, edges);
+    expect(pos.size).toBe(nodes.length);
     for (const e of edges) expect(pos.get(e.target)!.x).toBeGreaterThan(pos.get(e.source)!.x);
-    expect(pos.get('t')!.x).toBe(0);
-    expect(pos.get('yes')!.x).toBe(300);
-    expect(pos.get('yes')!.x).toBe(pos.get('no')!.x);
-    expect(pos.get('yes')!.y).not.toBe(pos.get('no')!.y);
+    // The true branch leaves from the upper port: it stays above the false branch.
+    expect(pos.get('a1')!.y).toBeLessThan(pos.get('b1')!.y);
+    // The merge waits for the longer branch.
+    expect(pos.get('m')!.x).toBeGreaterThan(pos.get('a2')!.x);
+    expect(overlaps(pos, nodes)).toBe(false);
   });
-  it('survives cycles and isolated nodes, gives every node a distinct slot', () => {
-    const pos = layeredLayout(['a', 'b', 'c', 'lonely'], [
+
+  it('uses each node size: a tall node pushes its neighbours apart', async () => {
+    const nodes = [box('t'), box('s', ['a', 'b', 'c'], 300), box('x'), box('y'), box('z')];
+    const edges = ['x', 'y', 'z'].map((t, i) => ({ source: 's', target: t, sourceHandle: ['a', 'b', 'c'][i] }));
+    const pos = await elkLayout(nodes, [{ source: 't', target: 's' }, ...edges]);
+    expect(overlaps(pos, nodes)).toBe(false);
+    expect(pos.get('x')!.y).toBeLessThan(pos.get('y')!.y);
+    expect(pos.get('y')!.y).toBeLessThan(pos.get('z')!.y);
+  });
+
+  it('survives cycles, self loops, edges to unknown nodes, stale ports and isolated nodes', async () => {
+    const nodes = [box('a'), box('b'), box('c'), box('lonely')];
+    const pos = await elkLayout(nodes, [
       { source: 'a', target: 'b' },
-      { source: 'b', target: 'c' },
+      { source: 'b', target: 'c', sourceHandle: 'gone' },
       { source: 'c', target: 'a' },
       { source: 'b', target: 'b' },
       { source: 'b', target: 'ghost' },
     ]);
     expect(pos.size).toBe(4);
-    const slots = new Set([...pos.values()].map((p) => `${p.x},${p.y}`));
-    expect(slots.size).toBe(4);
+    expect(overlaps(pos, nodes)).toBe(false);
     expect(pos.get('b')!.x).toBeGreaterThan(pos.get('a')!.x);
   });
-  it('orders a layer by its parents (no crossing for parallel chains)', () => {
-    const pos = layeredLayout(['r1', 'r2', 'x2', 'x1'], [
-      { source: 'r1', target: 'x1' },
-      { source: 'r2', target: 'x2' },
-    ]);
-    expect(pos.get('r1')!.y < pos.get('r2')!.y).toBe(pos.get('x1')!.y < pos.get('x2')!.y);
-  });
-  it('handles an empty graph', () => {
-    expect(layeredLayout([], []).size).toBe(0);
+
+  it('handles an empty graph', async () => {
+    expect((await elkLayout([], [])).size).toBe(0);
   });
 });
 

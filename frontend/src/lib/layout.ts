@@ -1,110 +1,87 @@
 /**
- * Auto-layout: a small layered (Sugiyama-style) layout, left to right. Back edges of cycles
- * are ignored, each node goes one layer right of its furthest parent, and a few barycenter
- * sweeps order each layer to cut crossings. Pure: ids + edges in, positions out.
+ * Auto-layout by ELK's layered algorithm (elkjs, the engine the xyflow docs use), left to right.
+ * ELK knows each node's measured size and its ports in display order (input on the west side,
+ * output ports top to bottom on the east), so branches leave their port without crossing, merges
+ * sit between their inputs and cycles are broken before layering.
+ * Pure apart from ELK's promise: nodes + edges in, top-left positions out.
  */
+import type { ELK as ElkEngine, ElkNode } from 'elkjs/lib/elk.bundled.js';
+
+export interface LayoutNode {
+  id: string;
+  width?: number;
+  height?: number;
+  /** Output ports in the order the node draws them (top to bottom). */
+  ports?: readonly string[];
+}
+
+export interface LayoutEdge {
+  source: string;
+  target: string;
+  sourceHandle?: string | null;
+}
+
 export interface LayoutOptions {
+  /** Horizontal gap between layers, in px. */
   layerGap?: number;
+  /** Vertical gap between nodes of a layer, in px. */
   rowGap?: number;
-  origin?: { x: number; y: number };
 }
 
 export type Positions = Map<string, { x: number; y: number }>;
 
-export function layeredLayout(
-  nodeIds: readonly string[],
-  edges: readonly { source: string; target: string }[],
-  opts: LayoutOptions = {},
-): Positions {
-  const layerGap = opts.layerGap ?? 280;
-  const rowGap = opts.rowGap ?? 130;
-  const origin = opts.origin ?? { x: 0, y: 0 };
-  const ids = [...nodeIds];
-  const known = new Set(ids);
-  const children = new Map<string, string[]>(ids.map((id) => [id, []]));
-  for (const e of edges) {
-    if (known.has(e.source) && known.has(e.target) && e.source !== e.target) children.get(e.source)!.push(e.target);
-  }
+let engine: Promise<ElkEngine> | null = null;
+// ELK is 1.4 MB: loaded on the first layout, not with the editor.
+const elk = () => (engine ??= import('elkjs/lib/elk.bundled.js').then((m) => new m.default()));
+const inPort = (id: string) => `${id}\u0000in`;
+const outPort = (id: string, port: string) => `${id}\u0000out\u0000${port}`;
 
-  // Drop back edges (DFS from roots first, then whatever is left) so the rest is acyclic.
-  const indeg = new Map(ids.map((id) => [id, 0]));
-  for (const list of children.values()) for (const t of list) indeg.set(t, (indeg.get(t) ?? 0) + 1);
-  const state = new Map<string, 0 | 1 | 2>();
-  const forward = new Map<string, string[]>(ids.map((id) => [id, []]));
-  const visit = (start: string) => {
-    const stack: [string, number][] = [[start, 0]];
-    state.set(start, 1);
-    while (stack.length) {
-      const top = stack[stack.length - 1]!;
-      const [id, i] = top;
-      const kids = children.get(id)!;
-      if (i < kids.length) {
-        top[1]++;
-        const k = kids[i]!;
-        const s = state.get(k) ?? 0;
-        if (s === 1) continue; // back edge
-        forward.get(id)!.push(k);
-        if (s === 0) {
-          state.set(k, 1);
-          stack.push([k, 0]);
-        }
-      } else {
-        state.set(id, 2);
-        stack.pop();
-      }
-    }
+export async function elkLayout(nodes: readonly LayoutNode[], edges: readonly LayoutEdge[], opts: LayoutOptions = {}): Promise<Positions> {
+  if (!nodes.length) return new Map();
+  const known = new Set(nodes.map((n) => n.id));
+  // Ports an edge uses but the node does not list (a stale port) still get a slot, after the others.
+  const ports = new Map(nodes.map((n) => [n.id, [...(n.ports ?? [])]]));
+  const used = edges.filter((e) => known.has(e.source) && known.has(e.target) && e.source !== e.target);
+  for (const e of used) {
+    const list = ports.get(e.source)!;
+    const port = e.sourceHandle ?? 'out';
+    if (!list.includes(port)) list.push(port);
+  }
+  const graph: ElkNode = {
+    id: '__root',
+    layoutOptions: {
+      'elk.algorithm': 'layered',
+      'elk.direction': 'RIGHT',
+      'elk.layered.spacing.nodeNodeBetweenLayers': String(opts.layerGap ?? 80),
+      'elk.spacing.nodeNode': String(opts.rowGap ?? 40),
+      'elk.layered.nodePlacement.strategy': 'NETWORK_SIMPLEX',
+      'elk.layered.cycleBreaking.strategy': 'DEPTH_FIRST',
+      // Keep the order the user drew (the definition's order) when it costs no crossing.
+      'elk.layered.considerModelOrder.strategy': 'NODES_AND_EDGES',
+      'elk.separateConnectedComponents': 'true',
+      'elk.spacing.componentComponent': '60',
+    },
+    children: nodes.map((n) => ({
+      id: n.id,
+      width: n.width ?? NODE_BOX.width,
+      height: n.height ?? 60,
+      layoutOptions: { 'elk.portConstraints': 'FIXED_ORDER' },
+      ports: [
+        // Indices run clockwise around the node: east ports top to bottom, then the west input.
+        ...ports.get(n.id)!.map((p, i) => ({
+          id: outPort(n.id, p),
+          width: 1,
+          height: 1,
+          layoutOptions: { 'elk.port.side': 'EAST', 'elk.port.index': String(i) },
+        })),
+        { id: inPort(n.id), width: 1, height: 1, layoutOptions: { 'elk.port.side': 'WEST', 'elk.port.index': String(ports.get(n.id)!.length) } },
+      ],
+    })),
+    edges: used.map((e, i) => ({ id: `__e${i}`, sources: [outPort(e.source, e.sourceHandle ?? 'out')], targets: [inPort(e.target)] })),
   };
-  for (const id of ids) if ((indeg.get(id) ?? 0) === 0 && !state.get(id)) visit(id);
-  for (const id of ids) if (!state.get(id)) visit(id);
-
-  // Longest-path layering in topological order.
-  const fin = new Map(ids.map((id) => [id, 0]));
-  for (const list of forward.values()) for (const t of list) fin.set(t, (fin.get(t) ?? 0) + 1);
-  const layer = new Map(ids.map((id) => [id, 0]));
-  const queue = ids.filter((id) => fin.get(id) === 0);
-  while (queue.length) {
-    const id = queue.shift()!;
-    for (const t of forward.get(id)!) {
-      layer.set(t, Math.max(layer.get(t)!, layer.get(id)! + 1));
-      fin.set(t, fin.get(t)! - 1);
-      if (fin.get(t) === 0) queue.push(t);
-    }
-  }
-
-  const layers: string[][] = [];
-  for (const id of ids) {
-    const l = layer.get(id)!;
-    (layers[l] ??= []).push(id);
-  }
-  const parents = new Map<string, string[]>(ids.map((id) => [id, []]));
-  for (const [s, list] of forward) for (const t of list) parents.get(t)!.push(s);
-
-  // Barycenter sweeps (down, then up) keep related nodes on the same rows.
-  const index = new Map<string, number>();
-  const reindex = () => layers.forEach((l) => l?.forEach((id, i) => index.set(id, i)));
-  reindex();
-  const bary = (id: string, nbrs: string[]) =>
-    nbrs.length ? nbrs.reduce((s, n) => s + index.get(n)!, 0) / nbrs.length : index.get(id)!;
-  for (let sweep = 0; sweep < 4; sweep++) {
-    const down = sweep % 2 === 0;
-    const order = down ? layers.map((_, i) => i) : layers.map((_, i) => layers.length - 1 - i);
-    for (const li of order) {
-      const l = layers[li];
-      if (!l) continue;
-      const keyed = l.map((id) => ({ id, b: bary(id, down ? parents.get(id)! : forward.get(id)!) }));
-      keyed.sort((a, b) => a.b - b.b || index.get(a.id)! - index.get(b.id)!);
-      layers[li] = keyed.map((k) => k.id);
-      reindex();
-    }
-  }
-
-  const tallest = Math.max(1, ...layers.map((l) => l?.length ?? 0));
+  const out = await (await elk()).layout(graph);
   const positions: Positions = new Map();
-  layers.forEach((l, li) => {
-    if (!l) return;
-    const offset = ((tallest - l.length) * rowGap) / 2;
-    l.forEach((id, i) => positions.set(id, { x: origin.x + li * layerGap, y: origin.y + offset + i * rowGap }));
-  });
+  for (const c of out.children ?? []) positions.set(c.id, { x: Math.round(c.x ?? 0), y: Math.round(c.y ?? 0) });
   return positions;
 }
 

@@ -15,6 +15,7 @@ import { EditorToolbar } from '../components/editor/EditorToolbar';
 import { RunDialog } from '../components/editor/RunDialog';
 import { SchemaSettingsPanel } from '../components/editor/SchemaSettingsPanel';
 import { UnsavedChangesDialog } from '../components/editor/UnsavedChangesDialog';
+import { VersionHistoryDialog } from '../components/editor/VersionHistoryDialog';
 import { WebhookDialog } from '../components/editor/WebhookDialog';
 import { RunDataDock } from '../components/data/RunDataDock';
 import { ExpressionContext } from '../components/expression/ExpressionContext';
@@ -56,7 +57,7 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
   const commands = useEditorCommands({ schema, specs, draft, state, dispatch, initialNotice: arrival?.notice ?? null });
   const blocker = useUnsavedChangesGuard(draft.dirty);
   useEditorShortcuts(commands);
-  const [dialog, setDialog] = useState<'run' | 'webhook' | null>(null);
+  const [dialog, setDialog] = useState<'run' | 'webhook' | 'history' | null>(null);
   const navigate = useNavigate();
   const { errors, current } = commands;
 
@@ -92,6 +93,7 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
           canRedo={state.history.future.length > 0}
           commands={commands}
           onWebhook={() => setDialog('webhook')}
+          onHistory={() => setDialog('history')}
           onRun={() => void commands.prepareRun().then((ready) => ready && setDialog('run'))}
         />
         <EditorMessages notice={commands.notice} failure={commands.failure} generalErrors={commands.generalErrors} />
@@ -159,6 +161,19 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
 
       {blocker.state === 'blocked' && <UnsavedChangesDialog onStay={() => blocker.reset()} onLeave={() => blocker.proceed()} save={commands.save} />}
       {dialog === 'run' && <RunDialog schemaId={schema.id} onClose={() => setDialog(null)} onStarted={(exId) => void navigate(`/executions/${exId}`)} />}
+      {dialog === 'history' && (
+        <VersionHistoryDialog
+          schema={current}
+          dirty={draft.dirty}
+          onClose={() => setDialog(null)}
+          onRestored={(restored, from) => {
+            dispatch({ kind: 'load', definition: restored.definition });
+            draft.reset(restored);
+            commands.adoptRestored(restored, from);
+            setDialog(null);
+          }}
+        />
+      )}
       {dialog === 'webhook' && <WebhookDialog schema={current} onClose={() => setDialog(null)} onRotated={commands.setCurrent} />}
     </EditorContext.Provider>
   );

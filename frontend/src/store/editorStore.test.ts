@@ -54,8 +54,9 @@ describe('editor store', () => {
         { id: 'e2', source: 'b', target: 'c' },
       ],
     });
-    s = editorReducer(s, { kind: 'layout' });
-    expect(s.nodes.map((n) => n.position.x)).toEqual([0, 280, 560]);
+    s = editorReducer(s, { kind: 'layout', positions: new Map([['a', { x: 0, y: 0 }], ['b', { x: 300, y: 0 }]]) });
+    expect(s.nodes.map((n) => n.position.x)).toEqual([0, 300, 0]);
+    expect(editorReducer(s, { kind: 'undo' }).nodes.map((n) => n.position.x)).toEqual([0, 0, 0]);
     s = editorReducer(s, { kind: 'renameNodeId', id: 'b', newId: 'logger' });
     expect(fromCanvas(s.nodes, s.edges, {}).edges.map((e) => `${e.source}>${e.target}`)).toEqual(['a>logger', 'logger>c']);
     s = editorReducer(s, { kind: 'select', id: 'logger' });

@@ -8,7 +8,6 @@ import type { Definition, JsonObject, NodeTypeSpec } from '../api/types';
 import { canConnect, danglingEdges, DEFAULT_PORT, edgeId, uniqueId } from '../lib/graph';
 import { emptyHistory, record, redo, undo, type History } from '../lib/history';
 import { defaultConfig } from '../lib/jsonSchema';
-import { layeredLayout } from '../lib/layout';
 import { fromCanvas, INPUT_HANDLE, NODE_KIND, toCanvas, type CanvasEdge, type CanvasNode, type SchemaNodeData } from '../lib/mapping';
 
 export interface Snapshot {
@@ -35,7 +34,8 @@ export type EditorAction =
   | { kind: 'setVariables'; variables: JsonObject; coalesce?: string }
   | { kind: 'select'; id: string | null }
   | { kind: 'deleteSelected' }
-  | { kind: 'layout' }
+  /** Positions from `elkLayout` (computed outside: ELK answers with a promise). */
+  | { kind: 'layout'; positions: ReadonlyMap<string, { x: number; y: number }> }
   | { kind: 'checkpoint' }
   | { kind: 'undo' }
   | { kind: 'redo' };
@@ -138,10 +138,7 @@ export function editorReducer(s: EditorState, a: EditorAction): EditorState {
       return commit(s, { nodes: s.nodes.filter((n) => !gone.has(n.id)), edges });
     }
     case 'layout': {
-      const pos = layeredLayout(
-        s.nodes.map((n) => n.id),
-        s.edges,
-      );
+      const pos = a.positions;
       return commit(s, { nodes: s.nodes.map((n) => ({ ...n, position: pos.get(n.id) ?? n.position })) });
     }
     case 'checkpoint':

@@ -1,6 +1,6 @@
 /**
  * The editor's top bar: the schema's name (editable), status, version and unsaved marker, and
- * the buttons for undo / redo, auto-layout, validate, export, webhook, activate / archive,
+ * the buttons for undo / redo, auto-layout, validate, export, version history, webhook, activate / archive,
  * run now and save.
  */
 import type { SchemaStatus } from '../../api/types';
@@ -16,6 +16,7 @@ export function EditorToolbar({
   canRedo,
   commands,
   onWebhook,
+  onHistory,
   onRun,
 }: {
   name: string;
@@ -27,6 +28,7 @@ export function EditorToolbar({
   canRedo: boolean;
   commands: Pick<EditorCommands, 'undo' | 'redo' | 'autoLayout' | 'validate' | 'exportFile' | 'changeStatus' | 'save' | 'saving'>;
   onWebhook: () => void;
+  onHistory: () => void;
   onRun: () => void;
 }) {
   return (
@@ -68,6 +70,9 @@ export function EditorToolbar({
         </button>
         <button type="button" className="btn" data-testid="export" onClick={commands.exportFile}>
           Export
+        </button>
+        <button type="button" className="btn" data-testid="history" title="Version history" onClick={onHistory}>
+          History
         </button>
         <button type="button" className="btn" data-testid="webhook" onClick={onWebhook}>
           Webhook
