@@ -122,7 +122,10 @@ class HttpRequestNode(NodeType):
         except NodeError as exc:
             if not applied:
                 raise
-            raise NodeError(_redact(applied, str(exc)), details=_redact(applied, exc.details)) from None
+            # A failed call used its credentials too: the step names them (id, name, type; never data).
+            used = list({c.credential.id: c.recorded() for c in applied}.values())
+            details = {**_redact(applied, exc.details), "credentials": used}
+            raise NodeError(_redact(applied, str(exc)), details=details) from None
         except Exception as exc:
             if applied and _redact(applied, str(exc)) != str(exc):
                 raise RuntimeError(_redact(applied, f"{type(exc).__name__}: {exc}")) from None

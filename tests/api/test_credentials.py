@@ -249,3 +249,23 @@ def test_where_used_is_one_indexed_query_however_many_schemas_exist(
     many = listing_queries()
     assert len(many) == len(few)
     assert not any('"schemas"."definition"' in sql for sql in many), "the listing reads definitions"
+
+
+def test_every_change_through_the_api_is_an_audit_json_line_naming_the_user(api: Any, user: Any, caplog: Any) -> None:
+    import logging
+
+    from config.logging import JsonFormatter
+
+    caplog.set_level(logging.INFO, logger="schema.audit")
+    created = _create(api)
+    assert api.patch(f"{URL}{created['id']}/", {"data": {"token": TOKEN + "x"}}, format="json").status_code == 200
+    _http_schema(user, "stripe", name="Charge")
+    assert api.delete(f"{URL}{created['id']}/?force=true").status_code == 204
+    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "schema.audit"]
+    assert [(line["event"], line["user"], line["credential_id"]) for line in lines] == [
+        ("credential_created", user.email, created["id"]),
+        ("credential_updated", user.email, created["id"]),
+        ("credential_deleted", user.email, created["id"]),
+    ]
+    assert lines[1]["changed"] == ["data"] and len(lines[2]["used_by"]) == 1
+    assert TOKEN not in json.dumps(lines)

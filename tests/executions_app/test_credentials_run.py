@@ -97,9 +97,13 @@ def test_credentials_reach_the_server_and_their_secrets_are_stored_nowhere(
 
 def test_a_failed_call_records_no_secret(server: LocalServer, user: Any, caplog: Any) -> None:
     caplog.set_level(logging.DEBUG)
-    services.credential_create(owner=user, name="key", type="query_param", data={"name": "k", "value": TOKEN})
+    key = services.credential_create(owner=user, name="key", type="query_param", data={"name": "k", "value": TOKEN})
     execution = run(user, {"url": server.url("/status/503"), "auth": {"credential": "key"}})
     assert execution.status == "failed" and "HTTP 503" in (execution.error or "")
+    step = ExecutionStep.objects.get(execution=execution, node_id="call0")  # the use is on the step
+    assert step.output["error"]["details"]["credentials"] == [
+        {"credential": str(key.pk), "name": "key", "type": "query_param"}
+    ]
     assert TOKEN not in database_text()
     assert TOKEN not in log_text(caplog)
 
