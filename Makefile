@@ -10,7 +10,7 @@ WORKER_METRICS_PORT ?= $(shell echo $$(( $(PORT) + 1100 )))
 # `make run` logs for a person at a terminal; JSON lines (the default) everywhere else.
 LOG_FORMAT ?= console
 
-.PHONY: help run test test-backend test-frontend e2e lint fmt install frontend api-types api-types-check migrate seed bench bench-fanout bench-profile bench-instructions bench-guard bench-instructions-baseline bench-scale bench-timers bench-timers-backlog bench-all up down clean
+.PHONY: help run test test-backend test-frontend e2e lint fmt install frontend api-types api-types-check migrate seed bench bench-fanout bench-foreach bench-concurrency bench-scaleout bench-profile bench-instructions bench-guard bench-instructions-baseline bench-scale bench-timers bench-timers-backlog bench-all up down clean
 
 help:
 	@echo "make run    - install, migrate, seed demo data, start API + worker + beat on http://127.0.0.1:$(PORT)"
@@ -18,6 +18,9 @@ help:
 	@echo "make lint   - ruff, mypy, import-linter layers, manage.py check --deploy, makemigrations --check"
 	@echo "make bench  - the standard benchmark (real PostgreSQL, RabbitMQ, gunicorn, workers) + ceiling, then timers under a start backlog"
 	@echo "make bench-fanout - the same with 4 parallel branches and a merge per execution (no ceiling)"
+	@echo "make bench-foreach - a for_each of 1,000 items over a 3-node child schema: children/s, each started once"
+	@echo "make bench-concurrency - a flood on a schema limited to 3 running: queued p50/p99, never more than 3"
+	@echo "make bench-scaleout - the standard workload with 2 API + 2 worker processes against 1 + 1, interleaved"
 	@echo "make bench-profile - cProfile of the two hot paths (webhook accept, worker walk), SQL per call"
 	@echo "make bench-instructions - instructions per webhook accept and per walk (callgrind; load-independent)"
 	@echo "make bench-guard - those against bench/instructions-baseline.json: fails when one grew > 10 % (CI runs it)"
@@ -104,6 +107,15 @@ bench: install
 
 bench-fanout: install
 	$(PY) bench/run.py --workload fanout
+
+bench-foreach: install
+	$(PY) bench/foreach.py
+
+bench-concurrency: install
+	$(PY) bench/concurrency.py
+
+bench-scaleout: install
+	$(PY) bench/scaleout.py
 
 bench-profile: install
 	$(PY) bench/hotpaths.py
