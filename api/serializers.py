@@ -89,6 +89,7 @@ class SchemaSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "webhook_secret",
             "webhook_secret_previous_expires_at",
             "problems",
+            "paused_at",
         ]
         read_only_fields = [
             "id",
@@ -99,8 +100,12 @@ class SchemaSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "updated_at",
             "webhook_secret",
             "webhook_secret_previous_expires_at",
+            "paused_at",
         ]
-        extra_kwargs = {"description": {"required": False, "allow_blank": True}}
+        extra_kwargs = {
+            "description": {"required": False, "allow_blank": True},
+            "paused_at": {"help_text": "Set while the schema is paused (it starts no new executions); null otherwise."},
+        }
 
     @extend_schema_field(serializers.URLField())
     def get_webhook_url(self, obj: Schema) -> str:
@@ -124,6 +129,16 @@ class SchemaListSerializer(SchemaSerializer):
             for f in SchemaSerializer.Meta.fields
             if f not in ("definition", "webhook_secret", "webhook_secret_previous_expires_at", "problems")
         ]
+
+
+class DrainStatusSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """A paused schema's progress towards drained (executions_app/pausing.py)."""
+
+    paused = serializers.BooleanField()
+    paused_at = serializers.DateTimeField(allow_null=True)
+    running = serializers.IntegerField(help_text="Unfinished executions that will still run (accepted before).")
+    held = serializers.IntegerField(help_text="Executions accepted while paused, started when the schema is resumed.")
+    drained = serializers.BooleanField(help_text="Paused and nothing running.")
 
 
 class SchemaVersionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -338,7 +353,7 @@ def webhook_execution_data(execution: Execution) -> dict[str, Any]:
         "waiting": _waiting(execution),
         "result": execution.result,
         "rerun_of": execution.rerun_of_id,
-        "queued": None,  # decided by the worker that takes it
+        "queued": execution.queued_reason or None,  # held for a paused schema; else decided by the worker
         "error_of": execution.error_of_id,
         "parent_execution": execution.parent_execution_id,
         "parent_node_id": execution.parent_node_id,

@@ -20,7 +20,15 @@ MAX_CONCURRENCY_LIMIT = 10_000
 MAX_TIMEOUT_SECONDS = 366 * 24 * 3600  # a year: longer waits belong to a schedule, not a timeout
 MAX_KEY_TEMPLATE = 500
 MAX_KEY_LENGTH = 255  # the stored key (executions.concurrency_key)
-SETTING_NAMES = ("max_concurrency", "concurrency_key", "hold_slot_while_paused", "timeout_seconds", "error_schema")
+SETTING_NAMES = (
+    "max_concurrency",
+    "concurrency_key",
+    "hold_slot_while_paused",
+    "timeout_seconds",
+    "error_schema",
+    "when_paused",
+)
+WHEN_PAUSED = ("queue", "refuse")  # what a trigger call does while the schema is paused
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,7 @@ class ExecutionPolicy:
     hold_slot_while_paused: bool = False
     timeout_seconds: int | None = None
     error_schema: str | None = None  # a schema id
+    when_paused: str = "queue"  # while the schema is paused, webhook and manual calls are queued or refused
 
     @property
     def limited(self) -> bool:
@@ -90,6 +99,9 @@ def settings_problems(definition: Any) -> list[tuple[str, str]]:
                 f"timeout_seconds must be a whole number from 1 to {MAX_TIMEOUT_SECONDS}",
             )
         )
+    when_paused = raw.get("when_paused")
+    if when_paused is not None and when_paused not in WHEN_PAUSED:
+        problems.append((f"{SETTINGS_KEY}.when_paused", 'when_paused must be "queue" or "refuse"'))
     target = raw.get("error_schema")
     if target is not None and target != "":
         try:
@@ -115,6 +127,7 @@ def execution_policy(definition: Any) -> ExecutionPolicy:
         hold_slot_while_paused=bool(raw.get("hold_slot_while_paused")),
         timeout_seconds=_int(timeout) if timeout is not None else None,
         error_schema=str(raw["error_schema"]) if raw.get("error_schema") else None,
+        when_paused=str(raw.get("when_paused") or "queue"),
     )
 
 

@@ -10,10 +10,12 @@ from django.urls import reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
-from schemas_app.admin import pretty_json
+from schemas_app.admin import SchemaAdmin, pretty_json
+from schemas_app.models import Schema
 
 from . import services
 from .models import Execution, ExecutionStep, ExecutionTimer
+from .pausing import schema_drain, schema_pause, schema_resume
 
 
 class ReadOnlyMixin:
@@ -204,3 +206,31 @@ class ExecutionStepAdmin(ReadOnlyMixin, admin.ModelAdmin):  # type: ignore[type-
     @admin.display(description="Output")
     def output_pretty(self, obj: ExecutionStep) -> str:
         return pretty_json(obj.output)
+
+
+# --- pausing a whole schema: actions on the schema admin (here: schemas_app does not know executions)
+class PausingSchemaAdmin(SchemaAdmin):
+    list_display = [*SchemaAdmin.list_display, "paused_at"]
+    actions = ["pause_schemas", "resume_schemas", "drain_schemas"]
+
+    @admin.action(description="Pause the selected schemas (start nothing new)")
+    def pause_schemas(self, request: HttpRequest, queryset: QuerySet[Schema]) -> None:
+        for schema in queryset:
+            schema_pause(schema)
+        self.message_user(request, f"{queryset.count()} schema(s) paused; running executions go on.")
+
+    @admin.action(description="Resume the selected schemas (held executions start)")
+    def resume_schemas(self, request: HttpRequest, queryset: QuerySet[Schema]) -> None:
+        started = sum(schema_resume(schema) for schema in queryset)
+        self.message_user(request, f"{queryset.count()} schema(s) resumed; {started} held execution(s) started.")
+
+    @admin.action(description="Drain the selected schemas (pause, report what is still running)")
+    def drain_schemas(self, request: HttpRequest, queryset: QuerySet[Schema]) -> None:
+        for schema in queryset:
+            report = schema_drain(schema)
+            state = "drained" if report["drained"] else f"{report['running']} still running"
+            self.message_user(request, f"{schema.name}: paused, {state}, {report['held']} held.", messages.INFO)
+
+
+admin.site.unregister(Schema)
+admin.site.register(Schema, PausingSchemaAdmin)

@@ -34,11 +34,15 @@ from . import metrics
 from .dispatch import publish_execution
 from .locks import lease_fence
 from .models import Execution, ExecutionStatus, SchemaVersion
+from .pausing import PAUSED_REASON
 
 logger = logging.getLogger("schema.executions")
 UNFINISHED = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.PAUSED)
 # Waiting for a slot: pending (never admitted, or resumed), or paused past its wake-up with a reason.
-_WAITING = Q(status=ExecutionStatus.PENDING) | (Q(status=ExecutionStatus.PAUSED) & ~Q(queued_reason=""))
+# Not one held for its paused schema (pausing.py): the resume releases it.
+_WAITING = (Q(status=ExecutionStatus.PENDING) & ~Q(queued_reason=PAUSED_REASON)) | (
+    Q(status=ExecutionStatus.PAUSED) & ~Q(queued_reason="")
+)
 
 
 def _serialize(schema_id: Any, key: str) -> None:

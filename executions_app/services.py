@@ -31,6 +31,7 @@ from .admission import admission_release_for
 from .dispatch import publish_execution
 from .immutable_cache import ImmutableRowCache
 from .models import FINISHED_STATUSES, Execution, ExecutionState, ExecutionStatus, TriggerType
+from .pausing import PAUSED_REASON, SchemaPaused, held
 from .sql import queries
 from .subflows import children_cancel, parent_wake
 from .timers import RESUME_TIMER_REASON, resumes_recorded, timer_schedule, timers_cancel
@@ -45,11 +46,14 @@ def execution_publish(execution: Execution, *, wake_up: bool = False) -> bool:
     """Publishes the message that runs a committed execution (`wake_up`: one that continues it, e.g.
     after a resume, taken ahead of new starts). True when the broker took it.
 
+    An execution held for its paused schema is not published (resuming publishes it).
     The execution is already committed, so a broker that is down does not fail the request that
     created it (the caller answers 2xx, a retrying sender does not start it twice): the failure is
     logged, and the reconciler publishes every execution still `pending` after
     `SCHEMA_RECONCILE_GRACE_SECONDS`.
     """
+    if execution.queued_reason == PAUSED_REASON:
+        return True
     try:
         publish_execution(str(execution.id), request_id=execution.request_id, wake_up=wake_up)
     except BROKER_ERRORS as exc:
@@ -106,11 +110,14 @@ def execution_create(
     rerun_of: Execution | None = None,
     error_of: Execution | None = None,
     publish: bool = True,
+    refuse_when_paused: bool = False,
 ) -> tuple[Execution, bool]:
     """Create and enqueue an execution. Returns `(execution, created)`; with an idempotency key
     already used for this schema, the first execution is returned and nothing new is created.
     `publish=False`: the caller publishes a created execution itself (`execution_publish`), e.g. the
-    webhook after its answer is sent. `error_of`: the failed execution an error schema handles."""
+    webhook after its answer is sent. `error_of`: the failed execution an error schema handles.
+    While the schema is paused the execution is held (not published) unless it is a sub-schema run;
+    `refuse_when_paused` (webhook and manual calls): raise `SchemaPaused` when the schema says so."""
     if version is None:
         pinned, pinned_variables, policy = _pinned_version(schema)
     else:
@@ -129,6 +136,10 @@ def execution_create(
     }
     if policy.limited:  # counted under its key from the start: FIFO among all of the key's waiters
         fields["concurrency_key"] = concurrency_key(policy, payload, pinned_variables)
+    if held(schema) and trigger_type != TriggerType.SUBFLOW:  # a running execution's sub-schemas go on
+        if refuse_when_paused and policy.when_paused == "refuse":
+            raise SchemaPaused("The schema is paused: it starts no new executions until it is resumed.")
+        fields["queued_reason"] = PAUSED_REASON
     execution = Execution(**fields)
     state = ExecutionState(execution=execution, context=dict(pinned_variables))
     if not queries().execution_insert(execution, state):  # the idempotency key was used before
@@ -247,6 +258,9 @@ def execution_from_schedule(schema_id: str) -> Execution | None:
     tick from beat for an edited schema must not start it."""
     schema = Schema.objects.filter(pk=schema_id, status=SchemaStatus.ACTIVE).first()
     if schema is None or schedule_trigger_config(schema.definition) is None:
+        return None
+    if held(schema):  # a paused schema skips its ticks (they are not made up after the resume)
+        logger.info("schedule tick skipped: the schema is paused", extra={"schema_id": schema_id})
         return None
     execution, _ = execution_create(
         schema=schema,

@@ -25,6 +25,7 @@ from .admission import admission_reconcile
 from .dlq import publish_dead_letter
 from .locks import is_locked_elsewhere
 from .models import FINISHED_STATUSES, Execution
+from .pausing import pause_reconcile
 from .policies import error_schema_reconcile
 from .reconciler import reconcile_once
 from .retention import prune_older_than_retention
@@ -118,6 +119,7 @@ def reconcile_task() -> dict[str, int]:
     counts = reconcile_once()
     counts["admitted"] = admission_reconcile()
     counts["error_schemas"] = error_schema_reconcile()
+    counts["resumed"] = pause_reconcile()
     return counts
 
 

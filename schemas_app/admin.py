@@ -44,6 +44,11 @@ class SchemaSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
     hold_slot_while_paused = forms.BooleanField(required=False)
     timeout_seconds = forms.IntegerField(required=False, min_value=1, max_value=MAX_TIMEOUT_SECONDS)
     error_schema = forms.UUIDField(required=False, help_text="Id of a schema of the same owner to start on failure.")
+    when_paused = forms.ChoiceField(
+        required=False,
+        choices=[("", "queue (default)"), ("queue", "queue"), ("refuse", "refuse")],
+        help_text="While the schema is paused: hold webhook and manual calls until it is resumed, or refuse them.",
+    )
 
     class Meta:
         model = Schema
@@ -60,7 +65,7 @@ class SchemaSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
         data = self.cleaned_data
         settings = {
             name: str(data[name]) if name == "error_schema" else data[name]
-            for name in ("max_concurrency", "concurrency_key", "timeout_seconds", "error_schema")
+            for name in ("max_concurrency", "concurrency_key", "timeout_seconds", "error_schema", "when_paused")
             if data.get(name) not in (None, "")
         }
         if data.get("hold_slot_while_paused"):
@@ -89,7 +94,7 @@ class SchemaAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["name", "status", "version", "node_count", "created_by", "updated_at"]
     list_filter = ["status", "created_at", "updated_at"]
     search_fields = ["name", "description", "id"]
-    readonly_fields = ["id", "version", "definition_pretty", "created_at", "updated_at", "created_by"]
+    readonly_fields = ["id", "version", "definition_pretty", "created_at", "updated_at", "created_by", "paused_at"]
     fields = [
         "id",
         "name",
@@ -102,6 +107,8 @@ class SchemaAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "hold_slot_while_paused",
         "timeout_seconds",
         "error_schema",
+        "when_paused",
+        "paused_at",
         "created_by",
         "created_at",
         "updated_at",

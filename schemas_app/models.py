@@ -51,6 +51,8 @@ class Schema(models.Model):
     # senders can be switched over without dropping deliveries.
     webhook_secret_previous = models.CharField(max_length=128, blank=True, default="")
     webhook_secret_previous_expires_at = models.DateTimeField(null=True, blank=True)
+    # Paused by an operator (executions_app/pausing.py): triggers start nothing new until resumed.
+    paused_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "schemas"

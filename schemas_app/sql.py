@@ -17,7 +17,7 @@ from config.prepared import Rider, execute
 from .models import Schema, SchemaStatus
 
 # The columns the webhook needs (not the definition, which can be large): authentication, the
-# pinned version, the answer's `schema_name`. The webhook trigger is checked by jsonb containment:
+# pinned version, the answer's `schema_name`, the pause. The webhook trigger is checked by jsonb containment:
 # `nodes` is an array with an object whose `type` is "webhook_trigger" — what `has_webhook_trigger`
 # checks in Python.
 _WEBHOOK_SCHEMA_FIELDS = (
@@ -27,9 +27,10 @@ _WEBHOOK_SCHEMA_FIELDS = (
     "webhook_secret",
     "webhook_secret_previous",
     "webhook_secret_previous_expires_at",
+    "paused_at",
 )
 _WEBHOOK_SCHEMA_SQL = """
-SELECT id, name, version, webhook_secret, webhook_secret_previous, webhook_secret_previous_expires_at
+SELECT id, name, version, webhook_secret, webhook_secret_previous, webhook_secret_previous_expires_at, paused_at
 FROM schemas WHERE id = %s::uuid AND status = %s AND definition @> '{"nodes": [{"type": "webhook_trigger"}]}'::jsonb
 """
 

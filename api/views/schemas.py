@@ -20,6 +20,7 @@ from rest_framework.serializers import BaseSerializer
 from api.exceptions import Conflict, DefinitionInvalid, check_payload_size
 from api.filters import SchemaFilter
 from api.serializers import (
+    DrainStatusSerializer,
     ErrorSerializer,
     ExecuteRequestSerializer,
     ExecutionSerializer,
@@ -31,6 +32,7 @@ from api.serializers import (
     ValidateResponseSerializer,
 )
 from executions_app.models import TriggerType
+from executions_app.pausing import SchemaPaused, schema_drain, schema_drain_status, schema_pause, schema_resume
 from executions_app.services import execution_create, schema_delete
 from schemas_app import services
 from schemas_app.models import Schema, SchemaStatus
@@ -196,12 +198,42 @@ class SchemaViewSet(
             services.schema_credentials_check(schema)
         except services.DefinitionError as exc:
             raise DefinitionInvalid(exc.problems, "The schema cannot be run: it names missing credentials.") from exc
-        execution, _ = execution_create(
-            schema=schema,
-            trigger_type=TriggerType.MANUAL,
-            payload=body.validated_data.get("payload", {}),
-            created_by=request.user,  # type: ignore[arg-type]
-            request_id=getattr(request._request, "request_id", ""),
-        )
+        try:
+            execution, _ = execution_create(
+                schema=schema,
+                trigger_type=TriggerType.MANUAL,
+                payload=body.validated_data.get("payload", {}),
+                created_by=request.user,  # type: ignore[arg-type]
+                request_id=getattr(request._request, "request_id", ""),
+                refuse_when_paused=True,
+            )
+        except SchemaPaused as exc:
+            raise Conflict(str(exc)) from exc
         execution.refresh_from_db()
         return Response(ExecutionSerializer(execution).data, status=status.HTTP_202_ACCEPTED)
+
+    # --- pausing the whole schema (executions_app/pausing.py) ---------------------------------------
+    @extend_schema(request=None, responses={200: SchemaSerializer, **_errors})
+    @action(detail=True, methods=["post"])
+    def pause(self, request: Request, pk: Any = None) -> Response:
+        """Start no new executions (cron ticks skipped; webhook and manual calls held, or refused with
+        the setting `when_paused: refuse`); the running ones go on."""
+        schema = schema_pause(self.get_object())
+        return Response(SchemaSerializer(schema, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=None, responses={200: SchemaSerializer, **_errors})
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: Any = None) -> Response:
+        """Start executions again; the ones held while paused start now, oldest first."""
+        schema = self.get_object()
+        schema_resume(schema)
+        return Response(SchemaSerializer(schema, context=self.get_serializer_context()).data)
+
+    @extend_schema(methods=["POST"], request=None, responses={200: DrainStatusSerializer, **_errors})
+    @extend_schema(methods=["GET"], responses={200: DrainStatusSerializer, **_errors})
+    @action(detail=True, methods=["get", "post"], filterset_class=None)
+    def drain(self, request: Request, pk: Any = None) -> Response:
+        """POST: pause, and report what is still running; GET: the report (`drained`: nothing left)."""
+        schema = self.get_object()
+        report = schema_drain(schema) if request.method == "POST" else schema_drain_status(schema)
+        return Response(DrainStatusSerializer(report).data)

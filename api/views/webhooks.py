@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.exceptions import check_payload_size
+from api.exceptions import Conflict, check_payload_size
 from api.parsers import RawBodyParser, decode_json
 from api.responses import PublishAfterResponse
 from api.serializers import ErrorSerializer, WebhookExecutionSerializer, webhook_execution_data
@@ -32,6 +32,7 @@ from api.signatures import authenticate_webhook, replay_guarded
 from api.throttling import SharedThrottlesMixin, WebhookIPRateThrottle, WebhookRateThrottle
 from config.prepared import Rider
 from executions_app.models import Execution, TriggerType
+from executions_app.pausing import PAUSED_REASON, SchemaPaused
 from executions_app.selectors import execution_await
 from executions_app.services import execution_create, execution_publish
 from schemas_app.selectors import webhook_schema, webhook_schema_rider
@@ -81,6 +82,7 @@ class WebhookView(SharedThrottlesMixin, APIView):
             400: ErrorSerializer,
             401: ErrorSerializer,
             404: ErrorSerializer,
+            409: ErrorSerializer,
             413: ErrorSerializer,
             429: ErrorSerializer,
         },
@@ -109,11 +111,16 @@ class WebhookView(SharedThrottlesMixin, APIView):
                 idempotency_key=key,
                 request_id=getattr(request._request, "request_id", ""),
                 publish=False,  # below: now if the request waits for the result, else after the answer
+                refuse_when_paused=True,
             )
             return execution
 
-        execution = replay_guarded(schema, signature, create)
-        waiting = bool(wait) and _WAITING.acquire(blocking=False)  # no free slot: answer at once
+        try:
+            execution = replay_guarded(schema, signature, create)
+        except SchemaPaused as exc:  # the schema's setting `when_paused: refuse`
+            raise Conflict(str(exc)) from exc
+        held = execution.queued_reason == PAUSED_REASON  # nothing to wait for until the schema is resumed
+        waiting = bool(wait) and not held and _WAITING.acquire(blocking=False)  # no free slot: answer at once
         if created and not waiting:
             # just created: schema, pinned version and state are the objects written (no re-read)
             return PublishAfterResponse(webhook_execution_data(execution), status.HTTP_202_ACCEPTED, execution)

@@ -82,13 +82,41 @@ export function useSaveSchema(id: string) {
   return useMutation({ mutationFn: (body: SchemaInput) => put<Schema>(`/schemas/${id}/`, body), onSuccess: done });
 }
 
-export type SchemaAction = 'activate' | 'archive' | 'duplicate' | 'rotate-secret';
+export type SchemaAction = 'activate' | 'archive' | 'duplicate' | 'rotate-secret' | 'pause' | 'resume';
 
 export function useSchemaAction() {
   const done = useInvalidateSchemas();
   return useMutation({
     mutationFn: ({ id, action }: { id: string; action: SchemaAction }) => post<Schema>(`/schemas/${id}/${action}/`),
     onSuccess: (s, v) => done(v.action === 'duplicate' ? undefined : s),
+  });
+}
+
+/** A paused schema's progress towards drained (GET), or pause-and-report (the `drain` mutation). */
+export interface DrainStatus {
+  paused: boolean;
+  paused_at: string | null;
+  running: number;
+  held: number;
+  drained: boolean;
+}
+
+export function useDrainStatus(id: string, enabled: boolean) {
+  return useQuery({
+    queryKey: ['schema', id, 'drain'] as const,
+    queryFn: () => get<DrainStatus>(`/schemas/${id}/drain/`),
+    enabled,
+    refetchInterval: enabled ? 2000 : false,
+  });
+}
+
+export function useDrainSchema() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (id: string) => post<DrainStatus>(`/schemas/${id}/drain/`),
+    onSuccess: (_, id) => {
+      void qc.invalidateQueries({ queryKey: keys.schema(id) });
+    },
   });
 }
 

@@ -51,6 +51,7 @@ export interface ExecutionSettings {
   hold_slot_while_paused?: boolean;
   timeout_seconds?: number;
   error_schema?: string;
+  when_paused?: 'queue' | 'refuse';
 }
 
 export interface Definition {

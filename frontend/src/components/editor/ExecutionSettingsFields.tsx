@@ -1,7 +1,8 @@
-/** The schema's execution policies in the settings panel: concurrency limit (per key), timeout, error schema. */
+/** The schema's execution policies in the settings panel: concurrency limit (per key), timeout, error schema, pausing. */
 import { useSchemas } from '../../api/hooks';
 import type { ExecutionSettings } from '../../api/types';
 import { Field } from '../Field';
+import { SchemaPauseControls } from './SchemaPauseControls';
 
 /** A whole number from the input, or undefined when it is empty (the setting is then not set). */
 const wholeNumber = (text: string): number | undefined => (text.trim() === '' ? undefined : Math.trunc(Number(text)));
@@ -101,6 +102,20 @@ export function ExecutionSettingsFields({
           </select>
         )}
       </Field>
+      <Field id="settings-when-paused" label="While paused, webhook and manual calls are" help="Held: they start when the schema is resumed. Refused: answered 409.">
+        {(control) => (
+          <select
+            {...control}
+            data-testid="settings-when-paused"
+            value={settings.when_paused ?? 'queue'}
+            onChange={(e) => set({ when_paused: e.target.value === 'refuse' ? 'refuse' : undefined })}
+          >
+            <option value="queue">held</option>
+            <option value="refuse">refused</option>
+          </select>
+        )}
+      </Field>
+      <SchemaPauseControls schemaId={schemaId} />
     </section>
   );
 }
