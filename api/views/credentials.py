@@ -14,13 +14,14 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
-from rest_framework import exceptions, mixins, serializers, viewsets
+from rest_framework import exceptions, serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.exceptions import Conflict
 from api.serializers import ErrorSerializer, StrictCharField
+from api.views.owned import OwnedViewSet
 from credentials_app import services
 from credentials_app.models import TYPE_CHOICES, Credential
 from credentials_app.selectors import credentials_visible_to
@@ -135,21 +136,13 @@ def _invalid(exc: services.CredentialInvalid) -> exceptions.ValidationError:
 
 
 @extend_schema(tags=["credentials"])
-class CredentialViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,  # type: ignore[type-arg]
-):
+class CredentialViewSet(OwnedViewSet):
+    model = Credential
     serializer_class = CredentialSerializer
     lookup_value_converter = "uuid"
 
-    def get_queryset(self) -> QuerySet[Credential]:
-        if getattr(self, "swagger_fake_view", False):  # OpenAPI generation has no user
-            return Credential.objects.none()
-        qs = credentials_visible_to(self.request.user)  # type: ignore[arg-type]
+    def visible_to(self, user: Any) -> QuerySet[Credential]:
+        qs = credentials_visible_to(user)
         kind = self.request.query_params.get("type")
         if self.action == "list" and kind:
             if kind not in CREDENTIAL_TYPES:

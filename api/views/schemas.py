@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db.models import ProtectedError, QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -31,6 +31,7 @@ from api.serializers import (
     ValidateRequestSerializer,
     ValidateResponseSerializer,
 )
+from api.views.owned import OwnedViewSet
 from executions_app.models import TriggerType
 from executions_app.pausing import SchemaPaused, schema_drain, schema_drain_status, schema_pause, schema_resume
 from executions_app.services import execution_create, schema_delete
@@ -48,21 +49,13 @@ def _reason(problems: list[dict[str, Any]]) -> str:
     return "its definition is invalid."
 
 
-class SchemaViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,  # type: ignore[type-arg]
-):
+class SchemaViewSet(OwnedViewSet):
+    model = Schema
     filterset_class = SchemaFilter
     lookup_value_converter = "uuid"
 
-    def get_queryset(self) -> QuerySet[Schema]:
-        if getattr(self, "swagger_fake_view", False):  # OpenAPI generation has no user
-            return Schema.objects.none()
-        return schemas_visible_to(self.request.user)  # type: ignore[arg-type]
+    def visible_to(self, user: Any) -> QuerySet[Schema]:
+        return schemas_visible_to(user)
 
     def get_serializer_class(self) -> type[BaseSerializer]:  # type: ignore[type-arg]
         return SchemaListSerializer if self.action == "list" else SchemaSerializer

@@ -12,11 +12,12 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, mixins, serializers, viewsets
+from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.serializers import ErrorSerializer, StrictCharField
+from api.views.owned import OwnedViewSet
 from variables_app import services
 from variables_app.models import Variable
 from variables_app.selectors import variables_visible_to
@@ -64,21 +65,13 @@ def _invalid(exc: services.VariableInvalid) -> exceptions.ValidationError:
 
 
 @extend_schema(tags=["variables"])
-class VariableViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,  # type: ignore[type-arg]
-):
+class VariableViewSet(OwnedViewSet):
+    model = Variable
     serializer_class = VariableSerializer
     lookup_value_converter = "int"
 
-    def get_queryset(self) -> QuerySet[Variable]:
-        if getattr(self, "swagger_fake_view", False):  # OpenAPI generation has no user
-            return Variable.objects.none()
-        return variables_visible_to(self.request.user)  # type: ignore[arg-type]
+    def visible_to(self, user: Any) -> QuerySet[Variable]:
+        return variables_visible_to(user)
 
     def _may_write(self, variable: Variable | None, is_global: bool) -> None:
         staff = bool(self.request.user.is_staff)
