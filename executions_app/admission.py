@@ -69,8 +69,8 @@ def slots_taken(schema_id: Any, key: str) -> int:
 
 
 def queued_reason(taken: int, limit: int, key: str, ahead: int = 0) -> str:
-    """"queued: 5 running, limit 5"; with older executions still waiting for their slot (FIFO), how
-    many: "queued: 1 running, limit 3, 2 waiting ahead"."""
+    """The reason shown, e.g. "queued: 5 running, limit 5"; with older executions still waiting for
+    their slot (FIFO), how many: "queued: 1 running, limit 3, 2 waiting ahead"."""
     reason = f"queued: {taken} running, limit {limit}"
     if taken < limit and ahead:
         reason = f"{reason}, {ahead} waiting ahead"
