@@ -55,6 +55,8 @@ class MemoryStore:
         self.schemas: dict[str, dict[str, Any]] = {}  # schema id → definition, for child executions
         self.children: dict[tuple[str, str], str] = {}  # (parent id, "node:attempt:index") → child id
         self.woken: list[str] = []  # parents woken by a finished child, in order
+        self.items: dict[tuple[str, str, int], list[Any]] = {}  # (execution, node, attempt) → child inputs
+        self.item_reads = 0
         self.max_call_depth = 10
         self.max_items = 10_000
 
@@ -129,6 +131,16 @@ class MemoryStore:
                 self.children[key] = child
             ids.append(self.children[key])
         return ids
+
+    def save_items(self, execution_id: str, *, node_id: str, attempt: int, inputs: list[Any]) -> None:
+        if len(inputs) > self.max_items:
+            raise NodeError(f"{len(inputs)} items: at most {self.max_items} are allowed (SCHEMA_MAX_ITEMS)")
+        saved = self.items.setdefault((execution_id, node_id, attempt), [])
+        saved.extend(json.loads(json.dumps(inputs[len(saved) :])))  # kept: what a repeated walk saved first
+
+    def load_items(self, execution_id: str, *, node_id: str, attempt: int, start: int, count: int) -> list[Any]:
+        self.item_reads += count
+        return json.loads(json.dumps(self.items[(execution_id, node_id, attempt)][start : start + count]))
 
     def _children_of(self, execution_id: str, node_id: str, attempt: int) -> list[StoredExecution]:
         found = [

@@ -28,8 +28,9 @@ Checkpoint = dict[str, Any]
  "waiting": [{"node_id", "kind": "delay|wait|retry|children", "resume_at": iso|null, "started_at": iso,
               "attempt", "input", "output", "resumed": bool, "payload": ..., "item": {...}}],
                                  # one entry per paused branch (`item`: a retry's queue item); a
-                                 # `children` entry adds "spawn", "items", "next", "done", "failed",
-                                 # "total", "tries" (its child executions, see start_children)
+                                 # `children` entry adds "spawn", "next", "done", "failed", "total",
+                                 # "tries" (its child executions, see start_children; the items
+                                 # themselves are kept apart, see save_items)
  "failed": null | {"node_id", "attempt", "error", "item": {...queue item...}}}
 
 Version 1 had `"waiting": null | {...}` (one paused branch; a retry's item stayed at the queue's
@@ -142,6 +143,17 @@ class ExecutionStore(Protocol):
         (node, attempt, item): a child started before is returned, never started twice. Raises
         `NodeError` when the schema may not be run (unknown, not allowed, too deep, too many items).
         When a child finishes, the store wakes this execution (like a due timer)."""
+        ...
+
+    def save_items(self, execution_id: str, *, node_id: str, attempt: int, inputs: list[Any]) -> None:
+        """Keeps the inputs of this node's attempt's children (item `i` is `inputs[i]`), once and
+        outside the checkpoint, so a 10,000-item loop does not rewrite its list at every checkpoint.
+        Idempotent: saving the same attempt again (a walk repeated after a crash) keeps what is there.
+        Raises `NodeError` when there are more than the store allows (`SCHEMA_MAX_ITEMS`)."""
+        ...
+
+    def load_items(self, execution_id: str, *, node_id: str, attempt: int, start: int, count: int) -> list[Any]:
+        """The saved inputs `start` .. `start + count - 1` of this node's attempt, in order."""
         ...
 
     def children_progress(self, execution_id: str, node_id: str, attempt: int) -> tuple[int, int]:

@@ -322,6 +322,10 @@ class _Walk:
             self._dequeue(item)
             self._succeeded(node, output, "out")
             return None
+        try:  # stored once, outside the checkpoint (which keeps only the progress): bounded size
+            self.store.save_items(self.execution_id, node_id=node.id, attempt=int(item["attempt"]), inputs=spawn.inputs)
+        except Exception as exc:  # noqa: BLE001 - refused (too many items...): a node error
+            return self._node_error(node, item, exc, started, t0, t1=t1, defer=defer)
         self._dequeue(item)
         entry = {
             "node_id": node.id,
@@ -332,14 +336,13 @@ class _Walk:
             "tries": item["tries"],
             "input": item.get("input"),
             "spawn": plan,
-            "items": spawn.inputs,
             "next": 0,
             "done": 0,
             "failed": 0,
             "total": len(spawn.inputs),
         }
         self.state["waiting"].append(entry)
-        return self._advance_children(entry, defer=defer)
+        return self._advance_children(entry, defer=defer, inputs=spawn.inputs)
 
     def _advance_all_children(self) -> WalkOutcome | None:
         for entry in [w for w in self.state["waiting"] if w["kind"] == "children"]:
@@ -348,9 +351,12 @@ class _Walk:
                 return outcome
         return None
 
-    def _advance_children(self, entry: dict[str, Any], *, defer: bool = False) -> WalkOutcome | None:
+    def _advance_children(
+        self, entry: dict[str, Any], *, defer: bool = False, inputs: list[Any] | None = None
+    ) -> WalkOutcome | None:
         """Reads how many children finished, starts more up to the node's concurrency, and when all
-        finished (or one failed with `on_item_error: fail`) finishes the node."""
+        finished (or one failed with `on_item_error: fail`) finishes the node. The items to start
+        are read from the store (`inputs`: the whole list, when the node has just run)."""
         node = self.graph.node(entry["node_id"])
         attempt, plan = int(entry["attempt"]), entry["spawn"]
         try:
@@ -367,7 +373,15 @@ class _Walk:
             room = plan["concurrency"] - (entry["next"] - done)
             if room > 0 and entry["next"] < entry["total"]:
                 start = entry["next"]
-                batch = entry["items"][start : start + room]
+                count = min(room, entry["total"] - start)
+                if inputs is not None:
+                    batch = inputs[start : start + count]
+                elif "items" in entry:  # a checkpoint written before the items were stored apart
+                    batch = entry["items"][start : start + count]
+                else:
+                    batch = self.store.load_items(
+                        self.execution_id, node_id=node.id, attempt=attempt, start=start, count=count
+                    )
                 self.store.start_children(
                     self.execution_id, node_id=node.id, attempt=attempt, spawn=plan, start=start, inputs=batch
                 )

@@ -232,6 +232,28 @@ class ExecutionTimer(models.Model):
         return f"timer {self.id} {self.reason} @ {self.due_at:%Y-%m-%d %H:%M:%S}"
 
 
+class ExecutionItem(models.Model):
+    """One input of a `for_each` / `call_schema` node's child executions (item `index` of the node's
+    attempt), saved once when the node runs: the checkpoint keeps only the loop's progress, so its
+    size does not grow with the number of items (engine.store.ExecutionStore.save_items)."""
+
+    id = models.BigAutoField(primary_key=True)
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="items", db_index=False)
+    node_id = models.CharField(max_length=255)
+    attempt = models.PositiveSmallIntegerField()
+    index = models.PositiveIntegerField()
+    payload = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        db_table = "execution_items"
+        constraints = [
+            models.UniqueConstraint(fields=["execution", "node_id", "attempt", "index"], name="execution_items_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.index} of {self.node_id} (attempt {self.attempt})"
+
+
 class NodeTestRun(models.Model):
     """One node run on its own from the editor ("Run this node"): never an execution, never seen
     by workers, counters or the executions list. Only the latest few per schema are kept."""

@@ -25,6 +25,7 @@ from schemas_app.models import SchemaVersion
 
 from . import metrics
 from .immutable_cache import ImmutableRowCache
+from .items import items_load, items_save
 from .locks import held_epoch
 from .models import FINISHED_STATUSES, Execution, ExecutionStatus, ExecutionTimer, TimerStatus, TriggerType
 from .services import execution_create
@@ -291,6 +292,12 @@ class DjangoExecutionStore:
             inputs=inputs,
             create=execution_create,
         )
+
+    def save_items(self, execution_id: str, *, node_id: str, attempt: int, inputs: list[Any]) -> None:
+        items_save(execution_id, node_id=node_id, attempt=attempt, inputs=inputs)
+
+    def load_items(self, execution_id: str, *, node_id: str, attempt: int, start: int, count: int) -> list[Any]:
+        return items_load(execution_id, node_id=node_id, attempt=attempt, start=start, count=count)
 
     def children_progress(self, execution_id: str, node_id: str, attempt: int) -> tuple[int, int]:
         return children_progress(execution_id, node_id, attempt)

@@ -4,6 +4,7 @@ order; cancelling a parent cancels its children; another owner's schema is refus
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -230,3 +231,27 @@ def test_a_child_stopped_while_its_walk_runs_wakes_its_parent_exactly_once(endin
     assert execution_run(str(parent.pk), timer_id=wake.pk) == "failed"
     parent.refresh_from_db()
     assert (child.error or "cancelled") in (parent.error or "")
+
+
+def test_for_each_items_are_stored_once_and_the_checkpoint_keeps_only_progress() -> None:
+    from executions_app.models import ExecutionItem, ExecutionState
+
+    user = UserFactory()
+    per_item = create_schema(definition=PER_ITEM, activate=True, user=user)
+    config = {"items": "{{ range(trigger.n) | list }}", "schema_id": str(per_item.pk), "concurrency": 20}
+    parent = _start(chain(node("t", "manual_trigger"), node("loop", "for_each", config)), user, {"n": 200})
+    sizes: list[int] = []
+
+    def check() -> None:
+        sizes.append(len(json.dumps(ExecutionState.objects.get(execution=parent).checkpoint)))
+
+    execution_run(str(parent.pk))
+    parent = _drive(parent, check=check)
+    assert parent.status == ExecutionStatus.COMPLETED
+    assert parent.result == [f"{n}:{n}" for n in range(200)]
+    assert _children(parent).count() == 200
+    assert list(ExecutionItem.objects.filter(execution=parent).order_by("index").values_list("payload", flat=True)) == [
+        {"item": n, "index": n} for n in range(200)
+    ]
+    # While the loop ran, its checkpoint held its progress only (the 200 items were ~5 KB of it before).
+    assert len(sizes) == 200 and max(sizes) < 1_500, max(sizes)
