@@ -35,7 +35,13 @@ $(VENV)/.installed: requirements/base.txt requirements/local.txt
 	$(PY) -m pip install -q -r requirements/local.txt
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(VENV)/checkov/.installed
+
+# checkov (tests/deploy/test_deploy_checkov.py) in a virtualenv of its own: it pins packaging<24, pytest needs >=24.
+$(VENV)/checkov/.installed: requirements/checkov.txt
+	test -x $(VENV)/checkov/bin/python || $(PYTHON) -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/python -m pip install -q -r requirements/checkov.txt
+	touch $@
 
 frontend/node_modules/.installed: frontend/package-lock.json
 	cd frontend && npm ci --no-audit --no-fund

@@ -20,8 +20,10 @@ from celery.signals import (
     worker_init,
     worker_process_init,
     worker_process_shutdown,
+    worker_ready,
 )
 
+from config import heartbeat
 from config.prometheus import (
     ensure_multiprocess_dir,
     mark_process_dead,
@@ -41,6 +43,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 app = Celery("schema")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+app.steps["worker"].add(heartbeat.WorkerHeartbeat)  # the probes' signal (config/heartbeat.py)
 
 
 @task_prerun.connect
@@ -99,6 +102,17 @@ def _one_beat_at_a_time(**kwargs: Any) -> None:
 
 
 _BEAT_LOCK: list[Any] = []
+
+
+@beat_init.connect
+def _beat_heartbeat(sender: Any = None, **kwargs: Any) -> None:
+    """After the lock (the receiver above): each scheduler pass touches the probes' heartbeat."""
+    heartbeat.beat_heartbeat(sender)
+
+
+@worker_ready.connect
+def _worker_ready_file(**kwargs: Any) -> None:
+    heartbeat.worker_ready()
 
 
 @worker_process_shutdown.connect

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from environ.fileaware_mapping import FileAwareMapping
 from django.core.exceptions import ImproperlyConfigured
 
 from config.queues import (
@@ -25,7 +26,19 @@ from config.queues import (
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-env = environ.Env()
+
+
+class _SecretFiles(FileAwareMapping):
+    """`NAME_FILE=/path` supplies NAME from that file (a mounted secret, the chart's default: docs/
+    operations.md "HTTPS and secrets"); the trailing newline an editor or `echo` leaves is dropped."""
+
+    def __getitem__(self, key: str) -> str:
+        value: str = super().__getitem__(key)
+        return value.rstrip("\r\n") if self.env.get(key + "_FILE") else value
+
+
+env = environ.FileAwareEnv()
+env.ENVIRON = _SecretFiles()
 environ.Env.read_env(str(BASE_DIR / ".env"), overwrite=False) if (BASE_DIR / ".env").exists() else None
 
 # --- Core -------------------------------------------------------------------------------------

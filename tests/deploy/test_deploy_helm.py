@@ -181,3 +181,105 @@ def test_tracing_is_off_by_default_and_exports_to_the_collector_when_given() -> 
     helm = pytest.importorskip("helm_python")
     with helm.Chart.load(str(CHART)) as chart, pytest.raises(Exception, match="otlpEndpoint"):
         chart.validate_schema({**ci_values("default"), "tracing": {"otlpEndpoint": "jaeger:4318"}})
+
+
+def _policies(manifests: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    return {o["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"]: o["spec"]
+            for o in objects(manifests) if o["kind"] == "NetworkPolicy"}  # fmt: skip
+
+
+def test_every_pod_of_the_chart_has_a_network_policy_of_both_directions() -> None:
+    manifests = render_chart(ci_values("ha"))
+    policies = _policies(manifests)
+    components = set()
+    for obj in objects(manifests):
+        spec = obj.get("spec", {})
+        template = spec.get("jobTemplate", {}).get("spec", {}).get("template") or spec.get("template")
+        labels = (template or obj)["metadata"]["labels"] if (template or obj["kind"] == "Pod") else None
+        if labels:
+            components.add(labels["app.kubernetes.io/component"])
+    assert components == {"api", "worker", "beat", "frontend", "migrations", "backup", "test"}
+    assert set(policies) == components
+    for component, spec in policies.items():
+        assert spec["policyTypes"] == ["Ingress", "Egress"], component
+
+
+def test_the_api_takes_traffic_only_from_the_ingress_controller_the_editor_and_prometheus() -> None:
+    values = ci_values("ha")
+    api = _policies(render_chart(values))["api"]
+    (rule,) = api["ingress"]
+    assert rule["ports"] == [{"port": 8000, "protocol": "TCP"}]
+    peers = rule["from"]
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}} in peers
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in peers
+    others = [p for p in peers if "namespaceSelector" not in p]
+    assert {p["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for p in others} == {"frontend", "test"}
+    assert all("ipBlock" not in p for p in peers)
+    beat = _policies(render_chart(values))["beat"]
+    assert beat["ingress"] == []
+
+
+def test_worker_egress_is_dns_database_broker_collector_and_the_internet_without_private_ranges() -> None:
+    for value_set in ("default", "ha"):
+        worker = _policies(render_chart(ci_values(value_set)))["worker"]
+        by_port = {r["ports"][0]["port"]: r for r in worker["egress"] if "ports" in r}
+        assert {53, 5432, 5672} <= set(by_port)
+        (internet,) = [r for r in worker["egress"] if "ports" not in r]
+        blocks = {p["ipBlock"]["cidr"]: set(p["ipBlock"]["except"]) for p in internet["to"]}
+        assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"} <= blocks["0.0.0.0/0"]
+        assert {"fc00::/7", "fe80::/10"} <= blocks["::/0"]
+        # Nothing else may open the private ranges: every other rule names its port.
+        assert all(r.get("ports") for r in worker["egress"] if r is not internet)
+    ha = _policies(render_chart(ci_values("ha")))["worker"]
+    database = next(r for r in ha["egress"] if r.get("ports", [{}])[0].get("port") == 5432)
+    assert database["to"][0]["podSelector"]["matchLabels"] == {"cnpg.io/cluster": "schema-db"}
+    assert any(r.get("ports", [{}])[0].get("port") == 4318 for r in ha["egress"]), "the OTLP collector's port"
+    beat = _policies(render_chart(ci_values("ha")))["beat"]
+    assert all(r.get("ports") for r in beat["egress"]), "beat has no internet egress"
+
+
+def test_worker_and_beat_probes_read_their_heartbeats() -> None:
+    objs = by_kind_name(render_chart(ci_values("default")))
+    config = objs[("ConfigMap", "schema")]["data"]
+    assert config["SCHEMA_HEARTBEAT_DIR"] == "/tmp"
+    for component, ready in (("worker", ["python", "/healthcheck.py", "worker", "--ready"]),
+                             ("beat", ["python", "/healthcheck.py", "beat"])):  # fmt: skip
+        container = objs[("Deployment", f"schema-{component}")]["spec"]["template"]["spec"]["containers"][0]
+        assert container["readinessProbe"]["exec"]["command"] == ready
+        assert container["livenessProbe"]["exec"]["command"][:3] == ["python", "/healthcheck.py", component]
+        assert container["startupProbe"]["exec"]["command"][:3] == ["python", "/healthcheck.py", component]
+    assert "/healthcheck.py" in (REPO / "compose/production/django/Dockerfile").read_text()
+
+
+@pytest.mark.parametrize("value_set", VALUE_SETS)
+def test_secrets_reach_the_pods_as_files_by_default(value_set: str) -> None:
+    manifests = render_chart(ci_values(value_set))
+    objs = by_kind_name(manifests)
+    secret = ci_values(value_set).get("secrets", {}).get("existingSecret") or "schema-env"
+    config = objs[("ConfigMap", "schema")]["data"]
+    for key in ("DJANGO_SECRET_KEY", "DATABASE_URL", "RABBITMQ_URL", "SCHEMA_CREDENTIAL_KEYS"):
+        assert config[f"{key}_FILE"] == f"/run/secrets/schema/{key}"
+    pods = [o["spec"]["template"]["spec"] for o in objects(manifests) if o["kind"] in {"Deployment", "Job"}]
+    pods += [o["spec"]["jobTemplate"]["spec"]["template"]["spec"] for o in objects(manifests) if o["kind"] == "CronJob"]
+    for pod in pods:
+        for container in pod["containers"]:
+            assert not [e for e in container.get("envFrom", []) if "secretRef" in e]
+            assert not [e for e in container.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        if "secrets" in volumes:
+            name = volumes["secrets"]["secret"]["secretName"]
+            assert name in (secret, "schema-hook")
+            mounts = [m for c in pod["containers"] for m in c["volumeMounts"] if m["name"] == "secrets"]
+            assert mounts and all(m["readOnly"] for m in mounts)
+    backend = [p for p in pods if p["containers"][0]["name"] in {"api", "worker", "beat", "migrate"}]
+    assert len(backend) == 4 and all("secrets" in {v["name"] for v in p["volumes"]} for p in backend)
+
+
+def test_secrets_as_environment_variables_stay_possible() -> None:
+    values = ci_values("default")
+    values["secrets"] = {**values["secrets"], "mountAsFiles": False}
+    objs = by_kind_name(render_chart(values))
+    assert not [k for k in objs[("ConfigMap", "schema")]["data"] if k.endswith("_FILE")]
+    worker = objs[("Deployment", "schema-worker")]["spec"]["template"]["spec"]
+    assert {"secretRef": {"name": "schema-env"}} in worker["containers"][0]["envFrom"]
+    assert "secrets" not in {v["name"] for v in worker["volumes"]}

@@ -57,3 +57,11 @@ def test_release_builds_on_tags_and_deploys_behind_the_production_environment() 
     environment = deploy["environment"]
     assert (environment["name"] if isinstance(environment, dict) else environment) == "production"
     assert "helm upgrade --install" in _steps_text(deploy)
+
+
+def test_release_deploys_the_images_by_digest() -> None:
+    deploy = _load("release.yml")["jobs"]["deploy"]
+    text = _steps_text(deploy)
+    assert "docker buildx imagetools inspect" in text and "{{ .Manifest.Digest }}" in text
+    assert '--set image.digest="${{ steps.digests.outputs.backend }}"' in text
+    assert '--set frontend.image.digest="${{ steps.digests.outputs.frontend }}"' in text

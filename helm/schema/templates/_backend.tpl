@@ -87,8 +87,10 @@ spec:
             {{- toYaml $v.resources | nindent 12 }}
           volumeMounts:
             {{- include "schema.tmpVolumeMount" $ctx | nindent 12 }}
+            {{- include "schema.secretVolumeMount" $ctx | nindent 12 }}
       volumes:
         {{- include "schema.tmpVolume" $ctx | nindent 8 }}
+        {{- include "schema.secretVolume" (dict "ctx" $ctx "hook" false) | nindent 8 }}
 {{- end -}}
 
 {{/*

@@ -101,6 +101,12 @@ SCHEMA_PUBLIC_URL: {{ $publicUrl | quote }}
 LOG_LEVEL: {{ .Values.config.logLevel | quote }}
 PORT: {{ .Values.api.port | toString | quote }}
 WORKER_METRICS_PORT: {{ .Values.worker.metricsPort | toString | quote }}
+SCHEMA_HEARTBEAT_DIR: "/tmp"
+{{- if .Values.secrets.mountAsFiles }}
+{{- range list "DJANGO_SECRET_KEY" "DATABASE_URL" "RABBITMQ_URL" "SCHEMA_CREDENTIAL_KEYS" }}
+{{ . }}_FILE: {{ printf "%s/%s" $.Values.secrets.mountPath . | quote }}
+{{- end }}
+{{- end }}
 {{- with .Values.tracing }}
 {{- if .otlpEndpoint }}
 OTEL_EXPORTER_OTLP_ENDPOINT: {{ .otlpEndpoint | quote }}
@@ -133,8 +139,33 @@ checksum/secret: {{ include "schema.secretData" . | sha256sum }}
 {{- define "schema.backendEnvFrom" -}}
 - configMapRef:
     name: {{ include "schema.fullname" .ctx }}{{ if .hook }}-hook{{ end }}
+{{- if not .ctx.Values.secrets.mountAsFiles }}
 - secretRef:
-    name: {{ if or .ctx.Values.secrets.existingSecret (not .hook) }}{{ include "schema.secretName" .ctx }}{{ else }}{{ include "schema.fullname" .ctx }}-hook{{ end }}
+    name: {{ include "schema.secretSource" . }}
+{{- end }}
+{{- end -}}
+
+{{/* The Secret a backend container reads: (dict "ctx" $ "hook" bool); hooks read the hook copy. */}}
+{{- define "schema.secretSource" -}}
+{{- if or .ctx.Values.secrets.existingSecret (not .hook) }}{{ include "schema.secretName" .ctx }}{{ else }}{{ include "schema.fullname" .ctx }}-hook{{ end -}}
+{{- end -}}
+
+{{/* secrets.mountAsFiles: the Secret as read-only files, named by the *_FILE variables of configData. */}}
+{{- define "schema.secretVolume" -}}
+{{- if .ctx.Values.secrets.mountAsFiles }}
+- name: secrets
+  secret:
+    secretName: {{ include "schema.secretSource" . }}
+    defaultMode: 0440
+{{- end }}
+{{- end -}}
+
+{{- define "schema.secretVolumeMount" -}}
+{{- if .Values.secrets.mountAsFiles }}
+- name: secrets
+  mountPath: {{ .Values.secrets.mountPath }}
+  readOnly: true
+{{- end }}
 {{- end -}}
 
 {{/* The writable /tmp of a read-only root filesystem. */}}
