@@ -96,7 +96,7 @@ def _one_beat_at_a_time(**kwargs: Any) -> None:
 
     database = settings.DATABASES["default"]
     if database["ENGINE"] == "django.db.backends.postgresql":
-        connection = beat_lock.beat_lock_wait(database)
+        connection = beat_lock.beat_lock_wait(database, silent_after=settings.SCHEMA_BEAT_LOCK_SECONDS)
         beat_lock.watch(connection)
         _BEAT_LOCK.append(connection)  # kept open for the life of the process
 

@@ -253,20 +253,27 @@ def execution_rerun(
     return rerun
 
 
-def execution_from_schedule(schema_id: str) -> Execution | None:
+def execution_from_schedule(schema_id: str, *, tick: str | None = None) -> Execution | None:
     """A cron tick: start the schema if it is (still) active and (still) schedule-triggered; a stale
-    tick from beat for an edited schema must not start it."""
+    tick from beat for an edited schema must not start it. One execution per `tick` (the cron time
+    beat fires, config/beat_scheduler.py): a tick sent twice — two beats across a takeover — starts
+    one execution (its idempotency key `schedule:<tick>`)."""
     schema = Schema.objects.filter(pk=schema_id, status=SchemaStatus.ACTIVE).first()
     if schema is None or schedule_trigger_config(schema.definition) is None:
         return None
     if held(schema):  # a paused schema skips its ticks (they are not made up after the resume)
         logger.info("schedule tick skipped: the schema is paused", extra={"schema_id": schema_id})
         return None
-    execution, _ = execution_create(
+    execution, created = execution_create(
         schema=schema,
         trigger_type=TriggerType.SCHEDULER,
-        payload={"scheduled_at": timezone.now().isoformat()},
+        payload={"scheduled_at": tick or timezone.now().isoformat()},
+        idempotency_key=f"schedule:{tick}" if tick else None,
     )
+    if not created:
+        logger.warning(
+            "cron tick %s fired before: no second execution", tick, extra={"execution_id": str(execution.id)}
+        )
     return execution
 
 

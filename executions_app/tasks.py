@@ -105,10 +105,10 @@ def _dead_letter(task: Any, execution_id: str, timer_id: int | None, exc: BaseEx
 
 
 @shared_task(name=TASK_SCHEDULE_FIRE, acks_late=True)
-def schedule_fire_task(schema_id: str) -> str | None:
-    """Cron tick from beat: start an execution of an active schedule-triggered schema."""
+def schedule_fire_task(schema_id: str, tick: str | None = None) -> str | None:
+    """Cron tick from beat: start an execution of an active schedule-triggered schema, once per tick."""
     with log_context(schema_id=schema_id):
-        execution = execution_from_schedule(schema_id)
+        execution = execution_from_schedule(schema_id, tick=tick)
         return str(execution.id) if execution else None
 
 

@@ -334,7 +334,8 @@ CELERY_TASK_SEND_SENT_EVENT = CELERY_WORKER_SEND_TASK_EVENTS
 # close_old_connections → CONN_MAX_AGE, health checks, close after errors); this is only the
 # fix-up's backstop (it still closes every N tasks).
 CELERY_DB_REUSE_MAX = 1000
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's DatabaseScheduler, fenced by the beat lock and stamping each cron tick.
+CELERY_BEAT_SCHEDULER = "config.beat_scheduler:FencedDatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 SCHEMA_DEAD_LETTER_QUEUE = dead_letter_queue.name
 
@@ -342,6 +343,9 @@ SCHEMA_DEAD_LETTER_QUEUE = dead_letter_queue.name
 # How long a worker owns an execution without renewing it (it renews every third of this while
 # walking) before another may take it over: the bound on takeover after a freeze or a partition.
 SCHEMA_LEASE_SECONDS = env.int("SCHEMA_LEASE_SECONDS", default=30)
+# How long the beat holding the beat lock may be silent (frozen, cut off) before a standby beat ends
+# its session and takes over (config/beat_lock.py).
+SCHEMA_BEAT_LOCK_SECONDS = env.int("SCHEMA_BEAT_LOCK_SECONDS", default=30)
 # An execution left `pending` (or `running` with an expired lease) longer than this is re-published.
 SCHEMA_RECONCILE_GRACE_SECONDS = env.int("SCHEMA_RECONCILE_GRACE_SECONDS", default=30)
 SCHEMA_RECONCILE_INTERVAL_SECONDS = env.int("SCHEMA_RECONCILE_INTERVAL_SECONDS", default=15)
