@@ -77,10 +77,22 @@ export function register(h) {
       const call = JSON.parse(exported).definition.nodes.find((n) => n.id === 'call');
       assert(call.config.auth.credential === credential && !exported.includes(secret), `the export names the credential and holds no secret: ${JSON.stringify(call.config.auth)}`);
 
+      // Import the exported file back: it names a credential the user has, so nothing is missing;
+      // with the name changed (another user's file), the editor says which one to create.
+      const back = JSON.parse(exported);
+      await importDefinition(`${schemaName} again`, back.definition);
+      const told = (await page.locator(tid('notice')).count()) ? await page.locator(tid('notice')).textContent() : '';
+      assert(!/credentials you do not have/.test(told), `the round trip finds the credential by name: ${told}`);
+      back.definition.nodes.find((n) => n.id === 'call').config.auth.credential = 'someone elses api';
+      await importDefinition(`${schemaName} elsewhere`, back.definition);
+      const notice = await page.locator(tid('notice')).textContent();
+      assert(notice.includes('credentials you do not have: “someone elses api”'), `the import reports the missing credential: ${notice}`);
+      await shot('44-import-missing-credential');
+
       await page.goto(`${origin()}/credentials`);
       await row.waitFor();
-      await row.getByRole('link', { name: schemaName }).waitFor();
-      await shot('44-credential-where-used');
+      await row.getByRole('link', { name: schemaName, exact: true }).waitFor();
+      await shot('45-credential-where-used');
       assert(bodies.length > 5 && bodies.every((b) => !b.includes(secret)), `no API answer carried the secret (${bodies.length} answers read)`);
     } finally {
       page.off('response', keep);
@@ -102,7 +114,7 @@ export function register(h) {
     await page.locator(tid('variable-value-E2E_GREETING')).filter({ hasText: 'hello from env' }).waitFor();
     const updated = await page.locator(tid('variable-updated-E2E_GREETING')).textContent();
     assert(/by \S+@\S+ · version 2/.test(updated), `who changed it and its version are shown: ${updated}`);
-    await shot('45-variables');
+    await shot('46-variables');
     await audit('variables page');
 
     await importDefinition(`e2e env ${stamp.slice(11, 19)}`, {
@@ -121,19 +133,19 @@ export function register(h) {
     await options.filter({ hasText: 'E2E_GREETING' }).first().waitFor({ timeout: 5000 }).catch(() => undefined);
     const offered = await options.allTextContents();
     assert(offered.some((o) => o.startsWith('E2E_GREETING')), `env. completes the user's variables (got ${offered.join(', ')})`);
-    await shot('46-env-completion');
+    await shot('47-env-completion');
     await page.keyboard.press('Escape');
     await field.fill('{{ env.E2E_GREETING }}');
     await page.waitForFunction(() => {
       const p = document.querySelector('[data-testid="preview-field-config.output"]');
       return p?.dataset.state === 'value' && p.textContent.includes('hello from env');
     });
-    await shot('47-env-preview');
+    await shot('48-env-preview');
     await page.locator(tid('save')).click();
     await page.locator(tid('notice')).filter({ hasText: 'Saved' }).waitFor();
     await runNow({});
     await waitExecutionStatus('completed');
     assert((await page.locator(tid('execution-result')).textContent()).includes('hello from env'), 'the run read env');
-    await shot('48-env-run-result');
+    await shot('49-env-run-result');
   });
 }
