@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import environ
-from environ.fileaware_mapping import FileAwareMapping
 from django.core.exceptions import ImproperlyConfigured
+from environ.fileaware_mapping import FileAwareMapping
 
 from config.queues import (
     EXECUTION_QUEUE,
