@@ -95,6 +95,12 @@ def child(part: str, calls: int) -> None:
 
     logging.getLogger().handlers[:] = [logging.NullHandler()]
     logging.disable(logging.CRITICAL)
+    try:  # as gunicorn (post_worker_init) and the Celery worker (worker_init) do once loaded
+        from config.gc_freeze import freeze_after_startup
+    except ImportError:  # a checkout from before config/gc_freeze.py: measured without, as it ran
+        pass
+    else:
+        freeze_after_startup(urls=True)
     schema = Schema.objects.get(name="instructions")
     client = Client(REMOTE_ADDR="127.0.0.1")
     url = f"/api/hooks/{schema.id}/"

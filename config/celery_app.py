@@ -24,6 +24,7 @@ from celery.signals import (
 )
 
 from config import heartbeat
+from config.gc_freeze import freeze_after_startup
 from config.prometheus import (
     ensure_multiprocess_dir,
     mark_process_dead,
@@ -131,3 +132,10 @@ def _tracing_in_the_worker(sender: Any = None, **kwargs: Any) -> None:
 def _tracing_in_a_pool_process(**kwargs: Any) -> None:
     """After the fork: the span exporter's thread does not survive one (config/tracing.py)."""
     setup_tracing("schema-worker")
+
+
+@worker_init.connect
+def _freeze_startup_objects(**kwargs: Any) -> None:
+    """Last of the worker's start-up: its objects out of the collector's way (config/gc_freeze.py);
+    a prefork pool's processes, forked later, inherit the frozen heap."""
+    freeze_after_startup()

@@ -61,5 +61,11 @@ def on_starting(server):  # type: ignore[no-untyped-def]
     reset_multiprocess_dir()
 
 
+def post_worker_init(worker):  # type: ignore[no-untyped-def]
+    from config.gc_freeze import freeze_after_startup
+
+    freeze_after_startup(urls=True)  # the application is loaded: its objects out of the collector's way
+
+
 def child_exit(server, worker):  # type: ignore[no-untyped-def]
     mark_process_dead(worker.pid)
