@@ -3,7 +3,8 @@
 `LocalServer` serves `FakeHandler` from a thread and records each request (method, path with query,
 headers, body) in `requests`. The routes cover what the engine, security and system tests need:
 plain answers, status codes, redirects, slow, huge, trickling and malformed bodies, and a slow
-side-effecting `/charge` that can fail its first calls, and an OAuth2 token endpoint with a
+side-effecting `/charge` that can fail its first calls, a `/ledger` that honours idempotency keys
+(each key's effect applied once, repeats answered as replays), and an OAuth2 token endpoint with a
 protected route. Every answer but a redirect sets a cookie, so tests can check that response
 cookies are redacted. No Django: the engine tests use it too.
 """
@@ -54,6 +55,16 @@ class FakeHandler(BaseHTTPRequestHandler):
             time.sleep(self.server.delay)
             failing = len(self.server.requests) <= self.server.fail_first
             self.send(500 if failing else 200, json.dumps({"ok": not failing}), "application/json")
+        elif path == "/ledger":  # a receiver honouring Idempotency-Key: applies each key once, replays repeats
+            time.sleep(self.server.delay)
+            key = self.headers.get("Idempotency-Key") or ""
+            with self.server.ledger_lock:
+                replay = key in self.server.ledger
+                if replay:
+                    self.server.replays += 1
+                else:
+                    self.server.ledger[key] = body
+            self.send(200, json.dumps({"ok": True, "replayed": replay}), "application/json")
         elif path == "/big":
             size = 3 * 1024 * 1024
             self.send_response(200)
@@ -126,6 +137,9 @@ class LocalServer:
         self.server.fail_first = 0  # type: ignore[attr-defined]
         self.server.client_secret = "client-secret-" + secrets.token_hex(8)  # type: ignore[attr-defined]
         self.server.tokens = []  # type: ignore[attr-defined]  # issued by /oauth/token, newest last
+        self.server.ledger = {}  # type: ignore[attr-defined]  # /ledger: the effect applied per key
+        self.server.ledger_lock = threading.Lock()  # type: ignore[attr-defined]
+        self.server.replays = 0  # type: ignore[attr-defined]  # /ledger requests with a key seen before
         self.host = host
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -11,7 +11,9 @@ target) — with a generous margin for this loaded test machine.
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,12 +30,14 @@ from tests.system.conftest import SystemEnv
 from tests.system.helpers import (
     SYSTEM_MARKS,
     Worker,
+    all_in,
     assert_nothing_twice,
     delay_definition,
     http_definition,
     idempotency_keys,
     make_schema,
     start,
+    statuses,
     wait_until,
 )
 
@@ -66,13 +70,16 @@ def proxies() -> Iterator[list[CutProxy]]:
         proxy.close()
 
 
-def _start_proxied_worker(system: SystemEnv, proxies: list[CutProxy]) -> ProxiedWorker:
+def _start_proxied_worker(system: SystemEnv, proxies: list[CutProxy], concurrency: int = 1) -> ProxiedWorker:
     db, amqp = urlsplit(database_url()), urlsplit(system.vhost.url)
     pg = CutProxy(db.hostname or "127.0.0.1", db.port or 5432)
     rabbit = CutProxy(amqp.hostname or "127.0.0.1", amqp.port or 5672)
     proxies += [pg, rabbit]
     worker = system.start_worker(
-        concurrency=1, ready=False, DATABASE_URL=pg.url(database_url()), RABBITMQ_URL=rabbit.url(system.vhost.url)
+        concurrency=concurrency,
+        ready=False,
+        DATABASE_URL=pg.url(database_url()),
+        RABBITMQ_URL=rabbit.url(system.vhost.url),
     )
     return ProxiedWorker(worker, [pg, rabbit])
 
@@ -177,3 +184,76 @@ def test_a_worker_cut_off_during_a_delay_does_not_hold_the_wake_up(
     assert_nothing_twice([execution_id], expected_nodes=["start", "prepare", "wait", "after0", "done"])
     system.assert_dlq_empty()
     print(f"\n[blackhole during a 6 s delay] completed {done_at - cut_at:.1f}s after the cut")
+
+
+BURST = 100
+EXPECTED_NODES = ["start", "prepare", "charge", "note", "done"]
+
+
+def _taken_over_ids(log: str) -> set[str]:
+    """Executions whose walk a worker dropped with the 'taken over' line (its JSON carries the id)."""
+    found = set()
+    for line in log.splitlines():
+        if TAKEN_OVER_LINE in line:
+            try:
+                found.add(str(json.loads(line[line.index("{") :]).get("execution_id")))
+            except ValueError:
+                pass
+    return found
+
+
+@pytest.mark.timeout(900)
+def test_a_burst_survives_a_worker_black_holed_mid_way_and_healed(
+    system: SystemEnv, slow_server: LocalServer, proxies: list[CutProxy], settings: Any
+) -> None:
+    """~100 executions, each with a side effect at a receiver that honours idempotency keys; one of two
+    workers is black-holed mid-burst and healed after the others finished: every execution completes
+    within the bound, the zombie's walks write nothing (each drops with the 'taken over' line), and
+    each side effect is applied once per key (a redone call reaches the receiver as a replay)."""
+    settings.SCHEMA_RECONCILE_GRACE_SECONDS = 2
+    workers = [_start_proxied_worker(system, proxies, concurrency=2) for _ in range(2)]
+    for proxied in workers:
+        proxied.worker.wait_ready(timeout=180)
+    slow_server.delay = 0.3
+    ids = start(make_schema(http_definition(slow_server.url("/ledger"))), count=BURST)
+
+    wait_until(lambda: statuses(ids).get("completed", 0) >= BURST // 4, timeout=300, what="a quarter of the burst")
+    running = dict(Execution.objects.filter(pk__in=ids, status="running").values_list("id", "lease_owner"))
+    zombie = next((w for w in workers if any(o.startswith(f"{w.worker.name}@") for o in running.values())), workers[0])
+    held = {str(i): e for i, e in Execution.objects.filter(pk__in=ids).values_list("id", "lease_epoch")}
+    zombie.blackhole()
+    cut_at = time.monotonic()
+    held_by_zombie = {str(i) for i, o in running.items() if o.startswith(f"{zombie.worker.name}@")}
+
+    done_at = _beat_until(
+        lambda: all_in(ids, "completed"), timeout=TAKEOVER_BOUND, what=f"the whole burst to complete ({statuses(ids)})"
+    )
+    zombie.heal()
+    healed_at = time.monotonic()
+    epochs = dict(Execution.objects.filter(pk__in=ids).values_list("id", "lease_epoch"))
+    taken_over = {i for i in held_by_zombie if epochs[uuid.UUID(i)] > held[i]}
+    wait_until(
+        lambda: taken_over <= _taken_over_ids(zombie.worker.log()),
+        timeout=120,
+        what=f"the zombie's 'taken over' line for each of {sorted(taken_over)}",
+    )
+    time.sleep(3)  # anything it would still write
+
+    assert all_in(ids, "completed")
+    results: dict[Any, Any] = dict(Execution.objects.filter(pk__in=ids).values_list("id", "result"))
+    assert sorted(results[uuid.UUID(i)] for i in ids) == list(range(BURST)), "a result is wrong or missing"
+    assert_nothing_twice(ids, expected_nodes=EXPECTED_NODES)
+    expected_keys = {f"{i}:charge:1" for i in ids}
+    assert set(slow_server.server.ledger) == expected_keys, "a side effect was applied under another key"  # type: ignore[attr-defined]
+    assert set(idempotency_keys(slow_server)) == expected_keys
+    system.assert_dlq_empty()
+    replays = slow_server.server.replays  # type: ignore[attr-defined]
+    healthy = next(w for w in workers if w is not zombie).worker.log()
+    false_takeovers = healthy.count("lease lost") + healthy.count(TAKEN_OVER_LINE)  # reported: load-dependent
+    print(
+        f"\n[burst of {BURST}, one of two workers black-holed after {BURST // 4} completed] all completed "
+        f"{done_at - cut_at:.1f}s after the cut; the zombie held {len(held_by_zombie)} walks, "
+        f"{len(taken_over)} taken over, each dropped after healing ({healed_at - cut_at:.1f}s after the cut) "
+        f"with one line; {len(slow_server.requests)} calls for {BURST} keys ({replays} replays refused by key); "
+        f"lease {django_settings.SCHEMA_LEASE_SECONDS}s: leases lost by the healthy worker: {false_takeovers}"
+    )
