@@ -14,7 +14,7 @@ from typing import Any
 
 from amqp.exceptions import AMQPError
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
@@ -49,8 +49,8 @@ def execution_publish(execution: Execution, *, wake_up: bool = False) -> bool:
     An execution held for its paused schema is not published (resuming publishes it).
     The execution is already committed, so a broker that is down does not fail the request that
     created it (the caller answers 2xx, a retrying sender does not start it twice): the failure is
-    logged, and the reconciler publishes every execution still `pending` after
-    `SCHEMA_RECONCILE_GRACE_SECONDS`.
+    logged and a new execution handed over to the outbox relay (executions_app/outbox.py), which
+    publishes it when it can; the reconciler stays the last net.
     """
     if execution.queued_reason == PAUSED_REASON:
         return True
@@ -58,14 +58,25 @@ def execution_publish(execution: Execution, *, wake_up: bool = False) -> bool:
         publish_execution(str(execution.id), request_id=execution.request_id, wake_up=wake_up)
     except BROKER_ERRORS as exc:
         logger.warning(
-            "could not publish the execution (%s: %s); the reconciler publishes it within about %d s",
+            "could not publish the execution (%s: %s); the outbox relay publishes it once the broker "
+            "takes it (the reconciler within about %d s)",
             type(exc).__name__,
             exc,
             settings.SCHEMA_RECONCILE_GRACE_SECONDS + settings.SCHEMA_RECONCILE_INTERVAL_SECONDS,
             extra={"execution_id": str(execution.id), "schema_id": str(execution.schema_id)},
         )
+        if not wake_up:
+            _hand_over(str(execution.id))
         return False
     return True
+
+
+def _hand_over(execution_id: str) -> None:
+    """Tells the outbox relay (executions_app/outbox.py) at once that this publish failed."""
+    try:
+        queries().outbox_hand_over(execution_id)
+    except DatabaseError as exc:  # the database is down too: the relay's scan and the reconciler remain
+        logger.warning("could not hand the execution over to the outbox relay: %s", exc)
 
 
 def _publish_on_commit(execution: Execution, *, wake_up: bool = False) -> None:

@@ -40,6 +40,10 @@ _LOAD_SQL = """
 SELECT e.status, e.schema_id, e.trigger_type, e.trigger_payload, e.schema_version_id, s.checkpoint
 FROM executions e LEFT JOIN execution_state s ON s.execution_id = e.id WHERE e.id = %s::uuid
 """
+# The outbox: every new execution notifies this channel at its commit; a publish that failed hands
+# the execution over on it (`lost:<id>`). Read by executions_app/outbox.py.
+OUTBOX_CHANNEL = "schema_outbox"
+OUTBOX_LOST = "lost:"
 _EXECUTION_COLUMNS = frozenset({"result", "error", "finished_at", "lease_owner", "lease_expires_at"})
 # The steps travel as ONE jsonb array parameter: a constant statement text (psycopg caches its
 # parsing only below 50 parameters) and one json.dumps instead of two per step. Python None is SQL
@@ -90,9 +94,9 @@ _INSERT_SQL: dict[bool, str] = {}
 
 def _insert_sql(qn: Any, keyed: bool) -> str:
     """`WITH e AS (INSERT INTO executions … RETURNING id) INSERT INTO execution_state … SELECT … FROM e`:
-    both rows or neither, in one round trip. With an idempotency key, a key already used inserts
-    nothing (the partial unique index `executions_unique_idempotency_key` is the arbiter) and the
-    statement returns no row."""
+    both rows or neither, and the outbox notification, in one round trip. With an idempotency key, a
+    key already used inserts nothing (the partial unique index `executions_unique_idempotency_key`
+    is the arbiter) and the statement returns no row."""
     sql = _INSERT_SQL.get(keyed)
     if sql is None:
         execution_columns = ", ".join(qn(f.column) for f in _EXECUTION_FIELDS)
@@ -109,7 +113,11 @@ def _insert_sql(qn: Any, keyed: bool) -> str:
         # Names from the models' metadata; every value is a parameter.
         insert = f"INSERT INTO {executions} ({execution_columns}) VALUES ({values}){on_conflict} RETURNING {qn('id')}"  # noqa: S608
         select = f"SELECT e.{qn('id')}, {state_values} FROM e"  # noqa: S608
-        sql = f"WITH e AS ({insert}) INSERT INTO {states} ({state_columns}) {select} RETURNING {qn('execution_id')}"
+        # The publish intent rides the same statement: PostgreSQL delivers the notification to the
+        # outbox relay at commit, and not at all on rollback (executions_app/outbox.py).
+        notify = f"pg_notify('{OUTBOX_CHANNEL}', {qn('execution_id')}::text)"
+        returning = f"RETURNING {qn('execution_id')}, {notify}"
+        sql = f"WITH e AS ({insert}) INSERT INTO {states} ({state_columns}) {select} {returning}"
         _INSERT_SQL[keyed] = sql
     return sql
 
@@ -199,6 +207,10 @@ class Queries:
                 return False
             raise
         return True
+
+    def outbox_hand_over(self, execution_id: str) -> None:
+        """A committed execution whose publish failed, for the outbox relay: nothing to tell without
+        LISTEN/NOTIFY (the relay's scan and the reconciler find it)."""
 
     def execution_load(self, execution_id: str) -> Loaded | None:
         execution = Execution.objects.select_related("state").filter(pk=execution_id).first()
@@ -315,6 +327,10 @@ class PostgresQueries(Queries):
             with transaction.atomic():
                 return _insert_execution_with_state(execution, state)
         return _insert_execution_with_state(execution, state)  # autocommit: one statement, one transaction
+
+    def outbox_hand_over(self, execution_id: str) -> None:
+        with connection.cursor() as cursor:  # off the hot path: only after a failed publish
+            cursor.execute("SELECT pg_notify(%s, %s)", [OUTBOX_CHANNEL, OUTBOX_LOST + execution_id])
 
     def execution_load(self, execution_id: str) -> Loaded | None:
         rows, _ = execute(_LOAD_SQL, [execution_id], repeatable=True)

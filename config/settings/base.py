@@ -349,6 +349,9 @@ SCHEMA_BEAT_LOCK_SECONDS = env.int("SCHEMA_BEAT_LOCK_SECONDS", default=30)
 # An execution left `pending` (or `running` with an expired lease) longer than this is re-published.
 SCHEMA_RECONCILE_GRACE_SECONDS = env.int("SCHEMA_RECONCILE_GRACE_SECONDS", default=30)
 SCHEMA_RECONCILE_INTERVAL_SECONDS = env.int("SCHEMA_RECONCILE_INTERVAL_SECONDS", default=15)
+# The outbox relay (a thread of beat) publishes a new execution not taken by a worker after this many
+# seconds while the start queue is empty (a lost publish of a process that is still alive).
+SCHEMA_OUTBOX_DEADLINE_SECONDS = env.float("SCHEMA_OUTBOX_DEADLINE_SECONDS", default=2.0)
 # Outbound HTTP from http_request nodes: hosts/networks allowed even if private (comma separated).
 SCHEMA_HTTP_ALLOWLIST = env.list("SCHEMA_HTTP_ALLOWLIST", default=[])
 # Side-effecting nodes of one execution's parallel branches that run at once (threads of the walk).

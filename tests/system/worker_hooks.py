@@ -1,4 +1,5 @@
-"""Test-only worker hooks, imported only by `config.settings.system` (the system tests' workers).
+"""Test-only hooks of the system tests' workers (`config.settings.system`) and API processes (gunicorn
+`--config python:tests.system.worker_hooks`, tests/system/test_outbox.py).
 
 Active only with SCHEMA_SYSTEM_TEST_HOOKS=1 in the worker's environment:
 
@@ -8,16 +9,22 @@ Active only with SCHEMA_SYSTEM_TEST_HOOKS=1 in the worker's environment:
 * A crash point: when a `log` node logs a message containing `CRASH_POINT`, the pool process dies
   on the spot (once: the marker file named by SCHEMA_SYSTEST_CRASH_MARKER is created first), i.e. a
   crash in the middle of a walk, between two checkpoints.
+* An API kill point (`SCHEMA_SYSTEST_API_KILLS=<dir>:<n>`, given to gunicorn only): the process
+  kills itself (SIGKILL) just before it publishes a new execution's run message — after the commit
+  and, for a webhook, after its 202 — at every 6th publish, until <dir> holds n kills (one file
+  each: named by the execution, holding the time of the kill).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
-from celery.signals import task_prerun, worker_process_init
+from celery.signals import before_task_publish, task_prerun, worker_process_init
 
 POISON_EXIT_CODE = 77
 CRASH_EXIT_CODE = 78
@@ -55,3 +62,19 @@ class _CrashPoint(logging.Filter):
 def _install_crash_point(**_: Any) -> None:
     if _enabled():
         logging.getLogger("schema.nodes.log").addFilter(_CrashPoint())
+
+
+_PUBLISHES = [0]
+
+
+@before_task_publish.connect
+def _api_kill_point(body: Any = None, routing_key: str = "", **_: Any) -> None:
+    spec = os.environ.get("SCHEMA_SYSTEST_API_KILLS")
+    if not _enabled() or not spec or routing_key != "schema_execution":  # starts only, not wake-ups
+        return
+    _PUBLISHES[0] += 1
+    directory, _, budget = spec.rpartition(":")
+    if _PUBLISHES[0] % 6 or len(os.listdir(directory)) >= int(budget):
+        return
+    Path(directory, str(body[0][0])).write_text(repr(time.time()))
+    os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,176 @@
+"""The outbox relay: publishes, within seconds, the new executions whose publish was lost.
+
+A trigger commits the execution, then its process publishes the run message (a webhook right after
+its 202). A process that dies in between (kill -9, OOM), or whose broker connection hangs, leaves a
+committed execution that no message names. The execution row itself is the outbox: the insert that
+writes it also notifies `schema_outbox` (PostgreSQL delivers that at commit, not on rollback; no
+extra statement, executions_app/sql.py). This relay LISTENs (psycopg 3) and publishes an execution
+no worker has taken yet (`pending`, lease never taken, not queued for a concurrency slot) when
+- the process that committed it is gone: its PostgreSQL backend ended (each thread's connection
+  commits, then publishes, then commits the next, so only a backend's latest execution can be
+  unpublished);
+- its publish failed (the publisher hands it over on the channel: `lost:<id>`);
+- it is older than `SCHEMA_OUTBOX_DEADLINE_SECONDS` while the start queue holds no ready message
+  (so it is not waiting there): a hung publish, a missed notification, SQLite (`make run`, where
+  this scan is the whole relay).
+It runs as a thread of beat (one beat at a time: config/beat_lock.py), so exactly one relay runs
+in every deployment form. A duplicate message is harmless (the lease); the reconciler stays the
+last net.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.utils import timezone
+
+from config.queues import EXECUTION_QUEUE
+
+from .dispatch import publish_execution, queue_ready_counts
+from .models import Execution, ExecutionStatus
+from .sql import OUTBOX_CHANNEL, OUTBOX_LOST
+
+logger = logging.getLogger("schema.outbox")
+TICK_SECONDS = 0.25
+SCAN_SECONDS = 0.5
+BATCH = 500
+
+
+class OutboxRelay:
+    """The relay's decisions, one `tick` at a time (the loop feeding it is `relay_forever`)."""
+
+    def __init__(self, *, deadline: float | None = None) -> None:
+        self.deadline = float(settings.SCHEMA_OUTBOX_DEADLINE_SECONDS if deadline is None else deadline)
+        # Beyond this age an execution is the reconciler's.
+        self.window = float(settings.SCHEMA_RECONCILE_GRACE_SECONDS + settings.SCHEMA_RECONCILE_INTERVAL_SECONDS)
+        self.latest: dict[int, tuple[str, float]] = {}  # backend pid → (its latest execution, when notified)
+        self.handed_over: set[str] = set()
+        self.relayed: dict[str, float] = {}  # execution id → when relayed (never twice)
+        self.last_scan = 0.0
+
+    def notified(self, pid: int, payload: str, now: float | None = None) -> None:
+        if payload.startswith(OUTBOX_LOST):
+            self.handed_over.add(payload[len(OUTBOX_LOST) :])
+        else:  # this backend's earlier execution was published (or handed over) before this commit
+            self.latest[pid] = (payload, time.monotonic() if now is None else now)
+
+    def tick(self, now: float | None = None) -> list[str]:
+        """Publishes what is lost; returns the ids published."""
+        now = time.monotonic() if now is None else now
+        for pid, (_, seen) in list(self.latest.items()):
+            if now - seen > self.window:
+                del self.latest[pid]
+        for execution_id, when in list(self.relayed.items()):
+            if now - when > self.window:
+                del self.relayed[execution_id]
+        reasons: dict[str, str] = dict.fromkeys(self.handed_over, "publish failed")
+        self.handed_over = set()
+        if self.latest and connection.vendor == "postgresql":
+            alive = _backends_alive(list(self.latest))
+            for pid in [pid for pid in self.latest if pid not in alive]:
+                reasons.setdefault(self.latest.pop(pid)[0], "its process is gone")
+        relayed = self._publish(reasons, now)
+        if now - self.last_scan >= SCAN_SECONDS:
+            self.last_scan = now
+            relayed += self._scan(now)
+        return relayed
+
+    def _scan(self, now: float) -> list[str]:
+        """Not taken after the deadline, and not among the ready messages of the start queue."""
+        wall = timezone.now()
+        candidates = [
+            str(execution_id)
+            for execution_id in _untaken()
+            .filter(
+                created_at__lt=wall - timedelta(seconds=self.deadline),
+                created_at__gte=wall - timedelta(seconds=self.window),
+            )
+            .values_list("id", flat=True)[:BATCH]
+            if str(execution_id) not in self.relayed
+        ]
+        if not candidates or queue_ready_counts(EXECUTION_QUEUE).get(EXECUTION_QUEUE):
+            return []
+        return self._publish(dict.fromkeys(candidates, "not taken"), now)
+
+    def _publish(self, reasons: dict[str, str], now: float) -> list[str]:
+        if not reasons:
+            return []
+        untaken = _untaken().filter(pk__in=list(reasons)).values_list("id", "request_id", "created_at")
+        relayed: list[str] = []
+        wall = timezone.now()
+        for execution_id, request_id, created_at in untaken:
+            key = str(execution_id)
+            publish_execution(key, request_id=request_id)  # a broker error: the loop retries from the scan
+            self.relayed[key] = now
+            relayed.append(key)
+            logger.warning(
+                "outbox relay published an execution whose publish was lost (%s)",
+                reasons[key],
+                extra={"execution_id": key, "reason": reasons[key], "age_ms": _age_ms(created_at, wall)},
+            )
+        return relayed
+
+
+def _untaken() -> Any:
+    """New executions no worker has taken (and not queued for a concurrency slot)."""
+    return Execution.objects.filter(
+        status=ExecutionStatus.PENDING, lease_epoch=0, queued_reason="", started_at__isnull=True
+    )
+
+
+def _age_ms(created_at: datetime, now: datetime) -> int:
+    return int((now - created_at).total_seconds() * 1000)
+
+
+def _backends_alive(pids: list[int]) -> set[int]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s)", [pids])
+        return {int(row[0]) for row in cursor.fetchall()}
+
+
+def relay_forever(stop: threading.Event) -> None:
+    """LISTENs on its own connection and ticks every `TICK_SECONDS` until `stop` is set; reconnects
+    after a database error (what it missed meanwhile, the scan finds)."""
+    relay = OutboxRelay()
+    try:
+        while not stop.is_set():
+            try:
+                if connection.vendor == "postgresql":
+                    _listen(relay, stop)
+                else:
+                    stop.wait(TICK_SECONDS)
+                    relay.tick()
+            except Exception as exc:  # noqa: BLE001 - database or broker down: the relay waits, carries on
+                logger.warning("outbox relay: %s: %s; retrying in 1 s", type(exc).__name__, exc)
+                if isinstance(exc, (DatabaseError, psycopg.Error)):
+                    connection.close()
+                stop.wait(1.0)
+    finally:
+        connection.close()  # this thread's own Django connection
+
+
+def _listen(relay: OutboxRelay, stop: threading.Event) -> None:
+    from config.beat_lock import connect
+
+    with connect(settings.DATABASES["default"]) as listener:
+        listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
+        while not stop.is_set():
+            for notify in listener.notifies(timeout=TICK_SECONDS):
+                relay.notified(notify.pid, notify.payload)
+            relay.tick()
+
+
+def start_relay_thread() -> threading.Thread:
+    """The relay as a daemon thread of the calling process (beat)."""
+    stop = threading.Event()
+    thread = threading.Thread(target=relay_forever, args=(stop,), name="outbox-relay", daemon=True)
+    thread.start()
+    logger.info("outbox relay started", extra={"deadline_s": settings.SCHEMA_OUTBOX_DEADLINE_SECONDS})
+    return thread
