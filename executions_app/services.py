@@ -248,15 +248,22 @@ def execution_retry(execution: Execution) -> Execution:
 
 
 def execution_rerun(
-    execution: Execution, *, use_current: bool = False, created_by: User | None = None, request_id: str = ""
+    execution: Execution,
+    *,
+    use_current: bool = False,
+    created_by: User | None = None,
+    request_id: str = "",
+    idempotency_key: str | None = None,
 ) -> Execution:
-    """A new execution with the same trigger payload, on the pinned or the current version."""
+    """A new execution with the same trigger payload, on the pinned or the current version (with an
+    idempotency key used before: the execution it started)."""
     version = None if use_current else execution.schema_version
     rerun, _ = execution_create(
         schema=execution.schema,
         trigger_type=execution.trigger_type,
         payload=execution.trigger_payload,
         created_by=created_by,
+        idempotency_key=idempotency_key,
         request_id=request_id,
         version=version,
         rerun_of=execution,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -15,6 +15,7 @@ from rest_framework.serializers import BaseSerializer
 
 from api.exceptions import Conflict, DefinitionInvalid, check_payload_size
 from api.filters import ExecutionFilter
+from api.idempotency import HEADER, idempotency_key, require_same_request, scoped_key
 from api.serializers import (
     ErrorSerializer,
     ExecutionListSerializer,
@@ -83,7 +84,11 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         except services.ExecutionStateError as exc:
             raise Conflict(str(exc)) from exc
 
-    @extend_schema(request=RerunSerializer, responses={202: ExecutionSerializer, **_errors})
+    @extend_schema(
+        request=RerunSerializer,
+        parameters=[OpenApiParameter(HEADER, str, location=OpenApiParameter.HEADER, required=False)],
+        responses={202: ExecutionSerializer, **_errors},
+    )
     @action(detail=True, methods=["post"], filterset_class=None)
     def rerun(self, request: Request, pk: Any = None) -> Response:
         body = RerunSerializer(data=request.data)
@@ -100,5 +105,12 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             use_current=use_current,
             created_by=request.user,  # type: ignore[arg-type]
             request_id=getattr(request._request, "request_id", ""),
+            idempotency_key=scoped_key("rerun", request.user, idempotency_key(request)),
         )
+        # With a used key, the rerun it started: the same request re-runs the same execution
+        # (on the same version, when the pinned one is asked for).
+        same = execution.rerun_of_id == original.pk and execution.created_by_id == request.user.pk
+        if same and not use_current:
+            same = execution.schema_version_id == original.schema_version_id
+        require_same_request(same, "execution or version")
         return self._respond(execution)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import ProtectedError, QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -19,6 +19,7 @@ from rest_framework.serializers import BaseSerializer
 
 from api.exceptions import Conflict, DefinitionInvalid, check_payload_size
 from api.filters import SchemaFilter
+from api.idempotency import HEADER, idempotency_key, require_same_request, scoped_key
 from api.serializers import (
     DrainStatusSerializer,
     ErrorSerializer,
@@ -174,7 +175,11 @@ class SchemaViewSet(OwnedViewSet):
             raise Conflict(str(exc)) from exc
         return Response(SchemaSerializer(schema, context=self.get_serializer_context()).data)
 
-    @extend_schema(request=ExecuteRequestSerializer, responses={202: ExecutionSerializer, **_errors})
+    @extend_schema(
+        request=ExecuteRequestSerializer,
+        parameters=[OpenApiParameter(HEADER, str, location=OpenApiParameter.HEADER, required=False)],
+        responses={202: ExecutionSerializer, **_errors},
+    )
     @action(detail=True, methods=["post"])
     def execute(self, request: Request, pk: Any = None) -> Response:
         schema = self.get_object()
@@ -191,17 +196,22 @@ class SchemaViewSet(OwnedViewSet):
             services.schema_credentials_check(schema)
         except services.DefinitionError as exc:
             raise DefinitionInvalid(exc.problems, "The schema cannot be run: it names missing credentials.") from exc
+        payload = body.validated_data.get("payload", {})
         try:
-            execution, _ = execution_create(
+            execution, created = execution_create(
                 schema=schema,
                 trigger_type=TriggerType.MANUAL,
-                payload=body.validated_data.get("payload", {}),
+                payload=payload,
                 created_by=request.user,  # type: ignore[arg-type]
+                idempotency_key=scoped_key("execute", request.user, idempotency_key(request)),
                 request_id=getattr(request._request, "request_id", ""),
                 refuse_when_paused=True,
             )
         except SchemaPaused as exc:
             raise Conflict(str(exc)) from exc
+        if not created:  # the key's first request: its answer, if this is the same request
+            same = execution.trigger_type == TriggerType.MANUAL and execution.trigger_payload == payload
+            require_same_request(same and execution.created_by_id == request.user.pk, "payload")
         execution.refresh_from_db()
         return Response(ExecutionSerializer(execution).data, status=status.HTTP_202_ACCEPTED)
 

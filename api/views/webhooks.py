@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.exceptions import Conflict, check_payload_size
+from api.idempotency import idempotency_key
 from api.parsers import RawBodyParser, decode_json
 from api.responses import PublishAfterResponse
 from api.serializers import ErrorSerializer, WebhookExecutionSerializer, webhook_execution_data
@@ -97,9 +98,7 @@ class WebhookView(SharedThrottlesMixin, APIView):
         payload = decode_json(body) if body.strip() else {}
         check_payload_size(payload)
         wait = self._wait_seconds(request)
-        key = request.headers.get("Idempotency-Key") or None
-        if key is not None and (len(key) > 255 or not key.isprintable()):
-            raise exceptions.ValidationError({"Idempotency-Key": ["At most 255 printable characters."]})
+        key = idempotency_key(request)
         created = False
 
         def create() -> Execution:

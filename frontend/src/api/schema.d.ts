@@ -2474,7 +2474,9 @@ export interface operations {
     executions_rerun_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description A UUID string identifying this execution. */
                 id: string;
@@ -4203,7 +4205,9 @@ export interface operations {
     schemas_execute_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description A UUID string identifying this schema. */
                 id: string;
