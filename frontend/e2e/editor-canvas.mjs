@@ -148,4 +148,112 @@ export function register(h) {
       await page.setViewportSize({ width: 1440, height: 900 });
     }
   });
+
+  test('names: errors, steps and unfinished-draft problems name nodes as users called them, not by id', async () => {
+    await importDefinition(`E2E names ${stamp}`, {
+      nodes: [
+        { id: 'start', type: 'manual_trigger', name: 'Orders arrive', config: {}, position: { x: 0, y: 0 } },
+        { id: 'stop_1', type: 'fail', name: 'Stop here', config: { message: 'no stock' }, position: { x: 300, y: 0 } },
+      ],
+      edges: [{ id: 'e1', source: 'start', target: 'stop_1', source_port: 'out' }],
+      variables: {},
+    });
+    const id = page.url().split('/').pop();
+    const started = await apiCall('POST', `/schemas/${id}/execute/`, { payload: {} });
+    assert(started.status === 202, `run started (${started.status})`);
+    await page.goto(page.url().replace(/\/schemas\/.*/, `/executions/${started.body.id}`));
+    await page.locator(tid('execution-error')).waitFor({ timeout: 30000 });
+    const error = await page.locator(tid('execution-error')).textContent();
+    assert(error.includes('no stock') && !error.includes('stop_1'), `the execution error is the node's message, no id: ${error}`);
+    await page.locator(tid('step-name-stop_1')).filter({ hasText: 'Stop here' }).waitFor(); // the step list names it
+    await shot('43-execution-error-named');
+
+    // The editor: a node not connected yet is named in what is left to do.
+    await page.goto(page.url().replace(/\/executions\/.*/, `/schemas/${id}`));
+    await page.locator(tid('editor')).waitFor();
+    await page.locator(tid('palette-log')).focus();
+    await page.keyboard.press('Enter'); // nothing selected: a lone node
+    await page.locator(tid('node-name')).fill('Lonely note');
+    await page.locator(tid('save')).click();
+    await page.locator(tid('notice')).filter({ hasText: 'Saved as a draft' }).waitFor();
+    const problems = await page.locator(tid('node-errors-log')).textContent();
+    assert(problems.includes('“Lonely note”') && !problems.includes("'log'"), `the problem names the node: ${problems}`);
+    await shot('44-draft-problem-named');
+  });
+
+  test('canvas: "+" on an output port adds a joined node; several nodes move together and paste into another schema', async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    try {
+      await importDefinition(`E2E plus ${stamp}`, {
+        nodes: [
+          { id: 'start', type: 'manual_trigger', name: 'Start', config: {}, position: { x: 0, y: 0 } },
+          { id: 'check', type: 'condition', name: 'Big order?', config: { expression: '{{ trigger.n > 3 }}' }, position: { x: 300, y: 0 } },
+        ],
+        edges: [{ id: 'e1', source: 'start', target: 'check', source_port: 'out' }],
+        variables: {},
+      });
+      await selectNode('check');
+      await page.locator(tid('add-after-check-false')).click();
+      await page.locator(tid('add-after-dialog')).waitFor();
+      const focused = await page.evaluate(() => document.activeElement?.getAttribute('aria-label'));
+      assert(focused === 'Search nodes', `the palette opens on its search (focused: ${focused})`);
+      assert((await page.locator(`${tid('add-after-dialog')} ${tid('palette-manual_trigger')}`).count()) === 0, 'no trigger is offered after a node');
+      await shot('45-add-after-port-palette');
+      await page.keyboard.type('log');
+      await page.locator(`${tid('add-after-dialog')} ${tid('palette-log')}`).click();
+      await page.waitForFunction(() => document.querySelector('[data-testid="node-id"]')?.value === 'log');
+      await page.locator('[aria-label="Edge from check (false) to log"]').waitFor();
+      const b = await nodeBoxesOf(['check', 'log', 'start']);
+      assert(b.log.x > b.check.x + b.check.width, 'the new node sits right of the port it joins');
+      await shot('46-add-after-port-joined');
+
+      // Select both with Ctrl+click; a drag moves both.
+      await page.locator(`${tid('node-check')} .flow-node-head`).click();
+      await page.locator(`${tid('node-log')} .flow-node-head`).click({ modifiers: ['Control'] });
+      assert((await page.locator('.react-flow__node.selected').count()) === 2, 'two nodes selected');
+      await page.waitForTimeout(300); // the view has finished panning to the new node
+      const pre = await nodeBoxesOf(['check', 'log', 'start']);
+      const head = await page.locator(`${tid('node-check')} .flow-node-name`).boundingBox();
+      await page.mouse.move(head.x + 10, head.y + 5);
+      await page.mouse.down();
+      await page.mouse.move(head.x + 20, head.y + 30, { steps: 4 });
+      await page.mouse.move(head.x + 50, head.y + 85, { steps: 8 });
+      await page.mouse.up();
+      await page.waitForTimeout(200);
+      const post = await nodeBoxesOf(['check', 'log', 'start']);
+      const dy = (id) => post[id].y - pre[id].y;
+      assert(dy('check') > 40 && Math.abs(dy('check') - dy('log')) < 2, `both selected nodes moved together (${dy('check')}, ${dy('log')})`);
+      assert(Math.abs(dy('start')) < 1, 'the unselected node stayed');
+      await page.keyboard.press('Control+c');
+
+      // Another schema: paste them, joined as they were.
+      await importDefinition(`E2E paste ${stamp}`, {
+        nodes: [{ id: 'start', type: 'manual_trigger', name: 'Start', config: {}, position: { x: 0, y: 0 } }],
+        edges: [],
+        variables: {},
+      });
+      await page.locator(`${tid('node-start')} .flow-node-head`).click();
+      await page.keyboard.press('Control+v');
+      await page.locator(tid('node-check')).waitFor();
+      await page.locator(tid('node-log')).waitFor();
+      await page.locator('[aria-label="Edge from check (false) to log"]').waitFor();
+      assert((await page.locator('.react-flow__node.selected').count()) === 2, 'the pasted nodes are selected');
+      assert((await page.locator(`${tid('node-check')} .flow-node-name`).textContent()) === 'Big order?', 'with their names and settings');
+      // Pasting again in the same schema gives free ids.
+      await page.keyboard.press('Control+v');
+      await page.locator(tid('node-check_2')).waitFor();
+      await page.locator('[aria-label="Edge from check_2 (false) to log_2"]').waitFor();
+      await shot('47-pasted-into-another-schema');
+      await page.locator(tid('undo')).click();
+      assert((await page.locator(tid('node-check_2')).count()) === 0, 'a paste is one undo step');
+    } finally {
+      await page.setViewportSize({ width: 1440, height: 900 });
+    }
+  });
+
+  async function nodeBoxesOf(ids) {
+    const out = {};
+    for (const id of ids) out[id] = await page.locator(tid(`node-${id}`)).boundingBox();
+    return out;
+  }
 }

@@ -1,17 +1,20 @@
-/** Lists API validation errors (node/edge/path + message) or a plain error. */
+/** Lists API validation errors (node/edge/path + message) or a plain error; nodes by the names users gave them. */
 import { ApiError } from '../api/client';
 import type { ApiFieldError } from '../api/types';
+import { withNodeNames } from '../lib/nodeNames';
+import { useNodeNames } from './NodeNamesContext';
 
 export function ErrorList({ errors, testId = 'api-errors' }: { errors: ApiFieldError[]; testId?: string }) {
+  const { nameOf, edgeLabel } = useNodeNames();
   if (!errors.length) return null;
   return (
     <ul className="error-list" data-testid={testId} role="alert">
       {errors.map((e, i) => (
         <li key={i}>
           {(e.node_id || e.edge_id || e.path) && (
-            <span className="mono error-where">{e.node_id ? `node ${e.node_id}` : e.edge_id ? `edge ${e.edge_id}` : e.path}</span>
+            <span className="error-where">{e.node_id ? nameOf(e.node_id) : e.edge_id ? `connection ${edgeLabel(e.edge_id)}` : e.path}</span>
           )}{' '}
-          {e.message}
+          {withNodeNames(e.message, nameOf)}
           {e.path && (e.node_id || e.edge_id) && <span className="muted mono"> ({e.path})</span>}
         </li>
       ))}

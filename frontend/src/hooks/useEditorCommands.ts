@@ -45,6 +45,8 @@ export interface EditorCommands {
   adoptRestored: (schema: Schema, from: number) => void;
   /** Adds a node right of the selected one, joined from its first output port; else mid-canvas. */
   addFromPalette: (spec: NodeTypeSpec) => void;
+  /** Adds a node right of `source`, joined from its `port` (the "+" on an output port). */
+  addAfter: (spec: NodeTypeSpec, source: string, port: string | undefined) => void;
 }
 
 const problems = (n: number) => `${n} problem${n > 1 ? 's' : ''}`;
@@ -176,23 +178,28 @@ export function useEditorCommands({
   const undo = useCallback(() => dispatch({ kind: 'undo' }), [dispatch]);
   const redo = useCallback(() => dispatch({ kind: 'redo' }), [dispatch]);
 
+  const addAfter = (spec: NodeTypeSpec, source: string, port: string | undefined) => {
+    const anchor = state.nodes.find((n) => n.id === source);
+    if (!anchor) return;
+    const position = slotAfter(anchor.position, state.nodes.map((n) => n.position));
+    dispatch({ kind: 'addNode', spec, position, connectFrom: port ? { source: anchor.id, port } : undefined });
+    // Keep the new node in view (a chain grows to the right, past the canvas edge).
+    const el = document.querySelector('[data-testid="canvas"]')?.getBoundingClientRect();
+    if (el) {
+      const topLeft = rf.flowToScreenPosition(position);
+      const bottomRight = rf.flowToScreenPosition({ x: position.x + 220, y: position.y + 80 });
+      if (topLeft.x < el.left || topLeft.y < el.top || bottomRight.x > el.right || bottomRight.y > el.bottom) {
+        void rf.setCenter(position.x + 110, position.y + 40, { zoom: rf.getZoom(), duration: 200 });
+      }
+    }
+  };
+
   const addFromPalette = (spec: NodeTypeSpec) => {
     const occupied = state.nodes.map((n) => n.position);
     const selected = state.nodes.filter((n) => n.selected);
     const anchor = selected.length === 1 ? selected[0]! : undefined;
     if (anchor) {
-      const port = outputPorts(anchor.data, specs.get(anchor.data.type))[0];
-      const position = slotAfter(anchor.position, occupied);
-      dispatch({ kind: 'addNode', spec, position, connectFrom: port ? { source: anchor.id, port } : undefined });
-      // Keep the new node in view (a chain grows to the right, past the canvas edge).
-      const el = document.querySelector('[data-testid="canvas"]')?.getBoundingClientRect();
-      if (el) {
-        const topLeft = rf.flowToScreenPosition(position);
-        const bottomRight = rf.flowToScreenPosition({ x: position.x + 220, y: position.y + 80 });
-        if (topLeft.x < el.left || topLeft.y < el.top || bottomRight.x > el.right || bottomRight.y > el.bottom) {
-          void rf.setCenter(position.x + 110, position.y + 40, { zoom: rf.getZoom(), duration: 200 });
-        }
-      }
+      addAfter(spec, anchor.id, outputPorts(anchor.data, specs.get(anchor.data.type))[0]);
       return;
     }
     const el = document.querySelector('[data-testid="canvas"]')?.getBoundingClientRect();
@@ -218,5 +225,6 @@ export function useEditorCommands({
     undo,
     redo,
     addFromPalette,
+    addAfter,
   };
 }

@@ -9,6 +9,8 @@ export interface EditorContextValue {
   errorsByNode: Map<string, ApiFieldError[]>;
   statusByNode: Map<string, RunStatus>;
   readOnly: boolean;
+  /** The "+" on an output port: add a node after `nodeId`, joined from `port` (editor only). */
+  onAddAfter?: (nodeId: string, port: string) => void;
 }
 
 export const EditorContext = createContext<EditorContextValue>({

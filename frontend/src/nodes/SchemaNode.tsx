@@ -6,13 +6,37 @@ import { memo } from 'react';
 import { Handle, Position, type NodeProps } from '@xyflow/react';
 import { hasInput, outputPorts } from '../lib/graph';
 import { INPUT_HANDLE, type CanvasNode } from '../lib/mapping';
+import { useNodeNames } from '../components/NodeNamesContext';
+import { withNodeNames } from '../lib/nodeNames';
 import { GROUP_ICON, useEditorContext } from './EditorContext';
 
 export const SCHEMA_NODE_KIND = 'schema';
 
+/** The "+" beside an output port: opens the palette to add a node joined from that port. */
+function AddAfter({ id, port, name, onAdd }: { id: string; port: string; name: string; onAdd: (id: string, port: string) => void }) {
+  return (
+    <button
+      type="button"
+      className="port-add nodrag nopan"
+      data-testid={`add-after-${id}-${port}`}
+      aria-label={`Add a node after ${name}${port === 'out' ? '' : ` (${port})`}`}
+      title={`Add a node after ${name}${port === 'out' ? '' : ` (${port})`}`}
+      onClick={(e) => {
+        e.stopPropagation();
+        onAdd(id, port);
+      }}
+    >
+      +
+    </button>
+  );
+}
+
 function SchemaNodeView({ id, data, selected }: NodeProps<CanvasNode>) {
-  const { specs, errorsByNode, statusByNode } = useEditorContext();
+  const { specs, errorsByNode, statusByNode, readOnly, onAddAfter } = useEditorContext();
+  const { nameOf } = useNodeNames();
   const spec = specs.get(data.type);
+  const addable = !readOnly && onAddAfter;
+  const label = data.name || spec?.label || data.type;
   const group = spec?.group ?? 'unknown';
   const ports = outputPorts(data, spec);
   const errors = errorsByNode.get(id) ?? [];
@@ -53,7 +77,10 @@ function SchemaNodeView({ id, data, selected }: NodeProps<CanvasNode>) {
         </div>
       )}
       {single ? (
-        <Handle type="source" position={Position.Right} id="out" data-testid={`handle-${id}-out`} title={`${id} output out`} />
+        <>
+          <Handle type="source" position={Position.Right} id="out" data-testid={`handle-${id}-out`} title={`${id} output out`} />
+          {addable && <AddAfter id={id} port="out" name={label} onAdd={onAddAfter} />}
+        </>
       ) : (
         ports.length > 0 && (
           <div className="flow-node-ports">
@@ -68,6 +95,7 @@ function SchemaNodeView({ id, data, selected }: NodeProps<CanvasNode>) {
                   title={`${id} output ${port}`}
                   className={`handle-${port}`}
                 />
+                {addable && <AddAfter id={id} port={port} name={label} onAdd={onAddAfter} />}
               </div>
             ))}
           </div>
@@ -76,7 +104,7 @@ function SchemaNodeView({ id, data, selected }: NodeProps<CanvasNode>) {
       {errors.length > 0 && (
         <ul className="flow-node-errors" data-testid={`node-errors-${id}`}>
           {errors.map((e, i) => (
-            <li key={i}>{e.message}</li>
+            <li key={i}>{withNodeNames(e.message, nameOf)}</li>
           ))}
         </ul>
       )}

@@ -19,11 +19,13 @@ import { VersionHistoryDialog } from '../components/editor/VersionHistoryDialog'
 import { WebhookDialog } from '../components/editor/WebhookDialog';
 import { RunDataDock } from '../components/data/RunDataDock';
 import { ExpressionContext } from '../components/expression/ExpressionContext';
+import { Dialog } from '../components/Dialog';
 import { ErrorBanner } from '../components/ErrorList';
 import { FlowCanvas } from '../components/FlowCanvas';
 import { NodePanel } from '../components/NodePanel';
 import { Palette } from '../components/Palette';
 import { useEditorCommands } from '../hooks/useEditorCommands';
+import { useCanvasClipboard } from '../hooks/useCanvasClipboard';
 import { useEditorShortcuts } from '../hooks/useEditorShortcuts';
 import { useNodeExpressionScope } from '../hooks/useNodeExpressionScope';
 import { useRunData } from '../hooks/useRunData';
@@ -31,6 +33,8 @@ import { useSchemaDraft } from '../hooks/useSchemaDraft';
 import { useUnsavedChangesGuard } from '../hooks/useUnsavedChangesGuard';
 import { canConnect, DEFAULT_PORT, expressionVariables } from '../lib/graph';
 import { fromCanvasEdge } from '../lib/mapping';
+import { nodeNames, withNodeNames } from '../lib/nodeNames';
+import { NodeNamesContext } from '../components/NodeNamesContext';
 import { pinnedTrigger, withPin } from '../lib/pins';
 import { EditorContext, type EditorContextValue } from '../nodes/EditorContext';
 import { useEditorStore } from '../store/editorStore';
@@ -57,7 +61,10 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
   const commands = useEditorCommands({ schema, specs, draft, state, dispatch, initialNotice: arrival?.notice ?? null });
   const blocker = useUnsavedChangesGuard(draft.dirty);
   useEditorShortcuts(commands);
+  useCanvasClipboard(state, dispatch);
   const [dialog, setDialog] = useState<'run' | 'webhook' | 'history' | null>(null);
+  // The "+" of an output port: the palette opens to add a node joined from that port.
+  const [addAfter, setAddAfter] = useState<{ source: string; port: string } | null>(null);
   const navigate = useNavigate();
   const { errors, current } = commands;
 
@@ -76,105 +83,131 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
   );
 
   const ctx: EditorContextValue = useMemo(
-    () => ({ specs, errorsByNode: errors.byNode, statusByNode: run.statusByNode, readOnly: false }),
+    () => ({
+      specs,
+      errorsByNode: errors.byNode,
+      statusByNode: run.statusByNode,
+      readOnly: false,
+      onAddAfter: (source: string, port: string) => setAddAfter({ source, port }),
+    }),
     [specs, errors.byNode, run.statusByNode],
   );
 
+  // Messages name nodes by id; users read the names they gave (ids only in expressions and the Id field).
+  const names = useMemo(() => nodeNames(draft.definition), [draft.definition]);
+
   return (
     <EditorContext.Provider value={ctx}>
-      <div className="editor" data-testid="editor">
-        <EditorToolbar
-          name={draft.name}
-          onNameChange={draft.setName}
-          status={current.status}
-          version={current.version}
-          dirty={draft.dirty}
-          canUndo={state.history.past.length > 0}
-          canRedo={state.history.future.length > 0}
-          commands={commands}
-          onWebhook={() => setDialog('webhook')}
-          onHistory={() => setDialog('history')}
-          onRun={() => void commands.prepareRun().then((ready) => ready && setDialog('run'))}
-        />
-        <EditorMessages notice={commands.notice} failure={commands.failure} generalErrors={commands.generalErrors} />
-        <div className="editor-body">
-          <CollapsiblePanel side="left" name="node palette" storageKey="schema.editor.paletteCollapsed" testId="palette-slot">
-            <Palette specs={specList} onAdd={commands.addFromPalette} />
-          </CollapsiblePanel>
-          <div className="canvas-column">
-            <FlowCanvas
-              nodes={state.nodes}
-              edges={state.edges}
-              specs={specs}
-              edgeErrors={errors.byEdge}
-              onNodesChange={(changes) => dispatch({ kind: 'nodesChange', changes })}
-              onEdgesChange={(changes) => dispatch({ kind: 'edgesChange', changes })}
-              onConnect={(c) => dispatch({ kind: 'connect', source: c.source, sourceHandle: c.sourceHandle ?? null, target: c.target, specs })}
-              onDropType={(spec, position) => dispatch({ kind: 'addNode', spec, position })}
-              onDragStart={() => dispatch({ kind: 'checkpoint' })}
-              isValidConnection={isValidConnection}
-            />
-            <RunDataDock
-              run={run}
-              schemaId={schema.id}
-              definition={draft.definition}
-              pinned={pinned}
-              onPin={(id, value) => {
-                const pinNode = state.nodes.find((n) => n.id === id);
-                if (pinNode) dispatch({ kind: 'updateNode', id, patch: { extra: withPin(pinNode.data, value) }, specs });
-              }}
-              node={selectedNode && { id: selectedNode.id, name: selectedNode.data.name || selectedNode.id, spec: specs.get(selectedNode.data.type) }}
-            />
-          </div>
-          <CollapsiblePanel side="right" name="details" storageKey="schema.editor.detailsCollapsed" testId="details-slot">
-            {selectedNode ? (
-              <ExpressionContext.Provider value={expressionScope}>
-                <NodePanel
-                  key={selectedNode.id}
-                  node={selectedNode}
-                  spec={specs.get(selectedNode.data.type)}
-                  exprVars={expressionVariables(draft.definition, selectedNode.id)}
-                  fieldErrors={errors.byField.get(selectedNode.id)}
-                  nodeMessages={(errors.byNode.get(selectedNode.id) ?? []).map((e) => e.message)}
-                  onPatch={(patch, coalesce) => dispatch({ kind: 'updateNode', id: selectedNode.id, patch, specs, coalesce })}
-                  onRename={(newId) => dispatch({ kind: 'renameNodeId', id: selectedNode.id, newId })}
-                  onDelete={() => dispatch({ kind: 'deleteSelected' })}
-                  onClose={() => dispatch({ kind: 'select', id: null })}
-                />
-              </ExpressionContext.Provider>
-            ) : (
-              <SchemaSettingsPanel
-                description={draft.description}
-                onDescriptionChange={draft.setDescription}
-                variables={state.variables}
-                onVariablesChange={(variables) => dispatch({ kind: 'setVariables', variables, coalesce: 'variables' })}
-                nodeCount={state.nodes.length}
-                edgeCount={state.edges.length}
-                schemaId={schema.id}
-                settings={draft.settings}
-                onSettingsChange={draft.setSettings}
+      <NodeNamesContext.Provider value={names}>
+        <div className="editor" data-testid="editor">
+          <EditorToolbar
+            name={draft.name}
+            onNameChange={draft.setName}
+            status={current.status}
+            version={current.version}
+            dirty={draft.dirty}
+            canUndo={state.history.past.length > 0}
+            canRedo={state.history.future.length > 0}
+            commands={commands}
+            onWebhook={() => setDialog('webhook')}
+            onHistory={() => setDialog('history')}
+            onRun={() => void commands.prepareRun().then((ready) => ready && setDialog('run'))}
+          />
+          <EditorMessages notice={commands.notice} failure={commands.failure} generalErrors={commands.generalErrors} />
+          <div className="editor-body">
+            <CollapsiblePanel side="left" name="node palette" storageKey="schema.editor.paletteCollapsed" testId="palette-slot">
+              <Palette specs={specList} onAdd={commands.addFromPalette} />
+            </CollapsiblePanel>
+            <div className="canvas-column">
+              <FlowCanvas
+                nodes={state.nodes}
+                edges={state.edges}
+                specs={specs}
+                edgeErrors={errors.byEdge}
+                onNodesChange={(changes) => dispatch({ kind: 'nodesChange', changes })}
+                onEdgesChange={(changes) => dispatch({ kind: 'edgesChange', changes })}
+                onConnect={(c) => dispatch({ kind: 'connect', source: c.source, sourceHandle: c.sourceHandle ?? null, target: c.target, specs })}
+                onDropType={(spec, position) => dispatch({ kind: 'addNode', spec, position })}
+                onDragStart={() => dispatch({ kind: 'checkpoint' })}
+                isValidConnection={isValidConnection}
               />
-            )}
-          </CollapsiblePanel>
+              <RunDataDock
+                run={run}
+                schemaId={schema.id}
+                definition={draft.definition}
+                pinned={pinned}
+                onPin={(id, value) => {
+                  const pinNode = state.nodes.find((n) => n.id === id);
+                  if (pinNode) dispatch({ kind: 'updateNode', id, patch: { extra: withPin(pinNode.data, value) }, specs });
+                }}
+                node={selectedNode && { id: selectedNode.id, name: selectedNode.data.name || selectedNode.id, spec: specs.get(selectedNode.data.type) }}
+              />
+            </div>
+            <CollapsiblePanel side="right" name="details" storageKey="schema.editor.detailsCollapsed" testId="details-slot">
+              {selectedNode ? (
+                <ExpressionContext.Provider value={expressionScope}>
+                  <NodePanel
+                    key={selectedNode.id}
+                    node={selectedNode}
+                    spec={specs.get(selectedNode.data.type)}
+                    exprVars={expressionVariables(draft.definition, selectedNode.id)}
+                    fieldErrors={errors.byField.get(selectedNode.id)}
+                    nodeMessages={(errors.byNode.get(selectedNode.id) ?? []).map((e) => withNodeNames(e.message, names.nameOf))}
+                    onPatch={(patch, coalesce) => dispatch({ kind: 'updateNode', id: selectedNode.id, patch, specs, coalesce })}
+                    onRename={(newId) => dispatch({ kind: 'renameNodeId', id: selectedNode.id, newId })}
+                    onDelete={() => dispatch({ kind: 'deleteSelected' })}
+                    onClose={() => dispatch({ kind: 'select', id: null })}
+                  />
+                </ExpressionContext.Provider>
+              ) : (
+                <SchemaSettingsPanel
+                  description={draft.description}
+                  onDescriptionChange={draft.setDescription}
+                  variables={state.variables}
+                  onVariablesChange={(variables) => dispatch({ kind: 'setVariables', variables, coalesce: 'variables' })}
+                  nodeCount={state.nodes.length}
+                  edgeCount={state.edges.length}
+                  schemaId={schema.id}
+                  settings={draft.settings}
+                  onSettingsChange={draft.setSettings}
+                />
+              )}
+            </CollapsiblePanel>
+          </div>
         </div>
-      </div>
 
-      {blocker.state === 'blocked' && <UnsavedChangesDialog onStay={() => blocker.reset()} onLeave={() => blocker.proceed()} save={commands.save} />}
-      {dialog === 'run' && <RunDialog schemaId={schema.id} onClose={() => setDialog(null)} onStarted={(exId) => void navigate(`/executions/${exId}`)} />}
-      {dialog === 'history' && (
-        <VersionHistoryDialog
-          schema={current}
-          dirty={draft.dirty}
-          onClose={() => setDialog(null)}
-          onRestored={(restored, from) => {
-            dispatch({ kind: 'load', definition: restored.definition });
-            draft.reset(restored);
-            commands.adoptRestored(restored, from);
-            setDialog(null);
-          }}
-        />
-      )}
-      {dialog === 'webhook' && <WebhookDialog schema={current} onClose={() => setDialog(null)} onRotated={commands.setCurrent} />}
+        {blocker.state === 'blocked' && <UnsavedChangesDialog onStay={() => blocker.reset()} onLeave={() => blocker.proceed()} save={commands.save} />}
+        {dialog === 'run' && <RunDialog schemaId={schema.id} onClose={() => setDialog(null)} onStarted={(exId) => void navigate(`/executions/${exId}`)} />}
+        {addAfter && (
+          <Dialog
+            title={`Add a node after ${names.nameOf(addAfter.source)}${addAfter.port === DEFAULT_PORT ? '' : ` (${addAfter.port})`}`}
+            onClose={() => setAddAfter(null)}
+            testId="add-after-dialog"
+          >
+            <Palette
+              specs={specList.filter((s) => !s.is_trigger)}
+              onAdd={(spec) => {
+                commands.addAfter(spec, addAfter.source, addAfter.port);
+                setAddAfter(null);
+              }}
+            />
+          </Dialog>
+        )}
+        {dialog === 'history' && (
+          <VersionHistoryDialog
+            schema={current}
+            dirty={draft.dirty}
+            onClose={() => setDialog(null)}
+            onRestored={(restored, from) => {
+              dispatch({ kind: 'load', definition: restored.definition });
+              draft.reset(restored);
+              commands.adoptRestored(restored, from);
+              setDialog(null);
+            }}
+          />
+        )}
+        {dialog === 'webhook' && <WebhookDialog schema={current} onClose={() => setDialog(null)} onRotated={commands.setCurrent} />}
+      </NodeNamesContext.Provider>
     </EditorContext.Provider>
   );
 }

@@ -15,6 +15,7 @@ import { FlowCanvas } from '../components/FlowCanvas';
 import { parseJson } from '../components/JsonText';
 import { durationBetween, formatDate, formatDuration } from '../lib/format';
 import { toCanvas } from '../lib/mapping';
+import { nodeNames, withNodeNames } from '../lib/nodeNames';
 import { EditorContext } from '../nodes/EditorContext';
 import { statusByNode, stoppedAt } from '../lib/runStatus';
 
@@ -57,7 +58,7 @@ export function ExecutionPage() {
     [specs, ex.data, stepList],
   );
 
-  const nameOf = (nodeId: string) => definition?.nodes.find((n) => n.id === nodeId)?.name || nodeId;
+  const { nameOf } = useMemo(() => nodeNames(definition), [definition]);
   const stoppedNode = ex.data?.status === 'cancelled' ? stoppedAt(ex.data, stepList) : null;
   if (ex.error) return <div className="page"><ErrorBanner error={ex.error} /></div>;
   if (!ex.data) return <div className="page-loading" role="status">Loading execution…</div>;
@@ -140,7 +141,7 @@ export function ExecutionPage() {
               <section>
                 <h2>Error</h2>
                 <p className="error-message" tabIndex={0} data-testid="execution-error">
-                  {e.error}
+                  {withNodeNames(e.error, nameOf)}
                 </p>
               </section>
             )}
@@ -150,7 +151,7 @@ export function ExecutionPage() {
               </h2>
               <ol className="timeline" data-testid="timeline">
                 {stepList.map((s) => (
-                  <StepItem key={s.id} step={s} name={nameOf(s.node_id)} highlighted={focusNode === s.node_id} />
+                  <StepItem key={s.id} step={s} name={nameOf(s.node_id)} nameOf={nameOf} highlighted={focusNode === s.node_id} />
                 ))}
                 {stepList.length === 0 && <li className="muted">{live ? 'Waiting for the first step…' : 'No steps.'}</li>}
               </ol>
@@ -272,7 +273,7 @@ function NodeName({ name, id, testId }: { name: string; id: string; testId?: str
   );
 }
 
-function StepItem({ step: s, name, highlighted }: { step: ExecutionStep; name: string; highlighted: boolean }) {
+function StepItem({ step: s, name, nameOf, highlighted }: { step: ExecutionStep; name: string; nameOf: (id: string) => string; highlighted: boolean }) {
   const [open, setOpen] = useState(s.status === 'failed');
   const ref = useRef<HTMLLIElement>(null);
   useEffect(() => {
@@ -296,7 +297,7 @@ function StepItem({ step: s, name, highlighted }: { step: ExecutionStep; name: s
             <>
               <h3>Error</h3>
               <p className="error-message" tabIndex={0} data-testid={`step-error-${s.node_id}`}>
-                {s.error}
+                {withNodeNames(s.error, nameOf)}
               </p>
             </>
           )}

@@ -81,4 +81,24 @@ describe('editor store', () => {
     expect(s.nodes).toHaveLength(2);
     expect(s.edges).toHaveLength(0);
   });
+
+  it('pastes copied nodes with free ids, selected, as one undo step', () => {
+    let s = initialEditorState({ nodes: [{ id: 'log', type: 'log', position: { x: 0, y: 0 } }], edges: [] });
+    s = editorReducer(s, { kind: 'select', id: 'log' });
+    s = editorReducer(s, {
+      kind: 'paste',
+      clip: {
+        nodes: [
+          { id: 'log', type: 'log', position: { x: 0, y: 0 } },
+          { id: 'end', type: 'end', position: { x: 300, y: 0 } },
+        ],
+        edges: [{ id: 'e', source: 'log', target: 'end' }],
+      },
+    });
+    expect(s.nodes.map((n) => [n.id, !!n.selected])).toEqual([['log', false], ['log_2', true], ['end', true]]);
+    expect(s.edges.map((e) => `${e.source}>${e.target}`)).toEqual(['log_2>end']);
+    expect(s.nodes[1]!.position).toEqual({ x: 40, y: 40 });
+    s = editorReducer(s, { kind: 'undo' });
+    expect(s.nodes).toHaveLength(1);
+  });
 });

@@ -8,7 +8,8 @@ import type { Definition, JsonObject, NodeTypeSpec } from '../api/types';
 import { canConnect, danglingEdges, DEFAULT_PORT, edgeId, uniqueId } from '../lib/graph';
 import { emptyHistory, record, redo, undo, type History } from '../lib/history';
 import { defaultConfig } from '../lib/jsonSchema';
-import { fromCanvas, INPUT_HANDLE, NODE_KIND, toCanvas, type CanvasEdge, type CanvasNode, type SchemaNodeData } from '../lib/mapping';
+import { pastePlan, type Clip } from '../lib/clipboard';
+import { fromCanvas, INPUT_HANDLE, NODE_KIND, toCanvas, toCanvasEdge, toCanvasNode, type CanvasEdge, type CanvasNode, type SchemaNodeData } from '../lib/mapping';
 
 export interface Snapshot {
   nodes: CanvasNode[];
@@ -34,6 +35,8 @@ export type EditorAction =
   | { kind: 'setVariables'; variables: JsonObject; coalesce?: string }
   | { kind: 'select'; id: string | null }
   | { kind: 'deleteSelected' }
+  /** Nodes copied (from this schema or another): added with free ids, selected, one undo step. */
+  | { kind: 'paste'; clip: Clip }
   /** Positions from `elkLayout` (computed outside: ELK answers with a promise). */
   | { kind: 'layout'; positions: ReadonlyMap<string, { x: number; y: number }> }
   | { kind: 'checkpoint' }
@@ -136,6 +139,16 @@ export function editorReducer(s: EditorState, a: EditorAction): EditorState {
       const edges = s.edges.filter((e) => !e.selected && !gone.has(e.source) && !gone.has(e.target));
       if (!gone.size && edges.length === s.edges.length) return s;
       return commit(s, { nodes: s.nodes.filter((n) => !gone.has(n.id)), edges });
+    }
+    case 'paste': {
+      const plan = pastePlan(
+        a.clip,
+        s.nodes.map((n) => n.id),
+        s.edges.map((e) => e.id),
+      );
+      const added = plan.nodes.map((n) => ({ ...toCanvasNode(n), selected: true }));
+      const nodes = [...s.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), ...added];
+      return commit(s, { nodes, edges: [...s.edges.map((e) => (e.selected ? { ...e, selected: false } : e)), ...plan.edges.map(toCanvasEdge)] });
     }
     case 'layout': {
       const pos = a.positions;

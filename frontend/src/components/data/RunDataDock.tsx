@@ -13,7 +13,9 @@ import { usePersistentFlag } from '../../hooks/usePersistentFlag';
 import type { RunData } from '../../hooks/useRunData';
 import { inputFor } from '../../lib/expressionScope';
 import { formatDate, formatDuration } from '../../lib/format';
+import { withNodeNames } from '../../lib/nodeNames';
 import { JsonText } from '../JsonText';
+import { useNodeNames } from '../NodeNamesContext';
 import { DataView } from './DataView';
 
 export interface DockNode {
@@ -41,6 +43,7 @@ export function RunDataDock({
   definition: Definition;
 }) {
   const [collapsed, setCollapsed] = usePersistentFlag('schema.editor.dataCollapsed');
+  const { nameOf } = useNodeNames();
   const ex = run.execution;
   const step = node ? run.stepByNode.get(node.id) : undefined;
   const isTrigger = !!node?.spec?.is_trigger;
@@ -187,7 +190,7 @@ export function RunDataDock({
               <div className="data-pane" data-testid="output-pane">
                 {test.error && (
                   <p className="error-message" role="alert" data-testid="test-error">
-                    {test.error}
+                    {withNodeNames(test.error, nameOf)}
                   </p>
                 )}
                 {test.result ? (
@@ -204,7 +207,7 @@ export function RunDataDock({
                     </h3>
                     {step?.error && (
                       <p className="error-message" data-testid="output-error">
-                        {step.error}
+                        {withNodeNames(step.error, nameOf)}
                       </p>
                     )}
                     {step ? (
@@ -233,6 +236,7 @@ export function RunDataDock({
 }
 
 function TestResult({ result, nodeId, onClose }: { result: NonNullable<ReturnType<typeof useNodeTest>['result']>; nodeId: string; onClose: () => void }) {
+  const { nameOf } = useNodeNames();
   return (
     <div data-testid="test-result" data-status={result.status}>
       <h3>
@@ -254,7 +258,7 @@ function TestResult({ result, nodeId, onClose }: { result: NonNullable<ReturnTyp
       </p>
       {result.error && (
         <p className="error-message" data-testid="test-result-error">
-          {result.error}
+          {withNodeNames(result.error, nameOf)}
         </p>
       )}
       <DataView key={result.id} value={result.output} root={`nodes.${nodeId}.output`} label="test output" testId="test-output" />

@@ -1,0 +1,41 @@
+/**
+ * Node names where users read: the engine's and validator's messages name nodes by id
+ * (`node 'too_few' failed: …`); shown to a user they name the node as the user called it
+ * (`“Too few” failed: …`). Ids stay where they are needed (expressions, the node panel's Id).
+ */
+import type { Definition } from '../api/types';
+import { DEFAULT_PORT } from './graph';
+
+export interface NodeNames {
+  /** The node's name, or its id when it has none (or is unknown). */
+  nameOf: (id: string) => string;
+  /** A connection as `Source → Target` (with the port when it is not the default), or the edge id. */
+  edgeLabel: (id: string) => string;
+}
+
+export const idNames: NodeNames = { nameOf: (id) => id, edgeLabel: (id) => id };
+
+export function nodeNames(def: Pick<Definition, 'nodes' | 'edges'> | null | undefined): NodeNames {
+  if (!def) return idNames;
+  const names = new Map(def.nodes.map((n) => [n.id, n.name?.trim() || n.id]));
+  const nameOf = (id: string) => names.get(id) ?? id;
+  const edges = new Map(def.edges.map((e) => [e.id, e]));
+  const edgeLabel = (id: string) => {
+    const e = edges.get(id);
+    if (!e) return id;
+    const port = e.source_port ?? DEFAULT_PORT;
+    return `${nameOf(e.source)}${port === DEFAULT_PORT ? '' : ` (${port})`} → ${nameOf(e.target)}`;
+  };
+  return { nameOf, edgeLabel };
+}
+
+// `node 'id'` and `node "id"` as the engine writes them (Python's repr of the id).
+const NODE_REF = /\bnode (['"])([^'"\n]{1,255})\1/g;
+
+/** `text` with each `node 'id'` of a known node written as `“Name”`. */
+export function withNodeNames(text: string, nameOf: (id: string) => string): string {
+  return text.replace(NODE_REF, (whole, _q: string, id: string) => {
+    const name = nameOf(id);
+    return name === id ? whole : `“${name}”`;
+  });
+}
