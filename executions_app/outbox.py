@@ -161,6 +161,7 @@ def _listen(relay: OutboxRelay, stop: threading.Event) -> None:
 
     with connect(settings.DATABASES["default"]) as listener:
         listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
+        logger.info("outbox relay listening", extra={"channel": OUTBOX_CHANNEL})
         while not stop.is_set():
             for notify in listener.notifies(timeout=TICK_SECONDS):
                 relay.notified(notify.pid, notify.payload)

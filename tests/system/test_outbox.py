@@ -33,7 +33,7 @@ from tests.factories import create_schema
 from tests.helpers.live_api import gunicorn_servers
 from tests.helpers.netcut import CutProxy
 from tests.system.conftest import SystemEnv
-from tests.system.helpers import BASE_DIR, SYSTEM_MARKS, assert_nothing_twice, wait_all
+from tests.system.helpers import BASE_DIR, SYSTEM_MARKS, assert_nothing_twice, wait_all, wait_until
 
 pytestmark = SYSTEM_MARKS
 NO_RECONCILER = {"SCHEMA_RECONCILE_GRACE_SECONDS": "600"}
@@ -62,9 +62,16 @@ def _start_beat(system: SystemEnv) -> subprocess.Popen[bytes]:
         "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler", "-s", str(schedule),
     ]  # fmt: skip
     log = open(system.log_dir / "beat.log", "ab")  # the child writes to it
-    return subprocess.Popen(
+    beat = subprocess.Popen(
         command, cwd=BASE_DIR, env=system.worker_env(**NO_RECONCILER), stdout=log, stderr=subprocess.STDOUT
     )
+    # what a notification sent before the relay listens would miss, only its deadline scan finds
+    wait_until(
+        lambda: "outbox relay listening" in (system.log_dir / "beat.log").read_text(errors="replace"),
+        timeout=120,
+        what="the outbox relay to listen",
+    )
+    return beat
 
 
 def _relayed(system: SystemEnv) -> dict[str, dict[str, Any]]:
