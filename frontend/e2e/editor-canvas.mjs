@@ -256,4 +256,71 @@ export function register(h) {
     for (const id of ids) out[id] = await page.locator(tid(`node-${id}`)).boundingBox();
     return out;
   }
+
+  /** Frames and input handling from a Chromium performance trace (JSON of browser.stopTracing). */
+  function traceFigures(buffer) {
+    const events = JSON.parse(buffer.toString()).traceEvents ?? [];
+    const frameName = events.some((e) => e.name === 'DrawFrame') ? 'DrawFrame' : 'Commit';
+    const frames = events.filter((e) => e.name === frameName).map((e) => e.ts + (e.dur ?? 0)).sort((a, b) => a - b);
+    const dispatch = (type) => events.filter((e) => e.name === 'EventDispatch' && e.args?.data?.type === type).sort((a, b) => a.ts - b.ts);
+    return { frameName, frames, dispatch };
+  }
+  const pct = (xs, p) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
+
+  if (process.env.E2E_PERF)
+    test('perf: typing latency and canvas pan frames on a 200-node schema (Chromium trace; reported, not asserted)', async () => {
+      const nodes = [{ id: 'start', type: 'manual_trigger', name: 'Start', config: {}, position: { x: 0, y: 0 } }];
+      const edges = [];
+      for (let i = 1; i < 200; i++) {
+        nodes.push({ id: `n${i}`, type: 'log', name: `Step ${i}`, config: { message: `step {{ trigger.id }} ${i}` }, position: { x: (i % 20) * 280, y: Math.floor(i / 20) * 130 } });
+        edges.push({ id: `e${i}`, source: i === 1 ? 'start' : `n${i - 1}`, target: `n${i}`, source_port: 'out' });
+      }
+      await page.setViewportSize({ width: 1280, height: 800 });
+      const browser = page.context().browser();
+      const categories = ['devtools.timeline', 'disabled-by-default-devtools.timeline.frame', 'input'];
+      try {
+        await importDefinition(`E2E perf 200 ${stamp}`, { nodes, edges, variables: {} });
+        await page.locator(tid('node-n1')).waitFor();
+        await selectNode('n1');
+        const field = page.locator(tid('field-config.message'));
+        await field.click();
+        await page.keyboard.press('End');
+
+        await browser.startTracing(page, { categories });
+        await page.keyboard.type(' {{ nodes.start.output.id }} and more', { delay: 40 });
+        const typing = traceFigures(await browser.stopTracing());
+        const keys = typing.dispatch('keydown');
+        const lat = keys.map((k) => ((typing.frames.find((f) => f > k.ts) ?? k.ts) - k.ts) / 1000);
+        const handler = [...keys, ...typing.dispatch('keypress'), ...typing.dispatch('input')].map((e) => (e.dur ?? 0) / 1000);
+
+        const pane = await page.locator('.react-flow__pane').boundingBox();
+        const x = pane.x + pane.width / 2;
+        const y = pane.y + pane.height / 2;
+        await page.mouse.move(x, y);
+        await browser.startTracing(page, { categories });
+        await page.mouse.down();
+        for (let i = 1; i <= 60; i++) {
+          await page.mouse.move(x - i * 10, y - i * 3);
+          await page.waitForTimeout(16);
+        }
+        await page.mouse.up();
+        const pan = traceFigures(await browser.stopTracing());
+        const moves = pan.dispatch('mousemove');
+        const t0 = moves[0]?.ts ?? 0;
+        const t1 = moves[moves.length - 1]?.ts ?? 0;
+        const inPan = pan.frames.filter((f) => f >= t0 && f <= t1);
+        const gaps = inPan.slice(1).map((f, i) => (f - inPan[i]) / 1000);
+        const fps = inPan.length > 1 ? ((inPan.length - 1) / (inPan[inPan.length - 1] - inPan[0])) * 1e6 : 0;
+        const load = await import('node:os').then((os) => os.loadavg()[0].toFixed(1));
+        console.log(
+          `    perf (200 nodes, 1280x800, load average ${load}; shared machine, noisy): typing keydown→next ${typing.frameName}: ` +
+            `median ${pct(lat, 0.5).toFixed(1)} ms, p95 ${pct(lat, 0.95).toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms over ${lat.length} keys; ` +
+            `key/input handlers median ${pct(handler, 0.5).toFixed(1)} ms, max ${Math.max(...handler).toFixed(1)} ms; ` +
+            `pan: ${inPan.length} ${pan.frameName} frames in ${((t1 - t0) / 1000).toFixed(0)} ms of drag = ${fps.toFixed(1)} fps, ` +
+            `frame gap median ${gaps.length ? pct(gaps, 0.5).toFixed(1) : '-'} ms, p95 ${gaps.length ? pct(gaps, 0.95).toFixed(1) : '-'} ms, ${moves.length} mousemoves`,
+        );
+      } finally {
+        await page.setViewportSize({ width: 1440, height: 900 });
+      }
+    });
 }

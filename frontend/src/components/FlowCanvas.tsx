@@ -108,6 +108,8 @@ export function FlowCanvas(p: FlowCanvasProps) {
         nodesConnectable={!p.readOnly}
         edgesFocusable={!p.readOnly}
         deleteKeyCode={p.readOnly ? null : ['Backspace', 'Delete']}
+        // Big schemas: draw only what is in view (panning a 200-node graph stays smooth).
+        onlyRenderVisibleElements={p.nodes.length > 60}
         minZoom={0.2}
         maxZoom={2}
         proOptions={{ hideAttribution: true }}

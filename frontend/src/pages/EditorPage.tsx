@@ -94,7 +94,18 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
   );
 
   // Messages name nodes by id; users read the names they gave (ids only in expressions and the Id field).
-  const names = useMemo(() => nodeNames(draft.definition), [draft.definition]);
+  // Keyed on names and connections only: typing in a field must not re-render every node.
+  const namesKey = JSON.stringify([
+    state.nodes.map((n) => [n.id, n.data.name]),
+    state.edges.map((e) => [e.id, e.source, e.sourceHandle, e.target]),
+  ]);
+  const names = useMemo(() => {
+    const [nodes, edges] = JSON.parse(namesKey) as [[string, string][], [string, string, string | null, string][]];
+    return nodeNames({
+      nodes: nodes.map(([id, name]) => ({ id, type: '', name })),
+      edges: edges.map(([id, source, port, target]) => ({ id, source, target, source_port: port ?? undefined })),
+    });
+  }, [namesKey]);
 
   return (
     <EditorContext.Provider value={ctx}>
