@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+import math
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions
 
-from executions_app.models import FINISHED_STATUSES, Execution, ExecutionStatus, TriggerType
+from executions_app.models import FINISHED_STATUSES, Execution, ExecutionStatus, ExecutionStep, TriggerType
 from schemas_app.models import Schema, SchemaStatus
 
 UNFINISHED_STATUSES = [s for s in ExecutionStatus.values if s not in FINISHED_STATUSES]
@@ -67,11 +70,113 @@ class ExecutionFilter(django_filters.FilterSet):
     error_of = django_filters.UUIDFilter(
         field_name="error_of_id", help_text="Error-schema runs started by this failure."
     )
+    # Search (issue 16): `?payload__<path>=` / `?result__<path>=` are read in `filter_queryset`.
+    failed_node = django_filters.CharFilter(
+        method="filter_failed_node", max_length=255, help_text="Failed executions whose node with this id failed."
+    )
+    error = django_filters.CharFilter(
+        method="filter_error", max_length=200, help_text="Executions whose error contains this text (any case)."
+    )
+    min_duration = django_filters.NumberFilter(
+        method="filter_duration", min_value=0, help_text="Finished executions that took at least this many seconds."
+    )
+    max_duration = django_filters.NumberFilter(
+        method="filter_duration", min_value=0, help_text="Finished executions that took at most this many seconds."
+    )
 
     class Meta:
         model = Execution
-        fields = ["schema", "status", "trigger_type", "created_after", "created_before", "parent", "queued", "error_of"]
+        fields = [
+            "schema",
+            "status",
+            "trigger_type",
+            "created_after",
+            "created_before",
+            "parent",
+            "queued",
+            "error_of",
+            "failed_node",
+            "error",
+            "min_duration",
+            "max_duration",
+        ]
+
+    def filter_queryset(self, queryset: QuerySet[Execution]) -> QuerySet[Execution]:
+        queryset = super().filter_queryset(queryset)
+        for name, value in json_path_filters(self.data):
+            queryset = queryset.filter(json_path_equals(name, value))
+        return queryset
+
+    def filter_failed_node(self, queryset: QuerySet[Execution], name: str, value: str) -> QuerySet[Execution]:
+        steps = ExecutionStep.objects.filter(execution=OuterRef("pk"), node_id=value, status="failed")
+        return queryset.filter(Exists(steps), status=ExecutionStatus.FAILED)
+
+    def filter_error(self, queryset: QuerySet[Execution], name: str, value: str) -> QuerySet[Execution]:
+        return queryset.filter(error__icontains=value) if value else queryset
+
+    def filter_duration(self, queryset: QuerySet[Execution], name: str, value: Any) -> QuerySet[Execution]:
+        if value is None:
+            return queryset
+        if value > 366 * 24 * 3600:
+            raise exceptions.ValidationError({name: ["At most a year (31622400 seconds)."]})
+        took = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
+        queryset = queryset.filter(finished_at__isnull=False, started_at__isnull=False).alias(took=took)
+        lookup = "took__gte" if name == "min_duration" else "took__lte"
+        return queryset.filter(**{lookup: timedelta(seconds=float(value))})
 
     def filter_queued(self, queryset: QuerySet[Execution], name: str, value: str) -> QuerySet[Execution]:
         waiting = Q(status__in=UNFINISHED_STATUSES) & ~Q(queued_reason="")
         return queryset.filter(waiting) if value == "true" else queryset.exclude(waiting)
+
+
+_PATH_PART = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+MAX_PATH_DEPTH = 5
+MAX_JSON_FILTERS = 5
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, float) and math.isfinite(value)  # JSON has no NaN or Infinity
+
+
+def json_path_filters(data: Any) -> list[tuple[str, Any]]:
+    """The `payload__…` / `result__…` parameters of a request (at most MAX_JSON_FILTERS)."""
+    found = [(name, value) for name, value in data.items() if name.startswith(("payload__", "result__"))]
+    if len(found) > MAX_JSON_FILTERS:
+        raise exceptions.ValidationError({"payload": [f"At most {MAX_JSON_FILTERS} payload/result filters at once."]})
+    return found
+
+
+def json_path_equals(name: str, raw: Any) -> Q:
+    """`payload__customer__id=42`: the trigger payload (or `result__…`: the result) has 42 at
+    customer.id — as a number or as the text "42" (a query string cannot tell them apart). JSON
+    containment (`@>`), which the GIN indexes on both columns answer. ValidationError (400) in plain
+    words for a path or value it cannot take."""
+    column, _, path = name.partition("__")
+    parts = path.split("__")
+    field = "trigger_payload" if column == "payload" else "result"
+    if not path or len(parts) > MAX_PATH_DEPTH or not all(_PATH_PART.fullmatch(p) for p in parts):
+        raise exceptions.ValidationError(
+            {
+                name: [
+                    f"Filter by a field path of 1 to {MAX_PATH_DEPTH} names (letters, digits, _ or -) joined "
+                    f"by __, e.g. ?{column}__customer__id=42."
+                ]
+            }
+        )
+    value = raw[-1] if isinstance(raw, list) else raw
+    if not isinstance(value, str) or len(value) > 500 or "\x00" in value:
+        raise exceptions.ValidationError({name: ["A value of at most 500 characters, without NUL."]})
+    candidates: list[Any] = [value]
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        parsed = value
+    if parsed != value and (parsed is None or isinstance(parsed, bool | int) or _finite(parsed)):
+        candidates.append(parsed)  # 42, 4.5, true, false, null as JSON values too
+    condition = Q()
+    for candidate in candidates:
+        nested: Any = candidate
+        for part in reversed(parts):
+            nested = {part: nested}
+        condition |= Q(**{f"{field}__contains": nested})
+    return condition

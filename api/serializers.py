@@ -233,6 +233,7 @@ class ExecutionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
             "error_of",
             "parent_execution",
             "parent_node_id",
+            "priority",
         ]
         read_only_fields = fields
 
@@ -314,7 +315,11 @@ class ExecutionStepSerializer(serializers.ModelSerializer):  # type: ignore[type
 
 
 class ExecuteRequestSerializer(PayloadSerializer):
-    pass
+    priority = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="0-9, higher starts first; at most the schema's settings.max_call_priority (default: its priority).",
+    )
 
 
 __all__ = [
@@ -357,6 +362,7 @@ def webhook_execution_data(execution: Execution) -> dict[str, Any]:
         "error_of": execution.error_of_id,
         "parent_execution": execution.parent_execution_id,
         "parent_node_id": execution.parent_node_id,
+        "priority": execution.priority,
     }
 
 

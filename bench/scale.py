@@ -9,7 +9,8 @@ test client against the real URL conf, middleware and DRF stack; no HTTP server 
    … TEMPLATE) to `schema_bench_scale`, which gets 100,000 executions (created over the last 60
    days) with their state rows and 1,000,000 step rows (INSERT … SELECT generate_series).
 2. Timed on both, alternating in rounds so both see the same machine noise: the executions list
-   (first page, page 21 through the keyset cursor, filtered by schema + status), opening the
+   (first page, page 21 through the keyset cursor, filtered by schema + status; the searches by
+   payload field, failed node, error text and duration), opening the
    execution with 100 steps (detail + steps), and inserting a step (the worker store's checkpoint
    write: step row + state update, one transaction).
 3. EXPLAIN (ANALYZE, BUFFERS) of the list, steps and prune-batch queries; the statements of the
@@ -197,6 +198,11 @@ def operations() -> dict[str, Any]:
         "list_filtered_schema_status": lambda: get(
             f"/api/executions/?schema={schema.pk}&status=completed&page_size=50"
         ),
+        # Search (issue 16): JSON path on the payload (GIN), the failed node, error text, duration.
+        "search_payload_field": lambda: get("/api/executions/?payload__order=1&page_size=50"),
+        "search_failed_node": lambda: get("/api/executions/?failed_node=charge&page_size=50"),
+        "search_error_text": lambda: get(f"/api/executions/?schema={schema.pk}&error=timeout&page_size=50"),
+        "search_duration": lambda: get(f"/api/executions/?schema={schema.pk}&min_duration=5&page_size=50"),
         "open_execution": lambda: get(f"/api/executions/{probe.pk}/"),
         "open_execution_steps_100": lambda: get(f"/api/executions/{probe.pk}/steps/"),
         "insert_step": insert_step,

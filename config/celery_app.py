@@ -31,7 +31,7 @@ from config.prometheus import (
     reset_multiprocess_dir,
     start_worker_metrics_server,
 )
-from config.queues import DLQ, EXECUTION_QUEUE, WAKE_UP_QUEUE, declare_topology
+from config.queues import DLQ, EXECUTION_QUEUE, PRIORITY_QUEUE, WAKE_UP_QUEUE, declare_topology
 from config.tracing import setup_tracing
 
 if "worker" in sys.argv:  # multiprocess metrics must be configured before prometheus_client loads
@@ -67,8 +67,9 @@ def _consume_wake_ups_too(sender: Any = None, instance: Any = None, **kwargs: An
     also takes the wake-ups that continue them: a worker command line written before the wake-up
     queue existed cannot leave its timers unconsumed."""
     queues = instance.app.amqp.queues
-    if EXECUTION_QUEUE in queues.consume_from and WAKE_UP_QUEUE not in queues.consume_from:
-        queues.select_add(queues[WAKE_UP_QUEUE])  # the declared queue, with its arguments
+    for name in (WAKE_UP_QUEUE, PRIORITY_QUEUE):  # and the high-priority starts
+        if EXECUTION_QUEUE in queues.consume_from and name not in queues.consume_from:
+            queues.select_add(queues[name])  # the declared queue, with its arguments
 
 
 @worker_init.connect
@@ -84,7 +85,9 @@ def _on_worker_init(sender: Any = None, **kwargs: Any) -> None:
         except Exception as exc:  # noqa: BLE001 - the worker itself will retry the broker connection
             logger.warning("could not declare the queue topology yet: %s", exc)
     start_worker_metrics_server(
-        settings.SCHEMA_WORKER_METRICS_PORT, settings.CELERY_BROKER_URL, [EXECUTION_QUEUE, WAKE_UP_QUEUE, DLQ]
+        settings.SCHEMA_WORKER_METRICS_PORT,
+        settings.CELERY_BROKER_URL,
+        [EXECUTION_QUEUE, PRIORITY_QUEUE, WAKE_UP_QUEUE, DLQ],
     )
 
 

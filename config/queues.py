@@ -7,13 +7,14 @@ kills workers), is dead-lettered through the direct exchange `schema_execution_d
 queue `schema_execution_dlq`, which no worker consumes: operators inspect and requeue it with
 `manage.py dlq`.
 
-Two queues carry the run task, both consumed by every worker: `schema_execution_queue` takes the
-start of new executions, `schema_execution_wakeup_queue` everything that continues one already
-started (a due timer, a resume, a retry, a walk's continuation, the reconciler's repairs). A burst of
-starts then waits in its own queue while a due wake-up is taken at the next free worker slot instead
-of behind the whole backlog. (RabbitMQ priorities cannot do this here: a quorum queue refuses
-`x-max-priority` (PRECONDITION_FAILED) and ignores a message's priority on RabbitMQ 3.x; a classic
-priority queue has no delivery limit. See docs/performance.md.)
+Three queues carry the run task, all consumed by every worker: `schema_execution_queue` takes the
+start of new executions, `schema_execution_priority_queue` the start of high-priority ones (for the
+same reason as the next: not behind a backlog of starts), `schema_execution_wakeup_queue` everything
+that continues one already started (a due timer, a resume, a retry, a walk's continuation, the
+reconciler's repairs). A burst of starts then waits in its own queue while a due wake-up is taken at
+the next free worker slot instead of behind the whole backlog. (RabbitMQ priorities cannot do this
+here: a quorum queue refuses `x-max-priority` (PRECONDITION_FAILED) and ignores a message's priority
+on RabbitMQ 3.x; a classic priority queue has no delivery limit. See docs/performance.md.)
 
 Delayed messages (timers, back-off) wait in the broker, never in a worker's memory, with millisecond
 precision: the whole seconds in Celery's native delayed-delivery ladder (`celery_delayed_27..0`,
@@ -36,6 +37,8 @@ DLQ = "schema_execution_dlq"
 DLX = "schema_execution_dlx"
 WAKE_UP_QUEUE = "schema_execution_wakeup_queue"
 WAKE_UP_ROUTING_KEY = "schema_execution_wakeup"
+PRIORITY_QUEUE = "schema_execution_priority_queue"
+PRIORITY_ROUTING_KEY = "schema_execution_priority"
 DELIVERY_LIMIT = 3
 
 # Celery's native delayed delivery (kombu.transport.native_delayed_delivery): the entry exchange of
@@ -83,7 +86,17 @@ wake_up_queue = Queue(
     queue_arguments=dict(_RUN_QUEUE_ARGUMENTS),
 )
 
-RUN_QUEUES = (wake_up_queue, execution_queue)
+# The start of a high-priority execution (`settings.priority` or the call's, from HIGH_PRIORITY in
+# engine/policies.py): its own queue, as the wake-ups, so it is not behind a backlog of other starts.
+priority_queue = Queue(
+    PRIORITY_QUEUE,
+    exchange=execution_exchange,
+    routing_key=PRIORITY_ROUTING_KEY,
+    durable=True,
+    queue_arguments=dict(_RUN_QUEUE_ARGUMENTS),
+)
+
+RUN_QUEUES = (wake_up_queue, priority_queue, execution_queue)
 
 dead_letter_queue = Queue(
     DLQ,

@@ -27,8 +27,12 @@ SETTING_NAMES = (
     "timeout_seconds",
     "error_schema",
     "when_paused",
+    "priority",
+    "max_call_priority",
 )
 WHEN_PAUSED = ("queue", "refuse")  # what a trigger call does while the schema is paused
+MIN_PRIORITY, DEFAULT_PRIORITY, MAX_PRIORITY = 0, 5, 9  # higher starts first
+HIGH_PRIORITY = 7  # from here an execution's start goes to the priority queue (taken ahead of a backlog)
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ class ExecutionPolicy:
     timeout_seconds: int | None = None
     error_schema: str | None = None  # a schema id
     when_paused: str = "queue"  # while the schema is paused, webhook and manual calls are queued or refused
+    priority: int = DEFAULT_PRIORITY
+    max_call_priority: int | None = None  # how high one trigger call may raise it (None: to `priority`)
 
     @property
     def limited(self) -> bool:
@@ -102,6 +108,12 @@ def settings_problems(definition: Any) -> list[tuple[str, str]]:
     when_paused = raw.get("when_paused")
     if when_paused is not None and when_paused not in WHEN_PAUSED:
         problems.append((f"{SETTINGS_KEY}.when_paused", 'when_paused must be "queue" or "refuse"'))
+    for name in ("priority", "max_call_priority"):
+        value = raw.get(name)
+        if value is not None and not (_int(value) is not None and MIN_PRIORITY <= _int(value) <= MAX_PRIORITY):  # type: ignore[operator]
+            problems.append(
+                (f"{SETTINGS_KEY}.{name}", f"{name} must be a whole number from {MIN_PRIORITY} to {MAX_PRIORITY}")
+            )
     target = raw.get("error_schema")
     if target is not None and target != "":
         try:
@@ -128,7 +140,33 @@ def execution_policy(definition: Any) -> ExecutionPolicy:
         timeout_seconds=_int(timeout) if timeout is not None else None,
         error_schema=str(raw["error_schema"]) if raw.get("error_schema") else None,
         when_paused=str(raw.get("when_paused") or "queue"),
+        priority=_int(raw["priority"]) if raw.get("priority") is not None else DEFAULT_PRIORITY,  # type: ignore[arg-type]
+        max_call_priority=_int(raw.get("max_call_priority")),
     )
+
+
+def call_priority(policy: ExecutionPolicy, requested: Any = None) -> int:
+    """The priority of one trigger call: the schema's, or the one the call asks for — lower freely,
+    higher only up to `max_call_priority`. ValueError (in plain words) for anything else."""
+    if requested is None or requested == "":
+        return policy.priority
+    value = (
+        _int(requested)
+        if not isinstance(requested, str)
+        else _int(int(requested))
+        if requested.strip().lstrip("-").isdigit()
+        else None
+    )
+    if value is None or not MIN_PRIORITY <= value <= MAX_PRIORITY:
+        raise ValueError(f"priority must be a whole number from {MIN_PRIORITY} to {MAX_PRIORITY}")
+    ceiling = max(
+        policy.priority, policy.max_call_priority if policy.max_call_priority is not None else policy.priority
+    )
+    if value > ceiling:
+        raise ValueError(
+            f"priority {value} is above what this schema allows a call ({ceiling}: settings.max_call_priority)"
+        )
+    return value
 
 
 def concurrency_key(policy: ExecutionPolicy, trigger_payload: Any, variables: dict[str, Any]) -> str | None:

@@ -2,12 +2,13 @@
 
 An execution of a limited schema carries its `concurrency_key` (computed when it is created; "" for
 one limit for the whole schema). Before a walk, the worker asks `admission_admit`: the execution
-takes one of the key's slots (`slot_held`) when fewer than `max_concurrency` executions hold one
-and no older execution of the key waits (FIFO by creation). Otherwise it stays as it is (pending,
-or paused past its wake-up) with `queued_reason` ("queued: 5 running, limit 5") and no message
-anywhere: whoever frees a slot — a walk that ends or pauses (`admission_release`), a cancel, a
-timeout — hands it to the oldest waiter in the same transaction and publishes that one after commit.
-The reconciler (`admission_reconcile`) repairs a hand-over whose message was lost.
+takes one of the key's slots (`slot_held`) when fewer than `max_concurrency` executions hold one and
+no execution of the key waits ahead of it (higher priority, or the same and older: FIFO). Otherwise
+it stays as it is (pending, or paused past its wake-up) with `queued_reason` ("queued: 5 running,
+limit 5") and no message anywhere: whoever frees a slot — a walk that ends or pauses
+(`admission_release`), a cancel, a timeout — hands it to the next waiter in the same transaction
+and publishes that one after commit. The reconciler (`admission_reconcile`) repairs a hand-over
+whose message was lost.
 
 Holding a slot is `slot_held` on an unfinished execution: finishing frees it without another write,
 so a worker dying after the final checkpoint leaks nothing. A running execution whose worker died
@@ -68,6 +69,19 @@ def slots_taken(schema_id: Any, key: str) -> int:
     return _key_rows(schema_id, key).filter(slot_held=True).count()
 
 
+def _count_waiting(schema_id: Any) -> None:
+    """The schema's `schema_executions_waiting` gauge (every key), after a queue or hand-over."""
+    waiting = (
+        Execution.objects.filter(
+            schema_id=schema_id, concurrency_key__isnull=False, status__in=UNFINISHED, slot_held=False
+        )
+        .exclude(queued_reason="")
+        .exclude(queued_reason=PAUSED_REASON)
+        .count()
+    )
+    metrics.EXECUTIONS_WAITING.labels(str(schema_id)).set(waiting)
+
+
 def queued_reason(taken: int, limit: int, key: str, ahead: int = 0) -> str:
     """The reason shown, e.g. "queued: 5 running, limit 5"; with older executions still waiting for
     their slot (FIFO), how many: "queued: 1 running, limit 3, 2 waiting ahead"."""
@@ -84,17 +98,21 @@ def admission_admit(execution_id: str, schema_id: Any, policy: ExecutionPolicy) 
         return True
     with transaction.atomic():
         row = (
-            Execution.objects.filter(pk=execution_id).values_list("concurrency_key", "slot_held", "created_at").first()
+            Execution.objects.filter(pk=execution_id)
+            .values_list("concurrency_key", "slot_held", "created_at", "priority")
+            .first()
         )
         if row is None or row[1]:
             return True
-        key, _, created_at = row
+        key, _, created_at, priority = row
         if key is None:  # created before its version had a limit (cannot happen for new rows): schema-wide
             key = ""
         _serialize(schema_id, key)
         lease_fence(execution_id)  # after the key's lock (its order everywhere): a lost walk takes no slot
         taken = slots_taken(schema_id, key)
-        older = Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=execution_id)
+        # Ahead of it: higher priority, or the same and older (FIFO).
+        same = Q(priority=priority) & (Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=execution_id))
+        older = Q(priority__gt=priority) | same
         ahead = _key_rows(schema_id, key).filter(_WAITING, older, slot_held=False).count()
         if taken + ahead < limit:
             Execution.objects.filter(pk=execution_id).update(
@@ -108,21 +126,29 @@ def admission_admit(execution_id: str, schema_id: Any, policy: ExecutionPolicy) 
         updated = Execution.objects.filter(pk=execution_id).exclude(queued_reason=reason)
         if updated.update(queued_reason=reason, concurrency_key=key):
             metrics.EXECUTIONS_QUEUED.inc()
+            _count_waiting(schema_id)
     logger.info("execution queued: %s", reason, extra={"execution_id": execution_id, "queued_ahead": ahead})
     return False
 
 
-def _hand_over(schema_id: Any, key: str, limit: int) -> list[tuple[str, bool, str]]:
+def _hand_over(schema_id: Any, key: str, limit: int) -> list[tuple[str, bool, str, int]]:
     """Within the caller's transaction and lock: give the free slots to the oldest waiters; returns
-    (id, started before, request id) of each, to publish after commit."""
+    (id, started before, request id, priority) of each, to publish after commit. Highest priority
+    first, then FIFO."""
     free = limit - slots_taken(schema_id, key)
     if free <= 0:
         return []
+    admitted = _give_slots(schema_id, key, free)
+    _count_waiting(schema_id)
+    return admitted
+
+
+def _give_slots(schema_id: Any, key: str, free: int) -> list[tuple[str, bool, str, int]]:
     waiters = list(
         _key_rows(schema_id, key)
         .filter(_WAITING, slot_held=False)
-        .order_by("created_at", "id")
-        .values_list("id", "started_at", "request_id", "created_at")[:free]
+        .order_by("-priority", "created_at", "id")
+        .values_list("id", "started_at", "request_id", "created_at", "priority")[:free]
     )
     if not waiters:
         return []
@@ -133,13 +159,13 @@ def _hand_over(schema_id: Any, key: str, limit: int) -> list[tuple[str, bool, st
             slot_held=True, queued_reason="", started_at=_started_at(admitted_at)
         )
         metrics.QUEUED_SECONDS.observe(max(0.0, (now - waiter[3]).total_seconds()))
-    return [(str(w[0]), w[1] is not None, w[2]) for w in waiters]
+    return [(str(w[0]), w[1] is not None, w[2], w[4]) for w in waiters]
 
 
-def _publish(admitted: list[tuple[str, bool, str]]) -> None:
-    for execution_id, started, request_id in admitted:
+def _publish(admitted: list[tuple[str, bool, str, int]]) -> None:
+    for execution_id, started, request_id, priority in admitted:
         try:
-            publish_execution(execution_id, request_id=request_id, wake_up=started)
+            publish_execution(execution_id, request_id=request_id, wake_up=started, priority=priority)
         except Exception as exc:  # noqa: BLE001 - a broker error: the reconciler publishes it later
             logger.warning("could not publish an admitted execution (%s); the reconciler will", exc)
 

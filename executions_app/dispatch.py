@@ -18,10 +18,12 @@ from celery.utils import uuid
 from config.queues import (
     CELERY_DELAY_ENTRY_EXCHANGE,
     EXECUTION_QUEUE,
+    PRIORITY_QUEUE,
     TASK_RUN_EXECUTION,
     WAKE_UP_QUEUE,
     delayed_routing_key,
 )
+from engine.policies import HIGH_PRIORITY
 
 logger = logging.getLogger("schema.executions")
 
@@ -77,16 +79,21 @@ def publish_execution(
     busy_retries: int = 0,
     countdown: int | None = None,
     wake_up: bool = False,
+    priority: int | None = None,
 ) -> None:
     """Publish "continue execution X" (now, at `eta`, or after `countdown` seconds).
 
     A new execution's first message goes to the start queue; everything that continues one already
     started (`wake_up`, and every timer's message) to the wake-up queue, which workers take ahead of
-    a backlog of starts. A delayed message waits in RabbitMQ's delay queues, to the millisecond,
+    a backlog of starts; a high-priority start (`priority` ≥ HIGH_PRIORITY) to the priority queue,
+    taken ahead of that backlog too. A delayed message waits in RabbitMQ's delay queues, to the millisecond,
     and carries no ETA, so the worker runs it when it arrives instead of holding it in memory (a
     timer's message that arrives early anyway is sent back by the runner)."""
     task = _run_task()
-    queue = WAKE_UP_QUEUE if wake_up or timer_id is not None else EXECUTION_QUEUE
+    if wake_up or timer_id is not None:
+        queue = WAKE_UP_QUEUE
+    else:
+        queue = PRIORITY_QUEUE if priority is not None and priority >= HIGH_PRIORITY else EXECUTION_QUEUE
     args = [str(execution_id)]
     kwargs: dict[str, Any] = {"timer_id": timer_id} if timer_id is not None else {}
     if busy_retries:

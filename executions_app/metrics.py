@@ -7,7 +7,7 @@ serves these are in `config/prometheus.py`.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 EXECUTIONS_STARTED = Counter("schema_executions_started", "Executions started by a worker", ["trigger_type"])
 EXECUTIONS_FINISHED = Counter("schema_executions_finished", "Executions finished", ["status", "trigger_type"])
@@ -30,6 +30,14 @@ QUEUED_SECONDS = Histogram(
     "schema_execution_queued_seconds",
     "How long executions waited for a concurrency slot",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+)
+# Set by whichever process last counted them (admission queues one or hands slots over): the value
+# from the most recent count across the worker's processes.
+EXECUTIONS_WAITING = Gauge(
+    "schema_executions_waiting",
+    "Executions waiting for a concurrency slot, per schema (as last counted)",
+    ["schema"],
+    multiprocess_mode="mostrecent",
 )
 EXECUTION_TIMEOUTS = Counter("schema_execution_timeouts", "Executions failed by their schema's timeout_seconds")
 ERROR_SCHEMA_STARTS = Counter("schema_error_schema_starts", "Executions of error schemas started by a failure")

@@ -83,6 +83,9 @@ class Execution(models.Model):
     error_of = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="error_handlers", db_index=False
     )
+    # 0-9, higher first: the order of admission to a concurrency slot, and from HIGH_PRIORITY the
+    # start message goes to the priority queue (engine/policies.py, config/queues.py).
+    priority = models.PositiveSmallIntegerField(default=5, db_default=5)
     # Sub-schemas (call_schema, for_each): the execution and node that started this one, and the
     # child's key under them ("<node>:<attempt>:<item index>"), unique so a re-run never starts it twice.
     parent_execution = models.ForeignKey(
@@ -99,11 +102,11 @@ class Execution(models.Model):
             models.Index(fields=["status"], name="idx_executions_status"),
             models.Index(fields=["-created_at", "-id"], name="idx_executions_created"),
             models.Index(fields=["schema", "-created_at", "-id"], name="idx_executions_schema_created"),
-            # Admission: the holders and the FIFO queue of one (schema, key), unfinished only.
+            # Admission: the holders and the queue (priority, then FIFO) of one (schema, key), unfinished only.
             models.Index(
-                fields=["schema", "concurrency_key", "created_at", "id"],
+                fields=["schema", "concurrency_key", "-priority", "created_at", "id"],
                 condition=Q(concurrency_key__isnull=False, status__in=["pending", "running", "paused"]),
-                name="idx_executions_slots",
+                name="idx_executions_slots_priority",
             ),
         ]
         constraints = [
@@ -174,7 +177,11 @@ class ExecutionStep(models.Model):
     class Meta:
         db_table = "execution_steps"
         ordering = ["execution", "seq"]
-        indexes = [models.Index(fields=["execution"], name="idx_execution_steps_exec_id")]
+        indexes = [
+            models.Index(fields=["execution"], name="idx_execution_steps_exec_id"),
+            # Search: ?failed_node= (executions whose node failed), failed steps only.
+            models.Index(fields=["node_id", "execution"], condition=Q(status="failed"), name="idx_steps_failed_node"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=StepStatus.values), name="execution_steps_status_valid"),
             models.UniqueConstraint(fields=["execution", "seq"], name="execution_steps_unique_seq"),

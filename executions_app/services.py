@@ -21,7 +21,7 @@ from kombu.exceptions import KombuError
 from accounts.models import User
 from engine.control import prepare_retry, resume_target
 from engine.errors import InvalidTransition
-from engine.policies import NO_POLICY, ExecutionPolicy, concurrency_key, execution_policy
+from engine.policies import NO_POLICY, ExecutionPolicy, call_priority, concurrency_key, execution_policy
 from engine.store import ExecutionSnapshot, current_node_id
 from schemas_app.models import Schema, SchemaStatus, SchemaVersion
 from schemas_app.schedules import schedule_remove, schedule_trigger_config
@@ -55,7 +55,9 @@ def execution_publish(execution: Execution, *, wake_up: bool = False) -> bool:
     if execution.queued_reason == PAUSED_REASON:
         return True
     try:
-        publish_execution(str(execution.id), request_id=execution.request_id, wake_up=wake_up)
+        publish_execution(
+            str(execution.id), request_id=execution.request_id, wake_up=wake_up, priority=execution.priority
+        )
     except BROKER_ERRORS as exc:
         logger.warning(
             "could not publish the execution (%s: %s); the outbox relay publishes it once the broker "
@@ -122,13 +124,15 @@ def execution_create(
     error_of: Execution | None = None,
     publish: bool = True,
     refuse_when_paused: bool = False,
+    priority: Any = None,
 ) -> tuple[Execution, bool]:
     """Create and enqueue an execution. Returns `(execution, created)`; with an idempotency key
     already used for this schema, the first execution is returned and nothing new is created.
     `publish=False`: the caller publishes a created execution itself (`execution_publish`), e.g. the
     webhook after its answer is sent. `error_of`: the failed execution an error schema handles.
     While the schema is paused the execution is held (not published) unless it is a sub-schema run;
-    `refuse_when_paused` (webhook and manual calls): raise `SchemaPaused` when the schema says so."""
+    `refuse_when_paused` (webhook and manual calls): raise `SchemaPaused` when the schema says so.
+    `priority`: the call's own (0-9; ValueError, in plain words, when outside the schema's limits)."""
     if version is None:
         pinned, pinned_variables, policy = _pinned_version(schema)
     else:
@@ -144,6 +148,7 @@ def execution_create(
         "request_id": request_id,
         "rerun_of": rerun_of,
         "error_of": error_of,
+        "priority": call_priority(policy, priority),
     }
     if policy.limited:  # counted under its key from the start: FIFO among all of the key's waiters
         fields["concurrency_key"] = concurrency_key(policy, payload, pinned_variables)

@@ -44,6 +44,10 @@ class SchemaSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
     hold_slot_while_paused = forms.BooleanField(required=False)
     timeout_seconds = forms.IntegerField(required=False, min_value=1, max_value=MAX_TIMEOUT_SECONDS)
     error_schema = forms.UUIDField(required=False, help_text="Id of a schema of the same owner to start on failure.")
+    priority = forms.IntegerField(required=False, min_value=0, max_value=9, help_text="0-9, higher first (5).")
+    max_call_priority = forms.IntegerField(
+        required=False, min_value=0, max_value=9, help_text="The highest priority one trigger call may ask for."
+    )
     when_paused = forms.ChoiceField(
         required=False,
         choices=[("", "queue (default)"), ("queue", "queue"), ("refuse", "refuse")],
@@ -65,7 +69,15 @@ class SchemaSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
         data = self.cleaned_data
         settings = {
             name: str(data[name]) if name == "error_schema" else data[name]
-            for name in ("max_concurrency", "concurrency_key", "timeout_seconds", "error_schema", "when_paused")
+            for name in (
+                "max_concurrency",
+                "concurrency_key",
+                "timeout_seconds",
+                "error_schema",
+                "when_paused",
+                "priority",
+                "max_call_priority",
+            )
             if data.get(name) not in (None, "")
         }
         if data.get("hold_slot_while_paused"):
@@ -108,6 +120,8 @@ class SchemaAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "timeout_seconds",
         "error_schema",
         "when_paused",
+        "priority",
+        "max_call_priority",
         "paused_at",
         "created_by",
         "created_at",

@@ -12,7 +12,7 @@ from django.db.models import ProtectedError, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -206,9 +206,12 @@ class SchemaViewSet(OwnedViewSet):
                 idempotency_key=scoped_key("execute", request.user, idempotency_key(request)),
                 request_id=getattr(request._request, "request_id", ""),
                 refuse_when_paused=True,
+                priority=body.validated_data.get("priority"),
             )
         except SchemaPaused as exc:
             raise Conflict(str(exc)) from exc
+        except ValueError as exc:  # a priority above what the schema allows a call
+            raise ValidationError({"priority": [str(exc)]}) from exc
         if not created:  # the key's first request: its answer, if this is the same request
             same = execution.trigger_type == TriggerType.MANUAL and execution.trigger_payload == payload
             require_same_request(same and execution.created_by_id == request.user.pk, "payload")

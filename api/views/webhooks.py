@@ -67,6 +67,11 @@ class WebhookView(SharedThrottlesMixin, APIView):
                 {"type": "number", "minimum": 0, "maximum": MAX_WAIT_SECONDS},
                 description="Seconds (≤ 30) to wait for the result.",
             ),
+            OpenApiParameter(
+                "priority",
+                {"type": "integer", "minimum": 0, "maximum": 9},
+                description="This call's priority (higher starts first), at most settings.max_call_priority.",
+            ),
             OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER, required=False),
             OpenApiParameter("X-Schema-Secret", str, location=OpenApiParameter.HEADER, required=False),
             OpenApiParameter(
@@ -111,6 +116,7 @@ class WebhookView(SharedThrottlesMixin, APIView):
                 request_id=getattr(request._request, "request_id", ""),
                 publish=False,  # below: now if the request waits for the result, else after the answer
                 refuse_when_paused=True,
+                priority=request.query_params.get("priority"),
             )
             return execution
 
@@ -118,6 +124,8 @@ class WebhookView(SharedThrottlesMixin, APIView):
             execution = replay_guarded(schema, signature, create)
         except SchemaPaused as exc:  # the schema's setting `when_paused: refuse`
             raise Conflict(str(exc)) from exc
+        except ValueError as exc:  # ?priority= outside 0-9 or above the schema's max_call_priority
+            raise exceptions.ValidationError({"priority": [str(exc)]}) from exc
         held = execution.queued_reason == PAUSED_REASON  # nothing to wait for until the schema is resumed
         waiting = bool(wait) and not held and _WAITING.acquire(blocking=False)  # no free slot: answer at once
         if created and not waiting:

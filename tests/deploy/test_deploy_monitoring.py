@@ -22,6 +22,12 @@ METRICS = (
     "schema_step_retries_total",
     "schema_queue_messages",
     "schema_dlq_messages",
+    # execution policies (docs/policies.md)
+    "schema_executions_waiting",
+    "schema_execution_queued_seconds",
+    "schema_execution_timeouts_total",
+    "schema_error_schema_starts_total",
+    "schema_executions_queued_total",
 )
 
 
@@ -69,6 +75,7 @@ def test_rabbitmq_definitions_match_the_engine_topology() -> None:
     policy = definitions["policies"][0]
     assert re.fullmatch(policy["pattern"], "schema_execution_queue")
     assert re.fullmatch(policy["pattern"], "schema_execution_wakeup_queue")  # timers, resumes: the same net
+    assert re.fullmatch(policy["pattern"], "schema_execution_priority_queue")  # high-priority starts
     assert policy["definition"]["dead-letter-exchange"] == "schema_execution_dlx"
     assert not any(u for u in definitions.get("users", [])), "no credentials in the repository"
     queues_module = pytest.importorskip("config.queues", reason="config/ not importable here")

@@ -27,7 +27,7 @@ def test_every_malformed_setting_is_located() -> None:
                     "timeout_seconds": 0,
                     "hold_slot_while_paused": "yes",
                     "error_schema": "not-an-id",
-                    "priority": 3,
+                    "priority": 12,  # 0-9
                 }
             )
         )

@@ -28,7 +28,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import pytest
 from django.conf import settings
 
-from config.queues import DLQ, EXECUTION_QUEUE, WAKE_UP_QUEUE
+from config.queues import DLQ, EXECUTION_QUEUE, PRIORITY_QUEUE, WAKE_UP_QUEUE
 from tests.helpers.http_server import LocalServer
 from tests.helpers.live_api import database_url, free_port
 from tests.system.helpers import (
@@ -229,7 +229,7 @@ def system(rabbit_vhost: Vhost, services: Services, request: pytest.FixtureReque
     previous_settings = settings.CELERY_BROKER_URL, settings.CELERY_TASK_ALWAYS_EAGER
     declare_broker_topology(rabbit_vhost.url)
     # Nothing left over from the previous test: queued, dead and still-delayed messages.
-    purge_queue(rabbit_vhost.url, EXECUTION_QUEUE, WAKE_UP_QUEUE, DLQ, *DELAY_QUEUES)
+    purge_queue(rabbit_vhost.url, EXECUTION_QUEUE, PRIORITY_QUEUE, WAKE_UP_QUEUE, DLQ, *DELAY_QUEUES)
     use_broker(rabbit_vhost.url, eager=False)
     log_dir = Path(tempfile.mkdtemp(prefix=f"schema-systest-{request.node.name[:40]}-"))
     env = SystemEnv(rabbit_vhost, services, log_dir)

@@ -14,6 +14,7 @@ import pytest
 from django.db import connection
 
 from executions_app.models import Execution, ExecutionStep
+from executions_app.services import execution_create
 from tests.helpers.http_server import LocalServer
 from tests.system.conftest import SystemEnv
 from tests.system.helpers import (
@@ -174,3 +175,29 @@ def test_a_timeout_fires_across_a_worker_restart(system: SystemEnv) -> None:
     timers = dict(execution.timers.values_list("reason", "status"))
     assert timers == {"delay": "cancelled", "timeout": "fired"}, timers
     system.assert_dlq_empty()
+
+
+@pytest.mark.timeout(240)
+def test_a_high_priority_execution_starts_ahead_of_a_flood_of_normal_ones(
+    system: SystemEnv, slow_server: LocalServer
+) -> None:
+    """40 normal starts (0.3 s calls) queued before one call with priority 9, on one worker of 2
+    slots: the high-priority one goes to the priority queue and starts while most of the flood is
+    still waiting (in the one start queue it would start after all 40)."""
+    slow_server.delay = 0.3
+    definition = with_settings(http_definition(slow_server.url("/charge")), max_call_priority=9)
+    schema = make_schema(definition)
+    system.start_worker(concurrency=2)
+    flood = start(schema, 40)
+    wait_until(lambda: len(slow_server.requests) >= 2, timeout=60, what="the flood to start")
+    urgent = str(execution_create(schema=schema, trigger_type="manual", payload={"n": 99}, priority=9)[0].id)
+    wait_all([urgent], "completed", timeout=120, what="the high-priority execution to complete")
+    wait_all(flood, "completed", timeout=180, what="the flood to complete")
+
+    urgent_started = Execution.objects.get(pk=urgent).started_at
+    assert urgent_started is not None
+    before = Execution.objects.filter(pk__in=flood, started_at__lt=urgent_started).count()
+    assert before <= 10, f"{before} of the 40 earlier starts began before the high-priority one"
+    assert_nothing_twice([*flood, urgent], expected_nodes=["start", "prepare", "charge", "note", "done"])
+    system.assert_dlq_empty()
+    print(f"\n[priority 9 behind 40 starts] it started after {before} of them")

@@ -709,6 +709,8 @@ export interface components {
         };
         ExecuteRequestRequest: {
             payload?: unknown;
+            /** @description 0-9, higher starts first; at most the schema's settings.max_call_priority (default: its priority). */
+            priority?: number | null;
         };
         Execution: {
             /** Format: uuid */
@@ -739,6 +741,7 @@ export interface components {
             /** Format: uuid */
             readonly parent_execution: string | null;
             readonly parent_node_id: string;
+            readonly priority: number;
         };
         ExecutionList: {
             /** Format: uuid */
@@ -766,6 +769,7 @@ export interface components {
             /** Format: uuid */
             readonly parent_execution: string | null;
             readonly parent_node_id: string;
+            readonly priority: number;
         };
         /**
          * @description * `pending` - Pending
@@ -1182,6 +1186,7 @@ export interface components {
             /** Format: uuid */
             readonly parent_execution: string | null;
             readonly parent_node_id: string;
+            readonly priority: number;
         };
     };
     responses: never;
@@ -2194,8 +2199,16 @@ export interface operations {
                 created_before?: string;
                 /** @description An opaque, signed token: only the `next` and `previous` links of a page carry one; any other value is a 400. */
                 cursor?: string;
+                /** @description Executions whose error contains this text (any case). */
+                error?: string;
                 /** @description Error-schema runs started by this failure. */
                 error_of?: string;
+                /** @description Failed executions whose node with this id failed. */
+                failed_node?: string;
+                /** @description Finished executions that took at most this many seconds. */
+                max_duration?: unknown;
+                /** @description Finished executions that took at least this many seconds. */
+                min_duration?: unknown;
                 /** @description Number of results to return per page. */
                 page_size?: number;
                 /** @description Sub-schema runs this one started. */
@@ -2968,6 +2981,8 @@ export interface operations {
     hooks_create: {
         parameters: {
             query?: {
+                /** @description This call's priority (higher starts first), at most settings.max_call_priority. */
+                priority?: number;
                 /** @description Seconds (≤ 30) to wait for the result. */
                 wait?: number;
             };

@@ -52,6 +52,8 @@ export interface ExecutionSettings {
   timeout_seconds?: number;
   error_schema?: string;
   when_paused?: 'queue' | 'refuse';
+  priority?: number;
+  max_call_priority?: number;
 }
 
 export interface Definition {

@@ -1,5 +1,6 @@
 /**
- * Executions list: filters (schema, status, trigger, date range), cursor pages, auto-refresh.
+ * Executions list: filters (schema, status, trigger, date range; search by payload/result field,
+ * failed node, error text, duration), cursor pages, auto-refresh.
  * A whole row opens its execution: the id's link stretches over the row (one tab stop, Enter
  * opens it, middle-click opens a tab); the schema's own link stays on top of it.
  */
@@ -9,7 +10,46 @@ import { useExecutions, useSchemas } from '../api/hooks';
 import { ErrorBanner } from '../components/ErrorList';
 import { durationBetween, formatDate, formatDuration } from '../lib/format';
 
-const FILTERS = ['schema', 'status', 'trigger_type', 'created_after', 'created_before', 'parent'] as const;
+const FILTERS = [
+  'schema',
+  'status',
+  'trigger_type',
+  'created_after',
+  'created_before',
+  'parent',
+  'failed_node',
+  'error',
+  'min_duration',
+  'max_duration',
+] as const;
+
+/** "payload.customer.id = 42" (or result.…) → ["payload__customer__id", "42"]; null when it is not that shape. */
+export function fieldFilter(text: string): [string, string] | null {
+  const match = /^\s*(payload|result)((?:\.[A-Za-z0-9_-]+)+)\s*=\s*(.*?)\s*$/.exec(text);
+  if (!match) return null;
+  return [`${match[1]}${match[2].replaceAll('.', '__')}`, match[3]];
+}
+
+/** The field filter shown for the URL's payload__/result__ parameter (the first one). */
+function fieldText(params: URLSearchParams): string {
+  for (const [key, value] of params) {
+    if (key.startsWith('payload__') || key.startsWith('result__')) return `${key.replaceAll('__', '.')} = ${value}`;
+  }
+  return '';
+}
+
+/** A text filter applied on Enter or when the field is left (not at every key). */
+function CommitInput({ value, onCommit, ...rest }: { value: string; onCommit: (v: string) => void } & Omit<React.InputHTMLAttributes<HTMLInputElement>, 'value'>) {
+  return (
+    <input
+      {...rest}
+      key={value}
+      defaultValue={value}
+      onBlur={(e) => e.target.value !== value && onCommit(e.target.value.trim())}
+      onKeyDown={(e) => e.key === 'Enter' && onCommit((e.target as HTMLInputElement).value.trim())}
+    />
+  );
+}
 
 /** A date input's local day → ISO instant (start of day for "after", end of day for "before"). */
 function dayToIso(day: string, endOfDay: boolean): string {
@@ -30,6 +70,9 @@ export function ExecutionsPage() {
       if (!v) continue;
       q.set(f, f === 'created_after' ? dayToIso(v, false) : f === 'created_before' ? dayToIso(v, true) : v);
     }
+    for (const [key, value] of params) {
+      if (key.startsWith('payload__') || key.startsWith('result__')) q.set(key, value);
+    }
     return `/executions/?${q.toString()}`;
   }, [params]);
   const path = cursorPath ?? firstPage;
@@ -39,6 +82,15 @@ export function ExecutionsPage() {
     const next = new URLSearchParams(params);
     if (value) next.set(key, value);
     else next.delete(key);
+    setCursorPath(null);
+    setParams(next, { replace: true });
+  };
+  const [fieldError, setFieldError] = useState('');
+  const setField = (text: string) => {
+    const next = new URLSearchParams([...params].filter(([k]) => !k.startsWith('payload__') && !k.startsWith('result__')));
+    const parsed = text ? fieldFilter(text) : null;
+    setFieldError(text && !parsed ? 'Write payload.<field> = value or result.<field> = value.' : '');
+    if (parsed) next.set(parsed[0], parsed[1]);
     setCursorPath(null);
     setParams(next, { replace: true });
   };
@@ -101,6 +153,30 @@ export function ExecutionsPage() {
           To
           <input type="date" data-testid="filter-before" value={params.get('created_before') ?? ''} onChange={(e) => setFilter('created_before', e.target.value)} />
         </label>
+      </div>
+      <div className="filters" role="group" aria-label="Search">
+        <CommitInput
+          aria-label="Payload or result field"
+          data-testid="filter-field"
+          placeholder="payload.customer = 42"
+          value={fieldText(params)}
+          onCommit={setField}
+        />
+        <CommitInput aria-label="Failed node" data-testid="filter-failed-node" placeholder="failed node id" value={params.get('failed_node') ?? ''} onCommit={(v) => setFilter('failed_node', v)} />
+        <CommitInput aria-label="Error text" data-testid="filter-error" placeholder="error contains" value={params.get('error') ?? ''} onCommit={(v) => setFilter('error', v)} />
+        <label className="inline-label">
+          Took ≥ s
+          <CommitInput type="number" min={0} data-testid="filter-min-duration" value={params.get('min_duration') ?? ''} onCommit={(v) => setFilter('min_duration', v)} />
+        </label>
+        <label className="inline-label">
+          ≤ s
+          <CommitInput type="number" min={0} data-testid="filter-max-duration" value={params.get('max_duration') ?? ''} onCommit={(v) => setFilter('max_duration', v)} />
+        </label>
+        {fieldError && (
+          <span className="error-text" role="alert">
+            {fieldError}
+          </span>
+        )}
       </div>
       <ErrorBanner error={list.error} />
       <table className="table table-row-links" data-testid="executions-table">

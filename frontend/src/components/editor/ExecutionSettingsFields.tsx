@@ -102,6 +102,36 @@ export function ExecutionSettingsFields({
           </select>
         )}
       </Field>
+      <Field id="settings-priority" label="Priority (0-9)" help="Empty: 5. Higher starts first; from 7 ahead of a backlog of other starts.">
+        {(control) => (
+          <input
+            {...control}
+            type="number"
+            min={0}
+            max={9}
+            step={1}
+            placeholder="5"
+            data-testid="settings-priority"
+            value={settings.priority ?? ''}
+            onChange={(e) => set({ priority: wholeNumber(e.target.value) })}
+          />
+        )}
+      </Field>
+      <Field id="settings-max-call-priority" label="Highest priority a call may ask for" help="Empty: the priority above. A webhook's ?priority= or a run's priority may not go higher.">
+        {(control) => (
+          <input
+            {...control}
+            type="number"
+            min={0}
+            max={9}
+            step={1}
+            placeholder="same"
+            data-testid="settings-max-call-priority"
+            value={settings.max_call_priority ?? ''}
+            onChange={(e) => set({ max_call_priority: wholeNumber(e.target.value) })}
+          />
+        )}
+      </Field>
       <Field id="settings-when-paused" label="While paused, webhook and manual calls are" help="Held: they start when the schema is resumed. Refused: answered 409.">
         {(control) => (
           <select

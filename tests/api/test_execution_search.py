@@ -1,0 +1,114 @@
+"""Execution search (issue 16 item 6): `/api/executions/` by trigger payload and result fields (JSON
+path equality, GIN-indexed on PostgreSQL), by the node that failed, by error text and by duration;
+a filter it cannot take is a 400 in plain words."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from executions_app.models import Execution, ExecutionStep, TriggerType
+from executions_app.services import execution_create
+from tests.builders import chain, node
+from tests.factories import create_schema
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def runs(user: Any) -> dict[str, str]:
+    schema = create_schema(user=user, definition=chain(node("start", "manual_trigger")), activate=True)
+    now = timezone.now()
+
+    def make(name: str, payload: Any, *, result: Any = None, status: str = "completed", seconds: float = 1.0,
+             error: str | None = None, failed_node: str | None = None) -> str:  # fmt: skip
+        execution = execution_create(schema=schema, trigger_type=TriggerType.MANUAL, payload=payload)[0]
+        Execution.objects.filter(pk=execution.pk).update(
+            status=status, result=result, error=error, started_at=now, finished_at=now + timedelta(seconds=seconds)
+        )
+        if failed_node:
+            ExecutionStep.objects.create(
+                execution=execution, seq=1, node_id=failed_node, node_type="http_request", status="failed", error=error
+            )
+        return str(execution.pk)
+
+    return {
+        "acme": make("acme", {"customer": 42, "order": {"id": "A-1", "paid": True}}, result={"total": 10}),
+        "acme_text": make("acme_text", {"customer": "42"}, result={"total": 12}, seconds=30),
+        "other": make("other", {"customer": 7, "order": {"id": "B-2", "paid": False}}, result={"total": 10}),
+        "failed": make(
+            "failed",
+            {"customer": 7},
+            status="failed",
+            error="node 'charge' failed: HTTP 503 from pay",
+            failed_node="charge",
+        ),
+    }
+
+
+def _ids(api: APIClient, query: str) -> set[str]:
+    response = api.get(f"/api/executions/?{query}")
+    assert response.status_code == 200, response.content
+    return {e["id"] for e in response.json()["results"]}
+
+
+def test_payload_and_result_fields_by_json_path(api: APIClient, runs: dict[str, str]) -> None:
+    assert _ids(api, "payload__customer=42") == {runs["acme"], runs["acme_text"]}  # the number and the text
+    assert _ids(api, "payload__order__id=A-1") == {runs["acme"]}
+    assert _ids(api, "payload__order__paid=false") == {runs["other"]}
+    assert _ids(api, "result__total=10") == {runs["acme"], runs["other"]}
+    assert _ids(api, "payload__customer=42&result__total=12") == {runs["acme_text"]}
+    assert _ids(api, "payload__customer=999") == set()
+
+
+def test_failed_node_error_text_and_duration(api: APIClient, runs: dict[str, str]) -> None:
+    assert _ids(api, "failed_node=charge") == {runs["failed"]}
+    assert _ids(api, "failed_node=other") == set()
+    assert _ids(api, "error=http%20503") == {runs["failed"]}
+    assert _ids(api, "min_duration=10") == {runs["acme_text"]}
+    assert _ids(api, "max_duration=2") == {runs["acme"], runs["other"], runs["failed"]}
+    assert _ids(api, "min_duration=0.5&max_duration=1.5&payload__customer=7") == {runs["other"], runs["failed"]}
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("payload__=1", "field path"),
+        ("payload__a__b__c__d__e__f=1", "field path"),
+        ("payload__bad%20name=1", "field path"),
+        ("result__x=" + "y" * 501, "at most 500 characters"),
+        ("min_duration=soon", "number"),
+        ("min_duration=-1", "greater than or equal to 0"),
+        ("max_duration=99999999999", "At most a year"),
+        ("payload__a=1&payload__b=1&payload__c=1&payload__d=1&payload__e=1&result__f=1", "At most 5"),
+        ("failed_node=" + "n" * 256, "at most 255"),
+    ],
+)
+def test_a_filter_it_cannot_take_is_a_400_in_plain_words(
+    api: APIClient, runs: dict[str, str], query: str, words: str
+) -> None:
+    response = api.get(f"/api/executions/?{query}")
+    assert response.status_code == 400, response.content
+    assert words in str(response.json()), response.json()
+
+
+def test_someone_elses_executions_are_not_found_by_search(
+    other_user: Any, client_for: Any, runs: dict[str, str]
+) -> None:
+    assert _ids(client_for(other_user), "payload__customer=42") == set()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="GIN indexes are PostgreSQL's")
+def test_payload_and_result_containment_can_use_the_gin_indexes(runs: dict[str, str]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        indexes = (("trigger_payload", "idx_executions_payload_gin"), ("result", "idx_executions_result_gin"))
+        for column, index in indexes:
+            cursor.execute(f"EXPLAIN SELECT id FROM executions WHERE {column} @> %s::jsonb", ['{"customer": 42}'])
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            assert index in plan, plan
