@@ -255,6 +255,16 @@ class _Environment(ImmutableSandboxedEnvironment):
 
         return checked
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # Data wins over dict methods: `trigger.items` is the payload's field, not `dict.items`
+        # (Jinja tries the attribute first). Also skips a raised AttributeError per lookup.
+        if type(obj) is dict:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
     def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
         # Fail loudly instead of yielding an Undefined that renders as "" and hides the attempt.
         raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe")

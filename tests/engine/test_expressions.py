@@ -11,7 +11,7 @@ from engine.expressions import check_syntax, evaluate, evaluate_value, is_truthy
 
 SCOPE = {
     "vars": {"threshold": 10, "name": "Ann"},
-    "input": {"rows": [1, 2, 3]},
+    "input": {"rows": [1, 2, 3], "data": {"items": [{"sku": "a"}], "keys": 2, "values": []}},
     "trigger": {"order": {"total": 42}},
     "nodes": {"fetch": {"output": {"status": 200, "body": {"id": 7}}}},
     "execution": {"id": "exec-1"},
@@ -35,6 +35,12 @@ SCOPE = {
         ("no template", "no template"),
         ("{{ (1, 2) }}", [1, 2]),
         ("{{ vars.name ~ '!' }}", "Ann!"),
+        # Payload fields named like dict methods are the data, not the method.
+        ("{{ input.data.items }}", [{"sku": "a"}]),
+        ("{{ input.data['keys'] }}", 2),
+        ("{{ input.data.keys }}", 2),
+        ("{{ input.data.values | length }}", 0),
+        ("{{ trigger.order.items() | list | length }}", 1),
     ],
 )
 def test_evaluates_templates(template: str, expected: object) -> None:
