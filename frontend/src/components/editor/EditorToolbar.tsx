@@ -71,8 +71,12 @@ export function EditorToolbar({
         <button type="button" className="btn" data-testid="export" onClick={commands.exportFile}>
           Export
         </button>
-        <button type="button" className="btn" data-testid="history" title="Version history" onClick={onHistory}>
-          History
+        <button type="button" className="btn" data-testid="history" aria-label="Version history" title="Version history" onClick={onHistory}>
+          <svg className="btn-icon" viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
+            <circle cx="8" cy="8" r="6.5" fill="none" stroke="currentColor" strokeWidth="1.5" />
+            <path d="M8 4.5V8l2.5 1.5" fill="none" stroke="currentColor" strokeWidth="1.5" strokeLinecap="round" />
+          </svg>
+          <span className="btn-text"> History</span>
         </button>
         <button type="button" className="btn" data-testid="webhook" onClick={onWebhook}>
           Webhook
