@@ -54,7 +54,8 @@ def test_production_commands_match_the_contract() -> None:
     worker = (REPO / "compose/production/django/celery/worker/start").read_text()
     assert "exec celery -A config.celery_app worker -Q schema_execution_queue -l INFO" in worker
     beat = (REPO / "compose/production/django/celery/beat/start").read_text()
-    assert "--scheduler django_celery_beat.schedulers:DatabaseScheduler" in beat
+    # django-celery-beat's DatabaseScheduler, fenced by the beat lock (config/beat_scheduler.py).
+    assert "--scheduler config.beat_scheduler:FencedDatabaseScheduler" in beat
     frontend = (REPO / "compose/production/frontend/Dockerfile").read_text()
     assert "npm ci" in frontend and "npm run build" in frontend and "/src/dist" in frontend
 
