@@ -31,12 +31,24 @@ from django.db.models import Max
 from django.utils import timezone
 from kombu import Connection, Producer, Queue
 
-from config.queues import DLQ, RUN_QUEUES, TASK_RUN_EXECUTION, execution_exchange
+from config.queues import (
+    CELERY_DELAY_BITS,
+    DLQ,
+    MS_DELAY_BITS,
+    RUN_QUEUES,
+    TASK_RUN_EXECUTION,
+    execution_exchange,
+    ms_delay_level_name,
+)
 
 from .locks import is_locked_elsewhere
 from .models import Execution, ExecutionState, ExecutionStatus, ExecutionStep, ExecutionTimer, TimerStatus
 
-DELAY_QUEUES = tuple(f"celery_delayed_{level}" for level in range(28))  # kombu's native delayed delivery
+# kombu's native delayed delivery (whole seconds), then our millisecond ladder (config/queues.py).
+DELAY_QUEUES = (
+    *(f"celery_delayed_{level}" for level in range(CELERY_DELAY_BITS)),
+    *(ms_delay_level_name(level) for level in range(MS_DELAY_BITS)),
+)
 PEEK_LIMIT = 10_000
 
 
