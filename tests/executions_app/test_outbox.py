@@ -149,9 +149,7 @@ def test_one_older_than_the_reconcilers_window_is_left_to_it(published: list[str
 
 
 @requires_postgres
-def test_the_relay_thread_listens_and_publishes_what_a_dead_process_left(
-    published: list[str], drained: Any
-) -> None:
+def test_the_relay_thread_listens_and_publishes_what_a_dead_process_left(published: list[str], drained: Any) -> None:
     """The loop as beat runs it, fed by a real notification from a connection that then dies."""
     import threading
     import time
