@@ -14,4 +14,13 @@ describe('envOf', () => {
     ];
     expect(envOf(list, 'me@example.com')).toEqual({ BASE_URL: 'https://mine.example.com', REGION: 'eu' });
   });
+
+  it('gives the schema owner’s variables when staff (who lists everyone’s) edits their schema', () => {
+    const list = [
+      variable('BASE_URL', 'https://global.example.com', null),
+      variable('BASE_URL', 'https://staff.example.com', 'staff@example.com'),
+      variable('BASE_URL', 'https://owner.example.com', 'owner@example.com'),
+    ];
+    expect(envOf(list, 'owner@example.com')).toEqual({ BASE_URL: 'https://owner.example.com' });
+  });
 });

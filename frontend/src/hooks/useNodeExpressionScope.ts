@@ -2,7 +2,6 @@
  * the loaded run: completion data, and the input to preview with when the node did not run. */
 import { useMemo } from 'react';
 import type { Definition, JsonValue } from '../api/types';
-import { useMe } from '../api/hooks';
 import { envOf, useVariables } from '../api/variables';
 import type { ExpressionSupport } from '../components/expression/ExpressionContext';
 import { inputFor, scopeData } from '../lib/expressionScope';
@@ -15,11 +14,12 @@ export function useNodeExpressionScope(
   run: Pick<RunData, 'execution' | 'stepByNode'>,
   /** Pinned trigger data: used instead of the run's payload. */
   pinned?: JsonValue,
+  /** The schema owner's email: `env` is their variables (as in a run), also when staff edits it. */
+  owner?: string,
 ): ExpressionSupport | null {
   const ex = run.execution;
   const variables = useVariables().data;
-  const email = useMe().data?.email;
-  const env = useMemo(() => envOf(variables ?? [], email), [variables, email]);
+  const env = useMemo(() => envOf(variables ?? [], owner), [variables, owner]);
   return useMemo(() => {
     if (!nodeId) return null;
     const input = inputFor(nodeId, definition.edges, run.stepByNode);

@@ -72,7 +72,14 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
   const selectedNode = selected.length === 1 ? selected[0] : undefined;
   const run = useRunData(schema.id);
   const pinned = pinnedTrigger(state.nodes, (type) => !!specs.get(type)?.is_trigger);
-  const expressionScope = useNodeExpressionScope(schema.id, draft.definition, selectedNode?.id, run, pinned);
+  const expressionScope = useNodeExpressionScope(
+    schema.id,
+    draft.definition,
+    selectedNode?.id,
+    run,
+    pinned,
+    schema.created_by,
+  );
 
   const isValidConnection = useCallback(
     (c: Connection | { source: string; target: string; sourceHandle?: string | null }) => {

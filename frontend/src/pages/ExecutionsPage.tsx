@@ -27,7 +27,8 @@ const FILTERS = [
 export function fieldFilter(text: string): [string, string] | null {
   const match = /^\s*(payload|result)((?:\.[A-Za-z0-9_-]+)+)\s*=\s*(.*?)\s*$/.exec(text);
   if (!match) return null;
-  return [`${match[1]}${match[2].replaceAll('.', '__')}`, match[3]];
+  const [, root = '', path = '', value = ''] = match;
+  return [`${root}${path.replaceAll('.', '__')}`, value];
 }
 
 /** The field filter shown for the URL's payload__/result__ parameter (the first one). */
