@@ -2206,9 +2206,9 @@ export interface operations {
                 /** @description Failed executions whose node with this id failed. */
                 failed_node?: string;
                 /** @description Finished executions that took at most this many seconds. */
-                max_duration?: unknown;
+                max_duration?: number;
                 /** @description Finished executions that took at least this many seconds. */
-                min_duration?: unknown;
+                min_duration?: number;
                 /** @description Number of results to return per page. */
                 page_size?: number;
                 /** @description Sub-schema runs this one started. */
