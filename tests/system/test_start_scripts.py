@@ -209,7 +209,9 @@ def worker_answers_ping(broker_url: str) -> Callable[[], bool]:
     def check() -> bool:
         from celery import Celery
 
-        app = Celery(broker=broker_url)
+        # Not set as current: this process's own app would be replaced by one closed below, and
+        # every later publish from the test process would fail ("Acquire on closed pool").
+        app = Celery(broker=broker_url, set_as_current=False)
         try:
             return bool(app.control.ping(timeout=2.0))
         finally:
