@@ -203,8 +203,13 @@ export function register(h) {
       await page.locator(`${tid('add-after-dialog')} ${tid('palette-log')}`).click();
       await page.waitForFunction(() => document.querySelector('[data-testid="node-id"]')?.value === 'log');
       await page.locator('[aria-label="Edge from check (false) to log"]').waitFor();
-      const b = await nodeBoxesOf(['check', 'log', 'start']);
-      assert(b.log.x > b.check.x + b.check.width, 'the new node sits right of the port it joins');
+      // The new node is drawn, then measured and placed: read its box once it has settled.
+      let b = await nodeBoxesOf(['check', 'log', 'start']);
+      for (let i = 0; i < 30 && !(b.log.x > b.check.x + b.check.width); i++) {
+        await page.waitForTimeout(100);
+        b = await nodeBoxesOf(['check', 'log', 'start']);
+      }
+      assert(b.log.x > b.check.x + b.check.width, `the new node sits right of the port it joins: ${JSON.stringify(b)}`);
       await shot('46-add-after-port-joined');
 
       // Select both with Ctrl+click; a drag moves both.
