@@ -34,16 +34,17 @@ def free_port() -> int:
 
 def own_vhost_url() -> str:
     """A vhost of its own (when rabbitmqctl is at hand) so no other worker on this broker eats the
-    e2e run's messages; else the default vhost."""
+    e2e run's messages (named after the e2e database, so two runs with their own databases do
+    not share one); else the default vhost."""
     if shutil.which("rabbitmqctl"):
-        made = subprocess.run(["rabbitmqctl", "add_vhost", "schema_e2e"], capture_output=True, check=False)
+        made = subprocess.run(["rabbitmqctl", "add_vhost", DB_NAME], capture_output=True, check=False)
         subprocess.run(
-            ["rabbitmqctl", "set_permissions", "-p", "schema_e2e", "guest", ".*", ".*", ".*"],
+            ["rabbitmqctl", "set_permissions", "-p", DB_NAME, "guest", ".*", ".*", ".*"],
             capture_output=True,
             check=False,
         )
         if made.returncode == 0 or b"already exists" in made.stderr + made.stdout:
-            return "amqp://guest:guest@127.0.0.1:5672/schema_e2e"
+            return f"amqp://guest:guest@127.0.0.1:5672/{DB_NAME}"
     return "amqp://guest:guest@127.0.0.1:5672//"
 
 
