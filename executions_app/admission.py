@@ -115,11 +115,21 @@ def admission_admit(execution_id: str, schema_id: Any, policy: ExecutionPolicy) 
         older = Q(priority__gt=priority) | same
         ahead = _key_rows(schema_id, key).filter(_WAITING, older, slot_held=False).count()
         if taken + ahead < limit:
+            # The older waiters (still on their way to a worker) get their slots first and earlier start
+            # times, so the start order is the FIFO order even when this message overtook theirs.
+            now = timezone.now()
+            admitted = _give_slots(schema_id, key, ahead, now) if ahead else []
             Execution.objects.filter(pk=execution_id).update(
-                slot_held=True, queued_reason="", concurrency_key=key, started_at=_started_at(timezone.now())
+                slot_held=True,
+                queued_reason="",
+                concurrency_key=key,
+                started_at=_started_at(now + timedelta(microseconds=ahead)),
             )
-            if taken + 1 < limit:  # younger waiters queued behind this one while it was not yet taken
-                admitted = _hand_over(schema_id, key, limit)
+            if taken + ahead + 1 < limit:  # younger waiters queued behind this one while it was not yet taken
+                later = now + timedelta(microseconds=ahead + 1)
+                admitted += _give_slots(schema_id, key, limit - taken - ahead - 1, later)
+            if admitted:
+                _count_waiting(schema_id)
                 transaction.on_commit(lambda: _publish(admitted))
             return True
         reason = queued_reason(taken, limit, key, ahead)
@@ -138,12 +148,12 @@ def _hand_over(schema_id: Any, key: str, limit: int) -> list[tuple[str, bool, st
     free = limit - slots_taken(schema_id, key)
     if free <= 0:
         return []
-    admitted = _give_slots(schema_id, key, free)
+    admitted = _give_slots(schema_id, key, free, timezone.now())
     _count_waiting(schema_id)
     return admitted
 
 
-def _give_slots(schema_id: Any, key: str, free: int) -> list[tuple[str, bool, str, int]]:
+def _give_slots(schema_id: Any, key: str, free: int, now: datetime) -> list[tuple[str, bool, str, int]]:
     waiters = list(
         _key_rows(schema_id, key)
         .filter(_WAITING, slot_held=False)
@@ -152,7 +162,6 @@ def _give_slots(schema_id: Any, key: str, free: int) -> list[tuple[str, bool, st
     )
     if not waiters:
         return []
-    now = timezone.now()
     for index, waiter in enumerate(waiters):  # 1 µs apart: the start order is the FIFO order, no ties
         admitted_at = now + timedelta(microseconds=index)
         Execution.objects.filter(pk=waiter[0]).update(

@@ -91,6 +91,25 @@ def test_over_the_limit_an_execution_stays_pending_with_its_reason_and_starts_in
     assert Execution.objects.filter(schema=schema, slot_held=True, status__in=["running", "paused"]).count() == 2
 
 
+def test_with_free_slots_an_overtaking_message_admits_the_older_executions_first(sent: list[str]) -> None:
+    """Slots are free but the newest message reaches a worker first: the older executions still on
+    their way get their slots with earlier start times, so the start order is the creation order."""
+    schema = _schema({"max_concurrency": 3, "hold_slot_while_paused": True}, WAIT)
+    first, second, third, fourth = (_start(schema) for _ in range(4))
+    sent.clear()
+    assert execution_run(str(second.id)) == "paused"
+    assert _status(first) == ("pending", "", True)  # given its slot; its own message admits it as it is
+    assert _status(third) == ("pending", "", True)  # the last free slot: the next in line
+    assert _status(fourth) == ("pending", "", False)
+    assert sent == [str(first.id), str(third.id)]
+    starts = dict(Execution.objects.filter(schema=schema).values_list("id", "started_at"))
+    assert starts[first.id] < starts[second.id] < starts[third.id]
+    assert starts[fourth.id] is None
+    assert execution_run(str(first.id)) == "paused"
+    assert execution_run(str(fourth.id)) == "queued"
+    assert execution_run(str(third.id)) == "paused"
+
+
 def test_a_paused_execution_gives_its_slot_back_unless_the_schema_says_hold(sent: list[str]) -> None:
     schema = _schema({"max_concurrency": 1}, WAIT)
     first, second = _start(schema), _start(schema)
