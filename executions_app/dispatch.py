@@ -70,6 +70,14 @@ def _run_task() -> Any:
     return current_app.tasks[TASK_RUN_EXECUTION]
 
 
+def start_queue(priority: int | None) -> str:
+    """The queue a new execution's first message goes to: the priority queue from HIGH_PRIORITY,
+    else the start queue. Every path that publishes a start (the trigger, a slot handed over, a
+    resume of a paused schema, the outbox relay, the reconciler) routes through here, so a
+    re-published high-priority start is not sent to the back of the normal backlog."""
+    return PRIORITY_QUEUE if priority is not None and priority >= HIGH_PRIORITY else EXECUTION_QUEUE
+
+
 def publish_execution(
     execution_id: str,
     *,
@@ -93,7 +101,7 @@ def publish_execution(
     if wake_up or timer_id is not None:
         queue = WAKE_UP_QUEUE
     else:
-        queue = PRIORITY_QUEUE if priority is not None and priority >= HIGH_PRIORITY else EXECUTION_QUEUE
+        queue = start_queue(priority)
     args = [str(execution_id)]
     kwargs: dict[str, Any] = {"timer_id": timer_id} if timer_id is not None else {}
     if busy_retries:

@@ -10,7 +10,7 @@ no worker has taken yet (`pending`, lease never taken, not queued for a concurre
   commits, then publishes, then commits the next, so only a backend's latest execution can be
   unpublished);
 - its publish failed (the publisher hands it over on the channel: `lost:<id>`);
-- it is older than `SCHEMA_OUTBOX_DEADLINE_SECONDS` while the start queue holds no ready message
+- it is older than `SCHEMA_OUTBOX_DEADLINE_SECONDS` while its start queue holds no ready message
   (so it is not waiting there): a hung publish, a missed notification, SQLite (`make run`, where
   this scan is the whole relay).
 It runs as a thread of beat (one beat at a time: config/beat_lock.py), so exactly one relay runs
@@ -31,9 +31,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from config.queues import EXECUTION_QUEUE
-
-from .dispatch import publish_execution, queue_ready_counts
+from .dispatch import publish_execution, queue_ready_counts, start_queue
 from .models import Execution, ExecutionStatus
 from .sql import OUTBOX_CHANNEL, OUTBOX_LOST
 
@@ -83,31 +81,35 @@ class OutboxRelay:
         return relayed
 
     def _scan(self, now: float) -> list[str]:
-        """Not taken after the deadline, and not among the ready messages of the start queue."""
+        """Not taken after the deadline, and not among the ready messages of its start queue (the
+        priority queue for a high-priority one)."""
         wall = timezone.now()
         candidates = [
-            str(execution_id)
-            for execution_id in _untaken()
+            (str(execution_id), start_queue(priority))
+            for execution_id, priority in _untaken()
             .filter(
                 created_at__lt=wall - timedelta(seconds=self.deadline),
                 created_at__gte=wall - timedelta(seconds=self.window),
             )
-            .values_list("id", flat=True)[:BATCH]
+            .values_list("id", "priority")[:BATCH]
             if str(execution_id) not in self.relayed
         ]
-        if not candidates or queue_ready_counts(EXECUTION_QUEUE).get(EXECUTION_QUEUE):
+        if not candidates:
             return []
-        return self._publish(dict.fromkeys(candidates, "not taken"), now)
+        ready = queue_ready_counts(*sorted({queue for _, queue in candidates}))
+        lost = [execution_id for execution_id, queue in candidates if not ready.get(queue)]
+        return self._publish(dict.fromkeys(lost, "not taken"), now)
 
     def _publish(self, reasons: dict[str, str], now: float) -> list[str]:
         if not reasons:
             return []
-        untaken = _untaken().filter(pk__in=list(reasons)).values_list("id", "request_id", "created_at")
+        untaken = _untaken().filter(pk__in=list(reasons)).values_list("id", "request_id", "created_at", "priority")
         relayed: list[str] = []
         wall = timezone.now()
-        for execution_id, request_id, created_at in untaken:
+        for execution_id, request_id, created_at, priority in untaken:
             key = str(execution_id)
-            publish_execution(key, request_id=request_id)  # a broker error: the loop retries from the scan
+            # a broker error: the loop retries from the scan
+            publish_execution(key, request_id=request_id, priority=priority)
             self.relayed[key] = now
             relayed.append(key)
             logger.warning(

@@ -49,21 +49,21 @@ def schema_pause(schema: Schema) -> Schema:
     return schema
 
 
-def _release(schema_id: Any, held_ids: list[Any]) -> list[tuple[str, str, bool]]:
+def _release(schema_id: Any, held_ids: list[Any]) -> list[tuple[str, str, bool, int]]:
     """Within a transaction: the held executions lose their reason; returns what to publish."""
     rows = list(
         Execution.objects.filter(pk__in=held_ids, status=ExecutionStatus.PENDING, queued_reason=PAUSED_REASON)
         .order_by("created_at", "id")
-        .values_list("id", "request_id", "started_at")
+        .values_list("id", "request_id", "started_at", "priority")
     )
     Execution.objects.filter(pk__in=[r[0] for r in rows]).update(queued_reason="")
-    return [(str(i), request_id, started is not None) for i, request_id, started in rows]
+    return [(str(i), request_id, started is not None, priority) for i, request_id, started, priority in rows]
 
 
-def _publish(rows: list[tuple[str, str, bool]]) -> None:
-    for execution_id, request_id, started in rows:
-        try:
-            publish_execution(execution_id, request_id=request_id, wake_up=started)
+def _publish(rows: list[tuple[str, str, bool, int]]) -> None:
+    for execution_id, request_id, started, priority in rows:
+        try:  # a high-priority one to the priority queue, as its trigger would have published it
+            publish_execution(execution_id, request_id=request_id, wake_up=started, priority=priority)
         except Exception as exc:  # noqa: BLE001 - a broker error: the reconciler publishes it later
             logger.warning("could not publish a resumed execution (%s); the reconciler will", exc)
             return

@@ -22,7 +22,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from config.queues import EXECUTION_QUEUE, WAKE_UP_QUEUE
+from config.queues import EXECUTION_QUEUE, PRIORITY_QUEUE, WAKE_UP_QUEUE
+from engine.policies import HIGH_PRIORITY
 
 from .dispatch import publish_execution, queue_ready_counts
 from .locks import is_locked_elsewhere
@@ -40,22 +41,25 @@ def reconcile_once(now: datetime | None = None, ready: dict[str, int] | None = N
     grace = now - timedelta(seconds=settings.SCHEMA_RECONCILE_GRACE_SECONDS)
     counts = {"pending": 0, "running": 0, "timers": 0, "paused": 0}
     if ready is None:
-        ready = queue_ready_counts(EXECUTION_QUEUE, WAKE_UP_QUEUE)
-    starts_drained = not ready.get(EXECUTION_QUEUE)
+        ready = queue_ready_counts(EXECUTION_QUEUE, PRIORITY_QUEUE, WAKE_UP_QUEUE)
     wake_ups_drained = not ready.get(WAKE_UP_QUEUE)
 
-    # A pending execution never started went to the start queue; one resumed or retried (it has
-    # started before) to the wake-up queue.
+    # A pending execution never started went to its start queue (the priority queue from
+    # HIGH_PRIORITY, `start_queue`), and goes there again; one resumed or retried (it has started
+    # before) to the wake-up queue.
     stuck_pending = Execution.objects.filter(status=ExecutionStatus.PENDING, state__updated_at__lt=grace)
     # Queued for a concurrency slot: no message is lost, the execution freeing a slot publishes it
     # (and `admission_reconcile` repairs a hand-over that never happened).
     stuck_pending = stuck_pending.filter(queued_reason="")
-    if not starts_drained:
-        stuck_pending = stuck_pending.exclude(started_at__isnull=True)
+    if ready.get(EXECUTION_QUEUE):
+        stuck_pending = stuck_pending.exclude(started_at__isnull=True, priority__lt=HIGH_PRIORITY)
+    if ready.get(PRIORITY_QUEUE):
+        stuck_pending = stuck_pending.exclude(started_at__isnull=True, priority__gte=HIGH_PRIORITY)
     if not wake_ups_drained:
         stuck_pending = stuck_pending.exclude(started_at__isnull=False)
-    for execution_id, request_id, started_at in stuck_pending.values_list("id", "request_id", "started_at")[:BATCH]:
-        publish_execution(str(execution_id), request_id=request_id, wake_up=started_at is not None)
+    rows = stuck_pending.values_list("id", "request_id", "started_at", "priority")[:BATCH]
+    for execution_id, request_id, started_at, priority in rows:
+        publish_execution(str(execution_id), request_id=request_id, wake_up=started_at is not None, priority=priority)
         counts["pending"] += 1
 
     if wake_ups_drained:
@@ -92,6 +96,6 @@ def reconcile_once(now: datetime | None = None, ready: dict[str, int] | None = N
 
     if any(counts.values()):
         logger.warning("reconciler re-published work", extra={"reconciled": counts})
-    elif ready.get(EXECUTION_QUEUE) or ready.get(WAKE_UP_QUEUE):
+    elif any(ready.get(queue) for queue in (EXECUTION_QUEUE, PRIORITY_QUEUE, WAKE_UP_QUEUE)):
         logger.info("reconciler waits for the queues to drain", extra={"queue_ready": ready})
     return counts

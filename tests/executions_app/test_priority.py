@@ -123,3 +123,100 @@ def test_a_free_slot_goes_to_the_highest_priority_then_fifo(monkeypatch: pytest.
         assert execution_run(running) == "paused"
     assert order == [high, normal, low_old, low_new]
     assert waiting._value.get() == 0
+
+
+# --- every path that publishes a start again keeps a high-priority one in the priority queue -------
+# A start whose first publish was lost, or that waited (for a concurrency slot, for its paused schema),
+# is published again by someone else: the reconciler, the outbox relay, the execution freeing a slot,
+# the resume. Each of them used to send it to the start queue, behind the whole backlog of normal starts.
+
+
+def _high_priority_schema(user: Any, **settings: Any) -> Any:
+    definition = chain(node("start", "manual_trigger"), node("hold", "wait", {}), node("done", "end", {"output": 1}))
+    definition["settings"] = {"priority": 9, **settings}
+    return create_schema(user=user, definition=definition, activate=True)
+
+
+@pytest.fixture
+def commit_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(transaction, "on_commit", lambda func, *args, **kwargs: func())
+
+
+def test_the_reconciler_republishes_a_lost_high_priority_start_to_the_priority_queue(
+    queues: list[str], user: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from executions_app.reconciler import reconcile_once
+
+    schema = _high_priority_schema(user)
+    lost = execution_create(schema=schema, trigger_type=TriggerType.MANUAL, publish=False)[0]
+    normal = execution_create(schema=schema, trigger_type=TriggerType.MANUAL, publish=False, priority=2)[0]
+    later = timezone.now() + timedelta(seconds=settings.SCHEMA_RECONCILE_GRACE_SECONDS + 1)
+
+    # A backlog of normal starts does not hide a lost high-priority one (its message is not in there).
+    counts = reconcile_once(now=later, ready={EXECUTION_QUEUE: 5000, PRIORITY_QUEUE: 0, WAKE_UP_QUEUE: 0})
+    assert counts["pending"] == 1 and queues == [PRIORITY_QUEUE]
+    # Ready messages in the priority queue: it may be among them, nothing is sent; the normal one is.
+    queues.clear()
+    reconcile_once(now=later, ready={EXECUTION_QUEUE: 0, PRIORITY_QUEUE: 4, WAKE_UP_QUEUE: 0})
+    assert queues == [EXECUTION_QUEUE]
+    queues.clear()
+    reconcile_once(now=later, ready={})
+    assert sorted(queues) == sorted([PRIORITY_QUEUE, EXECUTION_QUEUE])
+    assert {lost.priority, normal.priority} == {9, 2}
+
+
+def test_the_outbox_relay_publishes_a_lost_high_priority_start_to_the_priority_queue(
+    queues: list[str], user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from executions_app import outbox
+    from executions_app.sql import OUTBOX_LOST
+
+    schema = _high_priority_schema(user)
+    failed = execution_create(schema=schema, trigger_type=TriggerType.MANUAL, publish=False)[0]
+    relay = outbox.OutboxRelay(deadline=60)
+    relay.notified(0, f"{OUTBOX_LOST}{failed.pk}")  # its publisher's broker call failed
+    assert relay.tick() == [str(failed.pk)] and queues == [PRIORITY_QUEUE]
+
+    # Found by the scan: a full start queue says nothing about the priority queue, which is empty.
+    hung = execution_create(schema=schema, trigger_type=TriggerType.MANUAL, publish=False)[0]
+    Execution.objects.filter(pk=hung.pk).update(created_at=timezone.now() - timedelta(seconds=5))
+    monkeypatch.setattr(outbox, "queue_ready_counts", lambda *names: {EXECUTION_QUEUE: 5000, PRIORITY_QUEUE: 0})
+    queues.clear()
+    assert outbox.OutboxRelay(deadline=1).tick() == [str(hung.pk)] and queues == [PRIORITY_QUEUE]
+    monkeypatch.setattr(outbox, "queue_ready_counts", lambda *names: {EXECUTION_QUEUE: 0, PRIORITY_QUEUE: 3})
+    assert outbox.OutboxRelay(deadline=1).tick() == [], "it may be among the ready ones of its own queue"
+
+
+def test_resuming_a_paused_schema_publishes_its_held_high_priority_starts_to_the_priority_queue(
+    queues: list[str], user: Any, commit_now: None
+) -> None:
+    from executions_app.pausing import PAUSED_REASON, schema_pause, schema_resume
+
+    schema = schema_pause(_high_priority_schema(user))
+    held = [execution_create(schema=schema, trigger_type=TriggerType.MANUAL)[0] for _ in range(2)]
+    assert {e.queued_reason for e in held} == {PAUSED_REASON} and queues == []
+    assert schema_resume(schema) == 2
+    assert queues == [PRIORITY_QUEUE, PRIORITY_QUEUE]
+
+
+def test_a_freed_slot_publishes_the_high_priority_waiter_to_the_priority_queue(
+    queues: list[str], user: Any, commit_now: None
+) -> None:
+    schema = _high_priority_schema(user, max_concurrency=1, hold_slot_while_paused=True)
+    holder, waiter = (execution_create(schema=schema, trigger_type=TriggerType.MANUAL)[0] for _ in range(2))
+    assert queues == [PRIORITY_QUEUE, PRIORITY_QUEUE]
+    assert execution_run(str(holder.id)) == "paused"
+    assert execution_run(str(waiter.id)) == "queued"
+    queues.clear()
+    services.execution_resume(Execution.objects.get(pk=holder.pk), payload={})
+    assert execution_run(str(holder.id)) == "completed"
+    assert queues == [WAKE_UP_QUEUE, PRIORITY_QUEUE], "the resume's wake-up, then the waiter's start"

@@ -67,13 +67,13 @@ def test_nothing_is_republished_to_a_queue_that_still_holds_messages(republished
     # The starts are drained, the wake-ups are not: only the start whose message was lost goes again.
     counts = reconciler.reconcile_once(now=later, ready={EXECUTION_QUEUE: 0, WAKE_UP_QUEUE: 3})
     assert counts["pending"] == 1 and counts["timers"] == 0
-    assert republished == [(str(never_started.id), {"request_id": "", "wake_up": False})]
+    assert republished == [(str(never_started.id), {"request_id": "", "wake_up": False, "priority": 5})]
 
     # Both drained: the resumed one goes to the wake-up queue, the timer too.
     republished.clear()
     reconciler.reconcile_once(now=later, ready={EXECUTION_QUEUE: 5000, WAKE_UP_QUEUE: 0})
     assert sorted(str(r[0]) for r in republished) == sorted([str(resumed.id), str(paused_execution.id)])
-    assert (str(resumed.id), {"request_id": "", "wake_up": True}) in republished
+    assert (str(resumed.id), {"request_id": "", "wake_up": True, "priority": 5}) in republished
 
 
 def test_without_queue_counts_it_republishes_as_before(republished: list[Any]) -> None:
