@@ -12,9 +12,10 @@ from rest_framework import serializers
 
 from engine.control import open_waits
 from engine.errors import public_step_error, public_step_output
+from engine.graph import node_name
 from engine.store import waiting_info
 from executions_app.models import FINISHED_STATUSES, Execution, ExecutionStep, TriggerType
-from executions_app.selectors import resumed_waits
+from executions_app.selectors import parent_definition, resumed_waits
 from schemas_app.models import Schema, SchemaStatus, SchemaVersion
 from schemas_app.services import MAX_SECRET_GRACE_SECONDS
 from schemas_app.validation import definition_problems
@@ -197,6 +198,9 @@ class ChildProgressSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 class WaitingSerializer(serializers.Serializer):  # type: ignore[type-arg]
     node_id = serializers.CharField(allow_null=True)
+    node_name = serializers.CharField(
+        allow_null=True, help_text="The node's name in the execution's pinned definition (null: it has none)."
+    )
     kind = serializers.CharField(help_text="delay | wait | retry | children (a call_schema or for_each node)")
     resume_at = serializers.DateTimeField(allow_null=True)
     progress = ChildProgressSerializer(required=False, help_text="kind children: how far its child executions are.")
@@ -209,6 +213,7 @@ class ExecutionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
     context = serializers.SerializerMethodField()
     waiting = serializers.SerializerMethodField()
     queued = serializers.SerializerMethodField()
+    parent_node_name = serializers.SerializerMethodField()
 
     class Meta:
         model = Execution
@@ -233,9 +238,17 @@ class ExecutionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
             "error_of",
             "parent_execution",
             "parent_node_id",
+            "parent_node_name",
             "priority",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_parent_node_name(self, obj: Execution) -> str | None:
+        """The name of the node that started this child execution, in the parent's pinned definition."""
+        if not obj.parent_execution_id:
+            return None
+        return node_name(parent_definition(obj), obj.parent_node_id)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_queued(self, obj: Execution) -> str | None:
@@ -259,12 +272,15 @@ class ExecutionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
         if state is None or obj.status in FINISHED_STATUSES:
             return []
         checkpoint = state.checkpoint or {}
+        entries = waiting_info(checkpoint, resumed_waits(obj) if open_waits(checkpoint) else ())
+        definition = obj.schema_version.definition if entries else None
         return [
             {
                 **entry,
+                "node_name": node_name(definition, entry["node_id"]),
                 "resume_at": _datetime(datetime.fromisoformat(entry["resume_at"])) if entry["resume_at"] else None,
             }
-            for entry in waiting_info(checkpoint, resumed_waits(obj) if open_waits(checkpoint) else ())
+            for entry in entries
         ]
 
 
@@ -273,13 +289,18 @@ class WebhookExecutionSerializer(ExecutionSerializer):
     without `context` — the schema's variables may hold credentials."""
 
     class Meta(ExecutionSerializer.Meta):
-        fields = [f for f in ExecutionSerializer.Meta.fields if f != "context"]
+        fields = [f for f in ExecutionSerializer.Meta.fields if f not in ("context", "parent_node_name")]
         read_only_fields = fields
 
 
 class ExecutionListSerializer(ExecutionSerializer):
     class Meta(ExecutionSerializer.Meta):
-        fields = [f for f in ExecutionSerializer.Meta.fields if f not in ("context", "trigger_payload", "result")]
+        # No parent node name: it would read each child's parent definition (the detail has it).
+        fields = [
+            f
+            for f in ExecutionSerializer.Meta.fields
+            if f not in ("context", "trigger_payload", "result", "parent_node_name")
+        ]
         read_only_fields = fields
 
 

@@ -126,6 +126,16 @@ class Graph:
         return seen
 
 
+def node_name(definition: Any, node_id: str | None) -> str | None:
+    """The name a (stored, possibly unfinished) definition gives node `node_id`; None when it has none."""
+    nodes = definition.get("nodes") if isinstance(definition, dict) else None
+    for raw in nodes if isinstance(nodes, list) else []:
+        if isinstance(raw, dict) and raw.get("id") == node_id:
+            name = raw.get("name")
+            return name if isinstance(name, str) and name else None
+    return None
+
+
 def _node_from_dict(raw: Any) -> NodeSpec:
     if not isinstance(raw, dict):
         raise DefinitionError("node must be an object")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from django.db.models import QuerySet
 
 from accounts.models import User
+from schemas_app.models import SchemaVersion
 
 from .models import Execution, ExecutionStep
 from .timers import resumes_recorded
@@ -15,6 +17,14 @@ from .timers import resumes_recorded
 def executions_visible_to(user: User) -> QuerySet[Execution]:
     qs = Execution.objects.select_related("schema", "schema_version", "state")
     return qs if user.is_staff else qs.filter(schema__created_by=user)
+
+
+def parent_definition(execution: Execution) -> Any:
+    """The pinned definition of the execution that started `execution` (None for a top-level one)."""
+    if not execution.parent_execution_id:
+        return None
+    versions = SchemaVersion.objects.filter(executions=execution.parent_execution_id)
+    return versions.values_list("definition", flat=True).first()
 
 
 def execution_steps(execution: Execution) -> QuerySet[ExecutionStep]:

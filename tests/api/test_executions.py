@@ -22,7 +22,7 @@ def wait_definition() -> dict[str, Any]:
     return {
         "nodes": [
             node("start", "manual_trigger"),
-            node("approval", "wait", {"instructions": "Approve?"}),
+            node("approval", "wait", {"instructions": "Approve?"}, name="Manager approval"),
             node("route", "condition", {"expression": "{{ input.approved }}"}),
             node("yes", "end", {"output": "approved by {{ nodes.approval.output.by }}"}),
             node("no", "fail", {"message": "rejected"}),
@@ -87,7 +87,12 @@ def test_wait_pauses_until_resumed_with_a_payload(api: APIClient, user: Any) -> 
     execution_id = api.post(f"/api/schemas/{schema.id}/execute/", {}, format="json").json()["id"]
     paused = api.get(f"/api/executions/{execution_id}/").json()
     assert paused["status"] == "paused"
-    assert paused["waiting"] == [{"node_id": "approval", "kind": "wait", "resume_at": None}]
+    assert paused["waiting"] == [
+        {"node_id": "approval", "node_name": "Manager approval", "kind": "wait", "resume_at": None}
+    ]
+    # The list says where each run waits by the node's name as well.
+    listed = api.get(f"/api/executions/?schema={schema.id}").json()["results"]
+    assert [w["node_name"] for w in listed[0]["waiting"]] == ["Manager approval"]
     wrong = api.post(f"/api/executions/{execution_id}/resume/", {"node_id": "nope"}, format="json")
     assert wrong.status_code == 409 and "'nope' is not a wait node" in wrong.json()["detail"]
     bad = api.post(f"/api/executions/{execution_id}/resume/", {"node_id": ["approval"]}, format="json")

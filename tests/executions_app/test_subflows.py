@@ -125,7 +125,9 @@ def test_the_api_links_a_parent_and_its_children_both_ways() -> None:
 
     user = UserFactory()
     child_schema = create_schema(definition=DOUBLE, activate=True, user=user)
-    call = node("call", "call_schema", {"schema_id": str(child_schema.pk), "input": {"x": 1}, "mode": "fire"})
+    call = node(
+        "call", "call_schema", {"schema_id": str(child_schema.pk), "input": {"x": 1}, "mode": "fire"}, name="Bill it"
+    )
     parent = _start(chain(node("t", "manual_trigger"), call), user)
     execution_run(str(parent.pk))
     api = APIClient()
@@ -135,6 +137,10 @@ def test_the_api_links_a_parent_and_its_children_both_ways() -> None:
         ("subflow", str(parent.pk), "call")
     ]
     assert api.get(f"/api/executions/{parent.pk}/").json()["result"] == {"execution_id": children[0]["id"]}
+    # The child's page says which node started it by the name its author gave it.
+    child = api.get(f"/api/executions/{children[0]['id']}/").json()
+    assert (child["parent_node_id"], child["parent_node_name"]) == ("call", "Bill it")
+    assert api.get(f"/api/executions/{parent.pk}/").json()["parent_node_name"] is None
     assert api.get("/api/executions/?parent=not-a-uuid").status_code == 400
 
 

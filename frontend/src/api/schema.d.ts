@@ -741,6 +741,7 @@ export interface components {
             /** Format: uuid */
             readonly parent_execution: string | null;
             readonly parent_node_id: string;
+            readonly parent_node_name: string | null;
             readonly priority: number;
         };
         ExecutionList: {
@@ -1147,6 +1148,8 @@ export interface components {
         VersionEnum: "pinned" | "current";
         Waiting: {
             node_id: string | null;
+            /** @description The node's name in the execution's pinned definition (null: it has none). */
+            node_name: string | null;
             /** @description delay | wait | retry | children (a call_schema or for_each node) */
             kind: string;
             /** Format: date-time */

@@ -116,6 +116,8 @@ export type ExecutionStatus = Api['ExecutionStatusEnum'];
 export const FINISHED_STATUSES: readonly ExecutionStatus[] = ['completed', 'failed', 'cancelled'];
 
 export type Execution = WithJson<Api['Execution'], 'trigger_payload' | 'context' | 'result'>;
+/** One paused branch of an unfinished execution: the node (id and name) and what it waits for. */
+export type Waiting = Api['Waiting'];
 /** A row of the executions list (no payload, context or result). */
 export type ExecutionSummary = Api['ExecutionList'];
 

@@ -9,8 +9,8 @@ describe('statusByNode', () => {
   ];
   it('marks every waiting branch paused while another branch runs', () => {
     const waiting = [
-      { node_id: 'approve', kind: 'wait', resume_at: null },
-      { node_id: 'cool', kind: 'delay', resume_at: '2030-01-01T12:01:00Z' },
+      { node_id: 'approve', node_name: null, kind: 'wait', resume_at: null },
+      { node_id: 'cool', node_name: null, kind: 'delay', resume_at: '2030-01-01T12:01:00Z' },
     ];
     const m = statusByNode({ status: 'running', current_node_id: 'fetch', waiting }, steps);
     expect(Object.fromEntries(m)).toEqual({ start: 'success', fetch: 'running', approve: 'paused', cool: 'paused' });

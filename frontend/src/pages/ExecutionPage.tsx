@@ -77,8 +77,8 @@ export function ExecutionPage() {
           </span>
           {live && <span className="live-dot" aria-label="Live: refreshing every second">● live</span>}
           {e.parent_execution && (
-            <Link className="small" to={`/executions/${e.parent_execution}`} data-testid="parent-link" title="The execution whose node started this one">
-              ↑ started by {e.parent_node_id}
+            <Link className="small" to={`/executions/${e.parent_execution}`} data-testid="parent-link" title={`The execution whose node started this one (node id ${e.parent_node_id})`}>
+              ↑ started by {e.parent_node_name || e.parent_node_id}
             </Link>
           )}
           <span className="muted small">

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fieldFilter } from './ExecutionsPage';
+import { fieldFilter, waitingText } from './ExecutionsPage';
 
 describe('fieldFilter', () => {
   it('turns "payload.a.b = v" into the API parameter', () => {
@@ -10,5 +10,16 @@ describe('fieldFilter', () => {
     expect(fieldFilter('customer = 42')).toBeNull();
     expect(fieldFilter('payload = 42')).toBeNull();
     expect(fieldFilter('payload.bad name = 1')).toBeNull();
+  });
+});
+
+describe('waitingText', () => {
+  it('names the nodes a run waits at, by their names (the id only when a node has none)', () => {
+    expect(
+      waitingText([
+        { kind: 'wait', node_id: 'approval', node_name: 'Manager approval' },
+        { kind: 'delay', node_id: 'cool_off', node_name: null },
+      ]),
+    ).toBe('wait at Manager approval, delay at cool_off');
   });
 });

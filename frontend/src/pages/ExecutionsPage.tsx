@@ -7,6 +7,7 @@
 import { useMemo, useState } from 'react';
 import { Link, useSearchParams } from 'react-router-dom';
 import { useExecutions, useSchemas } from '../api/hooks';
+import type { Waiting } from '../api/types';
 import { ErrorBanner } from '../components/ErrorList';
 import { durationBetween, formatDate, formatDuration } from '../lib/format';
 
@@ -29,6 +30,11 @@ export function fieldFilter(text: string): [string, string] | null {
   if (!match) return null;
   const [, root = '', path = '', value = ''] = match;
   return [`${root}${path.replaceAll('.', '__')}`, value];
+}
+
+/** Where an unfinished run waits, by the names users gave the nodes ("wait at Manager approval"). */
+export function waitingText(waiting: readonly Pick<Waiting, 'kind' | 'node_id' | 'node_name'>[]): string {
+  return waiting.map((w) => `${w.kind} at ${w.node_name || w.node_id || '?'}`).join(', ');
 }
 
 /** The field filter shown for the URL's payload__/result__ parameter (the first one). */
@@ -210,7 +216,7 @@ export function ExecutionsPage() {
               <td>{formatDate(e.created_at)}</td>
               <td>{formatDuration(durationBetween(e.started_at ?? e.created_at, e.finished_at))}</td>
               <td className="truncate">
-                {e.waiting?.length ? e.waiting.map((w) => `${w.kind} at ${w.node_id}`).join(', ') : e.error ? e.error.split('\n')[0] : ''}
+                {e.waiting?.length ? waitingText(e.waiting) : e.error ? e.error.split('\n')[0] : ''}
               </td>
             </tr>
           ))}
