@@ -1,9 +1,11 @@
 /**
  * Copy, cut and paste of the selected canvas nodes through the system clipboard (Ctrl/⌘+C, X,
  * V), as JSON that another schema's editor (or a text editor) takes. Text fields keep their own
- * copy and paste.
+ * copy and paste. Pasted nodes land under the mouse when it is over the canvas, else in the middle
+ * of the view: always where the user looks.
  */
 import { useEffect, useRef, type Dispatch } from 'react';
+import { useReactFlow } from '@xyflow/react';
 import { clipText, parseClip } from '../lib/clipboard';
 import { fromCanvasEdge, fromCanvasNode } from '../lib/mapping';
 import type { EditorAction, EditorState } from '../store/editorStore';
@@ -11,13 +13,29 @@ import type { EditorAction, EditorState } from '../store/editorStore';
 const isTextEntry = (t: EventTarget | null) =>
   t instanceof HTMLElement && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName));
 
+/** The canvas point to paste at: the mouse when it is over the canvas, else the middle of the view. */
+export function pastePoint(canvas: { left: number; top: number; width: number; height: number } | undefined, mouse: { x: number; y: number } | null) {
+  if (!canvas) return null;
+  const inside = mouse && mouse.x >= canvas.left && mouse.x <= canvas.left + canvas.width && mouse.y >= canvas.top && mouse.y <= canvas.top + canvas.height;
+  return inside ? mouse : { x: canvas.left + canvas.width / 2, y: canvas.top + canvas.height / 2 };
+}
+
 export function useCanvasClipboard(state: EditorState, dispatch: Dispatch<EditorAction>) {
+  const rf = useReactFlow();
   // The listeners live for the page; they read the latest state through a ref.
   const latest = useRef(state);
   useEffect(() => {
     latest.current = state;
   });
+  const flow = useRef(rf);
   useEffect(() => {
+    flow.current = rf;
+  });
+  useEffect(() => {
+    let mouse: { x: number; y: number } | null = null;
+    const onMove = (e: PointerEvent) => {
+      mouse = { x: e.clientX, y: e.clientY };
+    };
     const copy = (e: ClipboardEvent, cut: boolean) => {
       if (isTextEntry(e.target) || !e.clipboardData || window.getSelection()?.toString()) return;
       const { nodes, edges } = latest.current;
@@ -34,12 +52,15 @@ export function useCanvasClipboard(state: EditorState, dispatch: Dispatch<Editor
       const clip = parseClip(e.clipboardData?.getData('text/plain') ?? '');
       if (!clip) return;
       e.preventDefault();
-      dispatch({ kind: 'paste', clip });
+      const screen = pastePoint(document.querySelector('[data-testid="canvas"]')?.getBoundingClientRect(), mouse);
+      dispatch({ kind: 'paste', clip, at: screen ? flow.current.screenToFlowPosition(screen) : undefined });
     };
+    document.addEventListener('pointermove', onMove, { passive: true });
     document.addEventListener('copy', onCopy);
     document.addEventListener('cut', onCut);
     document.addEventListener('paste', onPaste);
     return () => {
+      document.removeEventListener('pointermove', onMove);
       document.removeEventListener('copy', onCopy);
       document.removeEventListener('cut', onCut);
       document.removeEventListener('paste', onPaste);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DefinitionEdge, DefinitionNode } from '../api/types';
-import { clipText, parseClip, pastePlan } from './clipboard';
+import { clipText, parseClip, pasteOffset, pastePlan } from './clipboard';
+import { pastePoint } from '../hooks/useCanvasClipboard';
 
 const nodes: DefinitionNode[] = [
   { id: 'fetch', type: 'http_request', name: 'Fetch', config: { url: 'http://x' }, position: { x: 0, y: 0 } },
@@ -36,5 +37,37 @@ describe('clipboard', () => {
     const plan = pastePlan(parseClip(clipText(nodes, edges))!, ['start'], []);
     expect(plan.nodes.map((n) => n.id)).toEqual(['fetch', 'note']);
     expect(plan.nodes[1]!.config!.message).toContain('nodes.fetch.output.status');
+  });
+
+  it('centres the copies on the paste point, keeping their layout', () => {
+    const positions = [
+      { x: 0, y: 0 },
+      { x: 300, y: 0 },
+    ];
+    // The box is 520 × 100 (two nodes of 220 × 100): its centre goes to (1000, 500).
+    const d = pasteOffset(positions, { x: 1000, y: 500 }, []);
+    expect(d).toEqual({ x: 740, y: 450 });
+    const plan = pastePlan(parseClip(clipText(nodes, edges))!, [], [], d);
+    expect(plan.nodes.map((n) => n.position)).toEqual([
+      { x: 740, y: 450 },
+      { x: 1040, y: 450 },
+    ]);
+  });
+
+  it('moves the copies off the nodes they would cover (pasting where the originals are)', () => {
+    const positions = [{ x: 100, y: 100 }];
+    // Centred on the original itself: stepped down-right until clear of it (3 steps of 40 px: 120 > 100 high).
+    const d = pasteOffset(positions, { x: 210, y: 150 }, positions);
+    expect(d).toEqual({ x: 120, y: 120 });
+    // Nothing in the way: exactly centred.
+    expect(pasteOffset(positions, { x: 210, y: 150 }, [{ x: 900, y: 900 }])).toEqual({ x: 0, y: 0 });
+  });
+
+  it('pastes under the mouse when it is over the canvas, else in the middle of the view', () => {
+    const canvas = { left: 200, top: 100, width: 800, height: 600 };
+    expect(pastePoint(canvas, { x: 300, y: 200 })).toEqual({ x: 300, y: 200 });
+    expect(pastePoint(canvas, { x: 50, y: 200 })).toEqual({ x: 600, y: 400 });
+    expect(pastePoint(canvas, null)).toEqual({ x: 600, y: 400 });
+    expect(pastePoint(undefined, { x: 300, y: 200 })).toBeNull();
   });
 });

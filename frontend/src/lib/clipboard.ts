@@ -2,10 +2,14 @@
  * Copy and paste of canvas nodes as JSON on the system clipboard, so a selection moves between
  * schemas (and tabs). The copied text is a small definition: the selected nodes and the edges
  * between them. Pasting gives every node a free id (expressions of the pasted nodes follow the
- * rename) and places the copies a little down and right of the originals. Pure.
+ * rename) and places the copies where the user looks: centred on a point of the canvas (the mouse,
+ * or the middle of the view), moved off any node they would cover. Pure.
  */
 import type { DefinitionEdge, DefinitionNode } from '../api/types';
 import { edgeId, uniqueId } from './graph';
+import { NODE_BOX } from './layout';
+
+type Point = { x: number; y: number };
 
 export const CLIPBOARD_KIND = 'schema-editor/nodes';
 
@@ -40,8 +44,35 @@ export function parseClip(text: string): Clip | null {
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** The clip ready to add beside `takenIds`: fresh ids, expressions and edges renamed, positions shifted. */
-export function pastePlan(clip: Clip, takenIds: Iterable<string>, takenEdgeIds: Iterable<string>, offset = { x: 40, y: 40 }): Clip {
+const STEP = 40;
+
+/**
+ * How far to move the clip's nodes so that their box is centred on `at`, then stepped down-right
+ * (40 px at a time, a few steps at most) until no copy covers a node in `occupied` — pasting
+ * where the originals are shows the copies beside them, not hidden on top.
+ */
+export function pasteOffset(positions: readonly Point[], at: Point, occupied: readonly Point[]): Point {
+  if (!positions.length) return { x: 0, y: 0 };
+  const minX = Math.min(...positions.map((p) => p.x));
+  const minY = Math.min(...positions.map((p) => p.y));
+  const maxX = Math.max(...positions.map((p) => p.x)) + NODE_BOX.width;
+  const maxY = Math.max(...positions.map((p) => p.y)) + NODE_BOX.height;
+  const base = { x: Math.round(at.x - (minX + maxX) / 2), y: Math.round(at.y - (minY + maxY) / 2) };
+  const covers = (d: Point) =>
+    positions.some((p) => occupied.some((o) => Math.abs(o.x - (p.x + d.x)) < NODE_BOX.width && Math.abs(o.y - (p.y + d.y)) < NODE_BOX.height));
+  for (let k = 0; k <= 8; k++) {
+    const d = { x: base.x + k * STEP, y: base.y + k * STEP };
+    if (!covers(d)) return d;
+  }
+  // A crowded view: at least never exactly on top of the originals.
+  return { x: base.x + STEP, y: base.y + STEP };
+}
+
+/**
+ * The clip ready to add beside `takenIds`: fresh ids, expressions and edges renamed, positions
+ * moved by `offset` (see `pasteOffset`).
+ */
+export function pastePlan(clip: Clip, takenIds: Iterable<string>, takenEdgeIds: Iterable<string>, offset: Point = { x: STEP, y: STEP }): Clip {
   const taken = new Set(takenIds);
   const rename = new Map<string, string>();
   for (const n of clip.nodes) {

@@ -101,4 +101,17 @@ describe('editor store', () => {
     s = editorReducer(s, { kind: 'undo' });
     expect(s.nodes).toHaveLength(1);
   });
+
+  it('pastes centred on the point it is given (the mouse or the middle of the view), far from the originals', () => {
+    let s = initialEditorState({ nodes: [{ id: 'log', type: 'log', position: { x: 0, y: 0 } }], edges: [] });
+    s = editorReducer(s, {
+      kind: 'paste',
+      clip: { nodes: [{ id: 'log', type: 'log', position: { x: 0, y: 0 } }], edges: [] },
+      at: { x: 2000, y: 1500 },
+    });
+    const pasted = s.nodes[1]!;
+    expect([pasted.id, pasted.selected]).toEqual(['log_2', true]);
+    // The node's box (220 × 100) is centred on the point.
+    expect(pasted.position).toEqual({ x: 1890, y: 1450 });
+  });
 });

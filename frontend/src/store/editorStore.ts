@@ -8,7 +8,7 @@ import type { Definition, JsonObject, NodeTypeSpec } from '../api/types';
 import { canConnect, danglingEdges, DEFAULT_PORT, edgeId, uniqueId } from '../lib/graph';
 import { emptyHistory, record, redo, undo, type History } from '../lib/history';
 import { defaultConfig } from '../lib/jsonSchema';
-import { pastePlan, type Clip } from '../lib/clipboard';
+import { pasteOffset, pastePlan, type Clip } from '../lib/clipboard';
 import { fromCanvas, INPUT_HANDLE, NODE_KIND, toCanvas, toCanvasEdge, toCanvasNode, type CanvasEdge, type CanvasNode, type SchemaNodeData } from '../lib/mapping';
 
 export interface Snapshot {
@@ -35,8 +35,11 @@ export type EditorAction =
   | { kind: 'setVariables'; variables: JsonObject; coalesce?: string }
   | { kind: 'select'; id: string | null }
   | { kind: 'deleteSelected' }
-  /** Nodes copied (from this schema or another): added with free ids, selected, one undo step. */
-  | { kind: 'paste'; clip: Clip }
+  /**
+   * Nodes copied (from this schema or another): added with free ids, centred on `at` (a canvas
+   * point: the mouse or the middle of the view; else beside the originals), selected, one undo step.
+   */
+  | { kind: 'paste'; clip: Clip; at?: { x: number; y: number } }
   /** Positions from `elkLayout` (computed outside: ELK answers with a promise). */
   | { kind: 'layout'; positions: ReadonlyMap<string, { x: number; y: number }> }
   | { kind: 'checkpoint' }
@@ -141,10 +144,18 @@ export function editorReducer(s: EditorState, a: EditorAction): EditorState {
       return commit(s, { nodes: s.nodes.filter((n) => !gone.has(n.id)), edges });
     }
     case 'paste': {
+      const offset = a.at
+        ? pasteOffset(
+            a.clip.nodes.map((n) => ({ x: n.position?.x ?? 0, y: n.position?.y ?? 0 })),
+            a.at,
+            s.nodes.map((n) => n.position),
+          )
+        : undefined;
       const plan = pastePlan(
         a.clip,
         s.nodes.map((n) => n.id),
         s.edges.map((e) => e.id),
+        offset,
       );
       const added = plan.nodes.map((n) => ({ ...toCanvasNode(n), selected: true }));
       const nodes = [...s.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), ...added];
