@@ -337,8 +337,8 @@ class _Validator:
             if node_type is None or not node_type.accepts_many_inputs:
                 continue
             count = inbound.get(nid, 0)
-            if count < 2:
-                self.add(
+            if count < 2:  # unfinished, not malformed: the second edge is usually about to be drawn
+                self.unfinished(
                     f"nodes[{index}]",
                     f"merge {nid!r} has {count} inbound edge{'s' if count != 1 else ''}: it joins branches, "
                     "so connect at least two (or remove it)",

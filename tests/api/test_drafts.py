@@ -67,6 +67,22 @@ def test_an_unfinished_draft_is_neither_activated_nor_run(api: Any) -> None:
     assert api.get(f"/api/executions/?schema={schema_id}").json()["results"] == []
 
 
+def test_a_merge_being_connected_saves_as_a_draft_and_is_not_activated(api: Any) -> None:
+    """Drawing a merge, the user connects its first branch: the draft saves (autosave must not fail
+    there), says what is left, and cannot be activated until the second branch is connected."""
+    one_edge = definition(
+        [node("start", "manual_trigger"), node("m", "merge"), node("done", "end", {})],
+        [edge("start", "m"), edge("m", "done")],
+    )
+    created = api.post("/api/schemas/", {"name": "Joining", "definition": one_edge}, format="json")
+    assert created.status_code == 201, created.json()
+    [problem] = created.json()["problems"]
+    assert problem["node_id"] == "m" and problem["incomplete"]
+    assert "connect at least two" in problem["message"]
+    activated = api.post(f"/api/schemas/{created.json()['id']}/activate/")
+    assert activated.status_code == 400 and [e["node_id"] for e in activated.json()["errors"]] == ["m"]
+
+
 def test_malformed_definitions_are_still_refused(api: Any) -> None:
     broken = definition([node("start", "manual_trigger"), node("start", "teleport")], [])
     response = api.post("/api/schemas/", {"name": "Broken", "definition": broken}, format="json")

@@ -467,9 +467,14 @@ def test_an_error_port_that_did_not_fire_counts_as_done() -> None:
 
 def test_validation_rejects_a_merge_with_fewer_than_two_inbound_edges() -> None:
     defn = definition([node("t", "manual_trigger"), node("m", "merge")], [edge("t", "m")])
-    problems = [(p.path, p.node_id, p.message) for p in validate_definition(defn)]
+    problems = [(p.path, p.node_id, p.message, p.incomplete) for p in validate_definition(defn)]
     assert problems == [
-        ("nodes[1]", "m", "merge 'm' has 1 inbound edge: it joins branches, so connect at least two (or remove it)")
+        (
+            "nodes[1]",
+            "m",
+            "merge 'm' has 1 inbound edge: it joins branches, so connect at least two (or remove it)",
+            True,  # a draft being drawn saves like that; activation and runs refuse it
+        )
     ]
     bad_mode = definition(
         [node("t", "manual_trigger"), log("a"), node("m", "merge", {"mode": "zip"})],
