@@ -239,6 +239,25 @@ class ExecutionTimer(models.Model):
         return f"timer {self.id} {self.reason} @ {self.due_at:%Y-%m-%d %H:%M:%S}"
 
 
+class ExecutionActionKey(models.Model):
+    """The `Idempotency-Key` of an operator action on an existing execution (`resume`, `retry`),
+    which starts no execution to carry it (`execute` and `rerun` store theirs on the execution they
+    start): the scoped key, the execution it acted on and a digest of the request, so the same request
+    repeated is answered again instead of acting twice. It goes with its execution (retention)."""
+
+    id = models.BigAutoField(primary_key=True)
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="action_keys")
+    key = models.CharField(max_length=255, unique=True)
+    request_sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True, db_default=Now())
+
+    class Meta:
+        db_table = "execution_action_keys"
+
+    def __str__(self) -> str:
+        return f"{self.key} -> {self.execution_id}"
+
+
 class ExecutionItem(models.Model):
     """One input of a `for_each` / `call_schema` node's child executions (item `index` of the node's
     attempt), saved once when the node runs: the checkpoint keeps only the loop's progress, so its

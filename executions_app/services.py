@@ -8,13 +8,14 @@ webhook; elsewhere (SQLite for `make run`) it is the ORM's two inserts in `trans
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from typing import Any
 
 from amqp.exceptions import AMQPError
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
@@ -30,7 +31,14 @@ from schemas_app.services import SchemaStateError
 from .admission import admission_release_for
 from .dispatch import publish_execution
 from .immutable_cache import ImmutableRowCache
-from .models import FINISHED_STATUSES, Execution, ExecutionState, ExecutionStatus, TriggerType
+from .models import (
+    FINISHED_STATUSES,
+    Execution,
+    ExecutionActionKey,
+    ExecutionState,
+    ExecutionStatus,
+    TriggerType,
+)
 from .pausing import PAUSED_REASON, SchemaPaused, held
 from .sql import queries
 from .subflows import children_cancel, parent_wake
@@ -169,6 +177,31 @@ class ExecutionStateError(Exception):
     """The action does not fit the execution's current status (→ 409)."""
 
 
+class IdempotencyKeyReused(Exception):
+    """The action's `Idempotency-Key` was used before for a different request (→ 409)."""
+
+
+def _action_key_claim(execution: Execution, key: str | None, request: dict[str, Any]) -> bool:
+    """Records `key` for this action on `execution` (locked by the caller); False when the same
+    request was done before under it (the caller answers again and does nothing), IdempotencyKeyReused
+    when the key was used for another execution or another request. The key is recorded in the
+    action's transaction: an action refused (409) or rolled back leaves the key unused."""
+    if key is None:
+        return True
+    digest = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+    prior = ExecutionActionKey.objects.filter(key=key).first()
+    if prior is None:
+        try:
+            with transaction.atomic():  # a savepoint: the same key inserted meanwhile for another execution
+                ExecutionActionKey.objects.create(execution=execution, key=key, request_sha256=digest)
+            return True
+        except IntegrityError:
+            prior = ExecutionActionKey.objects.get(key=key)
+    if prior.execution_id != execution.pk or prior.request_sha256 != digest:
+        raise IdempotencyKeyReused(key)
+    return False
+
+
 def _locked(execution: Execution) -> Execution:
     return (
         Execution.objects.select_for_update(of=("self",)).select_related("state", "schema_version").get(pk=execution.pk)
@@ -214,13 +247,18 @@ def execution_cancel(execution: Execution) -> Execution:
 
 
 @transaction.atomic
-def execution_resume(execution: Execution, *, payload: Any = None, node_id: str | None = None) -> Execution:
+def execution_resume(
+    execution: Execution, *, payload: Any = None, node_id: str | None = None, idempotency_key: str | None = None
+) -> Execution:
     """Resume a `wait` node of an unfinished execution (`node_id` picks one when several branches
     wait); the payload becomes the node's output. Also while other branches run: the resume is
     recorded as a `resume` wake-up (timer row due now, carrying the payload; its message; the
     reconciler) and applied by the walk that owns the checkpoint — when it starts, or before it
-    pauses if it is running now. A paused execution becomes pending (about to continue)."""
+    pauses if it is running now. A paused execution becomes pending (about to continue).
+    With an `idempotency_key` used before for the same resume: nothing more (no second node resumed)."""
     execution = _locked(execution)
+    if not _action_key_claim(execution, idempotency_key, {"payload": payload, "node_id": node_id}):
+        return execution
     try:
         target = resume_target(_snapshot(execution), node_id, resumes_recorded(execution.pk))
     except InvalidTransition as exc:
@@ -241,9 +279,12 @@ def execution_resume(execution: Execution, *, payload: Any = None, node_id: str 
 
 
 @transaction.atomic
-def execution_retry(execution: Execution) -> Execution:
-    """Run the failed node again (next attempt) and continue from there."""
+def execution_retry(execution: Execution, *, idempotency_key: str | None = None) -> Execution:
+    """Run the failed node again (next attempt) and continue from there. With an `idempotency_key`
+    used before to retry this execution: nothing more (no second attempt when that one failed too)."""
     execution = _locked(execution)
+    if not _action_key_claim(execution, idempotency_key, {}):
+        return execution
     try:
         checkpoint = prepare_retry(_snapshot(execution))
     except InvalidTransition as exc:

@@ -15,7 +15,7 @@ from rest_framework.serializers import BaseSerializer
 
 from api.exceptions import Conflict, DefinitionInvalid, check_payload_size
 from api.filters import ExecutionFilter
-from api.idempotency import HEADER, idempotency_key, require_same_request, scoped_key
+from api.idempotency import HEADER, KEY_REUSED, idempotency_key, require_same_request, scoped_key
 from api.serializers import (
     ErrorSerializer,
     ExecutionListSerializer,
@@ -30,6 +30,7 @@ from executions_app.selectors import execution_steps, executions_visible_to
 from schemas_app.services import DefinitionError, schema_check_runnable
 
 _errors = {404: ErrorSerializer, 409: ErrorSerializer}
+_key_header = OpenApiParameter(HEADER, str, location=OpenApiParameter.HEADER, required=False)
 
 
 class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
@@ -61,32 +62,41 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         except services.ExecutionStateError as exc:
             raise Conflict(str(exc)) from exc
 
-    @extend_schema(request=ResumeSerializer, responses={202: ExecutionSerializer, **_errors})
+    @extend_schema(request=ResumeSerializer, parameters=[_key_header], responses={202: ExecutionSerializer, **_errors})
     @action(detail=True, methods=["post"], filterset_class=None)
     def resume(self, request: Request, pk: Any = None) -> Response:
         body = ResumeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         check_payload_size(body.validated_data["payload"])
+        key = scoped_key("resume", request.user, idempotency_key(request))
         try:
             return self._respond(
                 services.execution_resume(
-                    self.get_object(), payload=body.validated_data["payload"], node_id=body.validated_data["node_id"]
+                    self.get_object(),
+                    payload=body.validated_data["payload"],
+                    node_id=body.validated_data["node_id"],
+                    idempotency_key=key,
                 )
             )
         except services.ExecutionStateError as exc:
             raise Conflict(str(exc)) from exc
+        except services.IdempotencyKeyReused as exc:
+            raise Conflict(KEY_REUSED.format(what="execution, payload or node")) from exc
 
-    @extend_schema(request=None, responses={202: ExecutionSerializer, **_errors})
+    @extend_schema(request=None, parameters=[_key_header], responses={202: ExecutionSerializer, **_errors})
     @action(detail=True, methods=["post"], filterset_class=None)
     def retry(self, request: Request, pk: Any = None) -> Response:
+        key = scoped_key("retry", request.user, idempotency_key(request))
         try:
-            return self._respond(services.execution_retry(self.get_object()))
+            return self._respond(services.execution_retry(self.get_object(), idempotency_key=key))
         except services.ExecutionStateError as exc:
             raise Conflict(str(exc)) from exc
+        except services.IdempotencyKeyReused as exc:
+            raise Conflict(KEY_REUSED.format(what="execution")) from exc
 
     @extend_schema(
         request=RerunSerializer,
-        parameters=[OpenApiParameter(HEADER, str, location=OpenApiParameter.HEADER, required=False)],
+        parameters=[_key_header],
         responses={202: ExecutionSerializer, **_errors},
     )
     @action(detail=True, methods=["post"], filterset_class=None)

@@ -2601,7 +2601,9 @@ export interface operations {
     executions_resume_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description A UUID string identifying this execution. */
                 id: string;
@@ -2710,7 +2712,9 @@ export interface operations {
     executions_retry_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description A UUID string identifying this execution. */
                 id: string;
