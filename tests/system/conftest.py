@@ -34,6 +34,7 @@ from tests.helpers.live_api import database_url, free_port
 from tests.system.helpers import (
     BASE_DIR,
     DELAY_QUEUES,
+    Beat,
     Worker,
     declare_broker_topology,
     purge_queue,
@@ -195,6 +196,23 @@ class SystemEnv:
         if ready:
             worker.wait_ready()
         return worker
+
+    def api_env(self, **extra: str) -> dict[str, str]:
+        """The environment of a real API process (`tests.helpers.live_api.gunicorn_servers`) that
+        publishes to this vhost."""
+        return {
+            "DJANGO_SETTINGS_MODULE": "config.settings.system",
+            "RABBITMQ_URL": self.vhost.url,
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            "LOG_LEVEL": "WARNING",
+            **extra,
+        }
+
+    def start_beat(self, **extra_env: str) -> Beat:
+        """`celery beat` on the same database and vhost (killed at the end, like the workers)."""
+        beat = Beat(f"beat{len(self.workers) + 1}", self.worker_env(**extra_env), self.log_dir, 0)
+        self.workers.append(beat)
+        return beat.start()
 
     def manage(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """`python manage.py ...` as an operator would run it against the same database and vhost."""

@@ -5,12 +5,15 @@ assertions. The fixtures that set up the environment are in conftest.py."""
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import signal
 import statistics
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -226,6 +229,65 @@ class Worker:
             os.killpg(self.proc.pid, signal.SIGKILL)  # any pool process left behind
         except (ProcessLookupError, PermissionError):
             pass
+
+
+class Beat(Worker):
+    """One `celery beat` process with the project's scheduler (as compose/production starts it): it
+    sends the periodic tasks (the reconciler) to the workers, and runs the outbox relay."""
+
+    def start(self) -> Beat:
+        command = [
+            sys.executable, "-m", "celery", "-A", "config.celery_app", "beat", "-l", "INFO",
+            "--scheduler", "config.beat_scheduler:FencedDatabaseScheduler",
+            "--pidfile=", "-s", str(self.log_path.with_suffix(".schedule")),
+        ]  # fmt: skip
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                command,
+                cwd=BASE_DIR,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        _STARTED.append(self.proc)
+        return self
+
+
+# --- a real API process --------------------------------------------------------------------------
+class LiveApi:
+    """A real API process (tests/helpers/live_api.py `gunicorn_servers`) and the calls a user makes to it."""
+
+    def __init__(self, base: str, token: str) -> None:
+        self.base, self.token = base, token
+
+    def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+        request = urllib.request.Request(
+            self.base + path,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", **(headers or {})},
+            method=method,
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    def action(self, schema: Any, name: str, method: str = "POST") -> dict[str, Any]:
+        status, body = self.call(method, f"/api/schemas/{schema.id}/{name}/", headers={"Authorization": self.auth})
+        assert status == 200, (name, status, body)
+        return dict(body)
+
+    @property
+    def auth(self) -> str:
+        return f"Token {self.token}"
+
+    def hook(self, schema: Any, n: int) -> tuple[int, dict[str, Any]]:
+        status, body = self.call(
+            "POST", f"/api/hooks/{schema.id}/", {"n": n}, {"X-Schema-Secret": schema.webhook_secret}
+        )
+        return status, dict(body)
 
 
 # --- definitions and executions ---------------------------------------------------------------------

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import collections
 import itertools
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -30,7 +28,7 @@ from tests.factories import create_schema
 from tests.helpers.live_api import database_url
 from tests.helpers.netcut import CutProxy, freeze, thaw
 from tests.system.conftest import SystemEnv
-from tests.system.helpers import _STARTED, BASE_DIR, SYSTEM_MARKS, Worker, wait_until
+from tests.system.helpers import SYSTEM_MARKS, Beat, wait_until
 
 pytestmark = SYSTEM_MARKS
 
@@ -40,28 +38,6 @@ LOST = "beat lock lost"
 # The documented bound with the defaults: SCHEMA_BEAT_LOCK_SECONDS (30) + the standby's poll (5) +
 # start-up of its scheduler; on this loaded test machine the test allows twice that.
 TAKEOVER_BOUND = 90.0
-
-
-class Beat(Worker):
-    """One `celery beat` process with the project's scheduler (as compose/production starts it)."""
-
-    def start(self) -> Beat:
-        command = [
-            sys.executable, "-m", "celery", "-A", "config.celery_app", "beat", "-l", "INFO",
-            "--scheduler", "config.beat_scheduler:FencedDatabaseScheduler",
-            "--pidfile=", "-s", str(self.log_path.with_suffix(".schedule")),
-        ]  # fmt: skip
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                command,
-                cwd=BASE_DIR,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        _STARTED.append(self.proc)
-        return self
 
 
 class ProxiedBeat:
