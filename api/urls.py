@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from api.views.auth import CsrfView, LoginView, LogoutView, MeView
-from api.views.authoring import ExpressionPreviewView, NodeTestView
+from api.views.authoring import ExpressionPreviewView, NodeTestView, RunToNodeView
 from api.views.credentials import CredentialViewSet
 from api.views.docs import SwaggerUIView
 from api.views.executions import ExecutionViewSet
@@ -28,6 +28,7 @@ urlpatterns = [
     path("", include(router.urls)),
     path("schemas/<uuid:schema_id>/preview-expression/", ExpressionPreviewView.as_view(), name="expression-preview"),
     path("schemas/<uuid:schema_id>/test-node/", NodeTestView.as_view(), name="node-test"),
+    path("schemas/<uuid:schema_id>/run-to-node/", RunToNodeView.as_view(), name="run-to-node"),
     path("node-types/", NodeTypeListView.as_view(), name="node-types"),
     path("health/live", LiveView.as_view(), name="health-live"),
     path("health/ready", ReadyView.as_view(), name="health-ready"),

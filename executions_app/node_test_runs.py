@@ -1,5 +1,8 @@
 """The editor's authoring data: the scope expressions see at a node of a past execution (for the
-expression preview and "Run this node"), and test runs of one node, recorded apart from executions.
+expression preview and "Run this node"), and test runs — of one node, or of the nodes up to one
+("Run to here", `engine.run_to_node`) — recorded apart from executions. Pinned data of the draft's
+nodes stands in for their outputs in both; production runs never read it (the walker's graph has
+no such field).
 
 A test run never creates an execution: no worker, no broker message, no metrics, nothing in the
 executions list. It runs in the API process with the same node services as a worker (outbound
@@ -22,6 +25,7 @@ from engine.errors import DefinitionError, public_step_output
 from engine.limits import json_safe
 from engine.nodes import get_node_type
 from engine.nodes.base import NodeContext
+from engine.run_to_node import WalkResult, run_to_node, side_effect_nodes
 from engine.single_node import SingleNodeOutcome, node_in_definition, run_single_node
 from schemas_app.models import Schema
 
@@ -65,9 +69,14 @@ def execution_scope(execution: Execution, node_id: str | None, *, staff: bool) -
     }
 
 
-def merge_scope(base: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any]:
-    """`base` with the parts the caller gave instead (edited input, pinned trigger data)."""
+def merge_scope(
+    base: dict[str, Any], given: dict[str, Any] | None, pins: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """`base` with pinned outputs over its `nodes` (`pins`: node id -> pinned data, from the draft),
+    then the parts the caller gave instead (edited input, pinned trigger data)."""
     scope = {"vars": {}, "input": None, "trigger": None, "nodes": {}, "execution": {"id": "preview"}, **base}
+    if pins:
+        scope["nodes"] = {**scope["nodes"], **{nid: {"output": pin} for nid, pin in pins.items()}}
     for key in SCOPE_KEYS:
         if given is not None and key in given:
             scope[key] = given[key]
@@ -144,3 +153,66 @@ def node_test_run(
         keep = NodeTestRun.objects.filter(schema=schema).values_list("id", flat=True)[: NodeTestRun.KEEP_PER_SCHEMA]
         NodeTestRun.objects.filter(schema=schema).exclude(id__in=list(keep)).delete()
     return NodeTestResult(run, outcome)
+
+
+@dataclass(frozen=True)
+class WalkTestResult:
+    walk: WalkResult
+    runs: dict[str, NodeTestRun]  # node id -> the test run recorded for it (pinned nodes have none)
+
+
+def schema_test_walk(
+    *,
+    schema: Schema,
+    user: User,
+    definition: dict[str, Any],
+    node_id: str,
+    trigger: Any,
+    confirm_side_effects: bool,
+) -> WalkTestResult:
+    """The "Run to here" test run: runs the nodes `node_id` depends on and itself (pinned ones give their pins)
+    and records each node that ran as a test run. Nothing after `node_id` runs."""
+    try:
+        acting = side_effect_nodes(definition, node_id)
+    except DefinitionError as exc:
+        raise NodeTestRefused(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", "node_id") from None
+    if acting and not confirm_side_effects:
+        names = ", ".join(repr(n) for n in acting)
+        raise NodeTestRefused(
+            f"Running up to here acts on the outside world: node(s) {names} have side effects and no pinned data. "
+            "Confirm to run them for real, or pin their output.",
+            "confirm_side_effects",
+        )
+    run_id = uuid.uuid4()
+    walk = run_to_node(
+        definition, node_id, trigger=trigger, services=node_services(schema.id), now=timezone.now(), run_id=str(run_id)
+    )
+    for step in walk.steps:
+        if step.outcome is not None and step.outcome.internal:
+            logger.error(
+                "test run of node %s failed internally",
+                step.node_id,
+                exc_info=step.outcome.exception,
+                extra={"schema_id": str(schema.id), "node_id": step.node_id},
+            )
+    ran = [step for step in walk.steps if step.outcome is not None]
+    with transaction.atomic():
+        runs = NodeTestRun.objects.bulk_create(
+            NodeTestRun(
+                schema=schema,
+                node_id=step.node_id,
+                node_type=step.node_type,
+                status=step.status,
+                input=json_safe(step.input)[0],
+                output=step.output,
+                port=step.port,
+                error=step.error,
+                duration_ms=step.duration_ms,
+                created_by=user,
+            )
+            for step in ran
+        )
+        keep_n = max(NodeTestRun.KEEP_PER_SCHEMA, len(runs))
+        keep = NodeTestRun.objects.filter(schema=schema).values_list("id", flat=True)[:keep_n]
+        NodeTestRun.objects.filter(schema=schema).exclude(id__in=list(keep)).delete()
+    return WalkTestResult(walk, {run.node_id: run for run in runs})

@@ -1,9 +1,11 @@
-"""Authoring with data, for the editor: the live preview of a `{{ … }}` expression and
-"Run this node" (a test run of one node, never an execution).
+"""Authoring with data, for the editor: the live preview of a `{{ … }}` expression, "Run this
+node" (a test run of one node) and "Run to here" (a test run of the nodes up to one); never an
+execution.
 
 Both read a schema the user may see (someone else's is a 404) and take their data from a past
 execution of that schema (`execution`), from what the caller sends (`scope`: the edited input,
-pinned trigger data), or both — the caller's parts win. The preview is evaluated by the engine's
+pinned trigger data), or both — the caller's parts win; pinned outputs (`pinned` for the preview,
+the draft's `pinned_data` for test runs) stand in for `nodes.<id>.output`. The preview is evaluated by the engine's
 sandbox, the same code and limits as a worker, so what it shows is what production computes; an
 expression that fails is a 200 with the error in plain words, not a bad request.
 """
@@ -24,6 +26,7 @@ from api.exceptions import check_payload_size
 from api.serializers import ErrorSerializer, StrictCharField
 from engine.errors import ExpressionError
 from engine.expressions import MAX_TEMPLATE_LENGTH, evaluate
+from engine.run_to_node import pins_of
 from executions_app.models import Execution
 from executions_app.node_test_runs import (
     SCOPE_KEYS,
@@ -31,6 +34,7 @@ from executions_app.node_test_runs import (
     execution_scope,
     merge_scope,
     node_test_run,
+    schema_test_walk,
 )
 from schemas_app.models import Schema
 from schemas_app.selectors import schemas_visible_to
@@ -51,6 +55,19 @@ class _ScopeSourceSerializer(serializers.Serializer):  # type: ignore[type-arg]
         help_text="Parts of the scope to use instead: any of `vars`, `input`, `trigger`, `nodes` "
         '(`nodes` maps a node id to `{"output": …}`).',
     )
+
+    pinned = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Pinned outputs of the draft, by node id: they stand in for `nodes.<id>.output`.",
+    )
+
+    def validate_pinned(self, value: Any) -> Any:
+        if value is not None and not isinstance(value, dict):
+            raise ValidationError("Must be an object: node id -> pinned output.")
+        check_payload_size(value, "The pinned data")
+        return value
 
     def validate_scope(self, value: Any) -> Any:
         if value is None:
@@ -115,14 +132,16 @@ def _schema(request: Request, schema_id: Any) -> Schema:
     return schema
 
 
-def _scope(request: Request, schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
+def _scope(
+    request: Request, schema: Schema, data: dict[str, Any], pins: dict[str, Any] | None = None
+) -> dict[str, Any]:
     base: dict[str, Any] = {}
     if data["execution"] is not None:
         execution = Execution.objects.select_related("state").filter(pk=data["execution"], schema=schema).first()
         if execution is None:
             raise ValidationError({"execution": ["There is no execution with this id of this schema."]})
         base = execution_scope(execution, data["node_id"], staff=bool(request.user.is_staff))
-    return merge_scope(base, data["scope"])
+    return merge_scope(base, data["scope"], pins if pins is not None else data["pinned"])
 
 
 _WHERE = re.compile(r"^field 'expression': ")
@@ -182,7 +201,7 @@ class NodeTestView(APIView):
         data = body.validated_data
         definition = data["definition"] if data["definition"] is not None else schema.definition
         check_payload_size(definition, "The definition")
-        scope = _scope(request, schema, data)
+        scope = _scope(request, schema, data, pins_of(definition))
         try:
             result = node_test_run(
                 schema=schema,
@@ -210,5 +229,102 @@ class NodeTestView(APIView):
                 "duration_ms": run.duration_ms,
                 "created_at": run.created_at,
             },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class RunToNodeRequestSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    node_id = StrictCharField(max_length=255, help_text="The node to run up to (it runs too).")
+    definition = serializers.JSONField(
+        required=False, allow_null=True, default=None, help_text="The draft to run; else the saved definition."
+    )
+    execution = serializers.UUIDField(
+        required=False, allow_null=True, default=None, help_text="A past execution whose trigger payload to start with."
+    )
+    payload = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The trigger payload (over the execution's); a pinned trigger wins.",
+    )
+    confirm_side_effects = serializers.BooleanField(
+        required=False, default=False, help_text="Required when a node on the way has side effects and no pin."
+    )
+
+
+class WalkStepSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.UUIDField(
+        allow_null=True, help_text="The test run recorded for it (null: pinned, it did not run)."
+    )
+    node_id = serializers.CharField()
+    node_type = serializers.CharField()
+    status = serializers.ChoiceField(choices=["success", "failed", "pinned"])
+    input = serializers.JSONField(allow_null=True)
+    output = serializers.JSONField(allow_null=True)
+    port = serializers.CharField(allow_null=True, help_text="The port it took (null: a pin goes along every edge).")
+    pause = serializers.JSONField(allow_null=True, help_text="Where it would have paused (it went on at once).")
+    error = serializers.CharField(allow_null=True)
+    duration_ms = serializers.FloatField()
+
+
+class RunToNodeSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    status = serializers.ChoiceField(
+        choices=["success", "failed", "unreached"],
+        help_text="success: the node ran (or is pinned); failed: a node on the way failed; "
+        "unreached: no branch taken leads to it.",
+    )
+    node_id = serializers.CharField()
+    error = serializers.CharField(allow_null=True)
+    vars = serializers.JSONField(help_text="The variables after the last node that ran.")
+    steps = WalkStepSerializer(many=True)
+
+
+class RunToNodeView(APIView):
+    """`POST /api/schemas/{id}/run-to-node/`: run the draft from its trigger up to one node (a test run)."""
+
+    @extend_schema(request=RunToNodeRequestSerializer, responses={201: RunToNodeSerializer, **_errors})
+    def post(self, request: Request, schema_id: Any) -> Response:
+        schema = _schema(request, schema_id)
+        body = RunToNodeRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        definition = data["definition"] if data["definition"] is not None else schema.definition
+        check_payload_size(definition, "The definition")
+        check_payload_size(data["payload"], "The payload")
+        trigger = data["payload"]
+        if trigger is None and data["execution"] is not None:
+            execution = Execution.objects.filter(pk=data["execution"], schema=schema).only("trigger_payload").first()
+            if execution is None:
+                raise ValidationError({"execution": ["There is no execution with this id of this schema."]})
+            trigger = execution.trigger_payload
+        try:
+            result = schema_test_walk(
+                schema=schema,
+                user=request.user,  # type: ignore[arg-type]
+                definition=definition,
+                node_id=data["node_id"],
+                trigger=trigger,
+                confirm_side_effects=data["confirm_side_effects"],
+            )
+        except NodeTestRefused as exc:
+            raise ValidationError({exc.field: [str(exc)]}) from None
+        walk = result.walk
+        steps = [
+            {
+                "id": result.runs[step.node_id].id if step.node_id in result.runs else None,
+                "node_id": step.node_id,
+                "node_type": step.node_type,
+                "status": step.status,
+                "input": step.input,
+                "output": step.output,
+                "port": step.port,
+                "pause": step.pause,
+                "error": step.error,
+                "duration_ms": step.duration_ms,
+            }
+            for step in walk.steps
+        ]
+        return Response(
+            {"status": walk.status, "node_id": data["node_id"], "error": walk.error, "vars": walk.vars, "steps": steps},
             status=status.HTTP_201_CREATED,
         )

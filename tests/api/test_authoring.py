@@ -1,4 +1,4 @@
-"""Authoring with data: the expression preview and "Run this node" (issue 21).
+"""Authoring with data: the expression preview, "Run this node" and "Run to here" (issue 21).
 
 The preview evaluates with the engine's sandbox against a past execution's data or data the
 editor sends; "Run this node" runs one node of the draft without creating an execution. Both are
@@ -272,3 +272,139 @@ def test_pinned_data_is_saved_with_the_draft_and_never_used_by_production_runs(a
     steps = api.get(f"/api/executions/{execution_id}/steps/").json()
     assert steps[0]["output"] == {"orders": [1, 2]}  # the real payload, not the pins
     assert steps[1]["output"] == {"count": 2}
+
+
+def test_pins_on_any_node_never_reach_production_runs(api: APIClient, user: Any) -> None:
+    definition = orders_definition()
+    nodes = {n["id"]: n for n in definition["nodes"]}
+    nodes["start"]["pinned_data"] = {"orders": [{"id": "pinned"}]}
+    nodes["count"]["pinned_data"] = {"count": 99}
+    nodes["note"]["pinned_data"] = "pinned note"
+    schema = create_schema(user=user, definition=definition)
+    execution_id = api.post(
+        f"/api/schemas/{schema.id}/execute/", {"payload": {"orders": [1, 2, 3]}}, format="json"
+    ).json()["id"]
+    steps = api.get(f"/api/executions/{execution_id}/steps/").json()
+    # Every node ran for real, on the real payload: no pin stood in for an output.
+    assert [(s["node_id"], s["output"]) for s in steps[:2]] == [
+        ("start", {"orders": [1, 2, 3]}),
+        ("count", {"count": 3}),
+    ]
+    assert steps[2]["node_id"] == "note" and steps[2]["output"]["message"] == "3 orders"
+    assert api.get(f"/api/executions/{execution_id}/").json()["context"]["count"] == 3
+
+
+def test_run_this_node_sees_pinned_outputs_of_the_draft(api: APIClient, ran: tuple[Any, str]) -> None:
+    schema, execution_id = ran
+    definition = orders_definition()
+    definition["nodes"][1]["pinned_data"] = {"count": 42}
+    definition["nodes"][2]["config"]["message"] = "{{ nodes.count.output.count }} pinned"
+    response = api.post(
+        f"/api/schemas/{schema.id}/test-node/",
+        {"node_id": "note", "definition": definition, "execution": execution_id},
+        format="json",
+    )
+    assert response.status_code == 201 and response.json()["output"]["message"] == "42 pinned", response.json()
+
+
+def run_to(client: APIClient, schema: Any, **body: Any) -> Any:
+    return client.post(f"/api/schemas/{schema.id}/run-to-node/", body, format="json")
+
+
+def test_run_to_here_runs_the_nodes_up_to_one_and_records_them_as_test_runs(
+    api: APIClient, ran: tuple[Any, str]
+) -> None:
+    schema, execution_id = ran
+    executions = Execution.objects.count()
+    response = run_to(api, schema, node_id="count", execution=execution_id)
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["status"] == "success" and body["error"] is None
+    assert [(s["node_id"], s["status"]) for s in body["steps"]] == [("start", "success"), ("count", "success")]
+    assert body["steps"][1]["output"] == {"count": 3}  # the past run's payload: 3 orders
+    assert body["vars"] == {"threshold": 2, "count": 3}
+    # Recorded as test runs, never as an execution; `note` (after `count`) did not run.
+    assert Execution.objects.count() == executions
+    assert sorted(NodeTestRun.objects.filter(schema=schema).values_list("node_id", flat=True)) == ["count", "start"]
+    assert {s["id"] for s in body["steps"]} == {str(i) for i in NodeTestRun.objects.values_list("id", flat=True)}
+
+
+def test_run_to_here_uses_pins_and_the_payload_given(api: APIClient, ran: tuple[Any, str]) -> None:
+    schema, _ = ran
+    definition = orders_definition()
+    definition["nodes"][1]["pinned_data"] = {"count": 7}
+    body = run_to(api, schema, node_id="note", definition=definition, payload={"orders": [1]}).json()
+    assert [(s["node_id"], s["status"]) for s in body["steps"]] == [
+        ("start", "success"),
+        ("count", "pinned"),
+        ("note", "success"),
+    ]
+    assert body["steps"][0]["output"] == {"orders": [1]}
+    assert body["steps"][2]["input"] == {"count": 7} and body["steps"][2]["id"] is not None
+    assert body["steps"][1]["id"] is None  # a pinned node did not run: no test run for it
+    # The pinned `set` did not run: it set no variable.
+    assert body["status"] == "success" and body["vars"] == {"threshold": 2}
+
+
+def test_run_to_here_never_runs_side_effects_after_the_node_nor_unconfirmed_ones(
+    api: APIClient, user: Any, local_api: LocalServer
+) -> None:
+    url = f"http://127.0.0.1:{local_api.port}/json"
+    definition = chain(
+        node("start", "manual_trigger"),
+        node("shape", "set", {"assignments": [{"name": "a", "value": "{{ trigger.a }}"}]}),
+        node("post", "http_request", {"method": "POST", "url": url, "body": "{{ input }}"}),
+        node("again", "http_request", {"method": "POST", "url": url, "body": "{{ input }}"}),
+    )
+    schema = create_schema(user=user, definition=definition)
+    # Up to the node before the calls: nothing asked, nothing called.
+    before = run_to(api, schema, node_id="shape", payload={"a": 1})
+    assert before.status_code == 201 and before.json()["status"] == "success"
+    assert local_api.requests == []
+    # Up to the first call: refused until confirmed, in plain words naming the node.
+    refused = run_to(api, schema, node_id="post", payload={"a": 1})
+    assert refused.status_code == 400
+    error = refused.json()["errors"][0]
+    assert error["path"] == "confirm_side_effects" and "'post'" in error["message"]
+    assert local_api.requests == []
+    confirmed = run_to(api, schema, node_id="post", payload={"a": 1}, confirm_side_effects=True)
+    assert confirmed.status_code == 201 and confirmed.json()["status"] == "success", confirmed.json()
+    assert len(local_api.requests) == 1  # `again`, after the node, never ran
+    # A pinned call does not run either: pins are how tests repeat without the outside world.
+    definition["nodes"][2]["pinned_data"] = {"status": 200}
+    pinned = run_to(api, schema, node_id="post", definition=definition, payload={"a": 1})
+    assert pinned.status_code == 201 and pinned.json()["steps"][-1]["status"] == "pinned"
+    assert len(local_api.requests) == 1
+
+
+def test_run_to_here_reports_a_failure_and_a_branch_not_taken(api: APIClient, user: Any) -> None:
+    definition = chain(
+        node("start", "manual_trigger"),
+        node("boom", "fail", {"message": "no {{ trigger.x }}"}),
+        node("after", "log", {"message": "x"}),
+    )
+    schema = create_schema(user=user, definition=definition)
+    body = run_to(api, schema, node_id="after", payload={"x": 5}).json()
+    assert body["status"] == "failed" and body["error"] == "node 'boom' failed: no 5"
+    assert [s["node_id"] for s in body["steps"]] == ["start", "boom"]
+
+
+def test_run_to_here_bad_input_and_permissions(
+    api: APIClient, ran: tuple[Any, str], other_user: Any, client_for: Any
+) -> None:
+    schema, _ = ran
+    looped = orders_definition()
+    looped["edges"].append({"id": "back", "source": "note", "target": "count", "source_port": "out"})
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({}, "node_id"),
+        ({"node_id": "ghost"}, "node_id"),
+        ({"node_id": "count", "definition": looped}, "node_id"),
+        ({"node_id": "count", "execution": str(uuid.uuid4())}, "execution"),
+        ({"node_id": "count", "confirm_side_effects": "maybe"}, "confirm_side_effects"),
+    ]
+    for body, path in cases:
+        response = run_to(api, schema, **body)
+        assert response.status_code == 400, (body, response.status_code, response.content[:300])
+        assert [e["path"] for e in response.json()["errors"]] == [path], (body, response.json())
+    assert run_to(client_for(other_user), schema, node_id="count").status_code == 404
+    assert NodeTestRun.objects.count() == 0

@@ -72,6 +72,7 @@ OBJECT_ENDPOINTS: list[tuple[str, str, Any, int]] = [
     ("post", "/api/schemas/{s}/execute/", {"payload": {}}, 202),
     ("post", "/api/schemas/{s}/preview-expression/", {"expression": "{{ vars }}"}, 200),
     ("post", "/api/schemas/{s}/test-node/", {"node_id": "start", "scope": {"trigger": {"a": 1}}}, 201),
+    ("post", "/api/schemas/{s}/run-to-node/", {"node_id": "start", "payload": {"a": 1}}, 201),
     ("get", "/api/executions/{e}/", None, 200),
     ("get", "/api/executions/{e}/steps/", None, 200),
     ("post", "/api/executions/{e}/cancel/", None, 202),

@@ -547,6 +547,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/schemas/{schema_id}/run-to-node/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description `POST /api/schemas/{id}/run-to-node/`: run the draft from its trigger up to one node (a test run). */
+        post: operations["schemas_run_to_node_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/schemas/{schema_id}/test-node/": {
         parameters: {
             query?: never;
@@ -825,6 +842,8 @@ export interface components {
             execution?: string | null;
             /** @description Parts of the scope to use instead: any of `vars`, `input`, `trigger`, `nodes` (`nodes` maps a node id to `{"output": …}`). */
             scope?: unknown;
+            /** @description Pinned outputs of the draft, by node id: they stand in for `nodes.<id>.output`. */
+            pinned?: unknown;
             /** @description The field's text. */
             expression: string;
         };
@@ -856,6 +875,8 @@ export interface components {
             execution?: string | null;
             /** @description Parts of the scope to use instead: any of `vars`, `input`, `trigger`, `nodes` (`nodes` maps a node id to `{"output": …}`). */
             scope?: unknown;
+            /** @description Pinned outputs of the draft, by node id: they stand in for `nodes.<id>.output`. */
+            pinned?: unknown;
             /** @description The draft to take the node from; else the saved one. */
             definition?: unknown;
             /**
@@ -998,6 +1019,46 @@ export interface components {
              */
             grace_seconds: number;
         };
+        RunToNode: {
+            /**
+             * @description success: the node ran (or is pinned); failed: a node on the way failed; unreached: no branch taken leads to it.
+             *
+             *     * `success` - success
+             *     * `failed` - failed
+             *     * `unreached` - unreached
+             */
+            status: components["schemas"]["RunToNodeStatusEnum"];
+            node_id: string;
+            error: string | null;
+            /** @description The variables after the last node that ran. */
+            vars: unknown;
+            steps: components["schemas"]["WalkStep"][];
+        };
+        RunToNodeRequestRequest: {
+            /** @description The node to run up to (it runs too). */
+            node_id: string;
+            /** @description The draft to run; else the saved definition. */
+            definition?: unknown;
+            /**
+             * Format: uuid
+             * @description A past execution whose trigger payload to start with.
+             */
+            execution?: string | null;
+            /** @description The trigger payload (over the execution's); a pinned trigger wins. */
+            payload?: unknown;
+            /**
+             * @description Required when a node on the way has side effects and no pin.
+             * @default false
+             */
+            confirm_side_effects: boolean;
+        };
+        /**
+         * @description * `success` - success
+         *     * `failed` - failed
+         *     * `unreached` - unreached
+         * @enum {string}
+         */
+        RunToNodeStatusEnum: "success" | "failed" | "unreached";
         Schema: {
             /** Format: uuid */
             readonly id: string;
@@ -1157,6 +1218,32 @@ export interface components {
             /** @description kind children: how far its child executions are. */
             progress?: components["schemas"]["ChildProgress"];
         };
+        WalkStep: {
+            /**
+             * Format: uuid
+             * @description The test run recorded for it (null: pinned, it did not run).
+             */
+            id: string | null;
+            node_id: string;
+            node_type: string;
+            status: components["schemas"]["WalkStepStatusEnum"];
+            input: unknown;
+            output: unknown;
+            /** @description The port it took (null: a pin goes along every edge). */
+            port: string | null;
+            /** @description Where it would have paused (it went on at once). */
+            pause: unknown;
+            error: string | null;
+            /** Format: double */
+            duration_ms: number;
+        };
+        /**
+         * @description * `success` - success
+         *     * `failed` - failed
+         *     * `pinned` - pinned
+         * @enum {string}
+         */
+        WalkStepStatusEnum: "success" | "failed" | "pinned";
         /**
          * @description What a webhook sender (a third party holding the schema's secret) gets back: the execution
          *     without `context` — the schema's variables may hold credentials.
@@ -4977,6 +5064,105 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ExpressionPreview"];
+                };
+            };
+            /** @description Invalid input (validation_error, parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated or bad credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Permission denied (e.g. a session request without its CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object, or not one you may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The Accept header asks for a format the API does not produce. */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body (or payload) is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see the Retry-After header. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    schemas_run_to_node_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                schema_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RunToNodeRequestRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunToNode"];
                 };
             };
             /** @description Invalid input (validation_error, parse_error). */
