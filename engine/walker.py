@@ -21,7 +21,9 @@ walks many steps in one call and checkpoints through the `ExecutionStore`:
 * `delay`, `wait` and retry back-off pause only their branch (an entry of the checkpoint's
   `waiting` list, with its own timer); other branches go on. A `wait` is resumed through the store
   (`resumes`: recorded by the API, also while this walk runs), read when the walk starts and
-  again before it pauses. The execution pauses when every live
+  again before it pauses. A branch waiting on child executions (`call_schema`, `for_each`) reads
+  their progress the same way: when the walk starts and again before it pauses, taking every child
+  finished meanwhile in one batch and starting the next ones. The execution pauses when every live
   branch waits (the store schedules the earliest timer in the same transaction), completes when no
   branch is left or at an `end` node (which drops the other branches), and fails when a branch fails
   without an `error` port (side effects already in flight on other branches are recorded first).
@@ -61,6 +63,7 @@ from engine.store import (
 
 CHECKPOINT_VERSION = 2
 DEFAULT_BRANCH_CONCURRENCY = 8
+MAX_CHILDREN_ROUNDS = 20  # batches of finished children one walk takes before it pauses (saves progress)
 _DUE_NOW = datetime.min.replace(tzinfo=UTC)  # a resumed `wait`: its branch continues at once
 
 
@@ -179,6 +182,7 @@ class _Walk:
         self.scheduled: set[str] = set()
         self.next_due: datetime | None = None  # earliest moment a waiting branch continues
         self.pool: ThreadPoolExecutor | None = None
+        self.children_rounds = 0
 
     # -- entry -------------------------------------------------------------------------------
     def run(self) -> WalkOutcome:
@@ -351,6 +355,25 @@ class _Walk:
                 return outcome
         return None
 
+    def _take_finished_children(self) -> WalkOutcome | bool:
+        """Before pausing: reads the progress of the branches waiting on children again, so children
+        that finished while this walk ran are taken now, in one batch, and the next ones started
+        (rather than by another walk, which their wake-ups would have to wait for). True when that
+        moved something (a walk does it at most `MAX_CHILDREN_ROUNDS` times: then it pauses and
+        saves the progress, and the worker walks again if more finished; see executions_app/runner.py)."""
+        entries = [w for w in self.state["waiting"] if w["kind"] == "children"]
+        if not entries or self.children_rounds >= MAX_CHILDREN_ROUNDS:
+            return False
+        self.children_rounds += 1
+        before = [(w["node_id"], w["next"], w["done"], w["failed"]) for w in entries]
+        outcome = self._advance_all_children()
+        if outcome is not None:
+            return outcome
+        after = [
+            (w["node_id"], w["next"], w["done"], w["failed"]) for w in self.state["waiting"] if w["kind"] == "children"
+        ]
+        return after != before or bool(self.state["queue"])
+
     def _advance_children(
         self, entry: dict[str, Any], *, defer: bool = False, inputs: list[Any] | None = None
     ) -> WalkOutcome | None:
@@ -435,6 +458,11 @@ class _Walk:
                 if self.state["waiting"]:
                     if self._take_resumes():  # resumed while this walk ran: that branch goes on now
                         self._refresh_due()
+                        continue
+                    moved = self._take_finished_children()
+                    if isinstance(moved, WalkOutcome):
+                        return moved
+                    if moved:  # children finished while this walk ran: their loop goes on now
                         continue
                     return self._pause_all()
                 return self._complete(self.state.get("last_output"))

@@ -31,7 +31,7 @@ from .locks import LeaseLost, execution_lock
 from .models import ExecutionState, ExecutionStatus, ExecutionTimer, TimerStatus
 from .policies import TIMEOUT_REASON, execution_timeout, policies_after_walk, timeout_schedule
 from .store import DjangoExecutionStore
-from .subflows import CHILD_TIMER_REASON
+from .subflows import CHILD_TIMER_REASON, child_wakeups_pending, child_wakeups_taken
 from .timers import RESUME_TIMER_REASON, timer_fire, timer_get
 from .tracing import traced_node_types
 
@@ -67,10 +67,13 @@ def _wake_up_unfinished(execution_id: str, timer: ExecutionTimer) -> bool:
     """True when the execution still waits for the pause this timer ended: its wake-up was taken
     (the timer is fired) but no checkpoint after it was committed. Checked under the execution's
     lock, so no walk is in progress; any committed step after the wake-up clears `resume_at`. A
-    finished child's wake-up and a resume are always walked again: the walk re-reads the children
-    and the recorded resumes (idempotent)."""
-    if timer.reason in (CHILD_TIMER_REASON, RESUME_TIMER_REASON):
+    resume is always walked again: the walk re-reads the recorded resumes (idempotent). A finished
+    child's wake-up is fired only once a checkpoint written after a read of the children's progress
+    committed (`execution_run`, `DjangoExecutionStore.children_progress`): fired, it is done."""
+    if timer.reason == RESUME_TIMER_REASON:
         return True
+    if timer.reason == CHILD_TIMER_REASON:
+        return False
     return ExecutionState.objects.filter(
         execution_id=execution_id, execution__status=ExecutionStatus.PAUSED, resume_at=timer.due_at
     ).exists()
@@ -85,7 +88,35 @@ def _timer_already_handled(timer_id: int, status: str) -> str:
 def execution_run(
     execution_id: str, *, timer_id: int | None = None, worker_id: str = "worker", busy_retries: int = 0
 ) -> str:
-    """Continue one execution; returns what happened (for logs and tests)."""
+    """Continue one execution; returns what happened (for logs and tests).
+
+    A finished child's wake-up that finds its parent being walked is not sent back to the broker: the
+    walk holding the lock reads the children's progress again before it pauses, and after a walk
+    that paused this worker looks for wake-ups that came in meanwhile (their rows stay scheduled
+    until a walk took them) and walks again while there are some. So each batch of ended children
+    costs one walk of the parent, and none waits out a retry's back-off."""
+    outcome = _run_once(execution_id, timer_id=timer_id, worker_id=worker_id, busy_retries=busy_retries)
+    while outcome == "paused":
+        # After the lock was let go: a wake-up whose message found it held is seen here (its row
+        # committed before that message was sent). Busy now: that walk's worker looks the same way.
+        left = child_wakeups_pending(execution_id)
+        if not left:
+            break
+        outcome = _run_once(execution_id, timer_id=None, worker_id=worker_id, busy_retries=0, wakeups=left)
+    return outcome
+
+
+def _run_once(
+    execution_id: str,
+    *,
+    timer_id: int | None,
+    worker_id: str,
+    busy_retries: int,
+    wakeups: list[int] | None = None,
+) -> str:
+    """One take of the lock and one walk (see `execution_run`); `wakeups`: the `child` wake-ups
+    left after an earlier walk, which this one is for (fired after it, like a message's own)."""
+    timer: ExecutionTimer | None = None
     if timer_id is not None:
         timer = timer_get(timer_id)
         if timer is None or timer.status == TimerStatus.CANCELLED:
@@ -105,8 +136,17 @@ def execution_run(
             return "timer-not-due"
         if timer.reason == TIMEOUT_REASON:  # the schema's timeout_seconds: not a wake-up
             return execution_timeout(execution_id, timer, worker_id)
+    child_wakeup = timer is not None and timer.reason == CHILD_TIMER_REASON
+    if child_wakeup and timer_id is not None:
+        wakeups = [timer_id]
     with execution_lock(execution_id, worker_id) as owned:
         if not owned:
+            if wakeups:
+                logger.info(
+                    "execution busy: the walk holding its lock takes this wake-up (it reads the children's"
+                    " progress again before it pauses; its worker looks for wake-ups left once it let go)"
+                )
+                return "busy"
             if busy_retries < BUSY_REPUBLISH_LIMIT and not _eager():
                 publish_execution(
                     execution_id,
@@ -123,7 +163,7 @@ def execution_run(
             else:
                 logger.info("execution busy: another walk holds its lock; this message is dropped")
             return "busy"
-        if timer_id is not None:
+        if timer_id is not None and not child_wakeup:  # a child's wake-up is fired after the walk
             fired = timer_fire(timer_id)
             if fired is not None:
                 metrics.TIMER_LATENESS.labels(fired.reason).observe((fired.lateness_ms or 0) / 1000)
@@ -140,10 +180,16 @@ def execution_run(
         schema_id, trigger_type = store.meta(execution_id)
         with log_context(schema_id=schema_id):
             try:
-                return _walk_owned(store, snapshot, schema_id, trigger_type)
+                outcome = _walk_owned(store, snapshot, schema_id, trigger_type)
             except LeaseLost:  # frozen or cut off past the lease: another worker owns it now
                 logger.warning("execution taken over by another worker; this walk wrote nothing more and stops")
                 return "lease-lost"
+        if wakeups:
+            # The walk read the progress (and its checkpoint committed) or had nothing to read (the
+            # node went on, the execution ended): these wake-ups are done, unless it took them already.
+            for seconds in child_wakeups_taken(wakeups):
+                metrics.TIMER_LATENESS.labels(CHILD_TIMER_REASON).observe(seconds)
+        return outcome
 
 
 def _walk_owned(store: DjangoExecutionStore, snapshot: ExecutionSnapshot, schema_id: str, trigger_type: str) -> str:

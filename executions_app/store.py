@@ -30,7 +30,15 @@ from .locks import held_epoch
 from .models import FINISHED_STATUSES, Execution, ExecutionStatus, ExecutionTimer, TimerStatus, TriggerType
 from .services import execution_create
 from .sql import Write, queries
-from .subflows import CHILD_TIMER_REASON, children_progress, children_results, children_start, parent_wake
+from .subflows import (
+    CHILD_TIMER_REASON,
+    child_wakeups_pending,
+    child_wakeups_taken,
+    children_progress,
+    children_results,
+    children_start,
+    parent_wake,
+)
 from .timers import RESUME_TIMER_REASON, resumes_for, timer_schedule, timers_cancel
 
 logger = logging.getLogger("schema.engine")
@@ -75,6 +83,7 @@ class DjangoExecutionStore:
         self._snapshots: dict[str, ExecutionSnapshot] = {}
         self._starting: dict[str, datetime] = {}  # read as pending: started_at for the first write
         self._began: dict[str, float] = {}  # when this walk read the execution (its log lines' walk_ms)
+        self._wakeups: dict[str, set[int]] = {}  # `child` wake-ups taken by a progress read, fired at the next write
         self._queries = queries()
 
     # --- reads -----------------------------------------------------------------------------------
@@ -154,6 +163,9 @@ class DjangoExecutionStore:
             epoch=held_epoch(execution_id),  # fenced: refused once another worker took over
         )
         updated = self._queries.execution_write(write)
+        if self._wakeups.get(execution_id):  # the progress they woke us for is saved: they are done
+            for seconds in child_wakeups_taken(self._wakeups.pop(execution_id)):
+                metrics.TIMER_LATENESS.labels(CHILD_TIMER_REASON).observe(seconds)
         self._observe(execution_id, steps)
         return updated
 
@@ -300,6 +312,8 @@ class DjangoExecutionStore:
         return items_load(execution_id, node_id=node_id, attempt=attempt, start=start, count=count)
 
     def children_progress(self, execution_id: str, node_id: str, attempt: int) -> tuple[int, int]:
+        # The wake-ups first: each stands for a child whose end the progress read below sees.
+        self._wakeups.setdefault(execution_id, set()).update(child_wakeups_pending(execution_id))
         return children_progress(execution_id, node_id, attempt)
 
     def children_results(self, execution_id: str, node_id: str, attempt: int) -> list[ChildResult]:

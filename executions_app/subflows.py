@@ -8,17 +8,22 @@ message — gets the child it started before. Only the parent's walk starts its 
 the parent's execution lock (fenced: a walk that lost its lease starts none). A child's end
 (completed, failed or cancelled) wakes its parent through the timer path, in the same transaction
 as the child's last write: a due `child` timer row, its message published on commit, the
-reconciler firing it if the message is lost.
+reconciler firing it if the message is lost. A parent's walk takes every wake-up pending when it
+reads its children's progress and marks them fired once its next checkpoint committed, so one walk
+serves a batch of ended children and their other messages find nothing to do; a wake-up arriving
+while the parent is being walked is not retried: that walk reads the progress again before it
+pauses, and its worker looks for wake-ups left after it let go of the lock (executions_app/runner.py).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Case, FloatField, Value, When
 from django.utils import timezone
 
 from engine.errors import NodeError
@@ -147,6 +152,34 @@ def parent_wake(child_id: str) -> None:
     parent = Execution.objects.filter(pk=row[0]).exclude(status__in=FINISHED_STATUSES).only("id", "request_id").first()
     if parent is not None:
         timer_schedule(execution=parent, due_at=timezone.now(), reason=CHILD_TIMER_REASON, node_id=row[1])
+
+
+def child_wakeups_pending(execution_id: str) -> list[int]:
+    """The `child` wake-ups of this execution that no walk has taken yet (ids of scheduled rows).
+    Read before the children's progress: a wake-up row commits with its child's end, so every child
+    these stand for is seen finished by the progress read that follows."""
+    rows = ExecutionTimer.objects.filter(
+        execution_id=execution_id, reason=CHILD_TIMER_REASON, status=TimerStatus.SCHEDULED
+    )
+    return list(rows.values_list("id", flat=True))
+
+
+def child_wakeups_taken(timer_ids: Collection[int]) -> list[float]:
+    """Marks these wake-ups fired once a checkpoint written after their progress read committed
+    (so a fired `child` timer always stands for a saved progress: its message has nothing to do).
+    Returns their lateness in seconds (for the metric)."""
+    now = timezone.now()
+    rows = ExecutionTimer.objects.filter(pk__in=list(timer_ids), status=TimerStatus.SCHEDULED)
+    lateness = {pk: max(0.0, (now - due).total_seconds()) for pk, due in rows.values_list("id", "due_at")}
+    if lateness:
+        rows.filter(pk__in=list(lateness)).update(
+            status=TimerStatus.FIRED,
+            fired_at=now,
+            lateness_ms=Case(
+                *(When(pk=pk, then=Value(s * 1000)) for pk, s in lateness.items()), output_field=FloatField()
+            ),
+        )
+    return list(lateness.values())
 
 
 def children_cancel(execution: Execution) -> int:

@@ -232,3 +232,32 @@ def test_a_loop_checkpointed_with_its_items_inside_still_finishes() -> None:
     store.items.clear()
     settle(store)
     assert store.get(parent).status == "completed" and store.get(parent).result == ["a", "b", "c"]
+
+
+def test_children_ending_during_the_parents_walk_are_taken_before_it_pauses() -> None:
+    """Children 1 and 2 end while the walk woken by child 0 starts the next child: that walk reads
+    the progress again before pausing, takes both ends and fills the loop up to its concurrency."""
+    store = per_item_store()
+    config = {"items": [str(n) for n in range(6)], "schema_id": "each", "concurrency": 3}
+    parent = store.create(chain(node("t", "manual_trigger"), node("loop", "for_each", config), node("done", "end")))
+    walk(store, parent)
+    child = {store.executions[c].parent[3]: c for c in store.children.values()}  # type: ignore[index]
+    walk(store, child[0])
+    real_start, ended = store.start_children, []
+
+    def start_while_others_end(*args: Any, **kwargs: Any) -> list[str]:
+        ids = real_start(*args, **kwargs)
+        if not ended:
+            ended.extend(walk(store, child[i]).status for i in (1, 2))
+        return ids
+
+    store.start_children = start_while_others_end  # type: ignore[method-assign]
+    assert walk(store, parent).status == "paused"
+    assert ended == ["completed", "completed"]
+    assert len(store.children) == 6  # three ended, so three more started, in that one walk
+    [entry] = json.loads(store.get(parent).checkpoint_json)["waiting"]
+    assert (entry["next"], entry["done"]) == (6, 3)
+    store.start_children = real_start  # type: ignore[method-assign]
+    settle(store)
+    assert store.get(parent).result == [f"{n}:{n}" for n in range(6)]
+    assert sum(1 for s in store.get(parent).steps if s.node_id == "loop") == 1

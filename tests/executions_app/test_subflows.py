@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from executions_app.models import Execution, ExecutionStatus, ExecutionTimer, TimerStatus
+from executions_app.models import Execution, ExecutionState, ExecutionStatus, ExecutionTimer, TimerStatus
 from executions_app.runner import execution_run
 from executions_app.services import execution_cancel, execution_create
 from tests.builders import chain, node
@@ -69,7 +69,8 @@ def test_call_schema_runs_a_linked_child_and_its_end_wakes_the_parent_once() -> 
     [timer] = ExecutionTimer.objects.filter(execution=parent, reason="child")
     assert timer.status == TimerStatus.SCHEDULED and timer.node_id == "call"
     assert execution_run(str(parent.pk), timer_id=timer.pk) == "completed"
-    assert execution_run(str(parent.pk), timer_id=timer.pk) == "completed"  # a repeated message changes nothing
+    # A repeated message finds its wake-up taken (fired by the walk) and changes nothing.
+    assert execution_run(str(parent.pk), timer_id=timer.pk) == "timer-already-handled"
     parent.refresh_from_db()
     assert parent.result == 42
     assert _children(parent).count() == 1
@@ -261,3 +262,100 @@ def test_for_each_items_are_stored_once_and_the_checkpoint_keeps_only_progress()
     ]
     # While the loop ran, its checkpoint held its progress only (the 200 items were ~5 KB of it before).
     assert len(sizes) == 200 and max(sizes) < 1_500, max(sizes)
+
+
+def _loop_parent(user: Any, items: int, concurrency: int) -> Execution:
+    per_item = create_schema(definition=PER_ITEM, activate=True, user=user)
+    config = {"items": "{{ range(trigger.n) | list }}", "schema_id": str(per_item.pk), "concurrency": concurrency}
+    parent = _start(chain(node("t", "manual_trigger"), node("loop", "for_each", config)), user, {"n": items})
+    assert execution_run(str(parent.pk)) == "paused"
+    return parent
+
+
+def _finish_child_and_deliver(parent: Execution, index: int) -> str:
+    """Child `index` ends; its wake-up message reaches a worker (returns what that worker did)."""
+    child = _children(parent).get(parent_key=f"loop:1:{index}")
+    assert execution_run(str(child.pk)) == "completed"
+    timer = ExecutionTimer.objects.filter(execution=parent, reason="child").latest("id")  # its wake-up
+    return execution_run(str(parent.pk), timer_id=timer.pk)
+
+
+def _count_walks(monkeypatch: Any, parent: Execution) -> list[str]:
+    from executions_app import runner
+
+    walks: list[str] = []
+    real_walk = runner.walk
+
+    def counting_walk(store: Any, execution_id: str, **kwargs: Any) -> Any:
+        if execution_id == str(parent.pk):
+            walks.append(execution_id)
+        return real_walk(store, execution_id, **kwargs)
+
+    monkeypatch.setattr(runner, "walk", counting_walk)
+    return walks
+
+
+def test_children_ending_while_their_parent_is_walked_are_all_taken_by_that_walk(monkeypatch: Any) -> None:
+    """Child 0's wake-up walks the parent; children 1 and 2 end during that walk and their wake-ups
+    find the parent busy. That one walk takes both before it pauses and starts the next children:
+    no retry, nothing left for the reconciler, nothing applied twice."""
+    from executions_app import store as store_module
+
+    user = UserFactory()
+    parent = _loop_parent(user, items=6, concurrency=3)
+    assert _children(parent).count() == 3
+    walks = _count_walks(monkeypatch, parent)
+    busy: list[str] = []
+    real_start = store_module.children_start
+
+    def start_then_others_end(*args: Any, **kwargs: Any) -> list[str]:
+        ids = real_start(*args, **kwargs)
+        if not busy:  # while the parent's walk holds its lock
+            busy.extend(_finish_child_and_deliver(parent, index) for index in (1, 2))
+        return ids
+
+    monkeypatch.setattr(store_module, "children_start", start_then_others_end)
+    assert _finish_child_and_deliver(parent, 0) == "paused"
+    assert busy == ["busy", "busy"]
+    assert len(walks) == 1  # one walk of the parent for the three ends
+    # All three ends taken: three children finished, so the other three items started.
+    assert _children(parent).count() == 6
+    assert not ExecutionTimer.objects.filter(execution=parent, reason="child", status=TimerStatus.SCHEDULED).exists()
+    assert ExecutionTimer.objects.filter(execution=parent, reason="child", status=TimerStatus.FIRED).count() == 3
+    progress = ExecutionState.objects.get(execution=parent).checkpoint["waiting"][0]
+    assert (progress["next"], progress["done"]) == (6, 3)
+
+    monkeypatch.setattr(store_module, "children_start", real_start)
+    parent = _drive(parent)
+    assert parent.status == ExecutionStatus.COMPLETED
+    assert parent.result == [f"{n}:{n}" for n in range(6)]
+    assert sorted(_children(parent).values_list("parent_key", flat=True)) == [f"loop:1:{n}" for n in range(6)]
+    assert parent.steps.filter(node_id="loop").count() == 1
+
+
+def test_a_child_ending_after_the_walks_last_look_is_walked_for_once_the_lock_is_free(monkeypatch: Any) -> None:
+    """A child ends after the parent's walk read the progress for the last time (it is writing its
+    pause): the wake-up finds the parent busy and is not retried; the worker that walked the parent
+    finds it left once it let go of the lock, and walks again."""
+    from executions_app import store as store_module
+
+    user = UserFactory()
+    parent = _loop_parent(user, items=3, concurrency=2)
+    walks = _count_walks(monkeypatch, parent)
+    busy: list[str] = []
+    real_pause = store_module.DjangoExecutionStore.pause
+
+    def pause_then_one_ends(self: Any, execution_id: str, *args: Any, **kwargs: Any) -> None:
+        real_pause(self, execution_id, *args, **kwargs)
+        if execution_id == str(parent.pk) and not busy:
+            busy.append(_finish_child_and_deliver(parent, 1))
+
+    monkeypatch.setattr(store_module.DjangoExecutionStore, "pause", pause_then_one_ends)
+    assert _finish_child_and_deliver(parent, 0) == "paused"
+    assert busy == ["busy"]
+    assert len(walks) == 2  # the second, for child 1, right after the first let go
+    assert not ExecutionTimer.objects.filter(execution=parent, reason="child", status=TimerStatus.SCHEDULED).exists()
+    progress = ExecutionState.objects.get(execution=parent).checkpoint["waiting"][0]
+    assert (progress["next"], progress["done"]) == (3, 2)
+    parent = _drive(parent)
+    assert parent.result == ["0:0", "1:1", "2:2"]
