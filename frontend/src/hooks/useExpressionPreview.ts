@@ -23,6 +23,7 @@ export function previewBody(text: string, s: ExpressionSupport) {
     node_id: s.nodeId,
     execution: s.executionId,
     ...(Object.keys(scope).length ? { scope } : {}),
+    ...(s.pinned ? { pinned: s.pinned } : {}),
   };
 }
 

@@ -16,19 +16,22 @@ export function useNodeExpressionScope(
   pinned?: JsonValue,
   /** The schema owner's email: `env` is their variables (as in a run), also when staff edits it. */
   owner?: string,
+  /** Pinned outputs of the draft's nodes: they stand in for the run's. */
+  pins?: ReadonlyMap<string, JsonValue>,
 ): ExpressionSupport | null {
   const ex = run.execution;
   const variables = useVariables().data;
   const env = useMemo(() => envOf(variables ?? [], owner), [variables, owner]);
   return useMemo(() => {
     if (!nodeId) return null;
-    const input = inputFor(nodeId, definition.edges, run.stepByNode);
+    const input = inputFor(nodeId, definition.edges, run.stepByNode, pins);
     return {
       schemaId,
       nodeId,
       executionId: ex?.id ?? null,
       inputOverride: input.ran ? undefined : input.value,
       triggerOverride: pinned,
+      pinned: pins?.size ? Object.fromEntries(pins) : undefined,
       data: scopeData({
         definition,
         nodeId,
@@ -37,7 +40,8 @@ export function useNodeExpressionScope(
         input: input.value,
         stepByNode: run.stepByNode,
         env,
+        pins,
       }),
     };
-  }, [schemaId, definition, nodeId, ex, run.stepByNode, pinned, env]);
+  }, [schemaId, definition, nodeId, ex, run.stepByNode, pinned, env, pins]);
 }

@@ -24,13 +24,16 @@ export function upstreamVarNames(def: Pick<Definition, 'nodes' | 'edges'>, nodeI
   return names;
 }
 
-/** The input a node had in the run, or — when it did not run — the output of the nearest
- * upstream node that did (what it would get next time). */
+/** The input a node had in the run, or — when it did not run, or a node before it is pinned —
+ * the output of the nearest upstream node that did (what it would get next time): a pin first. */
 export function inputFor(
   nodeId: string,
   edges: Definition['edges'],
   stepByNode: ReadonlyMap<string, Pick<ExecutionStep, 'input' | 'output' | 'status'>>,
+  pins?: ReadonlyMap<string, JsonValue>,
 ): { value: JsonValue | undefined; ran: boolean } {
+  const pinnedParent = pins?.size ? edges.find((e) => e.target === nodeId && pins.has(e.source)) : undefined;
+  if (pinnedParent) return { value: pins!.get(pinnedParent.source), ran: false };
   const own = stepByNode.get(nodeId);
   if (own) return { value: own.input as JsonValue, ran: true };
   const parent = edges.find((e) => e.target === nodeId && stepByNode.get(e.source)?.status === 'success');
@@ -47,6 +50,8 @@ export interface ScopeInputs {
   stepByNode?: ReadonlyMap<string, Pick<ExecutionStep, 'output' | 'status'>>;
   /** The user's variables (`{{ env.NAME }}`, the Variables page). */
   env?: Readonly<Record<string, string>>;
+  /** Pinned outputs: they stand in for the run's. */
+  pins?: ReadonlyMap<string, JsonValue>;
 }
 
 /** A value whose keys completion offers; `null` where only the name is known (no run yet). */
@@ -57,7 +62,8 @@ export function scopeData(s: ScopeInputs): JsonObject {
   const nodes: JsonObject = {};
   for (const id of upstreamOf(s.nodeId, s.definition.edges)) {
     const step = s.stepByNode?.get(id);
-    nodes[id] = { output: step && step.status === 'success' ? (step.output as JsonValue) : null };
+    const pinned = s.pins?.get(id);
+    nodes[id] = { output: pinned !== undefined ? pinned : step && step.status === 'success' ? (step.output as JsonValue) : null };
   }
   return { vars, input: s.input ?? null, trigger: s.trigger ?? null, nodes, execution: { id: null }, env: { ...(s.env ?? {}) } };
 }

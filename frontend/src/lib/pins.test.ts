@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { fromCanvas, toCanvas } from './mapping';
-import { pinnedOf, pinnedTrigger, withPin } from './pins';
+import { pinnedOf, pinnedTrigger, pinsBody, pinsOf, withPin } from './pins';
+import { inputFor, scopeData } from './expressionScope';
+import { samePins } from '../hooks/useStablePins';
+import type { ExecutionStep } from '../api/types';
 
 describe('pinned test data', () => {
   it('is kept on the trigger node and survives a save round trip', () => {
@@ -22,5 +25,40 @@ describe('pinned test data', () => {
     });
     expect(pinnedTrigger(nodes, (t) => t === 'manual_trigger')).toEqual({ a: 1 });
     expect(pinnedTrigger(nodes, () => false)).toBeUndefined();
+  });
+
+  it('is found on any node, and stands in for its output in the inputs and scope of the nodes after it', () => {
+    const def = {
+      nodes: [
+        { id: 'start', type: 'manual_trigger' },
+        { id: 'fetch', type: 'http_request', pinned_data: { status: 200, body: [1, 2] } } as never,
+        { id: 'shape', type: 'set' },
+      ],
+      edges: [
+        { id: 'e1', source: 'start', target: 'fetch' },
+        { id: 'e2', source: 'fetch', target: 'shape' },
+      ],
+    };
+    const pins = pinsOf(toCanvas(def).nodes);
+    expect([...pins.keys()]).toEqual(['fetch']);
+    expect(pinsBody(pins)).toEqual({ fetch: { status: 200, body: [1, 2] } });
+    expect(pinsBody(new Map())).toBeUndefined();
+    // `shape` ran in the loaded run with the real answer; the pin wins (what a test run would use).
+    type Step = Pick<ExecutionStep, 'input' | 'output' | 'status'>;
+    const steps = new Map<string, Step>([
+      ['fetch', { input: {}, output: { status: 500 }, status: 'success' }],
+      ['shape', { input: { status: 500 }, output: {}, status: 'success' }],
+    ]);
+    expect(inputFor('shape', def.edges, steps, pins)).toEqual({ value: { status: 200, body: [1, 2] }, ran: false });
+    expect(inputFor('shape', def.edges, steps)).toEqual({ value: { status: 500 }, ran: true });
+    const scope = scopeData({ definition: def, nodeId: 'shape', stepByNode: steps, pins });
+    expect(scope.nodes).toEqual({ start: { output: null }, fetch: { output: { status: 200, body: [1, 2] } } });
+  });
+
+  it('keeps one Map while no pin changes (a drag does not recompute the scope)', () => {
+    const a = { x: 1 };
+    expect(samePins(new Map([['n', a]]), new Map([['n', a]]))).toBe(true);
+    expect(samePins(new Map([['n', a]]), new Map([['n', { x: 1 }]]))).toBe(false);
+    expect(samePins(new Map([['n', a]]), new Map())).toBe(false);
   });
 });

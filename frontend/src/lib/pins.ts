@@ -1,7 +1,8 @@
 /**
- * Pinned test data: JSON kept on a trigger node of the draft (`pinned_data`, saved with the
- * schema) that the editor uses instead of a run's payload for previews and test runs, so tests
- * repeat without calling the outside world. The engine ignores the key: production runs never see it.
+ * Pinned test data: JSON kept on a node of the draft (`pinned_data`, saved with the schema) that
+ * stands in for the node's output — a trigger's is its payload — in previews and test runs ("Run
+ * this node", "Run to here": a pinned node does not run), so tests repeat without calling the
+ * outside world. The walker ignores the key: production runs never see it.
  */
 import type { JsonValue } from '../api/types';
 import type { CanvasNode, SchemaNodeData } from './mapping';
@@ -29,4 +30,19 @@ export function pinnedTrigger(nodes: readonly CanvasNode[], isTrigger: (type: st
     }
   }
   return undefined;
+}
+
+/** Every pinned node's data, by node id. */
+export function pinsOf(nodes: readonly Pick<CanvasNode, 'id' | 'data'>[]): Map<string, JsonValue> {
+  const pins = new Map<string, JsonValue>();
+  for (const n of nodes) {
+    const pinned = pinnedOf(n.data);
+    if (pinned !== undefined) pins.set(n.id, pinned);
+  }
+  return pins;
+}
+
+/** The pins as the API takes them (`pinned`: node id → data), or undefined when none. */
+export function pinsBody(pins: ReadonlyMap<string, JsonValue>): Record<string, JsonValue> | undefined {
+  return pins.size ? Object.fromEntries(pins) : undefined;
 }

@@ -8,6 +8,7 @@ import { hasInput, outputPorts } from '../lib/graph';
 import { INPUT_HANDLE, type CanvasNode } from '../lib/mapping';
 import { useNodeNames } from '../components/NodeNamesContext';
 import { withNodeNames } from '../lib/nodeNames';
+import { PIN_KEY } from '../lib/pins';
 import { GROUP_ICON, useEditorContext } from './EditorContext';
 
 export const SCHEMA_NODE_KIND = 'schema';
@@ -70,6 +71,11 @@ function SchemaNodeView({ id, data, selected }: NodeProps<CanvasNode>) {
             {spec?.label ?? data.type} · <span className="mono">{id}</span>
           </div>
         </div>
+        {data.extra?.[PIN_KEY] !== undefined && (
+          <span className="flow-node-pin" data-testid={`pin-mark-${id}`} title="Pinned data: test runs use it instead of running this node (production runs never)">
+            📌 pinned
+          </span>
+        )}
       </div>
       {status && (
         <div className="flow-node-status">

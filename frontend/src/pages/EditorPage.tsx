@@ -36,6 +36,9 @@ import { fromCanvasEdge } from '../lib/mapping';
 import { nodeNames, withNodeNames } from '../lib/nodeNames';
 import { NodeNamesContext } from '../components/NodeNamesContext';
 import { pinnedTrigger, withPin } from '../lib/pins';
+import { walkStatusByNode } from '../lib/walk';
+import { useRunToHere } from '../hooks/useRunToHere';
+import { useStablePins } from '../hooks/useStablePins';
 import { EditorContext, type EditorContextValue } from '../nodes/EditorContext';
 import { useEditorStore } from '../store/editorStore';
 
@@ -71,7 +74,9 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
   const selected = state.nodes.filter((n) => n.selected);
   const selectedNode = selected.length === 1 ? selected[0] : undefined;
   const run = useRunData(schema.id);
+  const walk = useRunToHere(schema.id);
   const pinned = pinnedTrigger(state.nodes, (type) => !!specs.get(type)?.is_trigger);
+  const pins = useStablePins(state.nodes);
   const expressionScope = useNodeExpressionScope(
     schema.id,
     draft.definition,
@@ -79,7 +84,9 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
     run,
     pinned,
     schema.created_by,
+    pins,
   );
+  const walkStatus = useMemo(() => (walk.walk ? walkStatusByNode(walk.walk) : null), [walk.walk]);
 
   const isValidConnection = useCallback(
     (c: Connection | { source: string; target: string; sourceHandle?: string | null }) => {
@@ -93,11 +100,12 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
     () => ({
       specs,
       errorsByNode: errors.byNode,
-      statusByNode: run.statusByNode,
+      // A "Run to here" test run colours the canvas until it is closed.
+      statusByNode: walkStatus ?? run.statusByNode,
       readOnly: false,
       onAddAfter: (source: string, port: string) => setAddAfter({ source, port }),
     }),
-    [specs, errors.byNode, run.statusByNode],
+    [specs, errors.byNode, run.statusByNode, walkStatus],
   );
 
   // Messages name nodes by id; users read the names they gave (ids only in expressions and the Id field).
@@ -154,6 +162,8 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
                 schemaId={schema.id}
                 definition={draft.definition}
                 pinned={pinned}
+                pins={pins}
+                walk={walk}
                 onPin={(id, value) => {
                   const pinNode = state.nodes.find((n) => n.id === id);
                   if (pinNode) dispatch({ kind: 'updateNode', id, patch: { extra: withPin(pinNode.data, value) }, specs });

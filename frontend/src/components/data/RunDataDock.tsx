@@ -2,8 +2,10 @@
  * Under the canvas: the input the selected node received and the output it produced, in the
  * latest execution of this schema or one loaded from the list ("Load execution"), each in a
  * table / JSON tree / raw view. "Run this node" runs the node once on the server (a test run, no
- * execution) with that input — or JSON edited here — and shows its result in the output pane.
- * Foldable; the choice is remembered.
+ * execution) with that input — or JSON edited here — and shows its result in the output pane;
+ * "Run to here" runs the draft up to the node (a test run too) and puts each node's input and
+ * output of that walk in the panes. Any node's output can be pinned (a trigger's input is its
+ * output): test runs and previews use the pin instead of running it. Foldable; remembered.
  */
 import { useEffect, useState } from 'react';
 import { Link } from 'react-router-dom';
@@ -11,7 +13,9 @@ import type { Definition, JsonValue, NodeTypeSpec } from '../../api/types';
 import { useNodeTest } from '../../hooks/useNodeTest';
 import { usePersistentFlag } from '../../hooks/usePersistentFlag';
 import type { RunData } from '../../hooks/useRunData';
+import type { RunToHere } from '../../hooks/useRunToHere';
 import { inputFor } from '../../lib/expressionScope';
+import { walkSummary } from '../../lib/walk';
 import { formatDate, formatDuration } from '../../lib/format';
 import { withNodeNames } from '../../lib/nodeNames';
 import { JsonText } from '../JsonText';
@@ -30,15 +34,21 @@ export function RunDataDock({
   schemaId,
   definition,
   pinned,
+  pins,
   onPin,
+  walk,
 }: {
   run: RunData;
   node: DockNode | undefined;
   schemaId: string;
   /** Pinned test data of the trigger (saved with the draft; production runs never use it). */
   pinned: JsonValue | undefined;
-  /** Pins `value` on the trigger `nodeId`, or removes the pin (`undefined`). */
+  /** Every pinned node's data (the trigger's too), by node id. */
+  pins: ReadonlyMap<string, JsonValue>;
+  /** Pins `value` on node `nodeId`, or removes the pin (`undefined`). */
   onPin: (nodeId: string, value: JsonValue | undefined) => void;
+  /** "Run to here": the last test walk (its steps fill the panes) and how to start one. */
+  walk: RunToHere;
   /** The draft on screen: a test run uses it, and a node that did not run gets its upstream's output. */
   definition: Definition;
 }) {
@@ -49,21 +59,37 @@ export function RunDataDock({
   const isTrigger = !!node?.spec?.is_trigger;
   // A trigger's input is the payload the run started with; a node that did not run would get
   // the output of the upstream node that did.
-  const fromRun = node && !isTrigger ? inputFor(node.id, definition.edges, run.stepByNode) : undefined;
-  const input: JsonValue | undefined = isTrigger ? (pinned ?? ex?.trigger_payload ?? undefined) : fromRun?.value;
+  const fromRun = node && !isTrigger ? inputFor(node.id, definition.edges, run.stepByNode, pins) : undefined;
+  const walkStep = node ? walk.walk?.steps.find((s) => s.node_id === node.id) : undefined;
+  const runInput: JsonValue | undefined = isTrigger ? (pinned ?? ex?.trigger_payload ?? undefined) : fromRun?.value;
+  const input: JsonValue | undefined = walkStep ? walkStep.input : runInput;
+  const nodePin = node && !isTrigger ? pins.get(node.id) : undefined;
   const output = step?.output as JsonValue | undefined;
 
   const test = useNodeTest(schemaId);
   const [edited, setEdited] = useState<JsonValue | undefined>(undefined);
   const [editing, setEditing] = useState(false);
+  const [editingPin, setEditingPin] = useState(false);
+  const [pinText, setPinText] = useState<JsonValue | undefined>(undefined);
   const nodeId = node?.id;
   const clearTest = test.clear;
   useEffect(() => {
     // Another node, another run: the edits and the test result belonged to the previous one.
     setEditing(false);
     setEdited(undefined);
+    setEditingPin(false);
+    setPinText(undefined);
     clearTest();
   }, [nodeId, ex?.id, clearTest]);
+  // What the output pane shows, newest first: this node's test run, its step of the walk, its
+  // pin, the run's step. That is what "Pin this output" pins.
+  const shownOutput: JsonValue | undefined = test.result ? test.result.output : walkStep ? walkStep.output : (nodePin ?? output);
+  const runToHere = () =>
+    node &&
+    void walk.run(
+      { nodeId: node.id, definition, executionId: ex?.id ?? null, payload: isTrigger && editing && edited !== undefined ? edited : undefined },
+      (message) => window.confirm(message),
+    );
   const testInput = editing && edited !== undefined ? edited : input;
   const runNode = () =>
     node &&
@@ -117,11 +143,35 @@ export function RunDataDock({
           </>
         )}
         {node && (
-          <button type="button" className="btn btn-small btn-primary data-run-node" data-testid="run-node" disabled={test.running} onClick={runNode}>
-            {test.running ? 'Running…' : `▶ Run this node${node.spec?.side_effects ? ' (side effects)' : ''}`}
-          </button>
+          <span className="data-run-buttons">
+            <button type="button" className="btn btn-small btn-primary" data-testid="run-node" disabled={test.running} onClick={runNode}>
+              {test.running ? 'Running…' : `▶ Run this node${node.spec?.side_effects ? ' (side effects)' : ''}`}
+            </button>
+            <button
+              type="button"
+              className="btn btn-small"
+              data-testid="run-to-here"
+              disabled={walk.running}
+              title="A test run from the trigger up to this node: nothing after it runs, pinned nodes give their pins"
+              onClick={runToHere}
+            >
+              {walk.running ? 'Running…' : '⏩ Run to here'}
+            </button>
+          </span>
         )}
       </header>
+      {!collapsed && (walk.walk || walk.error) && (
+        <div className={`data-walk banner ${walk.error || walk.walk?.status !== 'success' ? 'banner-warn' : 'banner-ok'}`} data-testid="walk-summary" data-status={walk.walk?.status ?? 'error'} role="status">
+          <span>
+            <strong>Run to here</strong> (a test run, not an execution):{' '}
+            {walk.error ? withNodeNames(walk.error, nameOf) : walk.walk && withNodeNames(walkSummary(walk.walk, nameOf), nameOf)}
+            {walk.walk?.error && <span data-testid="walk-error"> {withNodeNames(walk.walk.error, nameOf)}</span>}
+          </span>
+          <button type="button" className="link-btn small" data-testid="close-walk" onClick={walk.clear}>
+            Back to the run’s data
+          </button>
+        </div>
+      )}
       {!collapsed && (
         <div className="data-dock-body">
           {!node ? (
@@ -142,7 +192,13 @@ export function RunDataDock({
                       pinned
                     </span>
                   )}
-                  {fromRun && !fromRun.ran && input !== undefined && <span className="muted small">(what it would get: the upstream output)</span>}
+                  {walkStep ? (
+                    <span className="badge badge-running" data-testid="walk-input-badge">
+                      run to here
+                    </span>
+                  ) : (
+                    fromRun && !fromRun.ran && input !== undefined && <span className="muted small">(what it would get: the upstream output)</span>
+                  )}
                   <button
                     type="button"
                     className="link-btn small"
@@ -184,7 +240,7 @@ export function RunDataDock({
                 ) : input === undefined ? (
                   <p className="muted small">{ex ? 'No input in this execution.' : 'No run yet: edit an input to run this node.'}</p>
                 ) : (
-                  <DataView key={`${ex?.id}:${node.id}:in`} value={input} root={isTrigger ? 'trigger' : 'input'} label="input" testId="input-data" />
+                  <DataView key={`${walkStep ? 'walk' : ex?.id}:${node.id}:in`} value={input} root={isTrigger ? 'trigger' : 'input'} label="input" testId="input-data" />
                 )}
               </div>
               <div className="data-pane" data-testid="output-pane">
@@ -195,6 +251,43 @@ export function RunDataDock({
                 )}
                 {test.result ? (
                   <TestResult result={test.result} nodeId={node.id} onClose={test.clear} />
+                ) : walkStep ? (
+                  <>
+                    <h3>
+                      Output <span className="muted small mono">nodes.{node.id}.output</span>
+                      <span className={`badge badge-${walkStep.status === 'pinned' ? 'paused' : walkStep.status}`} data-testid="walk-step-status">
+                        {walkStep.status === 'pinned' ? 'pinned' : `run to here · ${walkStep.status}`}
+                      </span>
+                      {walkStep.port && (
+                        <span className="muted small">
+                          took <strong data-testid="walk-port">{walkStep.port}</strong>
+                        </span>
+                      )}
+                    </h3>
+                    {walkStep.error && (
+                      <p className="error-message" data-testid="walk-step-error">
+                        {withNodeNames(walkStep.error, nameOf)}
+                      </p>
+                    )}
+                    <DataView key={`walk:${node.id}:out`} value={walkStep.output} root={`nodes.${node.id}.output`} label="output" testId="walk-output" />
+                  </>
+                ) : nodePin !== undefined && !editingPin ? (
+                  <>
+                    <h3>
+                      Output <span className="muted small mono">nodes.{node.id}.output</span>
+                      <span className="badge badge-paused" data-testid="output-pinned-badge" title="Saved with the draft; test runs use it instead of running this node, production runs never">
+                        pinned
+                      </span>
+                    </h3>
+                    <DataView key={`pin:${node.id}`} value={nodePin} root={`nodes.${node.id}.output`} label="pinned output" testId="pinned-output" />
+                  </>
+                ) : editingPin ? (
+                  <>
+                    <h3>
+                      Output <span className="muted small mono">nodes.{node.id}.output</span>
+                    </h3>
+                    <JsonText id="pin-text" label="Data to pin as this node’s output (JSON)" value={pinText ?? shownOutput ?? {}} onChange={setPinText} rows={8} testId="pin-text" />
+                  </>
                 ) : (
                   <>
                     <h3>
@@ -214,7 +307,11 @@ export function RunDataDock({
                       <DataView key={`${ex?.id}:${node.id}:out`} value={output} root={`nodes.${node.id}.output`} label="output" testId="output-data" />
                     ) : (
                       <p className="muted small" data-testid="data-not-run">
-                        {ex ? (
+                        {walk.walk ? (
+                          <>
+                            <strong>{node.name}</strong> did not run in this test run (it comes after the node run to, or on a branch not taken).
+                          </>
+                        ) : ex ? (
                           <>
                             <strong>{node.name}</strong> did not run in this execution.
                           </>
@@ -225,6 +322,54 @@ export function RunDataDock({
                       </p>
                     )}
                   </>
+                )}
+                {!isTrigger && (
+                  <p className="data-pin-actions">
+                    {editingPin ? (
+                      <>
+                        <button
+                          type="button"
+                          className="btn btn-small"
+                          data-testid="pin-edited"
+                          onClick={() => {
+                            onPin(node.id, pinText ?? shownOutput ?? {});
+                            setEditingPin(false);
+                            setPinText(undefined);
+                          }}
+                        >
+                          Pin this data
+                        </button>
+                        <button type="button" className="link-btn small" onClick={() => setEditingPin(false)}>
+                          Cancel
+                        </button>
+                      </>
+                    ) : nodePin !== undefined ? (
+                      <>
+                        <button type="button" className="link-btn small" data-testid="unpin-output" onClick={() => onPin(node.id, undefined)}>
+                          Unpin
+                        </button>
+                        <button type="button" className="link-btn small" data-testid="edit-pin" onClick={() => setEditingPin(true)}>
+                          Edit pinned data
+                        </button>
+                      </>
+                    ) : (
+                      <>
+                        <button
+                          type="button"
+                          className="link-btn small"
+                          data-testid="pin-output"
+                          disabled={shownOutput === undefined}
+                          title="Pinned data is saved with the draft; test runs (Run this node, Run to here) use it instead of running this node; production runs never use it."
+                          onClick={() => shownOutput !== undefined && onPin(node.id, shownOutput)}
+                        >
+                          📌 Pin this output
+                        </button>
+                        <button type="button" className="link-btn small" data-testid="edit-pin" onClick={() => setEditingPin(true)}>
+                          Pin other data…
+                        </button>
+                      </>
+                    )}
+                  </p>
                 )}
               </div>
             </div>

@@ -12,6 +12,8 @@ export interface ExpressionSupport {
   inputOverride: JsonValue | undefined;
   /** Pinned trigger data, sent instead of the run's payload. */
   triggerOverride?: JsonValue;
+  /** Pinned outputs of the draft's nodes (node id → data): they stand in for `nodes.<id>.output`. */
+  pinned?: Record<string, JsonValue>;
   /** The scope as data, for completion (`scopeData`). */
   data: JsonObject;
 }
