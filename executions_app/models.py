@@ -108,6 +108,13 @@ class Execution(models.Model):
                 condition=Q(concurrency_key__isnull=False, status__in=["pending", "running", "paused"]),
                 name="idx_executions_slots_priority",
             ),
+            # The self-references (ON DELETE SET NULL): deleting an execution (retention) looks up who
+            # points at it. Without these it read the whole table per deleted execution (the unique
+            # (parent_execution, parent_key) index is partial, so it does not serve that lookup).
+            models.Index(fields=["error_of"], condition=Q(error_of__isnull=False), name="idx_executions_error_of"),
+            models.Index(
+                fields=["parent_execution"], condition=Q(parent_execution__isnull=False), name="idx_executions_parent"
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=ExecutionStatus.values), name="executions_status_valid"),

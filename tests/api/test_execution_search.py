@@ -112,3 +112,18 @@ def test_payload_and_result_containment_can_use_the_gin_indexes(runs: dict[str, 
             cursor.execute(f"EXPLAIN SELECT id FROM executions WHERE {column} @> %s::jsonb", ['{"customer": 42}'])
             plan = "\n".join(row[0] for row in cursor.fetchall())
             assert index in plan, plan
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="pg_trgm is PostgreSQL's")
+def test_the_error_text_search_can_use_the_trigram_index(runs: dict[str, str]) -> None:
+    """The statement `?error=` sends (not a hand-written one): the index is on the same expression."""
+    from api.filters import ExecutionFilter
+
+    found = ExecutionFilter().filter_error(Execution.objects.order_by(), "error", "http 503").values("id")
+    assert [str(row["id"]) for row in found] == [runs["failed"]]
+    statement, params = found.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {statement}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "idx_executions_error_trgm" in plan, plan
