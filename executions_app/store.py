@@ -32,11 +32,13 @@ from .services import execution_create
 from .sql import Write, queries
 from .subflows import (
     CHILD_TIMER_REASON,
+    ChildTarget,
     child_wakeups_pending,
     child_wakeups_taken,
     children_progress,
     children_results,
     children_start,
+    children_target,
     parent_wake,
 )
 from .timers import RESUME_TIMER_REASON, resumes_for, timer_schedule, timers_cancel
@@ -83,6 +85,7 @@ class DjangoExecutionStore:
         self._snapshots: dict[str, ExecutionSnapshot] = {}
         self._starting: dict[str, datetime] = {}  # read as pending: started_at for the first write
         self._began: dict[str, float] = {}  # when this walk read the execution (its log lines' walk_ms)
+        self._child_targets: dict[tuple[str, str, str, int], ChildTarget] = {}  # children_target's, per node
         self._wakeups: dict[str, set[int]] = {}  # `child` wake-ups taken by a progress read, fired at the next write
         self._queries = queries()
 
@@ -295,13 +298,17 @@ class DjangoExecutionStore:
     def start_children(
         self, execution_id: str, *, node_id: str, attempt: int, spawn: dict[str, Any], start: int, inputs: list[Any]
     ) -> list[str]:
+        key = (execution_id, str(spawn["schema_id"]), str(spawn.get("version")), int(spawn.get("total", 1)))
+        target = self._child_targets.get(key)
+        if target is None:  # checked once per walk, not per batch
+            target = self._child_targets[key] = children_target(execution_id, spawn)
         return children_start(
             execution_id,
             node_id=node_id,
             attempt=attempt,
-            spawn=spawn,
             start=start,
             inputs=inputs,
+            target=target,
             create=execution_create,
         )
 

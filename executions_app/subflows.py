@@ -7,12 +7,13 @@ unique per parent), so a walk that starts the same item again — after a crash,
 message — gets the child it started before. Only the parent's walk starts its children, under
 the parent's execution lock (fenced: a walk that lost its lease starts none). A child's end
 (completed, failed or cancelled) wakes its parent through the timer path, in the same transaction
-as the child's last write: a due `child` timer row, its message published on commit, the
-reconciler firing it if the message is lost. A parent's walk takes every wake-up pending when it
-reads its children's progress and marks them fired once its next checkpoint committed, so one walk
-serves a batch of ended children and their other messages find nothing to do; a wake-up arriving
-while the parent is being walked is not retried: that walk reads the progress again before it
-pauses, and its worker looks for wake-ups left after it let go of the lock (executions_app/runner.py).
+as the child's last write: a due `child` timer row, its message published on commit (not when a
+walk holds the parent then: see `_wake_unless_walked`), the reconciler firing it if the message is
+lost. A parent's walk takes every wake-up pending when it reads its children's progress and marks
+them fired once its next checkpoint committed, so one walk serves a batch of ended children and
+their other messages find nothing to do; a wake-up arriving while the parent is being walked is
+not retried: that walk reads the progress again before it pauses, and its worker looks for
+wake-ups left after it let go of the lock (executions_app/runner.py).
 """
 
 from __future__ import annotations
@@ -23,16 +24,16 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, FloatField, Value, When
+from django.db.models import Case, Count, FloatField, Q, Value, When
 from django.utils import timezone
 
 from engine.errors import NodeError
 from engine.store import ChildResult
 from schemas_app.models import Schema, SchemaStatus, SchemaVersion
 
-from .locks import lease_fence
+from .dispatch import publish_execution
+from .locks import is_locked_elsewhere, lease_fence
 from .models import FINISHED_STATUSES, Execution, ExecutionStatus, ExecutionTimer, TimerStatus, TriggerType
-from .timers import timer_schedule
 
 CHILD_TIMER_REASON = "child"
 
@@ -70,19 +71,14 @@ def _target(parent: Execution, spawn: dict[str, Any]) -> tuple[Schema, SchemaVer
     return target, pinned
 
 
-def children_start(
-    execution_id: str,
-    *,
-    node_id: str,
-    attempt: int,
-    spawn: dict[str, Any],
-    start: int,
-    inputs: list[Any],
-    create: Callable[..., tuple[Execution, bool]],
-) -> list[str]:
-    """`ExecutionStore.start_children` (see `engine.store`): one child per input, started once.
-    `create` is `services.execution_create` (passed in: services use this module to cancel and wake)."""
-    total = int(spawn.get("total", len(inputs)))
+ChildTarget = tuple[Execution, Schema, SchemaVersion | None]  # the parent, the schema, its pinned version
+
+
+def children_target(execution_id: str, spawn: dict[str, Any]) -> ChildTarget:
+    """What a node's children are started from, once checked: not too many items, not too deep,
+    a schema the parent schema's owner may run (`NodeError` otherwise). The same for every batch of
+    the node: the store keeps it for the rest of its walk."""
+    total = int(spawn.get("total", 1))
     if total > settings.SCHEMA_MAX_ITEMS:
         raise NodeError(f"{total} items: at most {settings.SCHEMA_MAX_ITEMS} are allowed (SCHEMA_MAX_ITEMS)")
     if _call_depth(execution_id) >= settings.SCHEMA_MAX_CALL_DEPTH:
@@ -92,32 +88,49 @@ def children_start(
         )
     parent = Execution.objects.select_related("schema__created_by").get(pk=execution_id)
     target, version = _target(parent, spawn)
+    return parent, target, version
+
+
+def children_start(
+    execution_id: str,
+    *,
+    node_id: str,
+    attempt: int,
+    start: int,
+    inputs: list[Any],
+    target: ChildTarget,
+    create: Callable[..., tuple[Execution, bool]],
+) -> list[str]:
+    """`ExecutionStore.start_children` (see `engine.store`): one child per input, started once, the
+    batch in one transaction. `target`: `children_target`'s answer. `create` is
+    `services.execution_create` (passed in: services use this module to cancel and wake)."""
+    parent, schema, version = target
     keys = [f"{node_id}:{attempt}:{start + offset}" for offset in range(len(inputs))]
     existing = dict(
         Execution.objects.filter(parent_execution_id=uuid.UUID(str(execution_id)), parent_key__in=keys).values_list(
             "parent_key", "id"
         )
     )
-    ids = []
-    for key, payload in zip(keys, inputs, strict=True):
-        if key in existing:
-            ids.append(str(existing[key]))
-            continue
-        with transaction.atomic():  # linked before it is published (on commit)
+    ids = dict(existing)
+    if len(ids) < len(keys):
+        with transaction.atomic():  # the batch in one transaction, each linked before it is published (on commit)
             lease_fence(execution_id)  # a walk that lost its lease starts no child
-            child, _ = create(
-                schema=target,
-                trigger_type=TriggerType.SUBFLOW,
-                payload=payload,
-                created_by=parent.created_by,
-                request_id=parent.request_id,
-                version=version,
-            )
-            Execution.objects.filter(pk=child.pk).update(
-                parent_execution_id=execution_id, parent_node_id=node_id, parent_key=key
-            )
-        ids.append(str(child.pk))
-    return ids
+            for key, payload in zip(keys, inputs, strict=True):
+                if key in ids:
+                    continue
+                child, _ = create(
+                    schema=schema,
+                    trigger_type=TriggerType.SUBFLOW,
+                    payload=payload,
+                    created_by=parent.created_by,
+                    request_id=parent.request_id,
+                    version=version,
+                )
+                Execution.objects.filter(pk=child.pk).update(
+                    parent_execution_id=execution_id, parent_node_id=node_id, parent_key=key
+                )
+                ids[key] = child.pk
+    return [str(ids[key]) for key in keys]
 
 
 def _children(execution_id: str, node_id: str, attempt: int) -> Any:
@@ -130,8 +143,8 @@ def _children(execution_id: str, node_id: str, attempt: int) -> Any:
 
 def children_progress(execution_id: str, node_id: str, attempt: int) -> tuple[int, int]:
     finished = _children(execution_id, node_id, attempt).filter(status__in=FINISHED_STATUSES)
-    statuses = list(finished.values_list("status", flat=True))
-    return len(statuses), sum(1 for s in statuses if s != ExecutionStatus.COMPLETED)
+    counts = finished.aggregate(done=Count("id"), failed=Count("id", filter=~Q(status=ExecutionStatus.COMPLETED)))
+    return int(counts["done"]), int(counts["failed"])
 
 
 def children_results(execution_id: str, node_id: str, attempt: int) -> list[ChildResult]:
@@ -150,8 +163,23 @@ def parent_wake(child_id: str) -> None:
     if row is None or row[0] is None:
         return
     parent = Execution.objects.filter(pk=row[0]).exclude(status__in=FINISHED_STATUSES).only("id", "request_id").first()
-    if parent is not None:
-        timer_schedule(execution=parent, due_at=timezone.now(), reason=CHILD_TIMER_REASON, node_id=row[1])
+    if parent is None:
+        return
+    due = timezone.now()
+    timer = ExecutionTimer.objects.create(execution=parent, due_at=due, reason=CHILD_TIMER_REASON, node_id=row[1])
+    parent_id, timer_id, request_id = str(parent.pk), timer.id, parent.request_id
+    transaction.on_commit(lambda: _wake_unless_walked(parent_id, timer_id, request_id, due))
+
+
+def _wake_unless_walked(parent_id: str, timer_id: int, request_id: str, due: Any) -> None:
+    """After the wake-up row committed: its message, unless a live walk holds the parent. That walk
+    takes the row: it reads the progress before it pauses, and its worker looks for rows left once
+    it let go of the lock — which it does after this read, so after this row committed. (A walk
+    frozen past its lease: the reconciler fires the row, as any overdue timer.) Spares a publish,
+    a delivery and a busy lock attempt per child while its parent keeps walking."""
+    if is_locked_elsewhere(parent_id):
+        return
+    publish_execution(parent_id, eta=due, timer_id=timer_id, request_id=request_id)
 
 
 def child_wakeups_pending(execution_id: str) -> list[int]:

@@ -359,3 +359,36 @@ def test_a_child_ending_after_the_walks_last_look_is_walked_for_once_the_lock_is
     assert (progress["next"], progress["done"]) == (3, 2)
     parent = _drive(parent)
     assert parent.result == ["0:0", "1:1", "2:2"]
+
+
+def test_a_child_ending_while_a_walk_holds_its_parent_sends_no_wake_up_message(
+    monkeypatch: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The walk holding the parent takes the wake-up row itself (before it pauses, or its worker
+    right after letting go): no message, no busy delivery. With the parent free, the message goes."""
+    from executions_app import subflows, timers
+    from executions_app.locks import execution_lock
+
+    user = UserFactory()
+    parent = _loop_parent(user, items=2, concurrency=2)
+    sent: list[tuple[str, Any]] = []
+
+    def record(execution_id: str, **kwargs: Any) -> None:
+        sent.append((execution_id, kwargs.get("timer_id")))
+
+    monkeypatch.setattr(subflows, "publish_execution", record, raising=False)
+    monkeypatch.setattr(timers, "publish_execution", record)
+    first, second = _children(parent)
+    with execution_lock(str(parent.pk), "another-worker") as owned:
+        assert owned
+        with django_capture_on_commit_callbacks(execute=True):
+            assert execution_run(str(first.pk)) == "completed"
+    assert sent == []
+    with django_capture_on_commit_callbacks(execute=True):
+        assert execution_run(str(second.pk)) == "completed"
+    wake_ups = ExecutionTimer.objects.filter(execution=parent, reason="child").order_by("id")
+    assert sent == [(str(parent.pk), wake_ups[1].pk)]
+    assert execution_run(str(parent.pk), timer_id=wake_ups[1].pk) == "completed"  # takes both ends
+    parent.refresh_from_db()
+    assert parent.result == ["0:0", "1:1"]
+    assert not wake_ups.filter(status=TimerStatus.SCHEDULED).exists()
