@@ -30,7 +30,8 @@ Checkpoint = dict[str, Any]
                                  # one entry per paused branch (`item`: a retry's queue item); a
                                  # `children` entry adds "spawn", "next", "done", "failed", "total",
                                  # "tries" (its child executions, see start_children; the items
-                                 # themselves are kept apart, see save_items)
+                                 # themselves are kept apart, see save_items), and has "input_of":
+                                 # node id instead of "input" when its input is that node's output
  "failed": null | {"node_id", "attempt", "error", "item": {...queue item...}}}
 
 Version 1 had `"waiting": null | {...}` (one paused branch; a retry's item stayed at the queue's

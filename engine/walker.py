@@ -270,7 +270,7 @@ class _Walk:
             node,
             "success",
             attempt=int(waiting.get("attempt", 1)),
-            input_=waiting.get("input"),
+            input_=self._waiting_input(waiting),
             output=output,
             error=None,
             started=started,
@@ -338,7 +338,7 @@ class _Walk:
             "started_at": started.isoformat(),
             "attempt": item["attempt"],
             "tries": item["tries"],
-            "input": item.get("input"),
+            **self._input_ref(node, item.get("input")),
             "spawn": plan,
             "next": 0,
             "done": 0,
@@ -347,6 +347,21 @@ class _Walk:
         }
         self.state["waiting"].append(entry)
         return self._advance_children(entry, defer=defer, inputs=spawn.inputs)
+
+    def _input_ref(self, node: NodeSpec, input_: Any) -> dict[str, Any]:
+        """How a `children` entry keeps its node's input: by the id of the predecessor whose output
+        it is (a for_each's input is often a large list that the checkpoint has in `outputs`
+        already, and that every write of the loop's progress would store twice), else as is."""
+        outputs = self.state["outputs"]
+        for edge in self.graph.in_edges(node.id):
+            if edge.source in outputs and outputs[edge.source] == input_:
+                return {"input_of": edge.source}
+        return {"input": input_}
+
+    def _waiting_input(self, waiting: dict[str, Any]) -> Any:
+        if "input_of" in waiting:
+            return self.state["outputs"].get(waiting["input_of"])
+        return waiting.get("input")
 
     def _advance_all_children(self) -> WalkOutcome | None:
         for entry in [w for w in self.state["waiting"] if w["kind"] == "children"]:
@@ -433,7 +448,12 @@ class _Walk:
         """The node failed through its children: its retry policy and `on_error` apply (a retry is a
         new attempt: new children)."""
         self.state["waiting"] = [w for w in self.state["waiting"] if w is not entry]
-        item = {"node_id": node.id, "input": entry["input"], "attempt": entry["attempt"], "tries": entry["tries"]}
+        item = {
+            "node_id": node.id,
+            "input": self._waiting_input(entry),
+            "attempt": entry["attempt"],
+            "tries": entry["tries"],
+        }
         self.state["queue"].insert(0, item)
         started = datetime.fromisoformat(entry["started_at"])
         t0 = time.perf_counter() - (self.clock() - started).total_seconds()

@@ -261,3 +261,36 @@ def test_children_ending_during_the_parents_walk_are_taken_before_it_pauses() ->
     settle(store)
     assert store.get(parent).result == [f"{n}:{n}" for n in range(6)]
     assert sum(1 for s in store.get(parent).steps if s.node_id == "loop") == 1
+
+
+def test_a_loops_waiting_entry_does_not_copy_the_input_its_predecessor_output() -> None:
+    """A for_each's input — here the trigger's payload with 500 orders — is in the checkpoint once,
+    as the trigger's output (twice with `last_output`), not a third time in the loop's waiting entry
+    that every write of the progress rewrites; the loop's step still records it as its input."""
+    store = MemoryStore()
+    store.add_schema("each", chain(node("t", "manual_trigger"), node("out", "end", {"output": "{{ trigger.index }}"})))
+    orders = [f"order-{n:04d}" for n in range(500)]
+    config = {"items": "{{ input.orders }}", "schema_id": "each", "concurrency": 50}
+    parent = store.create(chain(node("t", "manual_trigger"), node("loop", "for_each", config)), {"orders": orders})
+    assert walk(store, parent).status == "paused"
+    assert store.get(parent).checkpoint_json.count("order-0499") == 2
+    settle(store)
+    record = store.get(parent)
+    assert record.status == "completed" and record.result == list(range(500))
+    [loop_step] = [s for s in record.steps if s.node_id == "loop"]
+    assert loop_step.input == {"orders": orders}
+
+
+def test_a_failed_loop_retried_keeps_its_input_when_the_entry_refers_to_it() -> None:
+    store = per_item_store()
+    config = {"items": "{{ input.orders }}", "schema_id": "each", "concurrency": 2}
+    loop = node("loop", "for_each", config, retry={"max_attempts": 2, "backoff": "fixed", "base_seconds": 0})
+    parent = store.create(chain(node("t", "manual_trigger"), loop), {"orders": ["a", "bad"]})
+    walk(store, parent)
+    settle(store)
+    record = store.get(parent)
+    assert record.status == "failed" and "item 1 failed" in (record.error or "")
+    loop_steps = [s for s in record.steps if s.node_id == "loop"]
+    assert [s.attempt for s in loop_steps] == [1, 2]  # the retry ran the loop again, on the same input
+    assert all(s.input == {"orders": ["a", "bad"]} for s in loop_steps)
+    assert len(store.children) == 4
