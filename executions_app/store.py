@@ -233,12 +233,25 @@ class DjangoExecutionStore:
             status=ExecutionStatus.PAUSED,
         )
         execution = Execution(pk=execution_id, request_id="")
-        ExecutionTimer.objects.filter(execution_id=execution_id, status=TimerStatus.SCHEDULED).exclude(
+        replaced = ExecutionTimer.objects.filter(execution_id=execution_id, status=TimerStatus.SCHEDULED).exclude(
             # the execution's timeout runs on through its pauses; a finished child's wake-up and a
             # resume recorded while this walk ran stay due (their message walks it again)
             reason__in=("timeout", CHILD_TIMER_REASON, RESUME_TIMER_REASON)
-        ).update(status=TimerStatus.CANCELLED)
-        if updated and waiting.resume_at is not None:
+        )
+        armed = False
+        if waiting.resume_at is not None:
+            # The pause this walk found, unchanged (a wake-up without a timer while nothing was due —
+            # one left in the broker by a timeline a restore undid —, a resumed branch while another
+            # waits on the same delay): its row and message stay. Cancelling them for a copy made a
+            # second timer row for one delay.
+            same = {"due_at": waiting.resume_at, "reason": waiting.kind, "node_id": waiting.node_id}
+            replaced = replaced.exclude(**same)
+            if updated:
+                armed = ExecutionTimer.objects.filter(
+                    execution_id=execution_id, status=TimerStatus.SCHEDULED, **same
+                ).exists()
+        replaced.update(status=TimerStatus.CANCELLED)
+        if updated and waiting.resume_at is not None and not armed:
             execution.request_id = Execution.objects.values_list("request_id", flat=True).get(pk=execution_id)
             timer_schedule(execution=execution, due_at=waiting.resume_at, reason=waiting.kind, node_id=waiting.node_id)
         if waiting.kind == "retry":

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from executions_app.models import Execution, ExecutionStatus, ExecutionStep, ExecutionTimer, TimerStatus
 from executions_app.runner import execution_run
+from executions_app.services import execution_resume
 from executions_app.timers import timer_fire, timer_get, timers_cancel
-from tests.builders import node
+from tests.builders import definition, edge, node
 from tests.executions_app.test_runner import _chain, _execution
 
 pytestmark = pytest.mark.django_db
@@ -98,3 +99,38 @@ def test_a_wake_up_message_for_another_executions_timer_fires_nothing() -> None:
     assert Execution.objects.get(pk=first.pk).status == ExecutionStatus.PAUSED
     execution_run(str(second.id), timer_id=second_timer.pk)  # its own message fires it
     assert ExecutionTimer.objects.get(pk=second_timer.pk).status == TimerStatus.FIRED
+
+
+def test_a_wake_up_without_a_timer_while_nothing_is_due_keeps_the_pause_and_its_one_timer() -> None:
+    """A wake-up naming no timer (one a restore left in the broker, a reconciler's or a busy walk's)
+    finds the execution paused in a delay that is not due: it stays paused on the same timer row,
+    with no cancelled copy beside it (a second row, and a second message, for one delay)."""
+    execution, timer = _paused(600)
+
+    assert execution_run(str(execution.id)) == "paused"
+
+    rows = list(ExecutionTimer.objects.filter(execution=execution).values_list("pk", "status", "node_id"))
+    assert rows == [(timer.pk, TimerStatus.SCHEDULED, "wait")]
+
+
+def test_a_branch_resumed_while_another_waits_on_a_delay_leaves_that_delays_timer_as_it_was() -> None:
+    execution = _execution(
+        definition(
+            [
+                node("start", "manual_trigger"),
+                node("approve", "wait"),
+                node("later", "delay", {"duration_seconds": 600}),
+                node("m", "merge", {"mode": "all"}),
+            ],
+            [edge("start", "approve"), edge("start", "later"), edge("approve", "m"), edge("later", "m")],
+        )
+    )
+    assert execution_run(str(execution.id)) == "paused"
+    later = ExecutionTimer.objects.get(execution=execution, node_id="later")
+
+    execution_resume(execution, payload={"ok": True}, node_id="approve")
+    assert execution_run(str(execution.id)) == "paused"  # the approval went on; the merge waits for `later`
+
+    assert ExecutionStep.objects.filter(execution=execution, node_id="approve", status="success").exists()
+    rows = ExecutionTimer.objects.filter(execution=execution).exclude(reason="resume")
+    assert list(rows.values_list("pk", "status")) == [(later.pk, TimerStatus.SCHEDULED)]

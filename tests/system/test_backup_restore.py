@@ -8,8 +8,10 @@ holds that the database does not know; workers and beat start. Expected: every e
 backup is in the state it had, resumes and completes once (each side effect again after the restore
 with the idempotency key it had before, so a receiver can tell a replay — also when a worker is
 killed in the middle of the recovery); timers fire once although
-the broker still holds delayed messages from after the backup; executions created after the backup
-are reported, not silently lost.
+the broker still holds delayed messages from after the backup — also for an execution of the backup
+that moved on to a second delay after it (that delay's stale timer message, and a wake-up without a
+timer arriving while the restored execution waits there: one timer row per delay, no cancelled
+copy); executions created after the backup are reported, not silently lost.
 
 The drill runs on its own database (`<test database>_drill`), never on the test database itself.
 """
@@ -21,6 +23,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,7 @@ import pytest
 from django.db import connection
 from django.db.models import Count
 
+from executions_app.dispatch import publish_execution
 from executions_app.models import Execution, ExecutionStep, ExecutionTimer, TimerStatus
 from executions_app.services import execution_resume
 from tests.builders import chain, node
@@ -48,15 +52,16 @@ from tests.system.helpers import (
 pytestmark = [*SYSTEM_MARKS, pytest.mark.timeout(420)]
 
 SCRIPTS = BASE_DIR / "compose" / "production" / "postgres"
+TWICE_LATER_SECONDS = 20
 CHARGED = ["start", "prepare", "pause", "charge", "done"]
 
 
-def paused_then_charged(pause: dict[str, Any], url: str) -> dict[str, Any]:
-    """trigger → set → `pause` (a delay or a wait) → POST url (a side effect) → end."""
+def paused_then_charged(url: str, *pauses: dict[str, Any]) -> dict[str, Any]:
+    """trigger → set → `pauses` (delays or a wait) → POST url (a side effect) → end."""
     return chain(
         node("start", "manual_trigger"),
         node("prepare", "set", {"assignments": [{"name": "order", "value": "{{ trigger.n }}"}]}),
-        pause,
+        *pauses,
         node(
             "charge",
             "http_request",
@@ -170,19 +175,31 @@ def test_backup_drop_restore_resumes_every_execution_once_and_reports_the_newer_
     try:
         charge_url, slow_url = charges.url("/charge"), slow.url("/charge")
         worker = system.start_worker(concurrency=3, DATABASE_URL=url)
-        waits = make_schema(paused_then_charged(node("pause", "wait", {}), charge_url), "waits")
-        soon = make_schema(paused_then_charged(node("pause", "delay", {"duration_seconds": 6}), charge_url), "soon")
-        late = make_schema(paused_then_charged(node("pause", "delay", {"duration_seconds": 40}), charge_url), "late")
+        waits = make_schema(paused_then_charged(charge_url, node("pause", "wait", {})), "waits")
+        soon = make_schema(paused_then_charged(charge_url, node("pause", "delay", {"duration_seconds": 6})), "soon")
+        late = make_schema(paused_then_charged(charge_url, node("pause", "delay", {"duration_seconds": 40})), "late")
+        # Two delays in a row: the first ends after the backup and the second's timer row and delayed
+        # message exist only in the lost timeline; that message arrives after the restore.
+        twice = make_schema(
+            paused_then_charged(
+                charge_url,
+                node("pause", "delay", {"duration_seconds": 6}),
+                node("later", "delay", {"duration_seconds": TWICE_LATER_SECONDS}),
+            ),
+            "twice",
+        )
         busy = make_schema(charged_now(slow_url), "busy")
 
         # --- before the backup: paused in waits, waiting on timers, running inside a call ---------
         wait_ids = start_each(waits, [{"n": 1}, {"n": 2}])
         soon_ids = start_each(soon, [{"n": 3}, {"n": 4}])  # their timers fire after the backup
         late_ids = start_each(late, [{"n": 5}, {"n": 6}])  # theirs only after the restore
-        wait_all(wait_ids + soon_ids + late_ids, "paused", timeout=60)
+        twice_ids = start_each(twice, [{"n": 10}])  # its first fires after the backup, its second after the restore
+        wait_all(wait_ids + soon_ids + late_ids + twice_ids, "paused", timeout=60)
         running_ids = start_each(busy, [{"n": 7}])
         wait_until(lambda: len(slow.requests) == 1, timeout=30, what="the slow call to start")
-        backup_ids = wait_ids + soon_ids + late_ids + running_ids
+        backup_ids = wait_ids + soon_ids + late_ids + twice_ids + running_ids
+        delayed_ids = soon_ids + late_ids + twice_ids
         at_backup = state_of(backup_ids)
         assert {s for s, _, _ in at_backup.values()} == {"paused", "running"}
 
@@ -198,6 +215,13 @@ def test_backup_drop_restore_resumes_every_execution_once_and_reports_the_newer_
         finished_after_backup = [wait_ids[0], *soon_ids, *running_ids]
         wait_all(finished_after_backup, "completed", timeout=60)
         wait_all(newer_late + newer_wait, "paused", timeout=30)
+        wait_until(
+            lambda: ExecutionTimer.objects.filter(execution_id__in=twice_ids, node_id="later").exists(),
+            timeout=30,
+            what="the second delay's timer (its message waits in the broker)",
+        )
+        wait_all(twice_ids, "paused", timeout=30)
+        stale_timer = ExecutionTimer.objects.get(execution_id__in=twice_ids, node_id="later").pk
         keys_before_restore = {k.split(":")[0]: k for k in keys(charges) + keys(slow)}
         assert set(keys_before_restore) == set(finished_after_backup)
 
@@ -217,7 +241,9 @@ def test_backup_drop_restore_resumes_every_execution_once_and_reports_the_newer_
         unknown = {m["execution_id"] for m in report["unknown_executions"]}
         assert unknown == set(newer_late), "the execution created after the backup and still in the broker"
         overdue = {t["execution_id"] for t in report["overdue_timers"]}
-        assert set(soon_ids) <= overdue <= set(soon_ids + late_ids), "fired after the backup: overdue now"
+        assert set(soon_ids + twice_ids) <= overdue <= set(delayed_ids), "fired after the backup: overdue now"
+        foreign = {(m["execution_id"], m["timer_id"]) for m in report["foreign_timers"]}
+        assert foreign == {(twice_ids[0], stale_timer)}, "the second delay's wake-up names a timer the dump lacks"
         stuck = {e["execution_id"]: e["status"] for e in report["stuck_executions"]}
         assert stuck == dict.fromkeys(running_ids, "running")
 
@@ -233,6 +259,17 @@ def test_backup_drop_restore_resumes_every_execution_once_and_reports_the_newer_
         restarted.kill9()
         slow.delay = 0.0
         system.start_worker(concurrency=3, DATABASE_URL=url)
+        # The restored execution waits at its second delay again, on a timer row of the new timeline.
+        # Besides that delay's stale timer message, the lost timeline may have left a wake-up without
+        # a timer for it (the reconciler's or a busy walk's): it arrives now, while nothing is due.
+        wait_until(
+            lambda: ExecutionTimer.objects.filter(
+                execution_id__in=twice_ids, node_id="later", status=TimerStatus.SCHEDULED
+            ).exists(),
+            timeout=60,
+            what="the restored execution at its second delay",
+        )
+        publish_execution(twice_ids[0], wake_up=True)
         wait_all(backup_ids, "completed", timeout=120, what="every execution of the backup")
 
         assert_nothing_twice(backup_ids)
@@ -243,15 +280,22 @@ def test_backup_drop_restore_resumes_every_execution_once_and_reports_the_newer_
                 .values_list("node_id", flat=True)
             )
             expected = ["start", "prepare", "charge", "done"] if execution_id in running_ids else CHARGED
+            if execution_id in twice_ids:
+                expected = ["start", "prepare", "pause", "later", "charge", "done"]
             assert nodes == expected, f"{execution_id}: {nodes}"
-        timers = ExecutionTimer.objects.filter(execution_id__in=soon_ids + late_ids)
-        assert timers.count() == 4 and timers.filter(status=TimerStatus.FIRED).count() == 4, "each timer fired once"
+        timers = ExecutionTimer.objects.filter(execution_id__in=delayed_ids)
+        rows = sorted(timers.values_list("execution_id", "node_id", "status"))
+        expected_rows = sorted(
+            [(e, "pause", TimerStatus.FIRED) for e in map(uuid.UUID, delayed_ids)]
+            + [(e, "later", TimerStatus.FIRED) for e in map(uuid.UUID, twice_ids)]
+        )
+        assert rows == expected_rows, "one timer row per delay, each fired once"
 
         # After the restore every side effect happened again under the key it had before (a replay a
         # receiver can recognise): once, or twice for the call the kill interrupted, never a new key.
         after = keys(charges, since_charges) + keys(slow, since_slow)
         assert {k.split(":")[0] for k in after} == set(backup_ids)
-        assert sorted(k.split(":")[0] for k in keys(charges, since_charges)) == sorted(wait_ids + soon_ids + late_ids)
+        assert sorted(k.split(":")[0] for k in keys(charges, since_charges)) == sorted(wait_ids + delayed_ids)
         assert 1 <= len(keys(slow, since_slow)) <= 2
         for key in after:
             execution_id = key.split(":")[0]
