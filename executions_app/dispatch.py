@@ -14,6 +14,7 @@ from typing import Any
 
 from celery import current_app
 from celery.utils import uuid
+from django.conf import settings
 
 from config.queues import (
     CELERY_DELAY_ENTRY_EXCHANGE,
@@ -135,6 +136,10 @@ def publish_execution(
 _ROUTES: dict[tuple[str, str | None], tuple[dict[str, Any], dict[str, Any]]] = {}
 
 
+def _publish_timeout() -> float:
+    return float(getattr(settings, "SCHEMA_PUBLISH_TIMEOUT_SECONDS", 5.0))
+
+
 def _route(task: Any, queue: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """(what `create_task_message` takes from the task's options, the routed publish options): what
     `apply_async` + `send_task` compute per call, for a task whose routing does not depend on its
@@ -189,5 +194,11 @@ def send_now(
         **publish_options,
     )
     with app.producer_or_acquire(None) as producer, producer.connection._reraise_as_library_errors():
-        app.amqp.send_task_message(producer, task.name, message, **publish_options)
+        # Bounded: without it a broker that stops reading (a cut network, a memory alarm) holds this
+        # thread forever, as kombu waits for the confirm with no limit; a timeout is a connection error,
+        # retried by the retry policy on a new connection, then raised (the relay publishes it later).
+        limit = _publish_timeout()
+        app.amqp.send_task_message(
+            producer, task.name, message, timeout=limit, confirm_timeout=limit, **publish_options
+        )
     return task_id

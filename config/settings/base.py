@@ -352,6 +352,10 @@ SCHEMA_RECONCILE_INTERVAL_SECONDS = env.int("SCHEMA_RECONCILE_INTERVAL_SECONDS",
 # The outbox relay (a thread of beat) publishes a new execution not taken by a worker after this many
 # seconds while the start queue is empty (a lost publish of a process that is still alive).
 SCHEMA_OUTBOX_DEADLINE_SECONDS = env.float("SCHEMA_OUTBOX_DEADLINE_SECONDS", default=2.0)
+# A publish (write and publisher confirm) gives up after this long: a broker that stops reading (a
+# cut network, a memory alarm) must not hold an API thread or a worker forever; the outbox relay and
+# the reconciler publish what was given up.
+SCHEMA_PUBLISH_TIMEOUT_SECONDS = env.float("SCHEMA_PUBLISH_TIMEOUT_SECONDS", default=5.0)
 # Outbound HTTP from http_request nodes: hosts/networks allowed even if private (comma separated).
 SCHEMA_HTTP_ALLOWLIST = env.list("SCHEMA_HTTP_ALLOWLIST", default=[])
 # Side-effecting nodes of one execution's parallel branches that run at once (threads of the walk).

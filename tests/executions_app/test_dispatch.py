@@ -16,6 +16,7 @@ import pytest
 from celery.app import push_current_task
 from celery.app.task import Context
 from celery.utils.threads import LocalStack
+from django.conf import settings
 from kombu import Connection, Consumer, Queue
 from kombu.messaging import Producer
 
@@ -55,7 +56,9 @@ def _without_id(body: Any, kwargs: dict[str, Any], task_id: str) -> tuple[Any, d
 
 
 def _both(sent: Published, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any]) -> list[Any]:
-    result = execution_run_task.apply_async(args=args, kwargs=kwargs, **options)
+    # Celery's way with the bound every publish of ours has (SCHEMA_PUBLISH_TIMEOUT_SECONDS).
+    limit = settings.SCHEMA_PUBLISH_TIMEOUT_SECONDS
+    result = execution_run_task.apply_async(args=args, kwargs=kwargs, timeout=limit, confirm_timeout=limit, **options)
     task_id = dispatch.send_now(execution_run_task, args, kwargs, options)
     assert len(sent) == 2
     celery_way = _without_id(*sent[0], result.id)
@@ -85,6 +88,8 @@ def test_the_message_is_the_one_apply_async_sends(sent: Published, not_eager: No
     assert kwargs["routing_key"] == EXECUTION_ROUTING_KEY
     assert kwargs["delivery_mode"] == 2  # persistent
     assert kwargs["retry"] is True and kwargs["declare"]
+    # A broker that stops reading cannot hold the publishing thread: the write and the confirm are bounded.
+    assert kwargs["timeout"] == kwargs["confirm_timeout"] == settings.SCHEMA_PUBLISH_TIMEOUT_SECONDS > 0
 
 
 def test_from_inside_a_task_the_trail_is_kept_as_celery_keeps_it(sent: Published, not_eager: None) -> None:

@@ -190,3 +190,47 @@ def test_a_webhook_whose_api_broker_connection_is_black_holed_after_commit_still
         f"({line['reason']}); commit → started {waited} ms"
     )
     connection.close()
+
+
+@pytest.mark.timeout(400)
+def test_a_black_holed_broker_does_not_wedge_the_api(system: SystemEnv) -> None:
+    """Every publish is bounded (SCHEMA_PUBLISH_TIMEOUT_SECONDS): with the broker silent, each API
+    thread gives its publish up and serves the next webhook, so 3x more webhooks than the API has
+    threads are all answered 202 — without the bound, the first threads' publishes wait for a confirm
+    that never comes and every later webhook hangs. Once the network heals, each one runs once."""
+    schema = create_schema(definition=linear_definition("webhook_trigger"), name="outbox-wedge", activate=True)
+    system.start_worker(concurrency=2, **NO_RECONCILER)
+    beat = _start_beat(system)
+    broker = urlsplit(system.vhost.url)
+    proxy = CutProxy(broker.hostname or "127.0.0.1", broker.port or 5672)
+    threads = 2  # per gunicorn worker, 2 workers: 4 threads in all
+    answers: list[tuple[int, str]] = []
+    try:
+        env = _api_env(system, RABBITMQ_URL=proxy.url(system.vhost.url), SCHEMA_PUBLISH_TIMEOUT_SECONDS="1")
+        with gunicorn_servers(1, threads=threads, **env) as [base]:
+            hook = f"{base}/api/hooks/{schema.id}/"
+            warm = [_post(hook, schema.webhook_secret, n)[1] for n in range(4)]
+            wait_all(warm, "completed", timeout=60, what="the warm-up webhooks")
+            proxy.blackhole()
+            began = time.monotonic()
+
+            def send(offset: int) -> None:
+                for n in range(offset, 12, 4):
+                    answers.append(_post(hook, schema.webhook_secret, 100 + n))
+
+            senders = [threading.Thread(target=send, args=(i,)) for i in range(4)]
+            for sender in senders:
+                sender.start()
+            for sender in senders:
+                sender.join(timeout=200)
+            answered_in = time.monotonic() - began
+            assert sorted(status for status, _ in answers) == [202] * 12, Counter(s for s, _ in answers)
+            proxy.heal()
+            accepted = [execution_id for _, execution_id in answers]
+            wait_all(accepted, "completed", timeout=120, what="the webhooks accepted while the broker was silent")
+        assert_nothing_twice([*warm, *accepted])
+    finally:
+        proxy.close()
+        _stop(beat)
+    print(f"\n[broker black-holed] 12 webhooks on 4 API threads answered 202 within {answered_in:.1f} s")
+    connection.close()
