@@ -166,9 +166,13 @@ class DjangoExecutionStore:
             epoch=held_epoch(execution_id),  # fenced: refused once another worker took over
         )
         updated = self._queries.execution_write(write)
-        if self._wakeups.get(execution_id):  # the progress they woke us for is saved: they are done
-            for seconds in child_wakeups_taken(self._wakeups.pop(execution_id)):
-                metrics.TIMER_LATENESS.labels(CHILD_TIMER_REASON).observe(seconds)
+        taken = self._wakeups.pop(execution_id, None)  # set by a read of the children's progress
+        if taken is not None:
+            if status in FINISHED_STATUSES:  # nothing left to wake it for (a child that ended since the read)
+                taken.update(child_wakeups_pending(execution_id))
+            if taken:  # the progress they woke us for is saved: they are done
+                for seconds in child_wakeups_taken(taken):
+                    metrics.TIMER_LATENESS.labels(CHILD_TIMER_REASON).observe(seconds)
         self._observe(execution_id, steps)
         return updated
 

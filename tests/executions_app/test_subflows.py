@@ -392,3 +392,33 @@ def test_a_child_ending_while_a_walk_holds_its_parent_sends_no_wake_up_message(
     parent.refresh_from_db()
     assert parent.result == ["0:0", "1:1"]
     assert not wake_ups.filter(status=TimerStatus.SCHEDULED).exists()
+
+
+def test_a_child_ending_between_the_parents_last_reads_leaves_no_wake_up_behind(monkeypatch: Any) -> None:
+    """Child 1 ends after the parent's walk read the pending wake-ups but before it counted the
+    finished children: the count sees it, the loop finishes and the parent completes — and that
+    child's wake-up is fired with the others, not left for the reconciler to deliver to a
+    finished execution."""
+    from executions_app import store as store_module
+
+    user = UserFactory()
+    parent = _loop_parent(user, items=2, concurrency=2)
+    first, second = _children(parent)
+    assert execution_run(str(first.pk)) == "completed"
+    real_pending = store_module.child_wakeups_pending
+    ended: list[str] = []
+
+    def pending_then_one_ends(execution_id: str) -> list[int]:
+        ids = real_pending(execution_id)
+        if execution_id == str(parent.pk) and not ended:
+            ended.append(execution_run(str(second.pk)))
+        return ids
+
+    monkeypatch.setattr(store_module, "child_wakeups_pending", pending_then_one_ends)
+    [wake] = ExecutionTimer.objects.filter(execution=parent, reason="child")
+    assert execution_run(str(parent.pk), timer_id=wake.pk) == "completed"
+    assert ended == ["completed"]
+    parent.refresh_from_db()
+    assert parent.result == ["0:0", "1:1"]
+    wake_ups = ExecutionTimer.objects.filter(execution=parent, reason="child")
+    assert list(wake_ups.values_list("status", flat=True)) == ["fired", "fired"]
