@@ -1,14 +1,16 @@
 """What tracing costs on the two hot paths: instructions per webhook accept and per walk (callgrind,
-the method of `bench/instructions.py`) with tracing off and with it on, exporting every span
-(the default `parentbased_always_on` sampler) over OTLP/HTTP to a receiver on 127.0.0.1 that
-answers 200 and counts what it gets.
+the method of `bench/instructions.py`) with tracing off and with it on, recording every span (the
+default `parentbased_always_on` sampler) into an in-memory exporter (`memory`: what tracing costs
+in the process, without serialising) or exporting them over OTLP/HTTP to a receiver on 127.0.0.1
+that answers 200 and counts what it gets (`otlp`).
 
-    .venv/bin/python bench/tracing_cost.py [--calls 20 120] [--phase both|off|on] [--json out.json]
+    .venv/bin/python bench/tracing_cost.py [--calls 20 120] [--phases off memory otlp] [--json out.json]
 
 With tracing on the child process sets tracing up as the API and a worker process do
 (`config.tracing.setup_tracing`): the Django request span, the Celery publish span, one span per
-SQL statement, the walk's step spans, and the batch exporter's thread serialising and posting them
-(its work is counted too: it runs in the same process). Results: docs/performance.md ("Tracing").
+SQL statement, the walk's step spans, and the batch span processor's thread handing them to the
+exporter (its work is counted too: it runs in the same process). Results: docs/performance.md
+("Tracing").
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +28,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import instructions
+
+PHASES = ("off", "memory", "otlp")
 
 
 class Receiver:
@@ -55,19 +60,30 @@ class Receiver:
 
 def child(part: str, calls: int) -> None:
     """Under valgrind: the instructions bench's child, with tracing set up first when asked."""
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+    exporter = os.environ.get("BENCH_TRACING_EXPORTER", "")
+    memory: Any = None
+    if exporter:
         import django
 
         django.setup()
         from config.tracing import setup_tracing
 
-        assert setup_tracing("schema-bench"), "tracing did not switch on"
+        processor = None
+        if exporter == "memory":  # the tests' exporter, behind the batch processor production uses
+            from opentelemetry.sdk.trace.export import BatchSpanProcessor
+            from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+            memory = InMemorySpanExporter()
+            processor = BatchSpanProcessor(memory)
+        assert setup_tracing("schema-bench", span_processor=processor), "tracing did not switch on"
     instructions.child(part, calls)
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+    if exporter:
         from opentelemetry import trace
 
         provider: Any = trace.get_tracer_provider()  # the SDK's provider: it has force_flush
         provider.force_flush()
+    if memory is not None:
+        sys.stderr.write(f"spans recorded: {len(memory.get_finished_spans())}\n")
 
 
 def _run(part: str, calls: int, env: dict[str, str]) -> int:
@@ -79,7 +95,14 @@ def _run(part: str, calls: int, env: dict[str, str]) -> int:
     found = instructions._COLLECTED.findall(result.stderr)
     if result.returncode != 0 or not found:
         sys.exit(f"{part} x{calls} under callgrind failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    spans = _SPANS.findall(result.stderr)
+    if spans:
+        SPANS_RECORDED[part, calls] = int(spans[-1])
     return int(found[-1])
+
+
+_SPANS = re.compile(r"spans recorded: (\d+)")
+SPANS_RECORDED: dict[tuple[str, int], int] = {}
 
 
 def main() -> None:
@@ -87,7 +110,9 @@ def main() -> None:
     parser.add_argument("--calls", type=int, nargs=2, default=[20, 120], metavar=("FEW", "MANY"))
     parser.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1))
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--phase", choices=("both", "off", "on"), default="both", help="tracing off, on, or both")
+    parser.add_argument(
+        "--phases", nargs="+", choices=PHASES, default=list(PHASES), help="tracing off, on into memory, on over OTLP"
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -97,21 +122,30 @@ def main() -> None:
     few, many = args.calls
     figures: dict[str, Any] = {}
     receiver = Receiver()
-    for phase in ("off", "on") if args.phase == "both" else (args.phase,):
-        if phase == "on":
+    for phase in args.phases:
+        os.environ.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+        os.environ.pop("BENCH_TRACING_EXPORTER", None)
+        if phase != "off":
+            os.environ["BENCH_TRACING_EXPORTER"] = phase
+        if phase == "otlp":
             os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.url
-        else:
-            os.environ.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+        SPANS_RECORDED.clear()
         figures[phase] = {k: round(v) for k, v in instructions.measure(few, many, args.jobs).items()}
         print(f"tracing {phase}: " + ", ".join(f"{k} {v / 1e6:.3f} M" for k, v in figures[phase].items()), flush=True)
-    if "on" in figures:
+        if phase == "memory":
+            if not SPANS_RECORDED:
+                sys.exit("no span was recorded: tracing was not on")
+            figures["memory_spans"] = {f"{part} x{calls}": n for (part, calls), n in sorted(SPANS_RECORDED.items())}
+            print(f"spans recorded: {figures['memory_spans']}")
+    if "otlp" in figures:
         figures.update(otlp_posts=receiver.posts, otlp_bytes=receiver.bytes)
         print(f"receiver: {receiver.posts} OTLP posts, {receiver.bytes} bytes")
         if not receiver.posts:
             sys.exit("no span reached the receiver: tracing was not on")
-    if "on" in figures and "off" in figures:
-        for name, off in figures["off"].items():
-            print(f"{name}: {figures['on'][name] / off - 1:+.0%} with tracing on")
+    for phase in ("memory", "otlp"):
+        if phase in figures and "off" in figures:
+            for name, off in figures["off"].items():
+                print(f"{name}: {figures[phase][name] / off - 1:+.1%} with tracing on ({phase})")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
 
