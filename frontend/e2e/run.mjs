@@ -752,7 +752,9 @@ test('executions list: a click anywhere on a row, or Enter on it, opens the exec
 // Tests kept in their own modules, given the page and the helpers above.
 (await import('./authoring.mjs')).register({ test, page, tid, shot, assert, apiCall, importDefinition, selectNode, runNow, waitExecutionStatus, audit, expectHttpError, stamp });
 (await import('./credentials.mjs')).register({ test, page, tid, shot, assert, importDefinition, selectNode, runNow, waitExecutionStatus, audit, stamp });
+(await import('./authoring-runs.mjs')).register({ test, page, tid, shot, assert, apiCall, importDefinition, selectNode, audit, stamp });
 (await import('./subflows.mjs')).register({ test, page, tid, shot, assert, apiCall, importDefinition, runNow, waitExecutionStatus, audit, stamp, dropNode, connect });
+(await import('./policies.mjs')).register({ test, page, tid, shot, assert, apiCall, importDefinition, audit, stamp });
 
 // ---- runner --------------------------------------------------------------------------------
 let passed = 0;

@@ -1,7 +1,8 @@
 /**
  * "Run to here": runs the draft from its trigger up to the selected node on the server (a test
  * run: no execution, nothing after that node runs; pinned nodes give their pins). When a node on
- * the way has side effects the server refuses until the user confirms, and the hook asks.
+ * the way has side effects (and no pin) the hook asks first; the server refuses them unconfirmed,
+ * and if it knows of one the editor did not, the hook asks then.
  */
 import { useCallback, useState } from 'react';
 import { ApiError, post } from '../api/client';
@@ -15,7 +16,12 @@ export interface RunToHereRequest {
   executionId: string | null;
   /** A payload to start with instead (edited input of the trigger). */
   payload?: JsonValue;
+  /** Names of the nodes on the way with side effects and no pin (`sideEffectsOnTheWay`). */
+  acting: string[];
 }
+
+export const actingQuestion = (names: string[]) =>
+  `Running up to here acts on the outside world: ${names.join(', ')} ${names.length > 1 ? 'have' : 'has'} side effects and no pinned data (they call the URL, send the data). Run ${names.length > 1 ? 'them' : 'it'} for real?`;
 
 export function runToHereBody(r: RunToHereRequest, confirmed: boolean) {
   return {
@@ -33,10 +39,14 @@ export function useRunToHere(schemaId: string) {
   const [error, setError] = useState<string | null>(null);
   const run = useCallback(
     async (r: RunToHereRequest, confirm: (message: string) => boolean) => {
+      let confirmed = false;
+      if (r.acting.length) {
+        if (!confirm(actingQuestion(r.acting))) return;
+        confirmed = true;
+      }
       setRunning(true);
       setError(null);
       try {
-        let confirmed = false;
         for (;;) {
           try {
             setWalk(await post<WalkRun>(`/schemas/${schemaId}/run-to-node/`, runToHereBody(r, confirmed)));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { walkStatusByNode, walkSummary, type WalkStep } from './walk';
-import { runToHereBody } from '../hooks/useRunToHere';
+import { sideEffectsOnTheWay, walkInputFor, walkStatusByNode, walkSummary, type WalkStep } from './walk';
+import { actingQuestion, runToHereBody } from '../hooks/useRunToHere';
+import { SPEC_MAP } from './testSpecs';
 
 const step = (node_id: string, status: WalkStep['status']): WalkStep => ({
   id: null,
@@ -33,12 +34,45 @@ describe('run to here', () => {
 
   it('sends the draft, the loaded run and, only when edited, a payload', () => {
     const definition = { nodes: [], edges: [] };
-    expect(runToHereBody({ nodeId: 'count', definition, executionId: 'ex1' }, false)).toEqual({
+    expect(runToHereBody({ nodeId: 'count', definition, executionId: 'ex1', acting: [] }, false)).toEqual({
       node_id: 'count',
       definition,
       execution: 'ex1',
       confirm_side_effects: false,
     });
-    expect(runToHereBody({ nodeId: 'count', definition, executionId: null, payload: { a: 1 } }, true)).toMatchObject({ payload: { a: 1 }, confirm_side_effects: true });
+    expect(runToHereBody({ nodeId: 'count', definition, executionId: null, payload: { a: 1 }, acting: [] }, true)).toMatchObject({ payload: { a: 1 }, confirm_side_effects: true });
+  });
+
+  it('asks about the unpinned side effects on the way only, not those after the node', () => {
+    const definition = {
+      nodes: [
+        { id: 'start', type: 'manual_trigger' },
+        { id: 'call', type: 'http_request' },
+        { id: 'shape', type: 'set' },
+        { id: 'notify', type: 'http_request' },
+      ],
+      edges: [
+        { id: 'e1', source: 'start', target: 'call' },
+        { id: 'e2', source: 'call', target: 'shape' },
+        { id: 'e3', source: 'shape', target: 'notify' },
+      ],
+    };
+    expect(sideEffectsOnTheWay(definition, 'shape', SPEC_MAP)).toEqual(['call']);
+    expect(sideEffectsOnTheWay(definition, 'notify', SPEC_MAP)).toEqual(['call', 'notify']);
+    const pinned = { ...definition, nodes: definition.nodes.map((n) => (n.id === 'call' ? { ...n, pinned_data: { status: 200 } } : n)) };
+    expect(sideEffectsOnTheWay(pinned, 'shape', SPEC_MAP)).toEqual([]);
+    expect(actingQuestion(['Call the API'])).toContain('Call the API has side effects');
+  });
+
+  it('gives a node after the walk the output it would get: on the port taken, a pin on any port', () => {
+    const steps = [{ ...step('big', 'success'), port: 'true', output: { n: 5 } }, { ...step('pinned', 'pinned'), port: null, output: 7 }];
+    const edges = [
+      { id: 'a', source: 'big', target: 'yes', source_port: 'true' },
+      { id: 'b', source: 'big', target: 'no', source_port: 'false' },
+      { id: 'c', source: 'pinned', target: 'next', source_port: 'out' },
+    ];
+    expect(walkInputFor({ steps }, 'yes', edges)).toEqual({ n: 5 });
+    expect(walkInputFor({ steps }, 'no', edges)).toBeUndefined();
+    expect(walkInputFor({ steps }, 'next', edges)).toBe(7);
   });
 });

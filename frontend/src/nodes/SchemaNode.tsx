@@ -73,7 +73,7 @@ function SchemaNodeView({ id, data, selected }: NodeProps<CanvasNode>) {
         </div>
         {data.extra?.[PIN_KEY] !== undefined && (
           <span className="flow-node-pin" data-testid={`pin-mark-${id}`} title="Pinned data: test runs use it instead of running this node (production runs never)">
-            📌 pinned
+            pinned
           </span>
         )}
       </div>

@@ -164,6 +164,7 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
                 pinned={pinned}
                 pins={pins}
                 walk={walk}
+                specs={specs}
                 onPin={(id, value) => {
                   const pinNode = state.nodes.find((n) => n.id === id);
                   if (pinNode) dispatch({ kind: 'updateNode', id, patch: { extra: withPin(pinNode.data, value) }, specs });

@@ -15,7 +15,7 @@ import { usePersistentFlag } from '../../hooks/usePersistentFlag';
 import type { RunData } from '../../hooks/useRunData';
 import type { RunToHere } from '../../hooks/useRunToHere';
 import { inputFor } from '../../lib/expressionScope';
-import { walkSummary } from '../../lib/walk';
+import { sideEffectsOnTheWay, walkInputFor, walkSummary } from '../../lib/walk';
 import { formatDate, formatDuration } from '../../lib/format';
 import { withNodeNames } from '../../lib/nodeNames';
 import { JsonText } from '../JsonText';
@@ -37,6 +37,7 @@ export function RunDataDock({
   pins,
   onPin,
   walk,
+  specs,
 }: {
   run: RunData;
   node: DockNode | undefined;
@@ -49,6 +50,8 @@ export function RunDataDock({
   onPin: (nodeId: string, value: JsonValue | undefined) => void;
   /** "Run to here": the last test walk (its steps fill the panes) and how to start one. */
   walk: RunToHere;
+  /** The node types (which ones have side effects). */
+  specs: ReadonlyMap<string, NodeTypeSpec>;
   /** The draft on screen: a test run uses it, and a node that did not run gets its upstream's output. */
   definition: Definition;
 }) {
@@ -62,7 +65,9 @@ export function RunDataDock({
   const fromRun = node && !isTrigger ? inputFor(node.id, definition.edges, run.stepByNode, pins) : undefined;
   const walkStep = node ? walk.walk?.steps.find((s) => s.node_id === node.id) : undefined;
   const runInput: JsonValue | undefined = isTrigger ? (pinned ?? ex?.trigger_payload ?? undefined) : fromRun?.value;
-  const input: JsonValue | undefined = walkStep ? walkStep.input : runInput;
+  // After a walk, a node it did not reach shows what it would get from the walk.
+  const walkNext = node && walk.walk && !walkStep && !isTrigger ? walkInputFor(walk.walk, node.id, definition.edges) : undefined;
+  const input: JsonValue | undefined = walkStep ? walkStep.input : walkNext !== undefined ? walkNext : runInput;
   const nodePin = node && !isTrigger ? pins.get(node.id) : undefined;
   const output = step?.output as JsonValue | undefined;
 
@@ -87,7 +92,13 @@ export function RunDataDock({
   const runToHere = () =>
     node &&
     void walk.run(
-      { nodeId: node.id, definition, executionId: ex?.id ?? null, payload: isTrigger && editing && edited !== undefined ? edited : undefined },
+      {
+        nodeId: node.id,
+        definition,
+        executionId: ex?.id ?? null,
+        payload: isTrigger && editing && edited !== undefined ? edited : undefined,
+        acting: sideEffectsOnTheWay(definition, node.id, specs).map(nameOf),
+      },
       (message) => window.confirm(message),
     );
   const testInput = editing && edited !== undefined ? edited : input;
@@ -155,7 +166,7 @@ export function RunDataDock({
               title="A test run from the trigger up to this node: nothing after it runs, pinned nodes give their pins"
               onClick={runToHere}
             >
-              {walk.running ? 'Running…' : '⏩ Run to here'}
+              {walk.running ? 'Running…' : '⇥ Run to here'}
             </button>
           </span>
         )}
@@ -196,6 +207,8 @@ export function RunDataDock({
                     <span className="badge badge-running" data-testid="walk-input-badge">
                       run to here
                     </span>
+                  ) : walkNext !== undefined ? (
+                    <span className="muted small" data-testid="walk-next-input">(what it would get from the test run)</span>
                   ) : (
                     fromRun && !fromRun.ran && input !== undefined && <span className="muted small">(what it would get: the upstream output)</span>
                   )}
@@ -240,7 +253,7 @@ export function RunDataDock({
                 ) : input === undefined ? (
                   <p className="muted small">{ex ? 'No input in this execution.' : 'No run yet: edit an input to run this node.'}</p>
                 ) : (
-                  <DataView key={`${walkStep ? 'walk' : ex?.id}:${node.id}:in`} value={input} root={isTrigger ? 'trigger' : 'input'} label="input" testId="input-data" />
+                  <DataView key={`${walkStep || walkNext !== undefined ? 'walk' : ex?.id}:${node.id}:in`} value={input} root={isTrigger ? 'trigger' : 'input'} label="input" testId="input-data" />
                 )}
               </div>
               <div className="data-pane" data-testid="output-pane">
@@ -256,7 +269,7 @@ export function RunDataDock({
                     <h3>
                       Output <span className="muted small mono">nodes.{node.id}.output</span>
                       <span className={`badge badge-${walkStep.status === 'pinned' ? 'paused' : walkStep.status}`} data-testid="walk-step-status">
-                        {walkStep.status === 'pinned' ? 'pinned' : `run to here · ${walkStep.status}`}
+                        {walkStep.status}
                       </span>
                       {walkStep.port && (
                         <span className="muted small">
@@ -309,7 +322,7 @@ export function RunDataDock({
                       <p className="muted small" data-testid="data-not-run">
                         {walk.walk ? (
                           <>
-                            <strong>{node.name}</strong> did not run in this test run (it comes after the node run to, or on a branch not taken).
+                            <strong>{node.name}</strong> did not run in this test run (it comes after {nameOf(walk.walk.node_id)}, or on a branch not taken).
                           </>
                         ) : ex ? (
                           <>
@@ -362,7 +375,7 @@ export function RunDataDock({
                           title="Pinned data is saved with the draft; test runs (Run this node, Run to here) use it instead of running this node; production runs never use it."
                           onClick={() => shownOutput !== undefined && onPin(node.id, shownOutput)}
                         >
-                          📌 Pin this output
+                          Pin this output
                         </button>
                         <button type="button" className="link-btn small" data-testid="edit-pin" onClick={() => setEditingPin(true)}>
                           Pin other data…
