@@ -1,6 +1,8 @@
 """Validation of schema definitions: every problem at once, each located by path and node/edge id.
 
-`validate_definition` accepts any JSON value and never raises. Problems reported: size limits
+`validate_definition` accepts any JSON value and never raises. Sticky notes (`notes`: text on the
+canvas, never executed) are checked for shape only and never make a definition unfinished.
+Problems reported: size limits
 (`MAX_NODES`, `MAX_EDGES`, `MAX_DEPTH` levels of nesting, `MAX_ID_LENGTH` for ids — they end up
 in `varchar(255)` columns of step rows), malformed structure, duplicate ids, unknown node types,
 config not matching the type's JSON Schema (every error, with its path) or its semantic checks
@@ -35,6 +37,9 @@ MAX_EDGES = 2000
 MAX_DEPTH = 32
 MAX_ID_LENGTH = 128
 MAX_NAME_LENGTH = 255
+MAX_NOTES = 200
+MAX_NOTE_TEXT = 10_000
+NOTE_SIZE = (40, 4000)  # width and height bounds of a note, in canvas pixels
 
 _validators: dict[str, Draft202012Validator] = {}
 _retry_validator = Draft202012Validator(RETRY_SCHEMA)
@@ -100,6 +105,10 @@ def _schema_validator(node_type: NodeType) -> Draft202012Validator:
     return _validators[node_type.type]
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _json_path(base: str, parts: Any) -> str:
     path = base
     for part in parts:
@@ -152,7 +161,42 @@ class _Validator:
                 self.check_edge(index, raw)
         if isinstance(nodes, list):
             self.check_graph()
+        self.check_notes(data.get("notes"))
         return self.problems
+
+    def check_notes(self, notes: Any) -> None:
+        """Sticky notes: `[{"id", "text", "position": {x, y}, "width"?, "height"?}]`, ids apart from
+        the nodes' (the editor draws both on one canvas). Never executed, never unfinished."""
+        if notes is None:
+            return
+        if not isinstance(notes, list):
+            self.add("notes", "notes must be a list")
+            return
+        if len(notes) > MAX_NOTES:
+            self.add("notes", f"at most {MAX_NOTES} notes are allowed ({len(notes)} given)")
+            return
+        seen: set[str] = set()
+        for index, note in enumerate(notes):
+            base = f"notes[{index}]"
+            if not isinstance(note, dict):
+                self.add(base, "note must be an object")
+                continue
+            note_id = note.get("id")
+            if not isinstance(note_id, str) or not note_id or len(note_id) > MAX_ID_LENGTH:
+                self.add(f"{base}.id", f"note id is required: a string of 1 to {MAX_ID_LENGTH} characters")
+            elif note_id in seen or note_id in self.nodes:
+                self.add(f"{base}.id", f"note id {note_id!r} is already used by another note or a node")
+            else:
+                seen.add(note_id)
+            text = note.get("text", "")
+            if not isinstance(text, str) or len(text) > MAX_NOTE_TEXT:
+                self.add(f"{base}.text", f"note text must be a string of at most {MAX_NOTE_TEXT} characters")
+            position = note.get("position")
+            if not (isinstance(position, dict) and all(_number(position.get(a)) for a in "xy")):
+                self.add(f"{base}.position", "position must be an object with numeric x and y")
+            for key in ("width", "height"):
+                if key in note and not (_number(note[key]) and NOTE_SIZE[0] <= note[key] <= NOTE_SIZE[1]):
+                    self.add(f"{base}.{key}", f"{key} must be a number from {NOTE_SIZE[0]} to {NOTE_SIZE[1]}")
 
     def check_node(self, index: int, raw: Any) -> None:
         base = f"nodes[{index}]"

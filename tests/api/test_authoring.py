@@ -408,3 +408,24 @@ def test_run_to_here_bad_input_and_permissions(
         assert [e["path"] for e in response.json()["errors"]] == [path], (body, response.json())
     assert run_to(client_for(other_user), schema, node_id="count").status_code == 404
     assert NodeTestRun.objects.count() == 0
+
+
+def test_sticky_notes_are_saved_with_the_draft_and_never_run(api: APIClient, user: Any) -> None:
+    schema = create_schema(user=user, definition=orders_definition())
+    definition = orders_definition()
+    definition["notes"] = [{"id": "note_1", "text": "Counts orders", "position": {"x": 0, "y": -120}, "width": 240}]
+    saved = api.put(f"/api/schemas/{schema.id}/", {"name": schema.name, "definition": definition}, format="json")
+    assert saved.status_code == 200 and saved.json()["problems"] == [], saved.json()
+    assert api.get(f"/api/schemas/{schema.id}/").json()["definition"]["notes"] == definition["notes"]
+    execution_id = api.post(f"/api/schemas/{schema.id}/execute/", {"payload": {"orders": []}}, format="json").json()[
+        "id"
+    ]
+    steps = api.get(f"/api/executions/{execution_id}/steps/").json()
+    assert [s["node_id"] for s in steps] == [
+        "start",
+        "count",
+        "note",
+    ]  # `note` is a log node; the sticky note never ran
+    definition["notes"][0]["id"] = "count"
+    clash = api.put(f"/api/schemas/{schema.id}/", {"name": schema.name, "definition": definition}, format="json")
+    assert clash.status_code == 400 and clash.json()["errors"][0]["path"] == "notes[0].id"

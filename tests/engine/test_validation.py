@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from engine.nodes import NODE_TYPES
 from engine.validation import validate_definition
-from tests.builders import chain, definition, edge, node
+from tests.builders import chain, definition, edge, linear_definition, node
 
 
 def problems(data: Any) -> list[tuple[str, str | None, str | None, str]]:
@@ -236,3 +236,28 @@ def test_never_raises_on_arbitrary_json(data: Any) -> None:
     for problem in found:
         assert isinstance(problem.path, str) and isinstance(problem.message, str)
         assert not problem.message.startswith("could not validate")
+
+
+def test_sticky_notes_are_checked_for_shape_only_and_never_run() -> None:
+    definition = linear_definition()
+    definition["notes"] = [
+        {"id": "note_1", "text": "Ask finance before changing the URL", "position": {"x": 10, "y": -40}},
+        {"id": "note_2", "text": "", "position": {"x": 0, "y": 0}, "width": 300, "height": 160, "color": "yellow"},
+    ]
+    assert validate_definition(definition) == []
+    first_node = definition["nodes"][0]["id"]
+    definition["notes"] = [
+        {"id": first_node, "text": "x", "position": {"x": 0, "y": 0}},
+        {"id": "n", "text": 5, "position": {"x": "0", "y": 0}, "width": 10},
+        "note",
+    ]
+    problems = validate_definition(definition)
+    assert [(p.path, p.incomplete) for p in problems] == [
+        ("notes[0].id", False),
+        ("notes[1].text", False),
+        ("notes[1].position", False),
+        ("notes[1].width", False),
+        ("notes[2]", False),
+    ]
+    assert validate_definition({**linear_definition(), "notes": {}})[0].path == "notes"
+    assert "at most 200 notes" in validate_definition({**linear_definition(), "notes": [{}] * 201})[0].message
