@@ -37,6 +37,7 @@ walks many steps in one call and checkpoints through the `ExecutionStore`:
 from __future__ import annotations
 
 import contextvars
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -64,6 +65,22 @@ from engine.store import (
 CHECKPOINT_VERSION = 2
 DEFAULT_BRANCH_CONCURRENCY = 8
 MAX_CHILDREN_ROUNDS = 20  # batches of finished children one walk takes before it pauses (saves progress)
+# How a sub-schema's failure reads in its caller's error (the message above this line's use).
+_CHILD_FAILED = re.compile(
+    r"(?:the sub-schema|item \d+) failed \(execution [^,()]+, \w+\)(?: through (\d+) nested sub-schema runs?)?: "
+)
+
+
+def innermost_cause(error: str) -> tuple[str, int]:
+    """A child's error that is itself a sub-schema's failure, shortened to its innermost cause and the
+    number of runs in between: ten nested calls read as one sentence, not ten (each run keeps its own
+    error for whoever follows the links)."""
+    links = list(_CHILD_FAILED.finditer(error))
+    if not links:
+        return error, 0
+    return error[links[-1].end() :], sum(1 + int(link.group(1) or 0) for link in links)
+
+
 _DUE_NOW = datetime.min.replace(tzinfo=UTC)  # a resumed `wait`: its branch continues at once
 
 
@@ -404,9 +421,11 @@ class _Walk:
                 results = self.store.children_results(self.execution_id, node.id, attempt)
                 bad = next(r for r in results if r.status != "completed")
                 what = f"item {bad.index}" if plan["each"] else "the sub-schema"
+                cause, nested = innermost_cause(bad.error or bad.status)
+                through = f" through {nested} nested sub-schema run{'s' if nested > 1 else ''}" if nested else ""
                 raise NodeError(
-                    f"{what} failed (execution {bad.execution_id}, {bad.status}): {bad.error or bad.status}",
-                    details={"execution_id": bad.execution_id, "index": bad.index},
+                    f"{what} failed (execution {bad.execution_id}, {bad.status}){through}: {cause}",
+                    details={"execution_id": bad.execution_id, "index": bad.index, "nested": nested},
                 )
             room = plan["concurrency"] - (entry["next"] - done)
             if room > 0 and entry["next"] < entry["total"]:

@@ -179,7 +179,20 @@ def test_a_schema_calling_itself_stops_at_the_depth_limit() -> None:
     assert store.get(top).status == "failed"
     assert len(store.executions) == 4  # the fourth level's call is refused, none is started
     assert all(r.status == "failed" for r in store.executions.values())
-    assert "nested deeper than 4 levels (SCHEMA_MAX_CALL_DEPTH)" in (store.get(top).error or "")
+    error = store.get(top).error or ""
+    assert "nested deeper than 4 levels (SCHEMA_MAX_CALL_DEPTH)" in error
+    # One sentence however deep: the innermost cause and how many runs lie between, not every link.
+    assert error.count("failed (execution") == 1 and "through 2 nested sub-schema runs: " in error, error
+
+
+def test_a_nested_failure_reads_as_its_innermost_cause() -> None:
+    assert walker.innermost_cause("node 'x' failed: HTTP 503") == ("node 'x' failed: HTTP 503", 0)
+    once = "node 'c' failed: the sub-schema failed (execution e-1, failed): node 'x' failed: HTTP 503"
+    assert walker.innermost_cause(once) == ("node 'x' failed: HTTP 503", 1)
+    singular = "node 'c' failed: the sub-schema failed (execution e-3, failed) through 1 nested sub-schema run: x"
+    assert walker.innermost_cause(singular) == ("x", 2)
+    deeper = "node 'c' failed: item 3 failed (execution e-2, failed) through 4 nested sub-schema runs: boom: a: b"
+    assert walker.innermost_cause(deeper) == ("boom: a: b", 5)
 
 
 def _loop_checkpoint_sizes(items: int) -> tuple[list[int], Any]:
