@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/scale.py [--executions 100000] [--steps-per-execution 10] [--repeat 40]
 
-Own database `schema_bench_scale` (dropped and recreated), production settings, in-process (Django
+Own database `schema_bench_scale` (`--database`; dropped and recreated), production settings, in-process (Django
 test client against the real URL conf, middleware and DRF stack; no HTTP server or broker needed).
 1. An almost empty database (`schema_bench_scale_empty`: the schema, a user, an execution with 100
    steps, a live execution, 1,100 more executions so a page 21 exists) is copied (CREATE DATABASE
@@ -10,7 +10,8 @@ test client against the real URL conf, middleware and DRF stack; no HTTP server 
    days) with their state rows and 1,000,000 step rows (INSERT … SELECT generate_series).
 2. Timed on both, alternating in rounds so both see the same machine noise: the executions list
    (first page, page 21 through the keyset cursor, filtered by schema + status; the searches by
-   payload field, failed node, error text and duration), opening the
+   payload field, failed node, error text — found in 0.2 %, in none, and with a schema — and
+   duration; each finds a page as full on both databases), opening the
    execution with 100 steps (detail + steps), and inserting a step (the worker store's checkpoint
    write: step row + state update, one transaction).
 3. EXPLAIN (ANALYZE, BUFFERS) of the list, steps and prune-batch queries; the statements of the
@@ -39,12 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import RESULTS, app_env, drop_database, log, machine_info, recreate_database, write_json
 
-DB = "schema_bench_scale"
-EMPTY_DB = "schema_bench_scale_empty"
-
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database", default="schema_bench_scale", help="its name (and <name>_empty)")
     parser.add_argument("--executions", type=int, default=100_000)
     parser.add_argument("--steps-per-execution", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=8, help="timed calls per operation per round")
@@ -53,6 +52,8 @@ def parse_args() -> argparse.Namespace:
 
 
 args = parse_args()
+DB = args.database
+EMPTY_DB = f"{DB}_empty"
 log(f"recreating databases {EMPTY_DB} and {DB}")
 drop_database(DB)
 DATABASE_URL = recreate_database(EMPTY_DB)
@@ -148,13 +149,19 @@ def insert_step() -> None:
     store.save_checkpoint(str(live.pk), [record], {"v": 1, "vars": {"counter": seq}, "seq": seq, "queue": []})
 
 
-# 1,100 more (no steps) so the "empty" database has 22 full pages of 50, like the deep page compared
+# 1,100 more so the "empty" database has 22 full pages of 50, like the deep page compared; 1 in 10
+# failed (half timed out at node `wait`, half at `charge` with an HTTP 503), each with its failed step,
+# so each search finds a full page of 50 here too: the comparison is of the same page, not of an
+# empty answer against a full one.
 sql(
     f"""
     INSERT INTO executions (id, schema_id, schema_version_id, status, trigger_type, trigger_payload, created_at,
-                            started_at, finished_at, request_id, lease_owner)
-    SELECT gen_random_uuid(), '{schema.pk}', {version.pk}, 'completed', 'webhook', '{{}}'::jsonb,
-           now() - g * interval '1 second', now() - g * interval '1 second', now(), 'seed', ''
+                            started_at, finished_at, request_id, lease_owner, error)
+    SELECT gen_random_uuid(), '{schema.pk}', {version.pk},
+           CASE WHEN g % 10 = 0 THEN 'failed' ELSE 'completed' END, 'webhook', '{{}}'::jsonb,
+           now() - g * interval '1 second', now() - g * interval '1 second', now(), 'seed', '',
+           CASE WHEN g % 20 = 0 THEN 'timed out after 600 s'
+                WHEN g % 10 = 0 THEN 'node ''charge'' failed: HTTP 503 from https://pay.example/charge' END
     FROM generate_series(1, 1100) AS g
     """
 )
@@ -162,6 +169,14 @@ sql(
     """
     INSERT INTO execution_state (execution_id, context, checkpoint, updated_at, wait_kind)
     SELECT e.id, '{}'::jsonb, '{}'::jsonb, now(), '' FROM executions e WHERE e.request_id = 'seed'
+    """
+)
+sql(
+    f"""
+    INSERT INTO execution_steps ({STEP_COLUMNS}, error)
+    SELECT e.id, 1, CASE WHEN e.error LIKE 'timed out%' THEN 'wait' ELSE 'charge' END, 'http_request', NULL, NULL,
+           'failed', 1, e.started_at, e.finished_at, e.error
+    FROM executions e WHERE e.request_id = 'seed' AND e.status = 'failed'
     """
 )
 
@@ -198,10 +213,13 @@ def operations() -> dict[str, Any]:
         "list_filtered_schema_status": lambda: get(
             f"/api/executions/?schema={schema.pk}&status=completed&page_size=50"
         ),
-        # Search (issue 16): JSON path on the payload (GIN), the failed node, error text, duration.
+        # Search (issue 16): JSON path on the payload (GIN), the failed node, error text, duration. On
+        # the loaded database 2 % failed: 1 in 10 of them timed out (node `wait`), the others at `charge`.
         "search_payload_field": lambda: get("/api/executions/?payload__order=1&page_size=50"),
-        "search_failed_node": lambda: get("/api/executions/?failed_node=charge&page_size=50"),
-        "search_error_text": lambda: get(f"/api/executions/?schema={schema.pk}&error=timeout&page_size=50"),
+        "search_failed_node": lambda: get("/api/executions/?failed_node=wait&page_size=50"),
+        "search_error_text": lambda: get("/api/executions/?error=timed%20out&page_size=50"),
+        "search_error_text_none": lambda: get("/api/executions/?error=no%20such%20error&page_size=50"),
+        "search_error_text_schema": lambda: get(f"/api/executions/?schema={schema.pk}&error=HTTP%20503&page_size=50"),
         "search_duration": lambda: get(f"/api/executions/?schema={schema.pk}&min_duration=5&page_size=50"),
         "open_execution": lambda: get(f"/api/executions/{probe.pk}/"),
         "open_execution_steps_100": lambda: get(f"/api/executions/{probe.pk}/steps/"),
@@ -270,13 +288,15 @@ n_other = args.executions // 10
 sql(
     """
     INSERT INTO executions (id, schema_id, schema_version_id, status, trigger_type, trigger_payload, created_at,
-                            started_at, finished_at, request_id, lease_owner, result)
+                            started_at, finished_at, request_id, lease_owner, result, error)
     SELECT gen_random_uuid(),
            CASE WHEN g <= %(n_other)s THEN %(other)s::uuid ELSE %(schema)s::uuid END,
            CASE WHEN g <= %(n_other)s THEN %(other_version)s ELSE %(version)s END,
            CASE WHEN g %% 50 = 0 THEN 'failed' ELSE 'completed' END, 'webhook', '{"order": 42}'::jsonb,
            now() - interval '60 days' * (g::float / %(n)s), now() - interval '60 days' * (g::float / %(n)s),
-           now() - interval '60 days' * (g::float / %(n)s) + interval '20 ms', '', '', '{"result": 8}'::jsonb
+           now() - interval '60 days' * (g::float / %(n)s) + interval '20 ms', '', '', '{"result": 8}'::jsonb,
+           CASE WHEN g %% 500 = 0 THEN 'timed out after 600 s'
+                WHEN g %% 50 = 0 THEN 'node ''charge'' failed: HTTP 503 from https://pay.example/charge' END
     FROM generate_series(1, %(n)s) AS g
     """.replace("%(n_other)s", str(n_other))
     .replace("%(n)s", str(args.executions))
@@ -294,6 +314,16 @@ sql(
     """
 )
 sql(insert_steps_sql("e.result IS NOT NULL AND e.request_id = ''", args.steps_per_execution))
+# Each failure's last step failed: at node `charge` (the HTTP 503s) or `wait` (the timeouts, 1 in 10).
+sql(
+    f"""
+    UPDATE execution_steps s
+    SET status = 'failed', error = e.error,
+        node_id = CASE WHEN e.error LIKE 'timed out%%' THEN 'wait' ELSE 'charge' END
+    FROM executions e
+    WHERE s.execution_id = e.id AND e.status = 'failed' AND e.request_id = '' AND s.seq = {args.steps_per_execution}
+    """.replace("%%", "%")
+)
 sql("ANALYZE")
 load_s = time.perf_counter() - t0
 counts = sql("SELECT (SELECT count(*) FROM executions), (SELECT count(*) FROM execution_steps)")[0]
@@ -321,6 +351,16 @@ report["explain"] = {
     ),
     "steps_of_execution": explain(
         "SELECT * FROM execution_steps WHERE execution_id = %s ORDER BY seq", [str(probe.pk)]
+    ),
+    "search_error_text": explain(
+        "SELECT id FROM executions WHERE UPPER(error::text) LIKE UPPER(%s) ORDER BY created_at DESC, id DESC LIMIT 51",
+        ["%timed out%"],
+    ),
+    "search_failed_node": explain(
+        "SELECT id FROM executions e WHERE e.status = 'failed' AND EXISTS (SELECT 1 FROM execution_steps s"
+        " WHERE s.execution_id = e.id AND s.node_id = %s AND s.status = 'failed')"
+        " ORDER BY created_at DESC, id DESC LIMIT 51",
+        ["wait"],
     ),
     "prune_batch_select": explain(
         "SELECT id FROM executions WHERE created_at < now() - interval '30 days' AND status IN"
@@ -413,6 +453,8 @@ lines += [
     f" {'yes' if report['loaded']['list_has_count'] else 'no'}.",
     f"Plans: list {report['explain']['list_first_page']['nodes'][:3]}, steps"
     f" {report['explain']['steps_of_execution']['nodes'][:3]}.",
+    f"Plans of the searches: error text {report['explain']['search_error_text']['nodes'][:4]}, failed node"
+    f" {report['explain']['search_failed_node']['nodes'][:4]}.",
     f"Prune (older than 30 days, batches of 500): {p['deleted_executions']} executions with their steps in"
     f" {p['seconds']} s ({p['executions_per_s']}/s), batch median {p['batch_ms_median']} ms, max"
     f" {p['batch_ms_max']} ms; a concurrent step insert every 10 ms took median {p['concurrent_insert_ms_median']}"
