@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fieldFilter, waitingText } from './ExecutionsPage';
+import { fieldFilter, rowNote, waitingText } from './ExecutionsPage';
 
 describe('fieldFilter', () => {
   it('turns "payload.a.b = v" into the API parameter', () => {
@@ -21,5 +21,16 @@ describe('waitingText', () => {
         { kind: 'delay', node_id: 'cool_off', node_name: null },
       ]),
     ).toBe('wait at Manager approval, delay at cool_off');
+  });
+});
+
+describe('rowNote', () => {
+  it('says where a run waits, else why it has not started, else its error', () => {
+    const none = { waiting: [], queued: null, error: null };
+    expect(rowNote({ ...none, waiting: [{ kind: 'wait', node_id: 'ok', node_name: 'OK?', resume_at: null }], queued: 'x' })).toBe('wait at OK?');
+    expect(rowNote({ ...none, queued: 'queued: 5 running, limit 5' })).toBe('queued: 5 running, limit 5');
+    expect(rowNote({ ...none, queued: 'queued: the schema is paused' })).toBe('queued: the schema is paused');
+    expect(rowNote({ ...none, error: 'node failed\ntrace' })).toBe('node failed');
+    expect(rowNote(none)).toBe('');
   });
 });

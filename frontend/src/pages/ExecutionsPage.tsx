@@ -7,7 +7,7 @@
 import { useMemo, useState } from 'react';
 import { Link, useSearchParams } from 'react-router-dom';
 import { useExecutions, useSchemas } from '../api/hooks';
-import type { Waiting } from '../api/types';
+import type { ExecutionSummary, Waiting } from '../api/types';
 import { ErrorBanner } from '../components/ErrorList';
 import { durationBetween, formatDate, formatDuration } from '../lib/format';
 
@@ -35,6 +35,14 @@ export function fieldFilter(text: string): [string, string] | null {
 /** Where an unfinished run waits, by the names users gave the nodes ("wait at Manager approval"). */
 export function waitingText(waiting: readonly Pick<Waiting, 'kind' | 'node_id' | 'node_name'>[]): string {
   return waiting.map((w) => `${w.kind} at ${w.node_name || w.node_id || '?'}`).join(', ');
+}
+
+/** What a row says beside its status: where it waits, why it has not started (a concurrency slot,
+ * its paused schema), or the first line of its error. */
+export function rowNote(e: Pick<ExecutionSummary, 'waiting' | 'queued' | 'error'>): string {
+  if (e.waiting?.length) return waitingText(e.waiting);
+  if (e.queued) return e.queued;
+  return e.error ? (e.error.split('\n')[0] ?? '') : '';
 }
 
 /** The field filter shown for the URL's payload__/result__ parameter (the first one). */
@@ -211,13 +219,12 @@ export function ExecutionsPage() {
               </td>
               <td>
                 <span className={`badge badge-${e.status}`}>{e.status}</span>
+                {e.priority !== 5 && <span className="muted small" data-testid={`execution-priority-${e.id}`}> priority {e.priority}</span>}
               </td>
               <td>{e.trigger_type}</td>
               <td>{formatDate(e.created_at)}</td>
               <td>{formatDuration(durationBetween(e.started_at ?? e.created_at, e.finished_at))}</td>
-              <td className="truncate">
-                {e.waiting?.length ? waitingText(e.waiting) : e.error ? e.error.split('\n')[0] : ''}
-              </td>
+              <td className="truncate">{rowNote(e)}</td>
             </tr>
           ))}
           {list.data && list.data.results.length === 0 && (
