@@ -16,10 +16,16 @@ Checks: every timer fired exactly once, every execution completed with 3 steps (
 "execution completed" log line each. Writes bench/results/<name>-<time>.json, <name>-latest.*.
 
 With `--backlog N`: N pending executions of webhook → set are bulk-copied in as well and their start
-messages published (to `schema_execution_queue`, as a trigger does) after the timer messages and
-before the worker starts, a few seconds before the first timer is due: the timers fall due while
-the starts are queued. Reported: lateness, and how many starts were still queued when the first and
-the last timer were due (the figure means something only if that backlog was there).
+messages published (to `schema_execution_queue`, as a trigger does) after the timer messages. The
+worker runs from before the publishing, but its consumer of the start queue is cancelled first
+(Celery's remote control) and added back `--head-start` seconds (default 1) before the first timer
+is due: however fast or slow the machine, the whole backlog is queued when the timers begin to fall
+due. Reported: lateness, and how many starts were still queued when the first and the last timer
+were due (the figure means something only if that backlog was there).
+
+With `--wakeup-workers N`: N more workers that consume only `schema_execution_wakeup_queue` (the
+deployment option "a worker for wake-ups": capacity kept for timers, resumes and retries that a
+backlog of starts cannot take), each with the same pool and concurrency.
 """
 
 # ruff: noqa: E402
@@ -29,6 +35,7 @@ import argparse
 import copy
 import json
 import os
+import socket
 import sys
 import time
 import uuid
@@ -42,12 +49,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
     RESULTS,
+    VHOST,
     WORK,
     Proc,
     app_env,
     log,
     machine_info,
     queue_depths,
+    rabbitmqctl,
     recreate_database,
     recreate_vhost,
     write_json,
@@ -68,6 +77,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--grace", type=float, default=300.0, help="seconds after the last due time to wait")
     parser.add_argument("--name", default=None, help="results file prefix (timers, or timers-backlog)")
     parser.add_argument("--backlog", type=int, default=0, help="new executions queued before the timers fall due")
+    parser.add_argument(
+        "--head-start", type=float, default=1.0, help="seconds the worker takes starts before the first due time"
+    )
+    parser.add_argument("--wakeup-workers", type=int, default=0, help="workers consuming only the wake-up queue")
     return parser.parse_args()
 
 
@@ -94,7 +107,7 @@ from kombu.transport.native_delayed_delivery import (
 
 from bench.run import WORKER_CONCURRENCY, WORKER_POOL, celery_argv, proc_env, wait_worker
 from config.celery_app import app as celery_app
-from config.queues import EXECUTION_QUEUE, RUN_QUEUES, declare_topology
+from config.queues import EXECUTION_QUEUE, RUN_QUEUES, WAKE_UP_QUEUE, declare_topology
 from engine.store import waiting_entries
 from executions_app.dispatch import publish_execution
 from executions_app.models import Execution, ExecutionState, ExecutionTimer, TriggerType
@@ -218,12 +231,37 @@ connection.close()
 env = proc_env({**ENV, "WORKER_METRICS_PORT": "9197"}, 0, "timers")
 
 
+WORKER_NAME = f"timers@{socket.gethostname()}"  # celery_argv's `-n timers@%h`
+
+
 def start_worker() -> Proc:
     started = Proc("timers-worker", celery_argv("config.celery_app", EXECUTION_QUEUE, "timers"), env)
     wait_worker(started, EXECUTION_QUEUE)
     worker_ready["before_first_due_s"] = round((first_due - datetime.now(UTC)).total_seconds(), 1)
     log(f"  worker consuming {worker_ready['before_first_due_s']} s before the first due time")
     return started
+
+
+def start_wakeup_workers() -> list[Proc]:
+    started = []
+    for n in range(args.wakeup_workers):
+        name = f"timers-wakeups{n}"
+        started.append(Proc(name, celery_argv("config.celery_app", WAKE_UP_QUEUE, name), {**env,
+                       "WORKER_METRICS_PORT": str(9198 + n)}))  # fmt: skip
+    for proc in started:
+        wait_worker(proc, WAKE_UP_QUEUE)
+    return started
+
+
+def starts_consumed(on: bool) -> None:
+    """The timers worker's consumer of the start queue, cancelled or added back (remote control)."""
+    if on:
+        replies = celery_app.control.add_consumer(EXECUTION_QUEUE, destination=[WORKER_NAME], reply=True, timeout=30)
+    else:
+        replies = celery_app.control.cancel_consumer(EXECUTION_QUEUE, destination=[WORKER_NAME], reply=True, timeout=30)
+    if not replies:
+        raise RuntimeError(f"the worker did not answer {'add' if on else 'cancel'}_consumer")
+    log(f"  start queue {'consumed again' if on else 'not consumed'}: {replies}")
 
 
 worker_ready: dict[str, float] = {}
@@ -247,19 +285,49 @@ def publish_all() -> float:
 
 
 backlog_at: dict[str, int | None] = {"first_due": None, "last_due": None}
+# Once timers fall due, each second: how many are due and not fired, and where their messages can be —
+# in the wake-up queue (ready: no worker slot took them yet; unacknowledged: taken, running or
+# reserved) or, if neither, still in the broker's delay queues. Separates a busy worker from a slow
+# delay ladder. (RabbitMQ's counters lag by up to its stats interval, ~5 s.)
+samples: list[dict[str, float]] = []
+
+
+def sample_where_due_timers_wait(due_unfired: int) -> None:
+    out = rabbitmqctl("list_queues", "-p", VHOST, "name", "messages_ready", "messages_unacknowledged")
+    ready = unacked = starts = 0
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+            if parts[0] == WAKE_UP_QUEUE:
+                ready, unacked = int(parts[1]), int(parts[2])
+            elif parts[0] == EXECUTION_QUEUE:
+                starts = int(parts[1])
+    samples.append({
+        "s_after_first_due": round((datetime.now(UTC) - first_due).total_seconds(), 1),
+        "due_not_fired": due_unfired, "wakeups_ready": ready, "wakeups_unacked": unacked, "starts_ready": starts,
+    })  # fmt: skip
+
+
 worker: Proc | None = None
+wakeup_workers: list[Proc] = []
 try:
-    if args.backlog:  # queued before any worker runs; the worker starts just before the first due time
+    if args.backlog:
         with celery_app.connection_for_write() as broker:
             declare_topology(broker)
             declare_native_delayed_delivery_exchanges_and_queues(broker, "quorum")
             for run_queue in RUN_QUEUES:
                 bind_queue_to_native_delayed_delivery_exchange(broker, run_queue)
-        publish_s = publish_all()
-        # At once: a worker took 24 s to start under a load average of 20 (measured), so one
-        # started 5 s before the first due time made every timer ~19 s late. It drains part of the
-        # backlog until the timers fall due; how much is left then is in the report.
+        # The worker first (it took 24 s to start under a load average of 20), not taking starts
+        # until just before the first due time: at any load the backlog is whole when timers fall
+        # due (started at once after the publishing instead, it drained the backlog before they
+        # did on a quiet machine, and one started 5 s before measured its own start-up).
         worker = start_worker()
+        wakeup_workers = start_wakeup_workers()
+        starts_consumed(False)
+        publish_s = publish_all()
+        head_start_at = first_due - timedelta(seconds=args.head_start)
+        time.sleep(max(0.0, (head_start_at - datetime.now(UTC)).total_seconds()))
+        starts_consumed(True)
     else:
         worker = start_worker()
         publish_s = publish_all()
@@ -276,6 +344,10 @@ try:
                 left = cursor.fetchone()[0]
                 cursor.execute("SELECT count(*) FROM executions WHERE status <> 'completed'")
                 unfinished = cursor.fetchone()[0]
+                cursor.execute("SELECT count(*) FROM execution_timers WHERE status = 'scheduled' AND due_at <= now()")
+                due_unfired = cursor.fetchone()[0]
+            if args.backlog and datetime.now(UTC) >= first_due:
+                sample_where_due_timers_wait(due_unfired)
         except OperationalError as exc:  # the shared PostgreSQL was restarted by someone: reconnect
             log(f"  database unavailable ({exc}); retrying")
             connection.close()
@@ -287,8 +359,8 @@ try:
         time.sleep(1 if args.backlog else 5)
     time.sleep(2)
 finally:
-    if worker is not None:
-        worker.stop()
+    for proc in [*wakeup_workers, *([worker] if worker is not None else [])]:
+        proc.stop()
 
 # --- results --------------------------------------------------------------------------------------
 connection.close()
@@ -321,21 +393,29 @@ with connection.cursor() as cursor:
     fire_span_s = float(cursor.fetchone()[0] or 0)
     cursor.execute("SELECT count(*) FROM execution_steps WHERE node_id = 'wait'")
     delay_steps = cursor.fetchone()[0]
+    # The timers that fell due while starts of the backlog were still queued or running (before the
+    # last one finished): the lateness the backlog could cause.
+    cursor.execute("SELECT max(finished_at) FROM executions WHERE schema_id <> %s", [schema.pk])
+    backlog_done_at = cursor.fetchone()[0]
+    cursor.execute("SELECT lateness_ms FROM execution_timers WHERE status = 'fired' AND due_at < %s", [backlog_done_at])
+    lateness_in_backlog = [r[0] for r in cursor.fetchall()]
 completed_lines: Counter[str] = Counter()
 assert worker is not None
-with open(worker.log_path, errors="replace") as fh:
-    for line in fh:
-        if '"execution completed"' in line:
-            try:
-                completed_lines[json.loads(line).get("execution_id")] += 1
-            except ValueError:
-                pass
+for proc in [worker, *wakeup_workers]:
+    with open(proc.log_path, errors="replace") as fh:
+        for line in fh:
+            if '"execution completed"' in line:
+                try:
+                    completed_lines[json.loads(line).get("execution_id")] += 1
+                except ValueError:
+                    pass
 ids = {r[0] for r in rows}
 report: dict[str, Any] = {
     "started_at": t_start.isoformat(timespec="seconds"),
     "machine": machine_info(),
     "args": vars(args),
-    "layout": f"Celery {WORKER_POOL} x {WORKER_CONCURRENCY}",
+    "layout": f"Celery {WORKER_POOL} x {WORKER_CONCURRENCY}"
+    + (f", + {args.wakeup_workers} wake-up-only worker(s) of the same size" if args.wakeup_workers else ""),
     "publish_seconds": round(publish_s, 1),
     "timers": args.timers,
     "timer_status": timer_status,
@@ -354,6 +434,15 @@ report: dict[str, Any] = {
     "completed_logged_not_once": sum(1 for i in ids if completed_lines.get(i, 0) != 1),
     "queue_depths_after": queue_depths(),
     "backlog": args.backlog,
+    "backlog_done_s_after_first_due": round((backlog_done_at - first_due).total_seconds(), 1)
+    if backlog_done_at
+    else None,
+    "lateness_ms_due_during_backlog": {
+        "timers": len(lateness_in_backlog),
+        "p50": percentile(lateness_in_backlog, 50),
+        "p99": percentile(lateness_in_backlog, 99),
+        "max": percentile(lateness_in_backlog, 100),
+    },
     "backlog_not_completed_with_2_steps": bad_backlog,
     "starts_queued_at_first_due": backlog_at["first_due"],
     "starts_queued_at_last_due": backlog_at["last_due"],
@@ -361,6 +450,10 @@ report: dict[str, Any] = {
 }
 report["lost"] = args.timers - len(lateness)  # not fired by the end of the wait (--grace): lost, or too late
 report["still_scheduled"] = timer_status.get("scheduled", 0)
+report["where_due_timers_waited"] = samples
+busiest = max(samples, key=lambda x: x["due_not_fired"], default=None)
+report["most_due_not_fired"] = busiest
+report["messages_left"] = {name: depth for name, depth in sorted(report["queue_depths_after"].items()) if depth}
 report["doubled"] = max(0, delay_steps - args.timers) + sum(1 for i in ids if completed_lines.get(i, 0) > 1)
 report["target_p99_ms"] = TARGET_P99_MS
 report["target_met"] = lateness != [] and (percentile(lateness, 99) or 0) < TARGET_P99_MS
@@ -380,11 +473,23 @@ markdown = (
     f"{args.timers} delays due evenly over {args.spread:.0f} s (first {args.lead:.0f} s after creation), fired by"
     f" one Celery worker ({report['layout']}) from RabbitMQ's delayed queues.\n\n"
     + (
-        f"{args.backlog} new executions (webhook → set) were queued before the worker started;"
-        f" still queued when the first timer was due: {backlog_at['first_due']}, when the last was due:"
-        f" {backlog_at['last_due']}. The worker consumed from {worker_ready.get('before_first_due_s')} s before"
-        " the first due time (negative: after it; then the lateness measures its start-up, not the queues)."
-        f" Every backlog execution completed with 2 steps:"
+        f"{args.backlog} new executions (webhook → set) were queued while the worker took no starts; it took"
+        f" them from {args.head_start:g} s before the first due time (running from"
+        f" {worker_ready.get('before_first_due_s')} s before it). Still queued when the first timer was due:"
+        f" {backlog_at['first_due']}, when the last was due: {backlog_at['last_due']}."
+        + (
+            f" When most timers were due and not fired ({busiest['due_not_fired']}, {busiest['s_after_first_due']} s"
+            f" after the first due time) the wake-up queue held {busiest['wakeups_ready']} ready and"
+            f" {busiest['wakeups_unacked']} taken by the worker; the rest were"
+            " still in the broker's delay queues (samples each second in the JSON)."
+            if busiest
+            else ""
+        )
+        + f" The last start finished {report['backlog_done_s_after_first_due']} s after the first due time; the"
+        f" {report['lateness_ms_due_during_backlog']['timers']} timers due before that were late p50"
+        f" {report['lateness_ms_due_during_backlog']['p50']} ms, p99 {report['lateness_ms_due_during_backlog']['p99']}"
+        f" ms, max {report['lateness_ms_due_during_backlog']['max']} ms."
+        + " Every backlog execution completed with 2 steps:"
         f" {'yes' if bad_backlog == 0 else f'NO ({bad_backlog} not)'}.\n\n"
         if args.backlog
         else ""
@@ -393,8 +498,9 @@ markdown = (
     "|---:|---:|---:|---:|---:|---:|---:|\n"
     f"| {args.timers} | {len(lateness)} | {report['lost']} | {report['doubled']} | {lat['p50']} | {lat['p99']} |"
     f" {lat['max']} |\n\n"
-    f"Not fired {args.grace:.0f} s after the last due time: {report['lost']}, of which still scheduled (a firing too"
-    f" slow to catch up, not a lost timer): {report['still_scheduled']}.\n"
+    f"Not fired {args.grace:.0f} s after the last due time: {report['lost']}, of which still scheduled:"
+    f" {report['still_scheduled']} (a firing too slow to catch up, or a message held in the broker). Messages left"
+    f" in the broker's queues after the run: {report['messages_left'] or 'none'}.\n"
     f"Due {report['due_per_s']}/s; fired {report['fired_per_s_first_due_to_last_fired']}/s from the first due time"
     " to the last firing (each firing resumes and completes its execution).\n"
     f"Every execution completed with 3 steps: {'yes' if bad_executions == 0 else f'NO ({bad_executions} not)'};"
