@@ -133,6 +133,7 @@ def execution_create(
     publish: bool = True,
     refuse_when_paused: bool = False,
     priority: Any = None,
+    parent_link: tuple[str, str, str] | None = None,
 ) -> tuple[Execution, bool]:
     """Create and enqueue an execution. Returns `(execution, created)`; with an idempotency key
     already used for this schema, the first execution is returned and nothing new is created.
@@ -140,7 +141,8 @@ def execution_create(
     webhook after its answer is sent. `error_of`: the failed execution an error schema handles.
     While the schema is paused the execution is held (not published) unless it is a sub-schema run;
     `refuse_when_paused` (webhook and manual calls): raise `SchemaPaused` when the schema says so.
-    `priority`: the call's own (0-9; ValueError, in plain words, when outside the schema's limits)."""
+    `priority`: the call's own (0-9; ValueError, in plain words, when outside the schema's limits).
+    `parent_link`: (parent execution id, node id, parent key) of a sub-schema run, written by the insert."""
     if version is None:
         pinned, pinned_variables, policy = _pinned_version(schema)
     else:
@@ -158,6 +160,8 @@ def execution_create(
         "error_of": error_of,
         "priority": call_priority(policy, priority),
     }
+    if parent_link is not None:
+        fields.update(zip(("parent_execution_id", "parent_node_id", "parent_key"), parent_link, strict=True))
     if policy.limited:  # counted under its key from the start: FIFO among all of the key's waiters
         fields["concurrency_key"] = concurrency_key(policy, payload, pinned_variables)
     if held(schema) and trigger_type != TriggerType.SUBFLOW:  # a running execution's sub-schemas go on

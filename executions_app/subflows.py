@@ -125,9 +125,7 @@ def children_start(
                     created_by=parent.created_by,
                     request_id=parent.request_id,
                     version=version,
-                )
-                Execution.objects.filter(pk=child.pk).update(
-                    parent_execution_id=execution_id, parent_node_id=node_id, parent_key=key
+                    parent_link=(execution_id, node_id, key),  # linked by its insert, before it is published
                 )
                 ids[key] = child.pk
     return [str(ids[key]) for key in keys]
