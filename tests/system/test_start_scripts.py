@@ -23,9 +23,11 @@ production, its heartbeat). The production worker and beat are then frozen (SIGS
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -34,6 +36,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import psycopg
@@ -467,3 +470,209 @@ def test_interpolation_follows_compose() -> None:
     df = read_dockerfile(PRODUCTION_DOCKERFILE)
     assert df.copies["/start-celeryworker"] == "compose/production/django/celery/worker/start"
     assert df.env["DJANGO_SETTINGS_MODULE"] == "config.settings.production" and "PATH" not in df.env
+
+
+# --- the frontend and RabbitMQ services: in namespaces of their own ------------------------------------
+# Their start scripts use fixed paths and ports (/etc/rabbitmq, /opt/schema, /var/lib/rabbitmq, :5173,
+# :5672), as a container may: each runs in private mount, network, UTS and PID namespaces (root, as
+# the suite runs here), where those paths are the service's volumes and those ports its own, and the
+# whole namespace dies with its first process.
+NS_SETUP_TIMEOUT = 30
+
+
+def _needs_namespaces() -> None:
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("running a service in namespaces of its own needs root and unshare (as the CI machine has)")
+
+
+@dataclass
+class Namespaced:
+    """A service's command, run by `setup` (bash, as root) in new namespaces."""
+
+    name: str
+    setup: str
+    env: dict[str, str]
+    log_dir: Path
+    popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Namespaced:
+        log = open(self.log_dir / f"{self.name}.log", "wb")
+        argv = ["unshare", "--mount", "--net", "--uts", "--pid", "--fork", "--mount-proc", "--propagation", "private",
+                "bash", "-c", self.setup]  # fmt: skip
+        self.popen = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    def log(self) -> str:
+        return (self.log_dir / f"{self.name}.log").read_text(errors="replace")
+
+    def init_pid(self) -> int:
+        """The namespace's first process (unshare's child): nsenter's target."""
+        assert self.popen is not None
+        children = Path(f"/proc/{self.popen.pid}/task/{self.popen.pid}/children")
+        pids = wait_until(
+            lambda: children.read_text().split(), timeout=NS_SETUP_TIMEOUT, what=f"{self.name}'s namespace"
+        )
+        return int(pids[0])
+
+    def run(self, *argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """A command inside the service's namespaces (as `docker exec` would run it), its PID namespace
+        included: what it leaves running (the Erlang CLI starts `epmd -daemon`) dies with the service."""
+        enter = ["nsenter", f"--target={self.init_pid()}", "--mount", "--net", "--uts", "--pid"]
+        return subprocess.run([*enter, *argv], capture_output=True, text=True, timeout=timeout, check=False)
+
+    def wait_ready(self, check: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        assert self.popen is not None
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                pytest.fail(f"{self.name} exited with {self.popen.returncode} before {what}:\n{self.log()[-6000:]}")
+            if check():
+                return
+            time.sleep(1)
+        pytest.fail(f"{self.name} did not reach '{what}' in {READY_TIMEOUT} s:\n{self.log()[-6000:]}")
+
+    def stop(self) -> None:
+        """SIGKILL of the namespace's first process: the kernel ends every other one in it."""
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        try:
+            os.kill(self.init_pid(), signal.SIGKILL)
+        except (ProcessLookupError, AssertionError):
+            pass
+        os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(timeout=30)
+
+
+def dockerfile_json(path: Path, instruction: str) -> list[str]:
+    """The exec form of a Dockerfile instruction (`CMD [...]`, `HEALTHCHECK ... CMD [...]`)."""
+    text = re.sub(r"\\\n", " ", path.read_text())
+    pattern = rf"^{instruction}\b.*?(\[.*\])\s*$" if instruction == "HEALTHCHECK" else rf"^{instruction}\s+(\[.*\])\s*$"
+    found = re.search(pattern, text, re.MULTILINE)
+    assert found, f"{path.name}: no {instruction} in exec form"
+    words = json.loads(found.group(1))
+    assert isinstance(words, list)
+    return [str(w) for w in words]
+
+
+def compose_environment(svc: dict[str, Any], variables: dict[str, str]) -> dict[str, str]:
+    environment = svc.get("environment", {})
+    if isinstance(environment, list):
+        environment = dict(item.split("=", 1) for item in environment)
+    return {key: interpolate(str(raw), variables) for key, raw in environment.items()}
+
+
+def test_compose_frontend_dev_server_starts_with_the_environment_compose_gives_it(tmp_path: Path) -> None:
+    """`compose/local/frontend/start` as compose runs it: the Dockerfile's ENV and CMD, the service's
+    environment, ./frontend at /app (here a private overlay of the working tree's frontend/, so
+    nothing is written into it) with node_modules as the named volume holds it after the first start
+    (installed, and the lock file's checksum stamped: the first start's `npm ci` needs the package
+    registry, which the suite does not use). The dev server must answer the image's HEALTHCHECK and
+    serve the editor, on port 5173 of its own network namespace."""
+    _needs_namespaces()
+    if not (BASE_DIR / "frontend" / "node_modules" / ".bin" / "vite").exists():
+        pytest.skip("frontend/node_modules is not installed (npm ci in frontend/ first)")
+    compose = yaml.safe_load(COMPOSE.read_text())
+    svc = compose["services"]["frontend"]
+    dockerfile_path = BASE_DIR / svc["build"]["dockerfile"]
+    image = read_dockerfile(dockerfile_path)
+    command = script_of(dockerfile_json(dockerfile_path, "CMD"), image)
+    assert Path(command[0]).is_file() and command[0].endswith("compose/local/frontend/start")
+    assert "./frontend:/app:z" in svc["volumes"] and "frontend_node_modules:/app/node_modules" in svc["volumes"]
+    env = host_env(**image.env, **compose_environment(svc, {}))
+    assert env["REACT_APP_API_URL"] == "/api" and env["API_PROXY_TARGET"].startswith("http://backend-api:")
+    upper, work, app = tmp_path / "upper", tmp_path / "work", tmp_path / "app"
+    for d in (upper, work, app):
+        d.mkdir()
+    setup = f"""set -o errexit -o nounset -o pipefail
+ip link set lo up
+mount -t overlay overlay -o lowerdir={shlex.quote(str(BASE_DIR / "frontend"))},upperdir={upper},workdir={work} {app}
+cd {app}  # WORKDIR /app
+sha256sum package-lock.json | cut -d' ' -f1 > node_modules/.package-lock.sha256
+exec {shlex.join(command)}
+"""
+    server = Namespaced("frontend", setup, env, tmp_path).start()
+    try:
+        healthcheck = dockerfile_json(dockerfile_path, "HEALTHCHECK")
+        server.wait_ready(lambda: server.run(*healthcheck, timeout=30).returncode == 0, "its HEALTHCHECK passes")
+        fetch = "fetch('http://127.0.0.1:5173/').then(async (r) => console.log(r.status, await r.text()))"
+        page = server.run("node", "-e", fetch, timeout=30)
+        assert page.stdout.startswith("200 ") and '<div id="root">' in page.stdout, page.stdout + page.stderr
+        assert server.popen is not None and server.popen.poll() is None
+    finally:
+        server.stop()
+    assert (upper / "node_modules" / ".package-lock.sha256").exists(), "the overlay took every write"
+
+
+def test_compose_rabbitmq_wrapper_boots_a_broker_with_its_user_and_topology(tmp_path: Path) -> None:
+    """`compose/local/rabbitmq/start` as compose runs it (entrypoint, command, environment, hostname,
+    the mounted files, a fresh `rabbitmq_data` volume) with this host's RabbitMQ server in place of
+    the image's: the broker boots, passes compose's healthcheck, has the user of
+    RABBITMQ_DEFAULT_USER/PASS (and no other: the image's default user is not created) and the
+    topology of monitoring/rabbitmq/definitions.json. What differs from the container: the image's
+    entrypoint (`docker-entrypoint.sh`, which hands over to the server as the `rabbitmq` user) is a
+    stand-in that execs its arguments (the host's `rabbitmq-server` switches to that user itself)."""
+    _needs_namespaces()
+    if not shutil.which("rabbitmq-server"):
+        pytest.skip("no rabbitmq-server on this host (the broker runs elsewhere, e.g. in a service container)")
+    compose = yaml.safe_load(COMPOSE.read_text())
+    svc = compose["services"]["rabbitmq"]
+    env = host_env(**compose_environment(svc, {}))
+    user, password = env["RABBITMQ_DEFAULT_USER"], env["RABBITMQ_DEFAULT_PASS"]
+    entrypoint, command = list(svc["entrypoint"]), list(svc["command"])
+    # The image's entrypoint, which the wrapper hands over to.
+    stand_in = tmp_path / "bin"
+    stand_in.mkdir()
+    (stand_in / "docker-entrypoint.sh").write_text('#!/bin/sh\nexec "$@"\n')
+    (stand_in / "docker-entrypoint.sh").chmod(0o755)
+    env["PATH"] = f"{stand_in}:/usr/local/sbin:/usr/sbin:/sbin:{env['PATH']}"
+    hostname = svc["hostname"]
+    hosts = tmp_path / "hosts"
+    hosts.write_text(f"127.0.0.1 localhost {hostname}\n")
+    # The image runs RabbitMQ 3.13; a server older than that refuses the one setting it does not know
+    # yet (`default_queue_type`): it is left out of the mounted settings (nothing else is changed).
+    version = subprocess.run(["rabbitmqctl", "version"], capture_output=True, text=True, timeout=60, check=False)
+    host_version = tuple(int(part) for part in re.findall(r"\d+", version.stdout)[:2])
+    mounts = []
+    for volume in svc["volumes"]:
+        source, target, *options = volume.split(":")
+        path = BASE_DIR / source
+        if source.endswith("rabbitmq.conf") and host_version < (3, 13):
+            settings = [line for line in path.read_text().splitlines() if not line.startswith("default_queue_type")]
+            path = tmp_path / "20-schema.conf"
+            path.write_text("\n".join(settings) + "\n")
+        if source.startswith("./"):  # a bind mount of a repository file, read-only as compose mounts it
+            bind = f"touch {target} && mount --bind {shlex.quote(str(path))} {target}"
+            mounts.append(f"{bind} && mount -o remount,bind,ro {target}" if "ro" in options else bind)
+        else:  # the named volume: new and empty
+            mounts.append(f"mount -t tmpfs {source} {target} && chown rabbitmq:rabbitmq {target}")
+    setup = f"""set -o errexit -o nounset -o pipefail
+ip link set lo up
+hostname {shlex.quote(hostname)}
+mount --bind {hosts} /etc/hosts
+# What the image holds and the host must not lend it: its own /etc/rabbitmq, /opt and logs.
+for dir in /etc/rabbitmq /opt /var/lib/rabbitmq /var/log/rabbitmq; do
+    mkdir -p "$dir" && mount -t tmpfs schema "$dir"
+done
+mkdir -p /etc/rabbitmq/conf.d /opt/schema
+chown rabbitmq:rabbitmq /var/lib/rabbitmq /var/log/rabbitmq
+{chr(10).join(mounts)}
+exec {shlex.join([*entrypoint, *command])}
+"""
+    broker = Namespaced("rabbitmq", setup, env, tmp_path).start()
+    try:
+        healthcheck = [w for w in svc["healthcheck"]["test"] if w != "CMD"]
+        broker.wait_ready(lambda: broker.run(*healthcheck).returncode == 0, "compose's healthcheck passes")
+        users = broker.run("rabbitmqctl", "-q", "list_users").stdout
+        assert [line.split()[0] for line in users.splitlines()[1:] if line.strip()] == [user], users
+        assert broker.run("rabbitmqctl", "-q", "authenticate_user", user, password).returncode == 0
+        definitions = json.loads((BASE_DIR / "monitoring/rabbitmq/definitions.json").read_text())
+        queues = broker.run("rabbitmqctl", "-q", "list_queues", "name", "type").stdout
+        for queue in definitions["queues"]:
+            assert queue["name"] in queues, queues
+        policies = broker.run("rabbitmqctl", "-q", "list_policies").stdout
+        for policy in definitions["policies"]:
+            assert policy["name"] in policies, policies
+        written = broker.run("stat", "-c", "%a %U", "/etc/rabbitmq/definitions.json").stdout.split()
+        assert written == ["640", "rabbitmq"], written
+    finally:
+        broker.stop()
