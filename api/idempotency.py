@@ -1,13 +1,14 @@
 """`Idempotency-Key`: a client that did not get the answer (its connection was cut, a 503) sends the
 same request again with the same key and gets the first request's answer instead of a second run.
 
-One mechanism for webhooks and the manual actions that start an execution (`execute`, `rerun`): the
-key is stored on the execution the request creates (`executions.idempotency_key`, unique per
-schema; the insert that loses the race inserts nothing), so it lives — and expires — with that
-execution (`SCHEMA_RETENTION_DAYS`). A webhook stores the sender's key as it is. A manual action
-stores it scoped by action and user (hashed to fit the column), so a key never answers another
-user's or another action's request, and the repeated request must be the same one: a different
-body with a used key is a 409 in plain words, not the first answer.
+One mechanism for webhooks and the manual actions (`execute`, `rerun`, `resume`, `retry`): the key is
+stored on the execution the request creates (`executions.idempotency_key`, unique per schema; the
+insert that loses the race inserts nothing) or, for `resume` and `retry`, which create none, beside
+the execution they act on (`execution_action_keys`, with a digest of the request), so it lives — and
+expires — with that execution (`SCHEMA_RETENTION_DAYS`). A webhook stores the sender's key as it is.
+A manual action stores it scoped by action and user (hashed to fit the column), so a key never
+answers another user's or another action's request, and the repeated request must be the same one:
+a different body with a used key is a 409 in plain words, not the first answer.
 """
 
 from __future__ import annotations
