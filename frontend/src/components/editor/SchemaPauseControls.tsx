@@ -19,15 +19,15 @@ export function SchemaPauseControls({ schemaId }: { schemaId: string }) {
             : `Paused · ${report?.running ?? '…'} still running${report?.held ? `, ${report.held} held until resumed` : ''}.`}
       </p>
       {paused ? (
-        <button type="button" disabled={busy} data-testid="schema-resume" onClick={() => action.mutate({ id: schemaId, action: 'resume' })}>
+        <button type="button" className="btn" disabled={busy} data-testid="schema-resume" onClick={() => action.mutate({ id: schemaId, action: 'resume' })}>
           Resume
         </button>
       ) : (
         <>
-          <button type="button" disabled={busy} data-testid="schema-pause" onClick={() => action.mutate({ id: schemaId, action: 'pause' })}>
+          <button type="button" className="btn" disabled={busy} data-testid="schema-pause" onClick={() => action.mutate({ id: schemaId, action: 'pause' })}>
             Pause
           </button>{' '}
-          <button type="button" disabled={busy} data-testid="schema-drain" title="Pause, then watch until nothing is running" onClick={() => drain.mutate(schemaId)}>
+          <button type="button" className="btn" disabled={busy} data-testid="schema-drain" title="Pause, then watch until nothing is running" onClick={() => drain.mutate(schemaId)}>
             Drain
           </button>
         </>
