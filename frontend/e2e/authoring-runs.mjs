@@ -58,6 +58,7 @@ export function register(h) {
     await page.locator(tid('parent-link')).waitFor();
     const link = await page.locator(tid('parent-link')).textContent();
     assert(link.includes('started by Bill the customer'), `the child names the node that started it: ${link}`);
+    await page.locator(tid('node-done')).waitFor(); // its own graph drawn (the shot shows the whole page)
     await shot('61-child-run-started-by-node-name');
     await audit('child execution');
     await apiCall('POST', `/executions/${started.body.id}/cancel/`);
@@ -219,6 +220,82 @@ export function register(h) {
     } finally {
       page.removeAllListeners('dialog');
       page.on('dialog', (d) => void d.accept());
+      await page.setViewportSize({ width: 1440, height: 900 });
+    }
+  });
+
+  test('canvas: sticky notes are typed in, moved, resized, saved with the schema and never run', async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    try {
+      await importDefinition(`E2E notes ${stamp}`, {
+        nodes: [
+          { id: 'start', type: 'manual_trigger', name: 'Start', config: {}, position: { x: 0, y: 0 } },
+          { id: 'done', type: 'end', name: 'Done', config: {}, position: { x: 300, y: 0 } },
+        ],
+        edges: [{ id: 'e1', source: 'start', target: 'done', source_port: 'out' }],
+        variables: {},
+      });
+      const id = idOf();
+      await page.locator(tid('add-note')).click();
+      const note = page.locator(tid('note-note'));
+      await note.waitFor();
+      await page.waitForTimeout(300); // the view pans to it when the free spot is at the edge
+      const canvas = await page.locator(tid('canvas')).boundingBox();
+      const nb = await note.boundingBox();
+      assert(nb.x >= canvas.x && nb.y >= canvas.y && nb.x + nb.width <= canvas.x + canvas.width && nb.y + nb.height <= canvas.y + canvas.height, `the note lands in view: ${JSON.stringify(nb)}`);
+      await page.locator(tid('note-text-note')).fill('Ask finance before changing the URL.\nOwner: Ada');
+      // Move it by its edge.
+      const before = await note.boundingBox();
+      const grip = await page.locator(`${tid('note-note')} .note-grip`).boundingBox();
+      await page.mouse.move(grip.x + grip.width / 2, grip.y + grip.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(grip.x + grip.width / 2 + 40, grip.y + grip.height / 2 + 60, { steps: 8 });
+      await page.mouse.up();
+      const moved = await note.boundingBox();
+      assert(moved.y - before.y > 40, `the note moved (${before.y} → ${moved.y})`);
+      // Resize it from its bottom-right corner (the handles show while it is selected).
+      await page.locator(`${tid('note-note')} .note-grip`).click();
+      const handle = page.locator('.react-flow__node-note .react-flow__resize-control.handle.bottom.right');
+      await handle.waitFor();
+      const hb = await handle.boundingBox();
+      await page.mouse.move(hb.x + hb.width / 2, hb.y + hb.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(hb.x + 80, hb.y + 50, { steps: 8 });
+      await page.mouse.up();
+      const resized = await note.boundingBox();
+      assert(resized.width - moved.width > 40 && resized.height - moved.height > 20, `the note grew (${moved.width}×${moved.height} → ${resized.width}×${resized.height})`);
+      await shot('67-sticky-note-1280');
+      await audit('editor with a sticky note');
+      await page.locator(tid('save')).click();
+      await page.locator(tid('notice')).filter({ hasText: 'Saved' }).waitFor();
+      const saved = (await apiCall('GET', `/schemas/${id}/`)).body;
+      assert(saved.problems.length === 0, `a note is never a problem: ${JSON.stringify(saved.problems)}`);
+      const [n] = saved.definition.notes;
+      assert(n.text === 'Ask finance before changing the URL.\nOwner: Ada' && n.width > 280 && n.height > 150, `saved: ${JSON.stringify(n)}`);
+      // Back after a reload, with its text.
+      await page.reload();
+      await page.locator(tid('note-text-note')).waitFor();
+      assert((await page.locator(tid('note-text-note')).inputValue()).startsWith('Ask finance'), 'the note is back after a reload');
+      // A run executes the nodes only, and shows the note read-only.
+      const run = await apiCall('POST', `/schemas/${id}/execute/`, { payload: {} });
+      const ex = await waitStatus(run.body.id, ['completed', 'failed']);
+      assert(ex.status === 'completed', `the run completed: ${ex.status}`);
+      const steps = (await apiCall('GET', `/executions/${run.body.id}/steps/`)).body;
+      assert(JSON.stringify(steps.map((x) => x.node_id)) === JSON.stringify(['start', 'done']), `only nodes ran: ${steps.map((x) => x.node_id)}`);
+      await page.goto(`${origin()}/executions/${run.body.id}`);
+      await page.locator(tid('note-note')).waitFor();
+      assert((await page.locator(`${tid('note-note')} textarea`).count()) === 0, 'read-only on the execution view');
+      await shot('68-sticky-note-on-the-execution-view-1280');
+      await audit('execution with a sticky note');
+      // Deleted like a node.
+      await page.goBack();
+      await page.locator(tid('note-note')).waitFor();
+      await page.locator(`${tid('note-note')} .note-grip`).click();
+      await page.keyboard.press('Delete');
+      await page.waitForFunction(() => !document.querySelector('[data-testid="note-note"]'));
+      await page.locator(tid('undo')).click();
+      await page.locator(tid('note-note')).waitFor();
+    } finally {
       await page.setViewportSize({ width: 1440, height: 900 });
     }
   });

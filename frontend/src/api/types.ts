@@ -56,11 +56,21 @@ export interface ExecutionSettings {
   max_call_priority?: number;
 }
 
+/** A sticky note on the canvas (`definition.notes`): text only, never executed. */
+export interface DefinitionNote {
+  id: string;
+  text: string;
+  position: { x: number; y: number };
+  width?: number;
+  height?: number;
+}
+
 export interface Definition {
   nodes: DefinitionNode[];
   edges: DefinitionEdge[];
   variables?: JsonObject;
   settings?: ExecutionSettings;
+  notes?: DefinitionNote[];
 }
 
 // ---- the node-type registry ----------------------------------------------------------------

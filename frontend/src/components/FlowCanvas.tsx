@@ -16,7 +16,7 @@ import {
 } from '@xyflow/react';
 import type { ApiFieldError, NodeTypeSpec } from '../api/types';
 import { DEFAULT_PORT } from '../lib/graph';
-import type { CanvasEdge, CanvasNode } from '../lib/mapping';
+import { NOTE_KIND, type AnyCanvasNode, type CanvasEdge, type CanvasNode } from '../lib/mapping';
 import { useReadableFit } from '../hooks/useReadableFit';
 import { nodeTypes } from '../nodes';
 import { DND_MIME } from './Palette';
@@ -24,12 +24,13 @@ import { DND_MIME } from './Palette';
 const GROUP_COLOR: Record<string, string> = { trigger: '#b45309', logic: '#6d28d9', action: '#0369a1', flow: '#047857' };
 
 export interface FlowCanvasProps {
-  nodes: CanvasNode[];
+  /** Schema nodes, and sticky notes in the editor. */
+  nodes: AnyCanvasNode[];
   edges: CanvasEdge[];
   specs: Map<string, NodeTypeSpec>;
   readOnly?: boolean;
   edgeErrors?: Map<string, ApiFieldError[]>;
-  onNodesChange?: (c: NodeChange<CanvasNode>[]) => void;
+  onNodesChange?: (c: NodeChange<AnyCanvasNode>[]) => void;
   onEdgesChange?: (c: EdgeChange<CanvasEdge>[]) => void;
   onConnect?: (c: Connection) => void;
   onDropType?: (spec: NodeTypeSpec, position: { x: number; y: number }) => void;
@@ -48,7 +49,7 @@ export function FlowCanvas(p: FlowCanvasProps) {
   // Read-only views have no store: keep React Flow's measurements locally (the minimap needs them).
   const [localNodes, setLocalNodes] = useState(p.nodes);
   useEffect(() => setLocalNodes(p.nodes), [p.nodes]);
-  const onLocalNodesChange = useCallback((c: NodeChange<CanvasNode>[]) => setLocalNodes((n) => applyNodeChanges(c, n)), []);
+  const onLocalNodesChange = useCallback((c: NodeChange<AnyCanvasNode>[]) => setLocalNodes((n) => applyNodeChanges(c, n)), []);
   const [fitOnOpen] = useState(() => p.nodes.length > 0 || !!p.readOnly);
   const fitted = useRef(false);
   const measured = useNodesInitialized();
@@ -93,7 +94,7 @@ export function FlowCanvas(p: FlowCanvasProps) {
 
   return (
     <div className="canvas" data-testid="canvas" onDragOver={p.readOnly ? undefined : onDragOver} onDrop={p.readOnly ? undefined : onDrop}>
-      <ReactFlow<CanvasNode, CanvasEdge>
+      <ReactFlow<AnyCanvasNode, CanvasEdge>
         nodes={p.onNodesChange ? p.nodes : localNodes}
         edges={edges}
         nodeTypes={nodeTypes}
@@ -121,7 +122,7 @@ export function FlowCanvas(p: FlowCanvasProps) {
           pannable
           zoomable
           ariaLabel="Mini map"
-          nodeColor={(n) => GROUP_COLOR[specs.get((n as CanvasNode).data.type)?.group ?? ''] ?? '#64748b'}
+          nodeColor={(n) => (n.type === NOTE_KIND ? '#fde047' : (GROUP_COLOR[specs.get((n as CanvasNode).data.type)?.group ?? ''] ?? '#64748b'))}
         />
       </ReactFlow>
     </div>

@@ -5,7 +5,7 @@ import { GROUP_ICON, GROUP_LABEL, GROUP_ORDER } from '../nodes/EditorContext';
 
 export const DND_MIME = 'application/x-schema-node-type';
 
-export function Palette({ specs, onAdd }: { specs: NodeTypeSpec[]; onAdd: (spec: NodeTypeSpec) => void }) {
+export function Palette({ specs, onAdd, onAddNote }: { specs: NodeTypeSpec[]; onAdd: (spec: NodeTypeSpec) => void; onAddNote?: () => void }) {
   const [q, setQ] = useState('');
   const groups = useMemo(() => {
     const needle = q.trim().toLowerCase();
@@ -58,6 +58,17 @@ export function Palette({ specs, onAdd }: { specs: NodeTypeSpec[]; onAdd: (spec:
           </ul>
         </section>
       ))}
+      {onAddNote && (
+        <section className="palette-group">
+          <h2 className="palette-heading">Canvas</h2>
+          <button type="button" className="palette-item palette-note" data-testid="add-note" title="A sticky note: text on the canvas, never executed" onClick={onAddNote}>
+            <span className="palette-icon" aria-hidden="true">
+              ▤
+            </span>
+            <span className="palette-label">Sticky note</span>
+          </button>
+        </section>
+      )}
     </aside>
   );
 }

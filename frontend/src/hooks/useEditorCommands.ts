@@ -1,7 +1,7 @@
 /**
  * What the editor does to the server and to its store: save, validate, activate / archive,
- * getting ready to run, export, auto-layout, undo / redo and adding a node from the palette
- * (after the selected node, joined to it);
+ * getting ready to run, export, auto-layout, undo / redo, adding a node from the palette
+ * (after the selected node, joined to it) and adding a sticky note;
  * with the schema as the server last returned it and the feedback those commands leave
  * (a notice, a failure, the API's validation errors placed on nodes, edges and fields).
  */
@@ -14,7 +14,8 @@ import type { ApiFieldError, NodeTypeSpec, Schema, ValidateResponse } from '../a
 import { placeErrors, type PlacedErrors } from '../lib/errors';
 import { downloadJson, slug } from '../lib/format';
 import { outputPorts } from '../lib/graph';
-import { elkLayout, freeSlot, slotAfter } from '../lib/layout';
+import { elkLayout, freeSlot, noteSlot, slotAfter } from '../lib/layout';
+import { NOTE_SIZE } from '../lib/mapping';
 import type { EditorAction, EditorState } from '../store/editorStore';
 import { useReadableFit } from './useReadableFit';
 import type { SchemaDraft } from './useSchemaDraft';
@@ -47,6 +48,8 @@ export interface EditorCommands {
   addFromPalette: (spec: NodeTypeSpec) => void;
   /** Adds a node right of `source`, joined from its `port` (the "+" on an output port). */
   addAfter: (spec: NodeTypeSpec, source: string, port: string | undefined) => void;
+  /** Adds an empty sticky note in the middle of the view (on a free spot). */
+  addNote: () => void;
 }
 
 const problems = (n: number) => `${n} problem${n > 1 ? 's' : ''}`;
@@ -178,20 +181,38 @@ export function useEditorCommands({
   const undo = useCallback(() => dispatch({ kind: 'undo' }), [dispatch]);
   const redo = useCallback(() => dispatch({ kind: 'redo' }), [dispatch]);
 
+  /** Pans (at the same zoom) so that a box just added is wholly in view. */
+  const keepInView = (position: { x: number; y: number }, size: { width: number; height: number }) => {
+    const el = document.querySelector('[data-testid="canvas"]')?.getBoundingClientRect();
+    if (!el) return;
+    const topLeft = rf.flowToScreenPosition(position);
+    const bottomRight = rf.flowToScreenPosition({ x: position.x + size.width, y: position.y + size.height });
+    if (topLeft.x < el.left || topLeft.y < el.top || bottomRight.x > el.right || bottomRight.y > el.bottom) {
+      void rf.setCenter(position.x + size.width / 2, position.y + size.height / 2, { zoom: rf.getZoom(), duration: 200 });
+    }
+  };
+
   const addAfter = (spec: NodeTypeSpec, source: string, port: string | undefined) => {
     const anchor = state.nodes.find((n) => n.id === source);
     if (!anchor) return;
     const position = slotAfter(anchor.position, state.nodes.map((n) => n.position));
     dispatch({ kind: 'addNode', spec, position, connectFrom: port ? { source: anchor.id, port } : undefined });
     // Keep the new node in view (a chain grows to the right, past the canvas edge).
+    keepInView(position, { width: 220, height: 80 });
+  };
+
+  const viewCentre = () => {
     const el = document.querySelector('[data-testid="canvas"]')?.getBoundingClientRect();
-    if (el) {
-      const topLeft = rf.flowToScreenPosition(position);
-      const bottomRight = rf.flowToScreenPosition({ x: position.x + 220, y: position.y + 80 });
-      if (topLeft.x < el.left || topLeft.y < el.top || bottomRight.x > el.right || bottomRight.y > el.bottom) {
-        void rf.setCenter(position.x + 110, position.y + 40, { zoom: rf.getZoom(), duration: 200 });
-      }
-    }
+    return el ? rf.screenToFlowPosition({ x: el.left + el.width / 2, y: el.top + el.height / 2 }) : { x: 0, y: 0 };
+  };
+
+  const addNote = () => {
+    const p = viewCentre();
+    const measured = new Map(rf.getNodes().map((n) => [n.id, n.measured]));
+    const occupied = [...state.nodes, ...state.notes].map((n) => ({ ...n.position, ...(measured.get(n.id) ?? {}) }));
+    const position = noteSlot({ x: Math.round(p.x - NOTE_SIZE.width / 2), y: Math.round(p.y - NOTE_SIZE.height / 2) }, NOTE_SIZE, occupied);
+    dispatch({ kind: 'addNote', position });
+    keepInView(position, NOTE_SIZE);
   };
 
   const addFromPalette = (spec: NodeTypeSpec) => {
@@ -202,8 +223,7 @@ export function useEditorCommands({
       addAfter(spec, anchor.id, outputPorts(anchor.data, specs.get(anchor.data.type))[0]);
       return;
     }
-    const el = document.querySelector('[data-testid="canvas"]')?.getBoundingClientRect();
-    const p = el ? rf.screenToFlowPosition({ x: el.left + el.width / 2, y: el.top + el.height / 2 }) : { x: 0, y: 0 };
+    const p = viewCentre();
     dispatch({ kind: 'addNode', spec, position: freeSlot({ x: Math.round(p.x - 110), y: Math.round(p.y - 40) }, occupied) });
   };
 
@@ -226,5 +246,6 @@ export function useEditorCommands({
     redo,
     addFromPalette,
     addAfter,
+    addNote,
   };
 }

@@ -32,8 +32,8 @@ const withSettings = (definition: Definition, settings: ExecutionSettings | unde
   settings && Object.keys(settings).length ? { ...definition, settings } : definition;
 
 function baselineOf(schema: Schema): string {
-  const { nodes, edges } = toCanvas(schema.definition);
-  const loaded = fromCanvas(nodes, edges, schema.definition.variables ?? {});
+  const { nodes, edges, notes } = toCanvas(schema.definition);
+  const loaded = fromCanvas(nodes, edges, schema.definition.variables ?? {}, notes);
   return serialize(schema.name, schema.description ?? '', withSettings(loaded, schema.definition.settings));
 }
 
@@ -44,8 +44,8 @@ export function useSchemaDraft(schema: Schema, state: Snapshot): SchemaDraft {
   // The loaded definition passed through the canvas mapping, so an untouched schema is not dirty.
   const [baseline, setBaseline] = useState(() => baselineOf(schema));
   const definition = useMemo(
-    () => withSettings(fromCanvas(state.nodes, state.edges, state.variables), settings),
-    [state.nodes, state.edges, state.variables, settings],
+    () => withSettings(fromCanvas(state.nodes, state.edges, state.variables, state.notes), settings),
+    [state.nodes, state.edges, state.variables, state.notes, settings],
   );
   const dirty = serialize(name, description, definition) !== baseline;
   const markSaved = useCallback(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { elkLayout, freeSlot, slotAfter, type LayoutEdge, type LayoutNode } from './layout';
+import { elkLayout, freeSlot, noteSlot, slotAfter, type LayoutEdge, type LayoutNode } from './layout';
 
 const box = (id: string, ports: string[] = ['out'], height = 60): LayoutNode => ({ id, width: 220, height, ports });
 const overlaps = (pos: Map<string, { x: number; y: number }>, nodes: LayoutNode[]) => {
@@ -76,5 +76,12 @@ describe('placing a new node', () => {
   it('moves off a node that only overlaps partly', () => {
     expect(freeSlot({ x: 100, y: 100 }, [{ x: 150, y: 120 }])).toEqual({ x: 100, y: 230 });
     expect(freeSlot({ x: 100, y: 100 }, [{ x: 400, y: 100 }])).toEqual({ x: 100, y: 100 });
+  });
+
+  it('puts a sticky note where asked when free, else above the nodes there, then below', () => {
+    const note = { width: 240, height: 140 };
+    expect(noteSlot({ x: 0, y: 0 }, note, [{ x: 500, y: 0 }])).toEqual({ x: 0, y: 0 });
+    expect(noteSlot({ x: 0, y: 0 }, note, [{ x: 100, y: 50, width: 220, height: 60 }])).toEqual({ x: 0, y: -160 });
+    expect(noteSlot({ x: 0, y: 0 }, note, [{ x: 100, y: 50 }, { x: 0, y: -160 }])).toEqual({ x: 0, y: 160 });
   });
 });

@@ -108,6 +108,30 @@ export function freeSlot(
   return wanted;
 }
 
+/**
+ * A free spot for a box of `size` (a sticky note) at `wanted`, or the nearest one above it, then
+ * below (`gap` apart): a note annotates what is under it, so it goes above first.
+ */
+export function noteSlot(
+  wanted: { x: number; y: number },
+  size: { width: number; height: number },
+  occupied: readonly { x: number; y: number; width?: number; height?: number }[],
+  gap = 20,
+): { x: number; y: number } {
+  const step = size.height + gap;
+  const taken = (p: { x: number; y: number }) =>
+    occupied.some(
+      (o) => p.x < o.x + (o.width ?? NODE_BOX.width) && o.x < p.x + size.width && p.y < o.y + (o.height ?? NODE_BOX.height) && o.y < p.y + size.height,
+    );
+  for (let i = 0; i < 200; i++) {
+    // 0, -1, +1, -2, +2, … rows: above first.
+    const k = i % 2 === 1 ? -(i + 1) / 2 : i / 2;
+    const p = { x: wanted.x, y: wanted.y + k * step };
+    if (!taken(p)) return p;
+  }
+  return wanted;
+}
+
 /** Where a node added after `anchor` goes: one layer to its right, on a free row. */
 export function slotAfter(
   anchor: { x: number; y: number },

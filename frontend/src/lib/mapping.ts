@@ -1,13 +1,18 @@
 /**
  * Definition ⇄ canvas. The canvas holds React Flow nodes/edges; the definition is what the API
  * stores. The mapping keeps ids, ports, positions, config, retry, on_error and any key it does
- * not know, so a load → save round trip changes nothing.
+ * not know, so a load → save round trip changes nothing. Sticky notes (`definition.notes`) are
+ * canvas nodes of their own kind, kept apart from the schema's nodes.
  */
 import type { Edge, Node } from '@xyflow/react';
-import type { Definition, DefinitionEdge, DefinitionNode, JsonObject, OnError, RetryPolicy } from '../api/types';
+import type { Definition, DefinitionEdge, DefinitionNode, DefinitionNote, JsonObject, OnError, RetryPolicy } from '../api/types';
 import { DEFAULT_PORT } from './graph';
 
 export const NODE_KIND = 'schema' as const;
+export const NOTE_KIND = 'note' as const;
+export const NOTE_SIZE = { width: 240, height: 140 };
+/** Notes lie under the edges and nodes they annotate (selected, React Flow lifts them to edit). */
+export const NOTE_Z = -1;
 export const INPUT_HANDLE = 'in';
 
 export type SchemaNodeData = {
@@ -21,6 +26,10 @@ export type SchemaNodeData = {
 };
 
 export type CanvasNode = Node<SchemaNodeData, typeof NODE_KIND>;
+export type NoteData = { text: string; extra?: Record<string, unknown> };
+export type CanvasNote = Node<NoteData, typeof NOTE_KIND>;
+/** What the editor's canvas draws: schema nodes and sticky notes. */
+export type AnyCanvasNode = CanvasNode | CanvasNote;
 export type CanvasEdge = Edge<{ extra?: Record<string, unknown> }>;
 
 const NODE_KEYS = new Set(['id', 'type', 'name', 'config', 'position', 'retry', 'on_error']);
@@ -59,8 +68,40 @@ export function toCanvasEdge(e: DefinitionEdge): CanvasEdge {
   return edge;
 }
 
-export function toCanvas(def: Definition): { nodes: CanvasNode[]; edges: CanvasEdge[] } {
-  return { nodes: (def.nodes ?? []).map(toCanvasNode), edges: (def.edges ?? []).map(toCanvasEdge) };
+const NOTE_KEYS = new Set(['id', 'text', 'position', 'width', 'height']);
+
+export function toCanvasNote(n: DefinitionNote): CanvasNote {
+  const data: NoteData = { text: typeof n.text === 'string' ? n.text : '' };
+  const extra = extraOf(n, NOTE_KEYS);
+  if (extra) data.extra = extra;
+  return {
+    id: n.id,
+    type: NOTE_KIND,
+    position: { x: n.position?.x ?? 0, y: n.position?.y ?? 0 },
+    width: n.width ?? NOTE_SIZE.width,
+    height: n.height ?? NOTE_SIZE.height,
+    zIndex: NOTE_Z,
+    data,
+  };
+}
+
+export function fromCanvasNote(n: CanvasNote): DefinitionNote {
+  return {
+    ...(n.data.extra ?? {}),
+    id: n.id,
+    text: n.data.text,
+    position: { x: Math.round(n.position.x), y: Math.round(n.position.y) },
+    width: Math.round(n.width ?? NOTE_SIZE.width),
+    height: Math.round(n.height ?? NOTE_SIZE.height),
+  };
+}
+
+export function toCanvas(def: Definition): { nodes: CanvasNode[]; edges: CanvasEdge[]; notes: CanvasNote[] } {
+  return {
+    nodes: (def.nodes ?? []).map(toCanvasNode),
+    edges: (def.edges ?? []).map(toCanvasEdge),
+    notes: (Array.isArray(def.notes) ? def.notes : []).map(toCanvasNote),
+  };
 }
 
 export function fromCanvasNode(n: CanvasNode): DefinitionNode {
@@ -88,6 +129,9 @@ export function fromCanvasEdge(e: CanvasEdge): DefinitionEdge {
   };
 }
 
-export function fromCanvas(nodes: readonly CanvasNode[], edges: readonly CanvasEdge[], variables: JsonObject): Definition {
-  return { nodes: nodes.map(fromCanvasNode), edges: edges.map(fromCanvasEdge), variables };
+/** The definition on screen; `notes` only when there are some (a schema without notes round-trips unchanged). */
+export function fromCanvas(nodes: readonly CanvasNode[], edges: readonly CanvasEdge[], variables: JsonObject, notes: readonly CanvasNote[] = []): Definition {
+  const def: Definition = { nodes: nodes.map(fromCanvasNode), edges: edges.map(fromCanvasEdge), variables };
+  if (notes.length) def.notes = notes.map(fromCanvasNote);
+  return def;
 }

@@ -11,6 +11,10 @@ export interface EditorContextValue {
   readOnly: boolean;
   /** The "+" on an output port: add a node after `nodeId`, joined from `port` (editor only). */
   onAddAfter?: (nodeId: string, port: string) => void;
+  /** A sticky note's text was edited (editor only). */
+  onNoteText?: (id: string, text: string) => void;
+  /** A sticky note starts being resized: one undo step per resize (editor only). */
+  onNoteResizeStart?: () => void;
 }
 
 export const EditorContext = createContext<EditorContextValue>({

@@ -88,6 +88,9 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
   );
   const walkStatus = useMemo(() => (walk.walk ? walkStatusByNode(walk.walk) : null), [walk.walk]);
 
+  // Notes first: drawn under the nodes they annotate.
+  const canvasNodes = useMemo(() => [...state.notes, ...state.nodes], [state.notes, state.nodes]);
+
   const isValidConnection = useCallback(
     (c: Connection | { source: string; target: string; sourceHandle?: string | null }) => {
       const target = state.nodes.find((n) => n.id === c.target);
@@ -104,8 +107,10 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
       statusByNode: walkStatus ?? run.statusByNode,
       readOnly: false,
       onAddAfter: (source: string, port: string) => setAddAfter({ source, port }),
+      onNoteText: (id: string, text: string) => dispatch({ kind: 'updateNote', id, text }),
+      onNoteResizeStart: () => dispatch({ kind: 'checkpoint' }),
     }),
-    [specs, errors.byNode, run.statusByNode, walkStatus],
+    [specs, errors.byNode, run.statusByNode, walkStatus, dispatch],
   );
 
   // Messages name nodes by id; users read the names they gave (ids only in expressions and the Id field).
@@ -142,11 +147,11 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
           <EditorMessages notice={commands.notice} failure={commands.failure} generalErrors={commands.generalErrors} />
           <div className="editor-body">
             <CollapsiblePanel side="left" name="node palette" storageKey="schema.editor.paletteCollapsed" testId="palette-slot">
-              <Palette specs={specList} onAdd={commands.addFromPalette} />
+              <Palette specs={specList} onAdd={commands.addFromPalette} onAddNote={commands.addNote} />
             </CollapsiblePanel>
             <div className="canvas-column">
               <FlowCanvas
-                nodes={state.nodes}
+                nodes={canvasNodes}
                 edges={state.edges}
                 specs={specs}
                 edgeErrors={errors.byEdge}

@@ -114,4 +114,38 @@ describe('editor store', () => {
     // The node's box (220 × 100) is centred on the point.
     expect(pasted.position).toEqual({ x: 1890, y: 1450 });
   });
+
+  it('keeps sticky notes apart from the nodes: added, typed in, moved, resized, deleted, undone, saved in definition.notes', () => {
+    let s = initialEditorState({ nodes: [{ id: 'note', type: 'log', position: { x: 0, y: 0 } }], edges: [] });
+    s = editorReducer(s, { kind: 'addNote', position: { x: 40, y: -200 } });
+    // A node already has the id "note": the note gets a free one, and is the only thing selected.
+    expect(s.notes.map((n) => [n.id, n.selected])).toEqual([['note_2', true]]);
+    s = editorReducer(s, { kind: 'updateNote', id: 'note_2', text: 'Ask' });
+    s = editorReducer(s, { kind: 'updateNote', id: 'note_2', text: 'Ask finance' });
+    s = editorReducer(s, {
+      kind: 'nodesChange',
+      changes: [
+        { type: 'position', id: 'note_2', position: { x: 60, y: -180 } },
+        { type: 'dimensions', id: 'note_2', dimensions: { width: 300, height: 90 }, setAttributes: true },
+      ],
+    });
+    expect(s.nodes[0]!.position).toEqual({ x: 0, y: 0 });
+    const def = fromCanvas(s.nodes, s.edges, s.variables, s.notes);
+    expect(def.nodes.map((n) => n.id)).toEqual(['note']);
+    expect(def.notes).toEqual([{ id: 'note_2', text: 'Ask finance', position: { x: 60, y: -180 }, width: 300, height: 90 }]);
+    // Typing is one undo step; the note goes with a Delete like a node.
+    s = editorReducer(s, { kind: 'undo' });
+    expect(s.notes[0]!.data.text).toBe('');
+    s = editorReducer(s, { kind: 'redo' });
+    s = editorReducer(s, { kind: 'nodesChange', changes: [{ type: 'remove', id: 'note_2' }] });
+    expect(s.notes).toEqual([]);
+    expect(s.nodes).toHaveLength(1);
+    expect(fromCanvas(s.nodes, s.edges, s.variables, s.notes).notes).toBeUndefined();
+  });
+
+  it('loads the notes of a definition and keeps their unknown keys', () => {
+    const s = initialEditorState({ nodes: [], edges: [], notes: [{ id: 'n1', text: 'hi', position: { x: 1, y: 2 }, color: 'pink' } as never] });
+    expect(s.notes[0]).toMatchObject({ id: 'n1', type: 'note', width: 240, height: 140, data: { text: 'hi' } });
+    expect(fromCanvas(s.nodes, s.edges, {}, s.notes).notes).toEqual([{ color: 'pink', id: 'n1', text: 'hi', position: { x: 1, y: 2 }, width: 240, height: 140 }]);
+  });
 });

@@ -1,6 +1,6 @@
 /**
- * The editor's typed store: the canvas graph, the schema variables and the undo/redo history.
- * A pure reducer (unit-testable) behind `useEditorStore`.
+ * The editor's typed store: the canvas graph, the sticky notes, the schema variables and the
+ * undo/redo history. A pure reducer (unit-testable) behind `useEditorStore`.
  */
 import { useReducer } from 'react';
 import { applyEdgeChanges, applyNodeChanges, type EdgeChange, type NodeChange } from '@xyflow/react';
@@ -9,12 +9,29 @@ import { canConnect, danglingEdges, DEFAULT_PORT, edgeId, uniqueId } from '../li
 import { emptyHistory, record, redo, undo, type History } from '../lib/history';
 import { defaultConfig } from '../lib/jsonSchema';
 import { pasteOffset, pastePlan, type Clip } from '../lib/clipboard';
-import { fromCanvas, INPUT_HANDLE, NODE_KIND, toCanvas, toCanvasEdge, toCanvasNode, type CanvasEdge, type CanvasNode, type SchemaNodeData } from '../lib/mapping';
+import {
+  fromCanvas,
+  INPUT_HANDLE,
+  NODE_KIND,
+  NOTE_KIND,
+  NOTE_SIZE,
+  NOTE_Z,
+  toCanvas,
+  toCanvasEdge,
+  toCanvasNode,
+  type AnyCanvasNode,
+  type CanvasEdge,
+  type CanvasNode,
+  type CanvasNote,
+  type SchemaNodeData,
+} from '../lib/mapping';
 
 export interface Snapshot {
   nodes: CanvasNode[];
   edges: CanvasEdge[];
   variables: JsonObject;
+  /** Sticky notes: drawn on the canvas, saved in `definition.notes`, never executed. */
+  notes: CanvasNote[];
 }
 
 export interface EditorState extends Snapshot {
@@ -25,7 +42,8 @@ export interface EditorState extends Snapshot {
 
 export type EditorAction =
   | { kind: 'load'; definition: Definition }
-  | { kind: 'nodesChange'; changes: NodeChange<CanvasNode>[] }
+  /** React Flow's changes, to schema nodes and notes alike (told apart by id). */
+  | { kind: 'nodesChange'; changes: NodeChange<AnyCanvasNode>[] }
   | { kind: 'edgesChange'; changes: EdgeChange<CanvasEdge>[] }
   | { kind: 'connect'; source: string; sourceHandle: string | null; target: string; specs: Map<string, NodeTypeSpec> }
   /** `connectFrom`: also draw an edge from that node's port to the new node (one undo step). */
@@ -42,16 +60,23 @@ export type EditorAction =
   | { kind: 'paste'; clip: Clip; at?: { x: number; y: number } }
   /** Positions from `elkLayout` (computed outside: ELK answers with a promise). */
   | { kind: 'layout'; positions: ReadonlyMap<string, { x: number; y: number }> }
+  /** A new empty sticky note at `position`, selected. */
+  | { kind: 'addNote'; position: { x: number; y: number } }
+  | { kind: 'updateNote'; id: string; text: string }
   | { kind: 'checkpoint' }
   | { kind: 'undo' }
   | { kind: 'redo' };
 
 export function initialEditorState(definition?: Definition): EditorState {
-  const { nodes, edges } = toCanvas(definition ?? { nodes: [], edges: [] });
-  return { nodes, edges, variables: definition?.variables ?? {}, history: emptyHistory(), lastKey: null };
+  const { nodes, edges, notes } = toCanvas(definition ?? { nodes: [], edges: [] });
+  return { nodes, edges, notes, variables: definition?.variables ?? {}, history: emptyHistory(), lastKey: null };
 }
 
-const snap = (s: EditorState): Snapshot => ({ nodes: s.nodes, edges: s.edges, variables: s.variables });
+const snap = (s: EditorState): Snapshot => ({ nodes: s.nodes, edges: s.edges, variables: s.variables, notes: s.notes });
+/** Node and note ids share one canvas: a new one must be free among both. */
+const takenIds = (s: Snapshot) => [...s.nodes.map((n) => n.id), ...s.notes.map((n) => n.id)];
+const changedId = (c: NodeChange<AnyCanvasNode>) => (c.type === 'add' ? c.item.id : c.id);
+const deselect = <T extends { selected?: boolean }>(items: T[]) => items.map((n) => (n.selected ? { ...n, selected: false } : n));
 
 /** Apply a change that the user can undo. */
 function commit(s: EditorState, next: Partial<Snapshot>, key: string | null = null): EditorState {
@@ -64,15 +89,18 @@ export function editorReducer(s: EditorState, a: EditorAction): EditorState {
     case 'load':
       return initialEditorState(a.definition);
     case 'nodesChange': {
-      const removes = a.changes.some((c) => c.type === 'remove');
-      const nodes = applyNodeChanges(a.changes, s.nodes);
-      if (removes) {
+      const noteIds = new Set(s.notes.map((n) => n.id));
+      const toNotes = a.changes.filter((c) => noteIds.has(changedId(c))) as NodeChange<CanvasNote>[];
+      const toNodes = a.changes.filter((c) => !noteIds.has(changedId(c))) as NodeChange<CanvasNode>[];
+      const notes = toNotes.length ? applyNodeChanges(toNotes, s.notes) : s.notes;
+      const nodes = toNodes.length ? applyNodeChanges(toNodes, s.nodes) : s.nodes;
+      if (a.changes.some((c) => c.type === 'remove')) {
         const alive = new Set(nodes.map((n) => n.id));
         const edges = s.edges.filter((e) => alive.has(e.source) && alive.has(e.target));
-        return commit(s, { nodes, edges });
+        return commit(s, { nodes, edges, notes });
       }
-      // Moves are recorded once at drag start (checkpoint); selection/dimensions are not edits.
-      return { ...s, nodes };
+      // Moves and resizes are recorded once at their start (checkpoint); selection is not an edit.
+      return { ...s, nodes, notes };
     }
     case 'edgesChange': {
       const removes = a.changes.some((c) => c.type === 'remove');
@@ -89,7 +117,7 @@ export function editorReducer(s: EditorState, a: EditorAction): EditorState {
       return commit(s, { edges: [...s.edges, edge] });
     }
     case 'addNode': {
-      const id = uniqueId(a.spec.type, s.nodes.map((n) => n.id));
+      const id = uniqueId(a.spec.type, takenIds(s));
       const node: CanvasNode = {
         id,
         type: NODE_KIND,
@@ -117,7 +145,7 @@ export function editorReducer(s: EditorState, a: EditorAction): EditorState {
       return commit(s, { nodes, edges }, a.coalesce ?? null);
     }
     case 'renameNodeId': {
-      if (!a.newId || s.nodes.some((n) => n.id === a.newId)) return s;
+      if (!a.newId || takenIds(s).includes(a.newId)) return s;
       const nodes = s.nodes.map((n) => (n.id === a.id ? { ...n, id: a.newId } : n));
       const edges = s.edges.map((e) => ({
         ...e,
@@ -135,13 +163,24 @@ export function editorReducer(s: EditorState, a: EditorAction): EditorState {
           const selected = n.id === a.id;
           return n.selected === selected ? n : { ...n, selected };
         }),
-        edges: s.edges.map((e) => (e.selected ? { ...e, selected: false } : e)),
+        edges: deselect(s.edges),
+        notes: deselect(s.notes),
       };
     case 'deleteSelected': {
       const gone = new Set(s.nodes.filter((n) => n.selected).map((n) => n.id));
       const edges = s.edges.filter((e) => !e.selected && !gone.has(e.source) && !gone.has(e.target));
-      if (!gone.size && edges.length === s.edges.length) return s;
-      return commit(s, { nodes: s.nodes.filter((n) => !gone.has(n.id)), edges });
+      const notes = s.notes.filter((n) => !n.selected);
+      if (!gone.size && edges.length === s.edges.length && notes.length === s.notes.length) return s;
+      return commit(s, { nodes: s.nodes.filter((n) => !gone.has(n.id)), edges, notes });
+    }
+    case 'addNote': {
+      const id = uniqueId('note', takenIds(s));
+      const note: CanvasNote = { id, type: NOTE_KIND, position: a.position, ...NOTE_SIZE, zIndex: NOTE_Z, selected: true, data: { text: '' } };
+      return commit(s, { nodes: deselect(s.nodes), edges: deselect(s.edges), notes: [...deselect(s.notes), note] });
+    }
+    case 'updateNote': {
+      const notes = s.notes.map((n) => (n.id === a.id ? { ...n, data: { ...n.data, text: a.text } } : n));
+      return commit(s, { notes }, `note:${a.id}`);
     }
     case 'paste': {
       const offset = a.at
@@ -153,13 +192,13 @@ export function editorReducer(s: EditorState, a: EditorAction): EditorState {
         : undefined;
       const plan = pastePlan(
         a.clip,
-        s.nodes.map((n) => n.id),
+        takenIds(s),
         s.edges.map((e) => e.id),
         offset,
       );
       const added = plan.nodes.map((n) => ({ ...toCanvasNode(n), selected: true }));
-      const nodes = [...s.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), ...added];
-      return commit(s, { nodes, edges: [...s.edges.map((e) => (e.selected ? { ...e, selected: false } : e)), ...plan.edges.map(toCanvasEdge)] });
+      const nodes = [...deselect(s.nodes), ...added];
+      return commit(s, { nodes, notes: deselect(s.notes), edges: [...deselect(s.edges), ...plan.edges.map(toCanvasEdge)] });
     }
     case 'layout': {
       const pos = a.positions;
