@@ -89,6 +89,12 @@ export function register(h) {
     assert(urgentText.includes('queued: the schema is paused'), `the row says why it waits (got ${urgentText})`);
     assert((await page.locator(tid(`execution-priority-${urgent.body.id}`)).textContent()).includes('priority 9'), 'the row shows its priority');
     await shot('policies-02-executions-held');
+    await page.locator(tid(`execution-link-${urgent.body.id}`)).click();
+    await page.locator(tid('execution-queued')).waitFor();
+    const banner = await page.locator(tid('execution-queued')).textContent();
+    assert(banner === 'Queued: the schema is paused.', `the execution says why it has not started (got ${banner})`);
+    assert((await page.locator(tid('execution-view')).textContent()).includes('priority 9'), 'the execution shows its priority');
+    await shot('policies-02b-execution-held');
     await page.goto(editorUrl);
     await page.locator(tid('schema-resume')).waitFor();
 

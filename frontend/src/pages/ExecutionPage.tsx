@@ -50,11 +50,7 @@ export function ExecutionPage() {
     const pinned = versions.data?.find((v) => v.version === ex.data?.schema_version)?.definition;
     return pinned ?? schema.data?.definition;
   }, [versions.data, schema.data, ex.data?.schema_version]);
-  const canvas = useMemo(() => {
-    const { nodes, edges, notes } = toCanvas(definition ?? { nodes: [], edges: [] });
-    // The sticky notes of the version that ran, read-only, under the nodes.
-    return { nodes: [...notes, ...nodes], edges };
-  }, [definition]);
+  const canvas = useMemo(() => toCanvas(definition ?? { nodes: [], edges: [] }), [definition]);
   const specs = useMemo(() => new Map((types.data ?? []).map((s) => [s.type, s])), [types.data]);
   const stepList = steps.data ?? [];
   const ctx = useMemo(
@@ -86,7 +82,8 @@ export function ExecutionPage() {
             </Link>
           )}
           <span className="muted small">
-            {e.trigger_type} · started {formatDate(e.started_at ?? e.created_at)} · {formatDuration(durationBetween(e.started_at ?? e.created_at, e.finished_at))}
+            {e.trigger_type}
+            {e.priority !== 5 && ` · priority ${e.priority}`} · started {formatDate(e.started_at ?? e.created_at)} · {formatDuration(durationBetween(e.started_at ?? e.created_at, e.finished_at))}
           </span>
           <div className="toolbar">
             {!finished && (
@@ -136,6 +133,11 @@ export function ExecutionPage() {
               </section>
             )}
             {e.status === 'paused' && e.waiting.length === 0 && <p className="banner banner-warn">Paused.</p>}
+            {!finished && e.queued && (
+              <p className="banner banner-warn" data-testid="execution-queued">
+                {e.queued.charAt(0).toUpperCase() + e.queued.slice(1)}.
+              </p>
+            )}
             {stoppedNode && (
               <p className="banner banner-warn" data-testid="stopped-at">
                 Cancelled at <NodeName name={nameOf(stoppedNode)} id={stoppedNode} />: it and the nodes after it did not run.
