@@ -50,7 +50,11 @@ export function ExecutionPage() {
     const pinned = versions.data?.find((v) => v.version === ex.data?.schema_version)?.definition;
     return pinned ?? schema.data?.definition;
   }, [versions.data, schema.data, ex.data?.schema_version]);
-  const canvas = useMemo(() => toCanvas(definition ?? { nodes: [], edges: [] }), [definition]);
+  const canvas = useMemo(() => {
+    const { nodes, edges, notes } = toCanvas(definition ?? { nodes: [], edges: [] });
+    // The sticky notes of the version that ran, read-only, under the nodes.
+    return { nodes: [...notes, ...nodes], edges };
+  }, [definition]);
   const specs = useMemo(() => new Map((types.data ?? []).map((s) => [s.type, s])), [types.data]);
   const stepList = steps.data ?? [];
   const ctx = useMemo(
