@@ -37,6 +37,7 @@ from .tracing import traced_node_types
 
 logger = logging.getLogger("schema.engine")
 BUSY_REPUBLISH_LIMIT = 5
+TIMER_ALREADY_HANDLED = "timer-already-handled"
 WAITS_FOR_SLOT = (ExecutionStatus.PENDING, ExecutionStatus.PAUSED)  # what admission decides on
 
 
@@ -82,7 +83,7 @@ def _wake_up_unfinished(execution_id: str, timer: ExecutionTimer) -> bool:
 def _timer_already_handled(timer_id: int, status: str) -> str:
     """A wake-up message whose timer needs nothing more (a repeat, or the pause was cancelled)."""
     logger.info("wake-up message dropped: timer-already-handled (%s)", status, extra={"timer_id": timer_id})
-    return "timer-already-handled"
+    return TIMER_ALREADY_HANDLED
 
 
 def execution_run(
@@ -96,7 +97,9 @@ def execution_run(
     until a walk took them) and walks again while there are some. So each batch of ended children
     costs one walk of the parent, and none waits out a retry's back-off."""
     outcome = _run_once(execution_id, timer_id=timer_id, worker_id=worker_id, busy_retries=busy_retries)
-    while outcome == "paused":
+    # A repeated wake-up too: the redelivered message of a walk whose worker died after its last
+    # write, before it looked for wake-ups left (sent no message: a walk held the parent then).
+    while outcome == "paused" or (outcome == TIMER_ALREADY_HANDLED and timer_id is not None):
         # After the lock was let go: a wake-up whose message found it held is seen here (its row
         # committed before that message was sent). Busy now: that walk's worker looks the same way.
         left = child_wakeups_pending(execution_id)

@@ -422,3 +422,20 @@ def test_a_child_ending_between_the_parents_last_reads_leaves_no_wake_up_behind(
     assert parent.result == ["0:0", "1:1"]
     wake_ups = ExecutionTimer.objects.filter(execution=parent, reason="child")
     assert list(wake_ups.values_list("status", flat=True)) == ["fired", "fired"]
+
+
+def test_a_repeated_wake_up_walks_for_the_wake_ups_its_walk_left_behind() -> None:
+    """The worker that walked the parent died after its last write, before it looked for wake-ups
+    left; child 1 ended during that walk and sent no message (the parent was held). The redelivered
+    message finds its own wake-up taken, and still walks for child 1's: no wait for the reconciler."""
+    user = UserFactory()
+    parent = _loop_parent(user, items=3, concurrency=2)
+    assert _finish_child_and_deliver(parent, 0) == "paused"
+    [taken] = ExecutionTimer.objects.filter(execution=parent, reason="child")
+    child = _children(parent).get(parent_key="loop:1:1")
+    assert execution_run(str(child.pk)) == "completed"  # its row, no message (in this test: none sent)
+    assert execution_run(str(parent.pk), timer_id=taken.pk) == "paused"  # the redelivered message
+    assert not ExecutionTimer.objects.filter(execution=parent, reason="child", status=TimerStatus.SCHEDULED).exists()
+    progress = ExecutionState.objects.get(execution=parent).checkpoint["waiting"][0]
+    assert (progress["next"], progress["done"]) == (3, 2)
+    assert execution_run(str(parent.pk), timer_id=taken.pk) == "timer-already-handled"  # nothing left: dropped
