@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { elkLayout, freeSlot, noteSlot, slotAfter, type LayoutEdge, type LayoutNode } from './layout';
+import { elkLayout, freeSlot, noteSlot, slotAfter, spreadPiled, type LayoutEdge, type LayoutNode } from './layout';
 
 const box = (id: string, ports: string[] = ['out'], height = 60): LayoutNode => ({ id, width: 220, height, ports });
 const overlaps = (pos: Map<string, { x: number; y: number }>, nodes: LayoutNode[]) => {
@@ -83,5 +83,37 @@ describe('placing a new node', () => {
     expect(noteSlot({ x: 0, y: 0 }, note, [{ x: 500, y: 0 }])).toEqual({ x: 0, y: 0 });
     expect(noteSlot({ x: 0, y: 0 }, note, [{ x: 100, y: 50, width: 220, height: 60 }])).toEqual({ x: 0, y: -160 });
     expect(noteSlot({ x: 0, y: 0 }, note, [{ x: 100, y: 50 }, { x: 0, y: -160 }])).toEqual({ x: 0, y: 160 });
+  });
+});
+
+describe('spreadPiled', () => {
+  const at = (id: string, x = 0, y = 0) => ({ id, position: { x, y } });
+  it('spreads a definition whose nodes all sit at (0, 0) into columns by longest path', () => {
+    const nodes = [at('t'), at('a'), at('b'), at('m'), at('done')];
+    const edges = [
+      { source: 't', target: 'a' },
+      { source: 't', target: 'b' },
+      { source: 'a', target: 'm' },
+      { source: 'b', target: 'm' },
+      { source: 'm', target: 'done' },
+    ];
+    const p = spreadPiled(nodes, edges);
+    expect(p && Object.fromEntries(p)).toEqual({
+      t: { x: 0, y: 0 },
+      a: { x: 300, y: 0 },
+      b: { x: 300, y: 140 },
+      m: { x: 600, y: 0 },
+      done: { x: 900, y: 0 },
+    });
+    const spots = new Set([...(p ?? new Map()).values()].map((q) => `${q.x},${q.y}`));
+    expect(spots.size).toBe(nodes.length); // no two on one spot
+  });
+  it('never moves a laid-out graph, even with two nodes on one spot', () => {
+    expect(spreadPiled([at('t', 0, 0), at('a', 300, 0), at('b', 300, 0), at('c', 600, 0), at('d', 900, 0)], [])).toBeNull();
+    expect(spreadPiled([at('t', 0, 0)], [])).toBeNull();
+  });
+  it('keeps nodes on a cycle and edges to unknown nodes from breaking it', () => {
+    const p = spreadPiled([at('a'), at('b'), at('c')], [{ source: 'a', target: 'b' }, { source: 'b', target: 'a' }, { source: 'c', target: 'zz' }]);
+    expect(p?.size).toBe(3);
   });
 });

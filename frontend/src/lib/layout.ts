@@ -140,3 +140,51 @@ export function slotAfter(
 ): { x: number; y: number } {
   return freeSlot({ x: anchor.x + layerGap, y: anchor.y }, occupied);
 }
+
+/**
+ * Positions for a graph whose nodes are piled on one another — a definition written by hand or
+ * through the API with every node at (0, 0) or without positions — so that it opens readable:
+ * each node in the column of its longest path from a node without inputs, in edge order within it.
+ * `null` when the nodes are laid out already (fewer than half of them share a spot with another):
+ * a user's layout is never moved. Synchronous, so the opened graph and its saved baseline agree;
+ * Auto-layout (ELK) remains for a real layout.
+ */
+export function spreadPiled(
+  nodes: readonly { id: string; position: { x: number; y: number } }[],
+  edges: readonly LayoutEdge[],
+  gaps = { column: 300, row: 140 },
+): Positions | null {
+  const spots = new Map<string, number>();
+  for (const n of nodes) spots.set(`${n.position.x},${n.position.y}`, (spots.get(`${n.position.x},${n.position.y}`) ?? 0) + 1);
+  const piled = nodes.filter((n) => (spots.get(`${n.position.x},${n.position.y}`) ?? 0) > 1).length;
+  if (piled < 2 || piled * 2 < nodes.length) return null;
+  const ids = new Set(nodes.map((n) => n.id));
+  const inbound = new Map<string, number>(nodes.map((n) => [n.id, 0]));
+  const out = new Map<string, string[]>();
+  for (const e of edges) {
+    if (!ids.has(e.source) || !ids.has(e.target) || e.source === e.target) continue;
+    inbound.set(e.target, (inbound.get(e.target) ?? 0) + 1);
+    out.set(e.source, [...(out.get(e.source) ?? []), e.target]);
+  }
+  // Longest path from a source (Kahn's order); nodes on a cycle keep column 0 after the others.
+  const column = new Map<string, number>(nodes.map((n) => [n.id, 0]));
+  const left = new Map(inbound);
+  const ready = nodes.filter((n) => (left.get(n.id) ?? 0) === 0).map((n) => n.id);
+  for (let i = 0; i < ready.length; i++) {
+    const id = ready[i] as string;
+    for (const next of out.get(id) ?? []) {
+      column.set(next, Math.max(column.get(next) ?? 0, (column.get(id) ?? 0) + 1));
+      left.set(next, (left.get(next) ?? 0) - 1);
+      if (left.get(next) === 0) ready.push(next);
+    }
+  }
+  const rows = new Map<number, number>();
+  const positions: Positions = new Map();
+  for (const n of nodes) {
+    const c = column.get(n.id) ?? 0;
+    const r = rows.get(c) ?? 0;
+    rows.set(c, r + 1);
+    positions.set(n.id, { x: c * gaps.column, y: r * gaps.row });
+  }
+  return positions;
+}

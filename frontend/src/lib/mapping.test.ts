@@ -50,3 +50,30 @@ describe('definition ⇄ canvas', () => {
     expect(fromCanvas(nodes, edges, {}).nodes[0]!.position).toEqual({ x: 10, y: 20 });
   });
 });
+
+describe('opening a definition whose nodes are piled up', () => {
+  it('spreads nodes that all sit at (0, 0) and leaves a laid-out definition as it is', () => {
+    const piled: Definition = {
+      nodes: [
+        { id: 'start', type: 'manual_trigger', config: {}, position: { x: 0, y: 0 } },
+        { id: 'call', type: 'http_request', config: { url: 'https://x.test' } },
+        { id: 'done', type: 'end', config: {}, position: { x: 0, y: 0 } },
+      ],
+      edges: [
+        { id: 'e1', source: 'start', target: 'call' },
+        { id: 'e2', source: 'call', target: 'done' },
+      ],
+    };
+    expect(toCanvas(piled).nodes.map((n) => n.position)).toEqual([
+      { x: 0, y: 0 },
+      { x: 300, y: 0 },
+      { x: 600, y: 0 },
+    ]);
+    const laidOut: Definition = { ...piled, nodes: piled.nodes.map((n, i) => ({ ...n, position: { x: i * 250, y: 40 } })) };
+    expect(toCanvas(laidOut).nodes.map((n) => n.position)).toEqual([
+      { x: 0, y: 40 },
+      { x: 250, y: 40 },
+      { x: 500, y: 40 },
+    ]);
+  });
+});

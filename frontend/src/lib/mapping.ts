@@ -7,6 +7,7 @@
 import type { Edge, Node } from '@xyflow/react';
 import type { Definition, DefinitionEdge, DefinitionNode, DefinitionNote, JsonObject, OnError, RetryPolicy } from '../api/types';
 import { DEFAULT_PORT } from './graph';
+import { spreadPiled } from './layout';
 
 export const NODE_KIND = 'schema' as const;
 export const NOTE_KIND = 'note' as const;
@@ -97,11 +98,12 @@ export function fromCanvasNote(n: CanvasNote): DefinitionNote {
 }
 
 export function toCanvas(def: Definition): { nodes: CanvasNode[]; edges: CanvasEdge[]; notes: CanvasNote[] } {
-  return {
-    nodes: (def.nodes ?? []).map(toCanvasNode),
-    edges: (def.edges ?? []).map(toCanvasEdge),
-    notes: (Array.isArray(def.notes) ? def.notes : []).map(toCanvasNote),
-  };
+  let nodes = (def.nodes ?? []).map(toCanvasNode);
+  const edges = (def.edges ?? []).map(toCanvasEdge);
+  // A definition made through the API often has every node at (0, 0): open it spread out.
+  const spread = spreadPiled(nodes, edges);
+  if (spread) nodes = nodes.map((n) => ({ ...n, position: spread.get(n.id) ?? n.position }));
+  return { nodes, edges, notes: (Array.isArray(def.notes) ? def.notes : []).map(toCanvasNote) };
 }
 
 export function fromCanvasNode(n: CanvasNode): DefinitionNode {
