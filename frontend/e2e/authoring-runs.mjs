@@ -179,8 +179,18 @@ export function register(h) {
       assert(JSON.stringify(statuses) === JSON.stringify({ start: 'success', count: 'success', call: 'success', shape: 'success', notify: '' }), `canvas coloured by the walk: ${JSON.stringify(statuses)}`);
       const out = await page.locator(tid('walk-output')).textContent();
       assert(out.includes('3 orders, status 201'), `the node's output used the pins: ${out}`);
+      // The field's live preview now reads the walk's data too (its vars and the pinned input).
+      await page
+        .waitForFunction(() => /3 orders, status 201/.test(document.querySelector('[data-testid="preview-field-config.assignments[0].value"]')?.textContent ?? ''), null, { timeout: 5000 })
+        .catch(() => undefined);
+      const preview = await page.locator(tid('preview-field-config.assignments[0].value')).textContent();
+      assert(preview.includes('3 orders, status 201'), `the preview agrees with the walk: ${preview}`);
       await shot('65-run-to-here-1280');
       await audit('run to here');
+      await page.setViewportSize({ width: 1920, height: 1080 });
+      await page.waitForTimeout(200);
+      await shot('65-run-to-here-1920');
+      await page.setViewportSize({ width: 1280, height: 800 });
       // Each node's data of the walk is in the panes.
       await selectNode('count');
       assert((await page.locator(tid('walk-step-status')).textContent()).includes('success'), 'count ran in the walk');
@@ -266,6 +276,10 @@ export function register(h) {
       assert(resized.width - moved.width > 40 && resized.height - moved.height > 20, `the note grew (${moved.width}×${moved.height} → ${resized.width}×${resized.height})`);
       await shot('67-sticky-note-1280');
       await audit('editor with a sticky note');
+      await page.setViewportSize({ width: 1920, height: 1080 });
+      await page.waitForTimeout(200);
+      await shot('67-sticky-note-1920');
+      await page.setViewportSize({ width: 1280, height: 800 });
       await page.locator(tid('save')).click();
       await page.locator(tid('notice')).filter({ hasText: 'Saved' }).waitFor();
       const saved = (await apiCall('GET', `/schemas/${id}/`)).body;

@@ -18,6 +18,8 @@ export function previewBody(text: string, s: ExpressionSupport) {
   const scope: Record<string, JsonValue> = {};
   if (s.inputOverride !== undefined) scope.input = s.inputOverride;
   if (s.triggerOverride !== undefined) scope.trigger = s.triggerOverride;
+  if (s.varsOverride !== undefined) scope.vars = s.varsOverride;
+  if (s.nodesOverride !== undefined) scope.nodes = s.nodesOverride;
   return {
     expression: text,
     node_id: s.nodeId,

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { sideEffectsOnTheWay, walkInputFor, walkStatusByNode, walkSummary, type WalkStep } from './walk';
+import { sideEffectsOnTheWay, walkInputFor, walkStatusByNode, walkSummary, type WalkRun, type WalkStep } from './walk';
+import type { JsonValue } from '../api/types';
 import { actingQuestion, runToHereBody } from '../hooks/useRunToHere';
 import { SPEC_MAP } from './testSpecs';
+import { walkSupport } from '../hooks/useNodeExpressionScope';
+import { previewBody } from '../hooks/useExpressionPreview';
 
 const step = (node_id: string, status: WalkStep['status']): WalkStep => ({
   id: null,
@@ -74,5 +77,42 @@ describe('run to here', () => {
     expect(walkInputFor({ steps }, 'yes', edges)).toEqual({ n: 5 });
     expect(walkInputFor({ steps }, 'no', edges)).toBeUndefined();
     expect(walkInputFor({ steps }, 'next', edges)).toBe(7);
+  });
+
+  it('previews and completes against the walk after "Run to here" (its vars, outputs and inputs)', () => {
+    const definition = {
+      nodes: [
+        { id: 'start', type: 'manual_trigger' },
+        { id: 'count', type: 'set' },
+        { id: 'shape', type: 'set' },
+      ],
+      edges: [
+        { id: 'e1', source: 'start', target: 'count' },
+        { id: 'e2', source: 'count', target: 'shape' },
+      ],
+    };
+    const walk: WalkRun = {
+      status: 'success',
+      node_id: 'count',
+      error: null,
+      vars: { count: 3 },
+      steps: [
+        { ...step('start', 'pinned'), port: null, output: { orders: [1, 2, 3] } as JsonValue },
+        { ...step('count', 'success'), input: { orders: [1, 2, 3] }, output: { count: 3 } },
+      ],
+    };
+    const s = walkSupport('sch', definition, 'shape', walk, undefined, {});
+    expect(previewBody('{{ vars.count }}', s)).toEqual({
+      expression: '{{ vars.count }}',
+      node_id: 'shape',
+      execution: null,
+      scope: {
+        input: { count: 3 },
+        trigger: { orders: [1, 2, 3] },
+        vars: { count: 3 },
+        nodes: { start: { output: { orders: [1, 2, 3] } }, count: { output: { count: 3 } } },
+      },
+    });
+    expect((s.data.nodes as Record<string, unknown>).count).toEqual({ output: { count: 3 } });
   });
 });

@@ -85,6 +85,7 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
     pinned,
     schema.created_by,
     pins,
+    walk.walk,
   );
   const walkStatus = useMemo(() => (walk.walk ? walkStatusByNode(walk.walk) : null), [walk.walk]);
 

@@ -14,6 +14,9 @@ export interface ExpressionSupport {
   triggerOverride?: JsonValue;
   /** Pinned outputs of the draft's nodes (node id → data): they stand in for `nodes.<id>.output`. */
   pinned?: Record<string, JsonValue>;
+  /** After "Run to here": the walk's variables and node outputs, sent instead of the run's. */
+  varsOverride?: JsonValue;
+  nodesOverride?: Record<string, { output: JsonValue }>;
   /** The scope as data, for completion (`scopeData`). */
   data: JsonObject;
 }
