@@ -44,10 +44,11 @@ describe('editor store', () => {
 
   it('deletes selected nodes with their edges, renames ids through edges, lays out', () => {
     let s = initialEditorState({
+      // In one column, each on its own spot (a pile at (0, 0) would be spread on opening).
       nodes: [
-        { id: 'a', type: 'manual_trigger' },
-        { id: 'b', type: 'log' },
-        { id: 'c', type: 'end' },
+        { id: 'a', type: 'manual_trigger', position: { x: 0, y: 0 } },
+        { id: 'b', type: 'log', position: { x: 0, y: 150 } },
+        { id: 'c', type: 'end', position: { x: 0, y: 300 } },
       ],
       edges: [
         { id: 'e1', source: 'a', target: 'b' },
