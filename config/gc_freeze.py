@@ -15,8 +15,11 @@ import gc
 
 def freeze_after_startup(*, urls: bool = False) -> None:
     """Freezes the heap; `urls`: first import what an API's first request would (URLconf, views,
-    serializers), so that it is frozen too (a worker never resolves a URL)."""
-    if urls:
+    serializers), so that it is frozen too (a worker never resolves a URL). A process whose
+    application is not Django (the bench's ceiling, under the same gunicorn config) freezes as it is."""
+    from django.apps import apps
+
+    if urls and apps.ready:
         from django.urls import get_resolver
 
         get_resolver().url_patterns  # noqa: B018 - the import of the URLconf is the point

@@ -51,3 +51,23 @@ def test_gunicorn_and_celery_workers_freeze_once_loaded(
     [freeze] = [r[1]() for r in worker_init.receivers if getattr(r[1](), "__name__", "") == "_freeze_startup_objects"]
     freeze()
     assert gc.get_freeze_count() > 10_000
+
+
+def test_a_gunicorn_worker_of_an_application_that_is_not_django_boots_and_freezes() -> None:
+    """`make bench` runs its ceiling (a bare WSGI app, no Django set up) under config/gunicorn.py:
+    the freeze after the worker loaded must not import our URLconf there (it failed to boot)."""
+    import subprocess
+    import sys
+
+    code = (
+        "from config.gc_freeze import freeze_after_startup\n"
+        "import gc\n"
+        "freeze_after_startup(urls=True)\n"
+        "assert gc.get_freeze_count() > 0\n"
+        "import sys; assert 'config.urls' not in sys.modules\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(BASE_DIR)}  # no DJANGO_SETTINGS_MODULE
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, cwd=BASE_DIR, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
