@@ -62,11 +62,20 @@ export function register(h) {
   test('canvas: ELK auto-layout untangles branches, a merge and a for_each, at a readable zoom, minimap clear', async () => {
     await importDefinition(`E2E branchy ${stamp}`, branchy());
     await page.locator(tid('node-done')).waitFor();
+    // Where each node sits on the canvas (flow coordinates, whatever the zoom).
+    const flowPositions = () =>
+      page.evaluate(() =>
+        Object.fromEntries([...document.querySelectorAll('.react-flow__node')].map((el) => [el.getAttribute('data-id'), el.style.transform])),
+      );
+    const opened = await flowPositions();
+    // Every node of the import sits at (0, 0): the editor opens them spread out, one spot each.
+    assert(new Set(Object.values(opened)).size === Object.keys(opened).length, `a piled definition opens spread out: ${JSON.stringify(opened)}`);
     await page.locator(tid('auto-layout')).click();
     await page.waitForTimeout(600);
+    assert(JSON.stringify(await flowPositions()) !== JSON.stringify(opened), 'Auto-layout moves the nodes');
     await page.locator(tid('undo')).click();
-    const piled = await nodeBoxes();
-    assert(Math.abs(piled.start.x - piled.done.x) < 1, 'Undo puts the nodes back where they were');
+    await page.waitForTimeout(200);
+    assert(JSON.stringify(await flowPositions()) === JSON.stringify(opened), 'Undo puts the nodes back where they were');
     for (const width of [1024, 1280, 1920]) {
       await page.setViewportSize({ width, height: 800 });
       try {
