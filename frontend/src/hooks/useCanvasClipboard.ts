@@ -1,13 +1,13 @@
 /**
- * Copy, cut and paste of the selected canvas nodes through the system clipboard (Ctrl/⌘+C, X,
- * V), as JSON that another schema's editor (or a text editor) takes. Text fields keep their own
- * copy and paste. Pasted nodes land under the mouse when it is over the canvas, else in the middle
+ * Copy, cut and paste of the selected canvas nodes and sticky notes through the system clipboard
+ * (Ctrl/⌘+C, X, V), as JSON that another schema's editor (or a text editor) takes. Text fields
+ * keep their own copy and paste. Pasted nodes land under the mouse when it is over the canvas, else in the middle
  * of the view: always where the user looks.
  */
 import { useEffect, useRef, type Dispatch } from 'react';
 import { useReactFlow } from '@xyflow/react';
 import { clipText, parseClip } from '../lib/clipboard';
-import { fromCanvasEdge, fromCanvasNode } from '../lib/mapping';
+import { fromCanvasEdge, fromCanvasNode, fromCanvasNote } from '../lib/mapping';
 import type { EditorAction, EditorState } from '../store/editorStore';
 
 const isTextEntry = (t: EventTarget | null) =>
@@ -38,10 +38,11 @@ export function useCanvasClipboard(state: EditorState, dispatch: Dispatch<Editor
     };
     const copy = (e: ClipboardEvent, cut: boolean) => {
       if (isTextEntry(e.target) || !e.clipboardData || window.getSelection()?.toString()) return;
-      const { nodes, edges } = latest.current;
+      const { nodes, edges, notes } = latest.current;
       const picked = nodes.filter((n) => n.selected);
-      if (!picked.length) return;
-      e.clipboardData.setData('text/plain', clipText(picked.map(fromCanvasNode), edges.map(fromCanvasEdge)));
+      const pickedNotes = notes.filter((n) => n.selected);
+      if (!picked.length && !pickedNotes.length) return;
+      e.clipboardData.setData('text/plain', clipText(picked.map(fromCanvasNode), edges.map(fromCanvasEdge), pickedNotes.map(fromCanvasNote)));
       e.preventDefault();
       if (cut) dispatch({ kind: 'deleteSelected' });
     };

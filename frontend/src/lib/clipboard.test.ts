@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { DefinitionEdge, DefinitionNode } from '../api/types';
-import { clipText, parseClip, pasteOffset, pastePlan } from './clipboard';
+import type { DefinitionEdge, DefinitionNode, DefinitionNote } from '../api/types';
+import { clipBoxes, clipText, parseClip, pasteOffset, pastePlan } from './clipboard';
 import { pastePoint } from '../hooks/useCanvasClipboard';
 
 const nodes: DefinitionNode[] = [
@@ -69,5 +69,32 @@ describe('clipboard', () => {
     expect(pastePoint(canvas, { x: 50, y: 200 })).toEqual({ x: 600, y: 400 });
     expect(pastePoint(canvas, null)).toEqual({ x: 600, y: 400 });
     expect(pastePoint(undefined, { x: 300, y: 200 })).toBeNull();
+  });
+
+  it('carries the selected sticky notes with the nodes, and lands them offset together', () => {
+    const notes: DefinitionNote[] = [{ id: 'note', text: 'Ask finance first', position: { x: 0, y: -200 }, width: 300, height: 150 }];
+    const clip = parseClip(clipText(nodes, edges, notes))!;
+    expect(clip.notes).toEqual(notes);
+    // The box holds the note too: x 0..520 (the nodes), y -200..100 (note on top, nodes below).
+    const d = pasteOffset(clipBoxes(clip), { x: 1000, y: 500 }, []);
+    expect(d).toEqual({ x: 740, y: 550 });
+    // "note" is taken in the target schema, "note_2" by the pasted node of that id: the note gets a free one.
+    const plan = pastePlan(clip, ['start', 'note'], [], d);
+    expect(plan.notes).toEqual([{ id: 'note_3', text: 'Ask finance first', position: { x: 740, y: 350 }, width: 300, height: 150 }]);
+    expect(plan.nodes.map((n) => [n.id, n.position])).toEqual([
+      ['fetch', { x: 740, y: 550 }],
+      ['note_2', { x: 1040, y: 550 }],
+    ]);
+    // The note stays where it was relative to the nodes.
+    expect(plan.notes[0]!.position.y - plan.nodes[0]!.position!.y).toBe(-200);
+  });
+
+  it('copies notes alone, and reads a clip without notes (an older editor) as none', () => {
+    const only = parseClip(clipText([], [], [{ id: 'n', text: 'hi', position: { x: 5, y: 5 } }]))!;
+    expect(only.nodes).toEqual([]);
+    expect(pastePlan(only, ['n'], []).notes.map((n) => [n.id, n.position])).toEqual([['n_2', { x: 45, y: 45 }]]);
+    expect(JSON.parse(clipText(nodes, edges))).not.toHaveProperty('notes');
+    expect(parseClip(JSON.stringify({ kind: 'schema-editor/nodes', nodes, edges: [] }))!.notes).toEqual([]);
+    expect(parseClip(JSON.stringify({ kind: 'schema-editor/nodes', nodes: [], notes: [{ id: 'n' }] }))).toBeNull();
   });
 });

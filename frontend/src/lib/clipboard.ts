@@ -1,32 +1,37 @@
 /**
  * Copy and paste of canvas nodes as JSON on the system clipboard, so a selection moves between
- * schemas (and tabs). The copied text is a small definition: the selected nodes and the edges
- * between them. Pasting gives every node a free id (expressions of the pasted nodes follow the
- * rename) and places the copies where the user looks: centred on a point of the canvas (the mouse,
- * or the middle of the view), moved off any node they would cover. Pure.
+ * schemas (and tabs). The copied text is a small definition: the selected nodes, the edges
+ * between them and the selected sticky notes. Pasting gives every node and note a free id
+ * (expressions of the pasted nodes follow the rename) and places the copies, notes and nodes
+ * together, where the user looks: centred on a point of the canvas (the mouse, or the middle of
+ * the view), moved off any node they would cover. Pure.
  */
-import type { DefinitionEdge, DefinitionNode } from '../api/types';
+import type { DefinitionEdge, DefinitionNode, DefinitionNote } from '../api/types';
 import { edgeId, uniqueId } from './graph';
 import { NODE_BOX } from './layout';
 
 type Point = { x: number; y: number };
+/** A thing on the canvas: where it is and, for a note, its size (a node is `NODE_BOX`). */
+type Box = Point & { width?: number; height?: number };
 
 export const CLIPBOARD_KIND = 'schema-editor/nodes';
 
 export interface Clip {
   nodes: DefinitionNode[];
   edges: DefinitionEdge[];
+  /** Selected sticky notes (a clip of older editors has none). */
+  notes?: DefinitionNote[];
 }
 
-export function clipText(nodes: readonly DefinitionNode[], edges: readonly DefinitionEdge[]): string {
+export function clipText(nodes: readonly DefinitionNode[], edges: readonly DefinitionEdge[], notes: readonly DefinitionNote[] = []): string {
   const ids = new Set(nodes.map((n) => n.id));
   const inside = edges.filter((e) => ids.has(e.source) && ids.has(e.target));
-  return JSON.stringify({ kind: CLIPBOARD_KIND, nodes, edges: inside }, null, 2);
+  return JSON.stringify({ kind: CLIPBOARD_KIND, nodes, edges: inside, ...(notes.length ? { notes } : {}) }, null, 2);
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** The nodes and edges of a copied text, or null when it is not ours (any other text on the clipboard). */
+/** The nodes, edges and notes of a copied text, or null when it is not ours (any other text on the clipboard). */
 export function parseClip(text: string): Clip | null {
   let data: unknown;
   try {
@@ -39,24 +44,36 @@ export function parseClip(text: string): Clip | null {
   const edges = (Array.isArray(data.edges) ? data.edges : []).filter(
     (e): e is DefinitionEdge => isObj(e) && typeof e.source === 'string' && typeof e.target === 'string',
   );
-  return nodes.length ? { nodes, edges } : null;
+  const notes = (Array.isArray(data.notes) ? data.notes : []).filter((n): n is DefinitionNote => isObj(n) && typeof n.id === 'string' && typeof n.text === 'string');
+  return nodes.length || notes.length ? { nodes, edges, notes } : null;
 }
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 const STEP = 40;
 
+/** Where the clip's nodes and notes sit, with the notes' sizes: what `pasteOffset` moves. */
+export function clipBoxes(clip: Clip): Box[] {
+  return [
+    ...clip.nodes.map((n) => ({ x: n.position?.x ?? 0, y: n.position?.y ?? 0 })),
+    ...(clip.notes ?? []).map((n) => ({ x: n.position?.x ?? 0, y: n.position?.y ?? 0, width: n.width, height: n.height })),
+  ];
+}
+
+const right = (p: Box) => p.x + (p.width ?? NODE_BOX.width);
+const bottom = (p: Box) => p.y + (p.height ?? NODE_BOX.height);
+
 /**
- * How far to move the clip's nodes so that their box is centred on `at`, then stepped down-right
- * (40 px at a time, a few steps at most) until no copy covers a node in `occupied` — pasting
- * where the originals are shows the copies beside them, not hidden on top.
+ * How far to move the clip's nodes (and notes) so that their box is centred on `at`, then stepped
+ * down-right (40 px at a time, a few steps at most) until no copy covers a node in `occupied` —
+ * pasting where the originals are shows the copies beside them, not hidden on top.
  */
-export function pasteOffset(positions: readonly Point[], at: Point, occupied: readonly Point[]): Point {
+export function pasteOffset(positions: readonly Box[], at: Point, occupied: readonly Point[]): Point {
   if (!positions.length) return { x: 0, y: 0 };
   const minX = Math.min(...positions.map((p) => p.x));
   const minY = Math.min(...positions.map((p) => p.y));
-  const maxX = Math.max(...positions.map((p) => p.x)) + NODE_BOX.width;
-  const maxY = Math.max(...positions.map((p) => p.y)) + NODE_BOX.height;
+  const maxX = Math.max(...positions.map(right));
+  const maxY = Math.max(...positions.map(bottom));
   const base = { x: Math.round(at.x - (minX + maxX) / 2), y: Math.round(at.y - (minY + maxY) / 2) };
   const covers = (d: Point) =>
     positions.some((p) => occupied.some((o) => Math.abs(o.x - (p.x + d.x)) < NODE_BOX.width && Math.abs(o.y - (p.y + d.y)) < NODE_BOX.height));
@@ -69,10 +86,10 @@ export function pasteOffset(positions: readonly Point[], at: Point, occupied: re
 }
 
 /**
- * The clip ready to add beside `takenIds`: fresh ids, expressions and edges renamed, positions
- * moved by `offset` (see `pasteOffset`).
+ * The clip ready to add beside `takenIds` (node and note ids alike): fresh ids, expressions and
+ * edges renamed, positions of nodes and notes moved by the same `offset` (see `pasteOffset`).
  */
-export function pastePlan(clip: Clip, takenIds: Iterable<string>, takenEdgeIds: Iterable<string>, offset: Point = { x: STEP, y: STEP }): Clip {
+export function pastePlan(clip: Clip, takenIds: Iterable<string>, takenEdgeIds: Iterable<string>, offset: Point = { x: STEP, y: STEP }): Required<Clip> {
   const taken = new Set(takenIds);
   const rename = new Map<string, string>();
   for (const n of clip.nodes) {
@@ -97,5 +114,10 @@ export function pastePlan(clip: Clip, takenIds: Iterable<string>, takenEdgeIds: 
       edgeIds.add(id);
       return { ...e, id, source, target };
     });
-  return { nodes, edges };
+  const notes = (clip.notes ?? []).map((n) => {
+    const id = uniqueId(n.id, taken);
+    taken.add(id);
+    return { ...n, id, position: { x: (n.position?.x ?? 0) + offset.x, y: (n.position?.y ?? 0) + offset.y } };
+  });
+  return { nodes, edges, notes };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Definition } from '../api/types';
-import { definitionDiff, valueChanges } from './versionDiff';
+import { definitionDiff, noteLabel, valueChanges } from './versionDiff';
 
 const v1: Definition = {
   nodes: [
@@ -66,5 +66,44 @@ describe('definitionDiff', () => {
   it('diffs lists item by item, and whole when their length changes', () => {
     expect(valueChanges({ a: [1, 2, 3] }, { a: [1, 5, 3] })).toEqual([{ path: 'a[1]', before: 2, after: 5 }]);
     expect(valueChanges({ a: [1] }, { a: [1, 2] })).toEqual([{ path: 'a', before: [1], after: [1, 2] }]);
+  });
+
+  it('shows sticky notes added, removed and reworded; a note only moved or resized is a move', () => {
+    const at = { x: 0, y: 0 };
+    const withNotes: Definition = {
+      ...v1,
+      notes: [
+        { id: 'n1', text: 'Ask Ana before changing the URL', position: at, width: 200, height: 120 },
+        { id: 'n2', text: 'old plan', position: at, width: 200, height: 120 },
+        { id: 'n3', text: 'stays', position: at, width: 200, height: 120 },
+      ],
+    };
+    const later: Definition = {
+      ...v1,
+      notes: [
+        { id: 'n1', text: 'Ask Bo before changing the URL', position: at, width: 200, height: 120 },
+        { id: 'n3', text: 'stays', position: { x: 50, y: 0 }, width: 300, height: 120 },
+        { id: 'n4', text: 'new idea', position: at },
+      ],
+    };
+    const d = definitionDiff(withNotes, later);
+    expect(d.notes).toEqual([
+      { id: 'n1', kind: 'changed', before: 'Ask Ana before changing the URL', after: 'Ask Bo before changing the URL' },
+      { id: 'n4', kind: 'added', after: 'new idea' },
+      { id: 'n2', kind: 'removed', before: 'old plan' },
+    ]);
+    expect(d.moved).toEqual(['note “stays”']);
+    expect(d.same).toBe(false);
+    // Notes are all that changed: the versions are not the same.
+    expect(definitionDiff(v1, { ...v1, notes: [{ id: 'n1', text: 'hi', position: at }] }).same).toBe(false);
+    const onlyMoved = definitionDiff(withNotes, { ...withNotes, notes: withNotes.notes!.map((n) => ({ ...n, position: { x: 9, y: 9 } })) });
+    expect(onlyMoved.same).toBe(true);
+    expect(onlyMoved.moved).toHaveLength(3);
+  });
+
+  it('names a note by its first words', () => {
+    expect(noteLabel('  Ask   Ana\nfirst ')).toBe('note “Ask Ana first”');
+    expect(noteLabel('x'.repeat(50))).toBe(`note “${'x'.repeat(39)}…”`);
+    expect(noteLabel('')).toBe('empty note');
   });
 });

@@ -1,9 +1,10 @@
 /**
  * What changed between two versions of a definition, said the way a user reads a schema: nodes
  * (by name) added, removed, or changed field by field; connections added or removed; variables and
- * execution settings. Moves on the canvas are counted apart (they change no behaviour). Pure.
+ * execution settings; sticky notes added, removed or reworded. Moves on the canvas are counted
+ * apart (they change no behaviour). Pure.
  */
-import type { Definition, DefinitionEdge, DefinitionNode } from '../api/types';
+import type { Definition, DefinitionEdge, DefinitionNode, DefinitionNote } from '../api/types';
 import { DEFAULT_PORT } from './graph';
 
 export interface ValueChange {
@@ -20,12 +21,22 @@ export interface NodeDiff {
   changes: ValueChange[];
 }
 
+/** A sticky note added, removed or reworded: notes have no name, so the text is what a user recognises. */
+export interface NoteDiff {
+  id: string;
+  kind: 'added' | 'removed' | 'changed';
+  /** The text before (removed, changed) and after (added, changed). */
+  before?: string;
+  after?: string;
+}
+
 export interface DefinitionDiff {
   nodes: NodeDiff[];
+  notes: NoteDiff[];
   edges: { kind: 'added' | 'removed'; label: string }[];
   variables: ValueChange[];
   settings: ValueChange[];
-  /** Names of nodes that only moved on the canvas. */
+  /** Names of nodes (and the first words of notes) that only moved or were resized on the canvas. */
   moved: string[];
   /** Nothing but moves (or nothing at all). */
   same: boolean;
@@ -83,5 +94,29 @@ export function definitionDiff(before: Definition, after: Definition): Definitio
   ];
   const variables = valueChanges(before.variables ?? {}, after.variables ?? {});
   const settings = valueChanges(before.settings ?? {}, after.settings ?? {});
-  return { nodes, edges, variables, settings, moved, same: !nodes.length && !edges.length && !variables.length && !settings.length };
+  const notes = notesDiff(before.notes ?? [], after.notes ?? [], moved);
+  const same = !nodes.length && !notes.length && !edges.length && !variables.length && !settings.length;
+  return { nodes, notes, edges, variables, settings, moved, same };
+}
+
+/** How a note is named in a list: its first words (an empty note says so). */
+export function noteLabel(text: string | undefined, max = 40): string {
+  const flat = (text ?? '').replace(/\s+/g, ' ').trim();
+  if (!flat) return 'empty note';
+  return `note “${flat.length > max ? `${flat.slice(0, max - 1)}…` : flat}”`;
+}
+
+/** Notes added, removed or reworded; those only moved or resized are pushed on `moved`. */
+function notesDiff(before: readonly DefinitionNote[], after: readonly DefinitionNote[], moved: string[]): NoteDiff[] {
+  const old = new Map(before.map((n) => [n.id, n]));
+  const now = new Set(after.map((n) => n.id));
+  const out: NoteDiff[] = [];
+  for (const n of after) {
+    const o = old.get(n.id);
+    if (!o) out.push({ id: n.id, kind: 'added', after: n.text });
+    else if (o.text !== n.text) out.push({ id: n.id, kind: 'changed', before: o.text, after: n.text });
+    else if (JSON.stringify([o.position, o.width, o.height]) !== JSON.stringify([n.position, n.width, n.height])) moved.push(noteLabel(n.text));
+  }
+  for (const o of before) if (!now.has(o.id)) out.push({ id: o.id, kind: 'removed', before: o.text });
+  return out;
 }

@@ -8,7 +8,7 @@ import type { Definition, JsonObject, NodeTypeSpec } from '../api/types';
 import { canConnect, danglingEdges, DEFAULT_PORT, edgeId, uniqueId } from '../lib/graph';
 import { emptyHistory, record, redo, undo, type History } from '../lib/history';
 import { defaultConfig } from '../lib/jsonSchema';
-import { pasteOffset, pastePlan, type Clip } from '../lib/clipboard';
+import { clipBoxes, pasteOffset, pastePlan, type Clip } from '../lib/clipboard';
 import {
   fromCanvas,
   INPUT_HANDLE,
@@ -19,6 +19,7 @@ import {
   toCanvas,
   toCanvasEdge,
   toCanvasNode,
+  toCanvasNote,
   type AnyCanvasNode,
   type CanvasEdge,
   type CanvasNode,
@@ -54,7 +55,7 @@ export type EditorAction =
   | { kind: 'select'; id: string | null }
   | { kind: 'deleteSelected' }
   /**
-   * Nodes copied (from this schema or another): added with free ids, centred on `at` (a canvas
+   * Nodes and notes copied (from this schema or another): added with free ids, centred on `at` (a canvas
    * point: the mouse or the middle of the view; else beside the originals), selected, one undo step.
    */
   | { kind: 'paste'; clip: Clip; at?: { x: number; y: number } }
@@ -185,7 +186,7 @@ export function editorReducer(s: EditorState, a: EditorAction): EditorState {
     case 'paste': {
       const offset = a.at
         ? pasteOffset(
-            a.clip.nodes.map((n) => ({ x: n.position?.x ?? 0, y: n.position?.y ?? 0 })),
+            clipBoxes(a.clip),
             a.at,
             s.nodes.map((n) => n.position),
           )
@@ -198,7 +199,8 @@ export function editorReducer(s: EditorState, a: EditorAction): EditorState {
       );
       const added = plan.nodes.map((n) => ({ ...toCanvasNode(n), selected: true }));
       const nodes = [...deselect(s.nodes), ...added];
-      return commit(s, { nodes, notes: deselect(s.notes), edges: [...deselect(s.edges), ...plan.edges.map(toCanvasEdge)] });
+      const notes = [...deselect(s.notes), ...plan.notes.map((n) => ({ ...toCanvasNote(n), selected: true }))];
+      return commit(s, { nodes, notes, edges: [...deselect(s.edges), ...plan.edges.map(toCanvasEdge)] });
     }
     case 'layout': {
       const pos = a.positions;

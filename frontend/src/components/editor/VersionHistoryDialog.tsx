@@ -7,7 +7,7 @@ import { useSchemaVersions } from '../../api/hooks';
 import type { Schema, SchemaVersion } from '../../api/types';
 import { useRestoreVersion } from '../../api/versions';
 import { formatDate } from '../../lib/format';
-import { definitionDiff, type DefinitionDiff, type ValueChange } from '../../lib/versionDiff';
+import { definitionDiff, noteLabel, type DefinitionDiff, type NoteDiff, type ValueChange } from '../../lib/versionDiff';
 import { Dialog } from '../Dialog';
 import { ErrorBanner } from '../ErrorList';
 
@@ -25,11 +25,24 @@ function Changes({ changes }: { changes: ValueChange[] }) {
   );
 }
 
+function NoteChange({ note }: { note: NoteDiff }) {
+  return (
+    <li className={`diff-${note.kind}`} data-testid={`diff-note-${note.id}`}>
+      <strong>{noteLabel(note.kind === 'added' ? note.after : note.before)}</strong> <span className={`diff-kind diff-kind-${note.kind}`}>{note.kind}</span>
+      {note.kind === 'changed' && (
+        <p className="diff-changes diff-note-text">
+          <del className="diff-before">{note.before || '—'}</del> → <ins className="diff-after">{note.after || '—'}</ins>
+        </p>
+      )}
+    </li>
+  );
+}
+
 export function DiffView({ diff }: { diff: DefinitionDiff }) {
   if (diff.same)
     return (
       <p className="muted" data-testid="diff-same">
-        Same nodes, connections and settings{diff.moved.length ? ` (${diff.moved.length} node${diff.moved.length > 1 ? 's' : ''} moved on the canvas)` : ''}.
+        Same nodes, notes, connections and settings{diff.moved.length ? ` (${diff.moved.length} moved on the canvas)` : ''}.
       </p>
     );
   return (
@@ -43,6 +56,16 @@ export function DiffView({ diff }: { diff: DefinitionDiff }) {
                 <strong>{n.name}</strong> <span className={`diff-kind diff-kind-${n.kind}`}>{n.kind}</span>
                 {n.changes.length > 0 && <Changes changes={n.changes} />}
               </li>
+            ))}
+          </ul>
+        </section>
+      )}
+      {diff.notes.length > 0 && (
+        <section>
+          <h3>Sticky notes</h3>
+          <ul>
+            {diff.notes.map((n) => (
+              <NoteChange key={n.id} note={n} />
             ))}
           </ul>
         </section>
