@@ -13,8 +13,11 @@ expression that fails is a 200 with the error in plain words, not a bad request.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -132,14 +135,45 @@ def _schema(request: Request, schema_id: Any) -> Schema:
     return schema
 
 
+def _execution_of(schema: Schema, execution_id: Any, executions: QuerySet[Execution]) -> Execution:
+    """A past execution of this schema, from `executions` (400 at `execution` when there is none)."""
+    execution = executions.filter(pk=execution_id, schema=schema).first()
+    if execution is None:
+        raise ValidationError({"execution": ["There is no execution with this id of this schema."]})
+    return execution
+
+
+def _draft_request(
+    request: Request,
+    schema_id: Any,
+    serializer_class: type[serializers.Serializer],  # type: ignore[type-arg]
+) -> tuple[Schema, dict[str, Any], dict[str, Any]]:
+    """What a test run starts from: the schema (one the user may see), the validated body and the
+    definition to run (the draft sent, else the saved one; size-checked)."""
+    schema = _schema(request, schema_id)
+    body = serializer_class(data=request.data)
+    body.is_valid(raise_exception=True)
+    data = body.validated_data
+    definition = data["definition"] if data["definition"] is not None else schema.definition
+    check_payload_size(definition, "The definition")
+    return schema, data, definition
+
+
+@contextmanager
+def _refusal_as_bad_request() -> Iterator[None]:
+    """A test run the service refuses (an unknown node, side effects not confirmed) is a 400 at its field."""
+    try:
+        yield
+    except NodeTestRefused as exc:
+        raise ValidationError({exc.field: [str(exc)]}) from None
+
+
 def _scope(
     request: Request, schema: Schema, data: dict[str, Any], pins: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     base: dict[str, Any] = {}
     if data["execution"] is not None:
-        execution = Execution.objects.select_related("state").filter(pk=data["execution"], schema=schema).first()
-        if execution is None:
-            raise ValidationError({"execution": ["There is no execution with this id of this schema."]})
+        execution = _execution_of(schema, data["execution"], Execution.objects.select_related("state"))
         base = execution_scope(execution, data["node_id"], staff=bool(request.user.is_staff))
     return merge_scope(base, data["scope"], pins if pins is not None else data["pinned"])
 
@@ -195,14 +229,9 @@ class NodeTestView(APIView):
 
     @extend_schema(request=NodeTestRequestSerializer, responses={201: NodeTestRunSerializer, **_errors})
     def post(self, request: Request, schema_id: Any) -> Response:
-        schema = _schema(request, schema_id)
-        body = NodeTestRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
-        definition = data["definition"] if data["definition"] is not None else schema.definition
-        check_payload_size(definition, "The definition")
+        schema, data, definition = _draft_request(request, schema_id, NodeTestRequestSerializer)
         scope = _scope(request, schema, data, pins_of(definition))
-        try:
+        with _refusal_as_bad_request():
             result = node_test_run(
                 schema=schema,
                 user=request.user,  # type: ignore[arg-type]
@@ -211,8 +240,6 @@ class NodeTestView(APIView):
                 scope=scope,
                 confirm_side_effects=data["confirm_side_effects"],
             )
-        except NodeTestRefused as exc:
-            raise ValidationError({exc.field: [str(exc)]}) from None
         run, outcome = result.run, result.outcome
         return Response(
             {
@@ -284,20 +311,14 @@ class RunToNodeView(APIView):
 
     @extend_schema(request=RunToNodeRequestSerializer, responses={201: RunToNodeSerializer, **_errors})
     def post(self, request: Request, schema_id: Any) -> Response:
-        schema = _schema(request, schema_id)
-        body = RunToNodeRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
-        definition = data["definition"] if data["definition"] is not None else schema.definition
-        check_payload_size(definition, "The definition")
+        schema, data, definition = _draft_request(request, schema_id, RunToNodeRequestSerializer)
         check_payload_size(data["payload"], "The payload")
         trigger = data["payload"]
         if trigger is None and data["execution"] is not None:
-            execution = Execution.objects.filter(pk=data["execution"], schema=schema).only("trigger_payload").first()
-            if execution is None:
-                raise ValidationError({"execution": ["There is no execution with this id of this schema."]})
-            trigger = execution.trigger_payload
-        try:
+            trigger = _execution_of(
+                schema, data["execution"], Execution.objects.only("trigger_payload")
+            ).trigger_payload
+        with _refusal_as_bad_request():
             result = schema_test_walk(
                 schema=schema,
                 user=request.user,  # type: ignore[arg-type]
@@ -306,8 +327,6 @@ class RunToNodeView(APIView):
                 trigger=trigger,
                 confirm_side_effects=data["confirm_side_effects"],
             )
-        except NodeTestRefused as exc:
-            raise ValidationError({exc.field: [str(exc)]}) from None
         walk = result.walk
         steps = [
             {
