@@ -72,6 +72,12 @@ class ExecutionFilter(django_filters.FilterSet):
     created_after = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt")
     parent = django_filters.UUIDFilter(field_name="parent_execution_id", help_text="Sub-schema runs this one started.")
+    top_level = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
+        method="filter_top_level",
+        help_text="true: runs no other execution started (a for_each's 1,000 children do not bury them); "
+        "false: only sub-schema runs.",
+    )
     # A choice, not a BooleanFilter: that one ignores a value it cannot read (?queued=maybe lists all).
     queued = django_filters.ChoiceFilter(
         choices=[("true", "true"), ("false", "false")],
@@ -100,6 +106,7 @@ class ExecutionFilter(django_filters.FilterSet):
             "created_after",
             "created_before",
             "parent",
+            "top_level",
             "queued",
             "error_of",
             "failed_node",
@@ -130,6 +137,9 @@ class ExecutionFilter(django_filters.FilterSet):
         queryset = queryset.filter(finished_at__isnull=False, started_at__isnull=False).alias(took=took)
         lookup = "took__gte" if name == "min_duration" else "took__lte"
         return queryset.filter(**{lookup: timedelta(seconds=float(value))})
+
+    def filter_top_level(self, queryset: QuerySet[Execution], name: str, value: str) -> QuerySet[Execution]:
+        return queryset.filter(parent_execution_id__isnull=value == "true")
 
     def filter_queued(self, queryset: QuerySet[Execution], name: str, value: str) -> QuerySet[Execution]:
         waiting = Q(status__in=UNFINISHED_STATUSES) & ~Q(queued_reason="")

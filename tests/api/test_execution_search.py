@@ -13,6 +13,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from executions_app.models import Execution, ExecutionStep, TriggerType
+from executions_app.runner import execution_run
 from executions_app.services import execution_create
 from tests.builders import chain, node
 from tests.factories import create_schema
@@ -138,3 +139,30 @@ def test_the_search_indexes_keep_no_pending_list() -> None:
         cursor.execute("SELECT relname, reloptions FROM pg_class WHERE relname = ANY(%s)", [names])
         options = dict(cursor.fetchall())
     assert options == {name: ["fastupdate=off"] for name in names}, options
+
+
+def test_top_level_lists_the_runs_no_execution_started_and_the_parent_still_lists_its_children(
+    api: APIClient, user: Any
+) -> None:
+    """A for_each's children would bury the runs people started; `?top_level=true` leaves them out."""
+    per_item = create_schema(
+        user=user, definition=chain(node("t", "manual_trigger"), node("done", "end")), activate=True
+    )
+    config = {"items": [1, 2, 3], "schema_id": str(per_item.pk), "concurrency": 3}
+    looping = chain(node("t", "manual_trigger"), node("loop", "for_each", config))
+    parent = execution_create(
+        schema=create_schema(user=user, definition=looping, activate=True, name="Loop"),
+        trigger_type=TriggerType.MANUAL,
+        payload={},
+        created_by=user,
+    )[0]
+    execution_run(str(parent.pk))
+    children = {str(pk) for pk in Execution.objects.filter(parent_execution=parent).values_list("pk", flat=True)}
+    assert len(children) == 3
+    assert _ids(api, "top_level=true") == {str(parent.pk)}
+    assert _ids(api, "top_level=false") == children
+    assert _ids(api, "") == children | {str(parent.pk)}
+    assert _ids(api, f"top_level=true&parent={parent.pk}") == set()
+    assert _ids(api, f"parent={parent.pk}") == children  # still reachable from the parent
+    refused = api.get("/api/executions/?top_level=maybe")
+    assert refused.status_code == 400 and refused.json()["errors"][0]["path"] == "top_level", refused.content

@@ -2321,6 +2321,13 @@ export interface operations {
                  */
                 status?: "cancelled" | "completed" | "failed" | "paused" | "pending" | "running";
                 /**
+                 * @description true: runs no other execution started (a for_each's 1,000 children do not bury them); false: only sub-schema runs.
+                 *
+                 *     * `true` - true
+                 *     * `false` - false
+                 */
+                top_level?: "false" | "true";
+                /**
                  * @description * `manual` - Manual
                  *     * `webhook` - Webhook
                  *     * `scheduler` - Scheduler
