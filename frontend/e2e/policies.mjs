@@ -65,6 +65,7 @@ export function register(h) {
       assert(run.status === 202, `a run while paused is accepted (got ${run.status})`);
       assert(run.body.queued === 'queued: the schema is paused', `it is held (got ${run.body.queued})`);
       assert(run.body.priority === 8, `it has the schema's priority (got ${run.body.priority})`);
+      assert(run.body.status === 'pending' && run.body.started_at === null, `it has not started (got ${run.body.status}, started_at ${run.body.started_at})`);
       held.push(run.body.id);
     }
     const urgent = await apiCall('POST', `/schemas/${schemaId}/execute/`, { payload: { order: 0 }, priority: 9 });
@@ -88,12 +89,18 @@ export function register(h) {
     const urgentText = await urgentRow.textContent();
     assert(urgentText.includes('queued: the schema is paused'), `the row says why it waits (got ${urgentText})`);
     assert((await page.locator(tid(`execution-priority-${urgent.body.id}`)).textContent()).includes('priority 9'), 'the row shows its priority');
+    const queuedCell = await page.locator(tid(`execution-duration-${urgent.body.id}`)).textContent();
+    assert(queuedCell === 'queued', `a run not started has no duration, it is queued (got ${queuedCell})`);
     await shot('policies-02-executions-held');
     await page.locator(tid(`execution-link-${urgent.body.id}`)).click();
     await page.locator(tid('execution-queued')).waitFor();
     const banner = await page.locator(tid('execution-queued')).textContent();
     assert(banner === 'Queued: the schema is paused.', `the execution says why it has not started (got ${banner})`);
     assert((await page.locator(tid('execution-view')).textContent()).includes('priority 9'), 'the execution shows its priority');
+    const since = await page.locator(tid('execution-time')).textContent();
+    assert(/^queued since /.test(since) && !since.includes('started') && !/\d s$/.test(since), `it says since when it is queued, no start, no duration (got ${since})`);
+    await page.waitForTimeout(1500); // a live page polls every second: nothing grows while it waits
+    assert((await page.locator(tid('execution-time')).textContent()) === since, 'the queued time does not change while it waits');
     await shot('policies-02b-execution-held');
     await page.goto(editorUrl);
     await page.locator(tid('schema-resume')).waitFor();

@@ -114,6 +114,25 @@ export function register(h) {
     assert(children.body.results.length === ITEMS.length + 1, `one child per item plus the call (got ${children.body.results.length})`);
     await page.waitForTimeout(1200); // one more poll for the steps
     await shot('56-execution-sub-schemas-completed');
+
+    // The executions list shows the run people started, not its 7 sub-schema runs, until asked for.
+    const parentId = parentRun.split('/').pop();
+    const childIds = children.body.results.map((c) => c.id);
+    await page.goto(`${origin()}/executions`);
+    await page.locator(tid(`execution-row-${parentId}`)).waitFor();
+    assert(await page.locator(tid('hide-sub-runs')).isChecked(), '"Hide sub-schema runs" is on by default');
+    const listed = async () =>
+      page.locator('[data-testid^="execution-row-"]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-testid').replace('execution-row-', '')));
+    const shown = await listed();
+    assert(childIds.every((id) => !shown.includes(id)), `no sub-schema run is listed by default (rows: ${shown.length})`);
+    await shot('57-executions-top-level-only');
+    await page.locator(tid('hide-sub-runs')).uncheck();
+    await page.locator(tid(`execution-row-${childIds[0]}`)).waitFor();
+    const all = await listed();
+    assert(childIds.every((id) => all.includes(id)) && all.includes(parentId), 'unticked, the sub-schema runs are listed with their parent');
+    assert(/subruns=show/.test(page.url()), 'the choice is in the address');
+    await shot('58-executions-with-sub-schema-runs');
+    await audit('executions list with sub-schema runs');
     console.log(`    for-each progress seen while running: "${seen.trim()}"`);
   });
 }

@@ -18,6 +18,7 @@ import { toCanvas } from '../lib/mapping';
 import { nodeNames, withNodeNames } from '../lib/nodeNames';
 import { EditorContext } from '../nodes/EditorContext';
 import { statusByNode, stoppedAt } from '../lib/runStatus';
+import { runTiming } from '../lib/runTiming';
 
 function Json({ value, testId }: { value: JsonValue | undefined; testId?: string }) {
   return (
@@ -87,7 +88,7 @@ export function ExecutionPage() {
           )}
           <span className="muted small">
             {e.trigger_type}
-            {e.priority !== 5 && ` · priority ${e.priority}`} · started {formatDate(e.started_at ?? e.created_at)} · {formatDuration(durationBetween(e.started_at ?? e.created_at, e.finished_at))}
+            {e.priority !== 5 && ` · priority ${e.priority}`} · <RunTime execution={e} />
           </span>
           <div className="toolbar">
             {!finished && (
@@ -184,6 +185,21 @@ export function ExecutionPage() {
         </div>
       </div>
     </EditorContext.Provider>
+  );
+}
+
+/** When it started and how long it has run; an accepted run not started yet says since when it is
+ * queued (its wait is not run time), one cancelled before it started says so. */
+function RunTime({ execution: e }: { execution: Execution }) {
+  const timing = runTiming(e);
+  let text: string;
+  if (timing.queuedSince) text = `queued since ${formatDate(timing.queuedSince)}`;
+  else if (!timing.startedAt) text = `never started (created ${formatDate(e.created_at)})`;
+  else text = `started ${formatDate(timing.startedAt)} · ${formatDuration(timing.durationMs)}`;
+  return (
+    <span data-testid="execution-time" title={`Created ${formatDate(e.created_at)}`}>
+      {text}
+    </span>
   );
 }
 

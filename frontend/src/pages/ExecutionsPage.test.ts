@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fieldFilter, rowNote, waitingText } from './ExecutionsPage';
+import { fieldFilter, hidesSubRuns, listPath, rowNote, waitingText } from './ExecutionsPage';
 
 describe('fieldFilter', () => {
   it('turns "payload.a.b = v" into the API parameter', () => {
@@ -32,5 +32,22 @@ describe('rowNote', () => {
     expect(rowNote({ ...none, queued: 'queued: the schema is paused' })).toBe('queued: the schema is paused');
     expect(rowNote({ ...none, error: 'node failed\ntrace' })).toBe('node failed');
     expect(rowNote(none)).toBe('');
+  });
+});
+
+describe('sub-schema runs', () => {
+  const query = (address: string) => new URLSearchParams(listPath(new URLSearchParams(address)).split('?')[1]);
+
+  it('are left out by default: the list asks for the top-level runs only', () => {
+    expect(hidesSubRuns(new URLSearchParams(''))).toBe(true);
+    expect(query('status=failed').get('top_level')).toBe('true');
+    expect(query('status=failed').get('status')).toBe('failed');
+  });
+  it('are listed when the toggle is off, for one parent, or with the subflow trigger', () => {
+    expect(query('subruns=show').has('top_level')).toBe(false);
+    expect(query('parent=0b0b').has('top_level')).toBe(false);
+    expect(query('parent=0b0b').get('parent')).toBe('0b0b');
+    expect(query('trigger_type=subflow').has('top_level')).toBe(false);
+    expect(query('subruns=show').has('subruns')).toBe(false); // the page's own parameter, not the API's
   });
 });

@@ -1,6 +1,8 @@
 /**
  * Executions list: filters (schema, status, trigger, date range; search by payload/result field,
- * failed node, error text, duration), cursor pages, auto-refresh.
+ * failed node, error text, duration), cursor pages, auto-refresh. Sub-schema runs (the children of
+ * call_schema / for_each) are hidden unless asked for: a 1,000-item for_each would bury the runs
+ * people started; a parent's page still links to its own (`?parent=`).
  * A whole row opens its execution: the id's link stretches over the row (one tab stop, Enter
  * opens it, middle-click opens a tab); the schema's own link stays on top of it.
  */
@@ -9,7 +11,8 @@ import { Link, useSearchParams } from 'react-router-dom';
 import { useExecutions, useSchemas } from '../api/hooks';
 import type { ExecutionSummary, Waiting } from '../api/types';
 import { ErrorBanner } from '../components/ErrorList';
-import { durationBetween, formatDate, formatDuration } from '../lib/format';
+import { formatDate, formatDuration } from '../lib/format';
+import { runTiming } from '../lib/runTiming';
 
 const FILTERS = [
   'schema',
@@ -23,6 +26,30 @@ const FILTERS = [
   'min_duration',
   'max_duration',
 ] as const;
+
+/** The toggle's URL parameter: `subruns=show` lists sub-schema runs too. */
+export const SHOW_SUB_RUNS = 'subruns';
+
+/** True when the list leaves sub-schema runs out (the API's `top_level=true`): unless the user asked
+ * to see them, or asked for them by name (one run's children, the subflow trigger). */
+export function hidesSubRuns(params: URLSearchParams): boolean {
+  return params.get(SHOW_SUB_RUNS) !== 'show' && !params.get('parent') && params.get('trigger_type') !== 'subflow';
+}
+
+/** The list's first page in the API, from the page's address. */
+export function listPath(params: URLSearchParams): string {
+  const q = new URLSearchParams({ page_size: '50' });
+  for (const f of FILTERS) {
+    const v = params.get(f);
+    if (!v) continue;
+    q.set(f, f === 'created_after' ? dayToIso(v, false) : f === 'created_before' ? dayToIso(v, true) : v);
+  }
+  for (const [key, value] of params) {
+    if (key.startsWith('payload__') || key.startsWith('result__')) q.set(key, value);
+  }
+  if (hidesSubRuns(params)) q.set('top_level', 'true');
+  return `/executions/?${q.toString()}`;
+}
 
 /** "payload.customer.id = 42" (or result.…) → ["payload__customer__id", "42"]; null when it is not that shape. */
 export function fieldFilter(text: string): [string, string] | null {
@@ -43,6 +70,20 @@ export function rowNote(e: Pick<ExecutionSummary, 'waiting' | 'queued' | 'error'
   if (e.waiting?.length) return waitingText(e.waiting);
   if (e.queued) return e.queued;
   return e.error ? (e.error.split('\n')[0] ?? '') : '';
+}
+
+/** A run's time in the list: how long it ran (so far); "queued" (since its creation, in the title)
+ * while accepted and not started — its wait is not run time. */
+function durationCell(e: ExecutionSummary) {
+  const timing = runTiming(e);
+  if (timing.queuedSince) {
+    return (
+      <span className="muted" title={`Queued since ${formatDate(timing.queuedSince)}`}>
+        queued
+      </span>
+    );
+  }
+  return formatDuration(timing.durationMs);
 }
 
 /** The field filter shown for the URL's payload__/result__ parameter (the first one). */
@@ -78,18 +119,8 @@ export function ExecutionsPage() {
   const [autoRefresh, setAutoRefresh] = useState(true);
   const schemas = useSchemas('', '');
 
-  const firstPage = useMemo(() => {
-    const q = new URLSearchParams({ page_size: '50' });
-    for (const f of FILTERS) {
-      const v = params.get(f);
-      if (!v) continue;
-      q.set(f, f === 'created_after' ? dayToIso(v, false) : f === 'created_before' ? dayToIso(v, true) : v);
-    }
-    for (const [key, value] of params) {
-      if (key.startsWith('payload__') || key.startsWith('result__')) q.set(key, value);
-    }
-    return `/executions/?${q.toString()}`;
-  }, [params]);
+  const firstPage = useMemo(() => listPath(params), [params]);
+  const subRunsAskedFor = !!params.get('parent') || params.get('trigger_type') === 'subflow';
   const path = cursorPath ?? firstPage;
   const list = useExecutions(path, autoRefresh);
 
@@ -160,6 +191,16 @@ export function ExecutionsPage() {
             </button>
           </span>
         )}
+        <label className="check-inline" title={subRunsAskedFor ? 'This list is of sub-schema runs' : 'Runs started by a call_schema or for_each node; each parent links to its own'}>
+          <input
+            type="checkbox"
+            data-testid="hide-sub-runs"
+            checked={hidesSubRuns(params)}
+            disabled={subRunsAskedFor}
+            onChange={(e) => setFilter(SHOW_SUB_RUNS, e.target.checked ? '' : 'show')}
+          />{' '}
+          Hide sub-schema runs
+        </label>
         <label className="inline-label">
           From
           <input type="date" data-testid="filter-after" value={params.get('created_after') ?? ''} onChange={(e) => setFilter('created_after', e.target.value)} />
@@ -223,7 +264,7 @@ export function ExecutionsPage() {
               </td>
               <td>{e.trigger_type}</td>
               <td>{formatDate(e.created_at)}</td>
-              <td>{formatDuration(durationBetween(e.started_at ?? e.created_at, e.finished_at))}</td>
+              <td data-testid={`execution-duration-${e.id}`}>{durationCell(e)}</td>
               <td className="truncate">{rowNote(e)}</td>
             </tr>
           ))}
