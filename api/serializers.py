@@ -55,6 +55,11 @@ class UserSerializer(serializers.Serializer):  # type: ignore[type-arg]
     is_staff = serializers.BooleanField(read_only=True)
 
 
+class SessionSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    authenticated = serializers.BooleanField(read_only=True, help_text="Whether the request is signed in.")
+    user = UserSerializer(read_only=True, allow_null=True, help_text="The signed-in user (null: nobody).")
+
+
 class LoginSerializer(serializers.Serializer):  # type: ignore[type-arg]
     email = serializers.EmailField()
     password = StrictCharField(max_length=256, style={"input_type": "password"})

@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
-from api.views.auth import CsrfView, LoginView, LogoutView, MeView
+from api.views.auth import CsrfView, LoginView, LogoutView, MeView, SessionView
 from api.views.authoring import ExpressionPreviewView, NodeTestView, RunToNodeView
 from api.views.credentials import CredentialViewSet
 from api.views.docs import SwaggerUIView
@@ -36,6 +36,7 @@ urlpatterns = [
     path("auth/login/", LoginView.as_view(), name="auth-login"),
     path("auth/logout/", LogoutView.as_view(), name="auth-logout"),
     path("auth/me/", MeView.as_view(), name="auth-me"),
+    path("auth/session/", SessionView.as_view(), name="auth-session"),
     path("schema/", SpectacularAPIView.as_view(), name="openapi-schema"),
     path("docs/", SwaggerUIView.as_view(url_name="openapi-schema"), name="swagger-ui"),
 ]

@@ -1,4 +1,4 @@
-"""Session sign-in for the editor: CSRF cookie, login, logout, current user."""
+"""Session sign-in for the editor: CSRF cookie, login, logout, current user, session state."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.serializers import ErrorSerializer, LoginSerializer, UserSerializer
+from api.serializers import ErrorSerializer, LoginSerializer, SessionSerializer, UserSerializer
 from api.throttling import AnonRateThrottle, LoginRateThrottle
 
 
@@ -69,3 +69,16 @@ class MeView(APIView):
     @extend_schema(responses={200: UserSerializer}, tags=["auth"])
     def get(self, request: Request) -> Response:
         return Response(UserSerializer(request.user).data)
+
+
+class SessionView(APIView):
+    """Whether the request is signed in, and as whom: 200 either way (`me` answers 401 when signed
+    out). It tells only the caller's own state; a wrong token is still refused (401)."""
+
+    # The editor's first load asks this: signed out is normal there, and a 401 is logged by browsers.
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: SessionSerializer, 401: ErrorSerializer}, tags=["auth"])
+    def get(self, request: Request) -> Response:
+        user = request.user if request.user.is_authenticated else None
+        return Response({"authenticated": user is not None, "user": UserSerializer(user).data if user else None})

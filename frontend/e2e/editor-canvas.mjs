@@ -211,7 +211,12 @@ export function register(h) {
       await page.keyboard.type('log');
       await page.locator(`${tid('add-after-dialog')} ${tid('palette-log')}`).click();
       await page.waitForFunction(() => document.querySelector('[data-testid="node-id"]')?.value === 'log');
-      await page.locator('[aria-label="Edge from check (false) to log"]').waitFor();
+      // Connections and ports are read out by the names users gave, not by node id.
+      await page.locator('[aria-label="Connection from Big order? (false) to Log"]').waitFor();
+      const portTitle = await page.locator(tid('handle-check-false')).getAttribute('title');
+      assert(portTitle === 'Big order?: output “false”', `the port's tooltip names the node: ${portTitle}`);
+      assert((await page.locator(tid('handle-log-in')).getAttribute('title')) === 'Log: input', 'the input too');
+      assert((await page.locator(`${tid('canvas')} [aria-label*="check"], ${tid('canvas')} [title*="check"]`).count()) === 0, 'no label or tooltip on the canvas says the id');
       // The new node is drawn, then measured and placed: read its box once it has settled.
       let b = await nodeBoxesOf(['check', 'log', 'start']);
       for (let i = 0; i < 30 && !(b.log.x > b.check.x + b.check.width); i++) {
@@ -250,16 +255,170 @@ export function register(h) {
       await page.keyboard.press('Control+v');
       await page.locator(tid('node-check')).waitFor();
       await page.locator(tid('node-log')).waitFor();
-      await page.locator('[aria-label="Edge from check (false) to log"]').waitFor();
+      await page.locator('[aria-label="Connection from Big order? (false) to Log"]').waitFor();
       assert((await page.locator('.react-flow__node.selected').count()) === 2, 'the pasted nodes are selected');
       assert((await page.locator(`${tid('node-check')} .flow-node-name`).textContent()) === 'Big order?', 'with their names and settings');
       // Pasting again in the same schema gives free ids.
       await page.keyboard.press('Control+v');
       await page.locator(tid('node-check_2')).waitFor();
-      await page.locator('[aria-label="Edge from check_2 (false) to log_2"]').waitFor();
+      await page.locator(`${tid('node-check_2')} .flow-node-type`).filter({ hasText: 'check_2' }).waitFor(); // the id, for expressions
+      assert((await page.locator('[aria-label="Connection from Big order? (false) to Log"]').count()) === 2, 'the copies are joined as the originals');
       await shot('47-pasted-into-another-schema');
       await page.locator(tid('undo')).click();
       assert((await page.locator(tid('node-check_2')).count()) === 0, 'a paste is one undo step');
+    } finally {
+      await page.setViewportSize({ width: 1440, height: 900 });
+    }
+  });
+
+  test('run data: "Run this node" on a pinned node shows its pin, "Run anyway" runs it for real, "Run to here" gives the pin', async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    const testRuns = [];
+    const onRequest = (r) => {
+      if (r.url().includes('/test-node/')) testRuns.push(r.url());
+    };
+    page.on('request', onRequest);
+    try {
+      await importDefinition(`E2E pinned run ${stamp}`, {
+        nodes: [
+          { id: 'start', type: 'manual_trigger', name: 'Orders arrive', config: {}, position: { x: 0, y: 0 }, pinned_data: { orders: 3 } },
+          { id: 'say', type: 'log', name: 'Say the count', config: { message: 'orders: {{ trigger.orders }}' }, position: { x: 300, y: 0 }, pinned_data: { message: 'pinned words' } },
+          { id: 'done', type: 'end', name: 'Done', config: {}, position: { x: 600, y: 0 } },
+        ],
+        edges: [
+          { id: 'e1', source: 'start', target: 'say', source_port: 'out' },
+          { id: 'e2', source: 'say', target: 'done', source_port: 'out' },
+        ],
+        variables: {},
+      });
+      await selectNode('say');
+      await page.locator(tid('output-pinned-badge')).waitFor();
+      await page.locator(tid('run-node')).click();
+      const note = page.locator(tid('pinned-run-note'));
+      await note.waitFor();
+      assert((await note.textContent()).includes('Pinned data — unpin to run this node for real'), await note.textContent());
+      assert((await page.locator(tid('pinned-output')).textContent()).includes('pinned words'), 'the output shown is the pin');
+      await page.waitForTimeout(300);
+      assert(testRuns.length === 0 && (await page.locator(tid('test-result')).count()) === 0, `a pinned node does not run (${testRuns.length} test runs)`);
+      await shot('50-run-this-node-pinned-1280');
+      await audit('run this node on a pinned node');
+
+      await page.locator(tid('run-anyway')).click();
+      await page.locator(tid('test-result')).waitFor();
+      assert(testRuns.length === 1, `"Run anyway" is one test run on the server (${testRuns.length})`);
+      assert((await page.locator(tid('test-result')).getAttribute('data-status')) === 'success', 'it ran');
+      const ran = await page.locator(tid('test-output')).textContent();
+      assert(ran.includes('orders: 3') && !ran.includes('pinned words'), `its real output, from the trigger's pin: ${ran}`);
+      assert((await page.locator(tid('pinned-run-note')).count()) === 0, 'the note is gone with the real result');
+      await shot('51-run-anyway-ignores-pin-1280');
+      await page.locator(tid('close-test-result')).click();
+
+      // "Run to here" walks past pinned nodes with their pins (the server's rule, kept).
+      await selectNode('done');
+      await page.locator(tid('run-to-here')).click();
+      const summary = page.locator(tid('walk-summary'));
+      await summary.waitFor();
+      assert((await summary.textContent()).includes('1 node ran, 2 pinned'), await summary.textContent());
+      assert((await page.locator(tid('input-data')).textContent()).includes('pinned words'), 'the node after gets the pin as its input');
+      await selectNode('say');
+      assert((await page.locator(tid('walk-step-status')).textContent()) === 'pinned', 'the pinned node gave its pin');
+      assert(testRuns.length === 1, 'run to here is no "Run this node"');
+    } finally {
+      page.off('request', onRequest);
+      await page.setViewportSize({ width: 1440, height: 900 });
+    }
+  });
+
+  /** Flow coordinates (whatever the zoom) of canvas items, by id: nodes and sticky notes alike. */
+  async function flowXY(ids) {
+    return page.evaluate(
+      (ids) =>
+        Object.fromEntries(
+          ids.map((id) => {
+            const m = /translate\(([-\d.]+)px, ?([-\d.]+)px\)/.exec(document.querySelector(`.react-flow__node[data-id="${id}"]`)?.style.transform ?? '');
+            return [id, m ? { x: Number(m[1]), y: Number(m[2]) } : null];
+          }),
+        ),
+      ids,
+    );
+  }
+
+  test('canvas: sticky notes travel with copied nodes into another schema; version history shows notes changes', async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    try {
+      await importDefinition(`E2E copy notes ${stamp}`, {
+        nodes: [
+          { id: 'start', type: 'manual_trigger', name: 'Start', config: {}, position: { x: 0, y: 0 } },
+          { id: 'check', type: 'condition', name: 'Big order?', config: { expression: '{{ trigger.n > 3 }}' }, position: { x: 300, y: 0 } },
+          { id: 'say', type: 'log', name: 'Say big', config: { message: 'big' }, position: { x: 600, y: 0 } },
+        ],
+        edges: [
+          { id: 'e1', source: 'start', target: 'check', source_port: 'out' },
+          { id: 'e2', source: 'check', target: 'say', source_port: 'true' },
+        ],
+        notes: [
+          { id: 'why', text: 'Big orders are logged for finance.', position: { x: 320, y: -190 }, width: 300, height: 120 },
+          { id: 'other', text: 'Not copied.', position: { x: -20, y: 180 }, width: 200, height: 90 },
+        ],
+        variables: {},
+      });
+      await page.locator(tid('note-why')).waitFor();
+      const original = await flowXY(['check', 'say', 'why']);
+      // Select two nodes and the note above them (Ctrl+click adds to the selection), copy.
+      await page.locator(`${tid('node-check')} .flow-node-head`).click();
+      await page.locator(`${tid('node-say')} .flow-node-head`).click({ modifiers: ['Control'] });
+      await page.locator(`${tid('note-why')} .note-grip`).click({ modifiers: ['Control'] });
+      assert((await page.locator('.react-flow__node.selected').count()) === 3, 'two nodes and a note selected');
+      await page.keyboard.press('Control+c');
+
+      await importDefinition(`E2E paste notes ${stamp}`, {
+        nodes: [{ id: 'start', type: 'manual_trigger', name: 'Start', config: {}, position: { x: 0, y: 0 } }],
+        edges: [],
+        variables: {},
+      });
+      await page.locator(`${tid('node-start')} .flow-node-head`).click();
+      await page.keyboard.press('Control+v');
+      await page.locator(tid('note-why')).waitFor();
+      await page.locator(tid('node-say')).waitFor();
+      assert((await page.locator(tid('note-other')).count()) === 0, 'only the selected note came along');
+      assert((await page.locator(tid('note-text-why')).inputValue()) === 'Big orders are logged for finance.', 'with its text');
+      assert((await page.locator('.react-flow__node.selected').count()) === 3, 'the pasted nodes and note are selected');
+      const pasted = await flowXY(['check', 'say', 'why']);
+      const d = { x: pasted.check.x - original.check.x, y: pasted.check.y - original.check.y };
+      for (const id of ['say', 'why'])
+        assert(
+          Math.abs(pasted[id].x - original[id].x - d.x) < 1 && Math.abs(pasted[id].y - original[id].y - d.y) < 1,
+          `${id} landed offset together with the rest: ${JSON.stringify({ original, pasted })}`,
+        );
+      await shot('48-note-pasted-with-nodes-1280');
+      // Pasted again in the same schema: the copy's note gets a free id, beside the first.
+      await page.keyboard.press('Control+v');
+      await page.locator(tid('note-why_2')).waitFor();
+      await page.locator(tid('undo')).click();
+      await page.waitForFunction(() => !document.querySelector('[data-testid="note-why_2"]'));
+      await page.locator(tid('save')).click();
+      await page.locator(tid('notice')).filter({ hasText: 'version 2' }).waitFor();
+      const id = page.url().split('/').pop();
+      const saved = (await apiCall('GET', `/schemas/${id}/`)).body.definition;
+      assert(JSON.stringify(saved.notes?.map((n) => n.text)) === '["Big orders are logged for finance."]', `the note is saved with the schema: ${JSON.stringify(saved.notes)}`);
+
+      // Reword the note and add one: the version history says so.
+      await page.locator(tid('note-text-why')).fill('Big orders are logged for finance and sales.');
+      await page.locator(tid('add-note')).click();
+      await page.locator(tid('note-text-note')).fill('Ask Ada about refunds.');
+      await page.locator(tid('save')).click();
+      await page.locator(tid('notice')).filter({ hasText: 'version 3' }).waitFor();
+      await page.locator(tid('history')).click();
+      await page.locator(tid('version-history')).waitFor();
+      const changed = await page.locator(tid('diff-note-why')).textContent();
+      assert(
+        changed.includes('changed') && changed.includes('logged for finance.') && changed.includes('finance and sales.'),
+        `the reworded note, before and after: ${changed}`,
+      );
+      const added = await page.locator(tid('diff-note-note')).textContent();
+      assert(added.includes('Ask Ada about refunds.') && added.includes('added'), `the new note: ${added}`);
+      await shot('49-version-history-notes-1280');
+      await audit('version history with notes');
     } finally {
       await page.setViewportSize({ width: 1440, height: 900 });
     }

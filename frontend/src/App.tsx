@@ -33,12 +33,13 @@ export const queryClient = new QueryClient({
 function RequireAuth() {
   const me = useMe();
   const loc = useLocation();
+  const toLogin = <Navigate to={`/login?next=${encodeURIComponent(loc.pathname + loc.search)}`} replace />;
   if (me.isPending) return <div className="page-loading" role="status">Loading…</div>;
+  // Signed out: the session says so (no user); a refused token or session is an error of the same meaning.
+  if (me.isSuccess && !me.data) return toLogin;
   if (me.isError) {
     const e = me.error;
-    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) {
-      return <Navigate to={`/login?next=${encodeURIComponent(loc.pathname + loc.search)}`} replace />;
-    }
+    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) return toLogin;
     return (
       <div className="page-loading" role="alert">
         Cannot reach the API: {e.message}

@@ -62,6 +62,19 @@ def test_session_login_me_logout(user: Any) -> None:
     assert client.get("/api/auth/me/").status_code in (401, 403)
 
 
+def test_session_state_is_200_signed_in_or_out(user: Any) -> None:
+    """The editor's first load asks this: signed out is an answer, not an error (`me` stays 401)."""
+    client = APIClient()
+    out = client.get("/api/auth/session/")
+    assert out.status_code == 200 and out.json() == {"authenticated": False, "user": None}
+    assert client.get("/api/auth/me/").status_code == 401
+    client.force_login(user)
+    signed_in = client.get("/api/auth/session/").json()
+    assert signed_in["authenticated"] is True and signed_in["user"]["email"] == user.email
+    # A wrong token is refused, not taken for "signed out".
+    assert APIClient().get("/api/auth/session/", HTTP_AUTHORIZATION="Token nope").status_code == 401
+
+
 def test_token_authentication(user: Any) -> None:
     from rest_framework.authtoken.models import Token
 

@@ -254,6 +254,8 @@ def test_login_does_not_tell_unknown_email_from_wrong_password(user: Any) -> Non
 def test_public_endpoints_stay_public(anon_client: APIClient) -> None:
     assert anon_client.get("/api/health/live").status_code == 200
     assert anon_client.get("/api/auth/csrf/").status_code == 204
+    # Whether the caller is signed in (only its own state): the editor's first load asks it.
+    assert anon_client.get("/api/auth/session/").json() == {"authenticated": False, "user": None}
     # The webhook authenticates by the schema's secret, not by a user: unknown ids are 404, not 401.
     assert anon_client.post("/api/hooks/00000000-0000-0000-0000-000000000000/", {}, format="json").status_code == 404
 

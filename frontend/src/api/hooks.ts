@@ -12,6 +12,7 @@ import type {
   SchemaInput,
   SchemaSummary,
   SchemaVersion,
+  Session,
   User,
 } from './types';
 import { FINISHED_STATUSES } from './types';
@@ -27,8 +28,16 @@ export const keys = {
   steps: (id: string) => ['execution', id, 'steps'] as const,
 };
 
+/**
+ * The signed-in user, or null when signed out. Asked of `auth/session/`, which answers 200 either
+ * way: a signed-out first load is no failed request in the browser's console (`auth/me/` is a 401).
+ */
+export async function fetchMe(): Promise<User | null> {
+  return (await get<Session>('/auth/session/')).user ?? null;
+}
+
 export function useMe() {
-  return useQuery({ queryKey: keys.me, queryFn: () => get<User>('/auth/me/'), retry: false, staleTime: 60_000 });
+  return useQuery({ queryKey: keys.me, queryFn: fetchMe, retry: false, staleTime: 60_000 });
 }
 
 export function useNodeTypes() {

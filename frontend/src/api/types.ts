@@ -135,3 +135,5 @@ export type StepStatus = Api['StepStatusEnum'];
 export type ExecutionStep = WithJson<Api['ExecutionStep'], 'input' | 'output'>;
 
 export type User = Api['User'];
+/** Whether the browser is signed in (`GET /auth/session/`: 200 signed in or out). */
+export type Session = Api['Session'];

@@ -17,6 +17,7 @@ import {
 import type { ApiFieldError, NodeTypeSpec } from '../api/types';
 import { DEFAULT_PORT } from '../lib/graph';
 import { NOTE_KIND, type AnyCanvasNode, type CanvasEdge, type CanvasNode } from '../lib/mapping';
+import { edgeAriaLabel, shownName } from '../lib/nodeNames';
 import { useReadableFit } from '../hooks/useReadableFit';
 import { nodeTypes } from '../nodes';
 import { DND_MIME } from './Palette';
@@ -59,6 +60,9 @@ export function FlowCanvas(p: FlowCanvasProps) {
     fitted.current = true;
     fit();
   }, [count, measured, fitOnOpen, fit]);
+  // Names by id for the edges' labels, rebuilt only when a name changes (not on every drag frame).
+  const namesKey = JSON.stringify(p.nodes.flatMap((n) => (n.type === NOTE_KIND ? [] : [[n.id, shownName((n as CanvasNode).data, p.specs.get((n as CanvasNode).data.type))]])));
+  const names = useMemo(() => new Map(JSON.parse(namesKey) as [string, string][]), [namesKey]);
   const edges = useMemo(
     () =>
       p.edges.map((e) => {
@@ -69,10 +73,10 @@ export function FlowCanvas(p: FlowCanvasProps) {
           label: port === DEFAULT_PORT ? undefined : port,
           className: [bad && 'edge-error', port === 'error' && 'edge-port-error'].filter(Boolean).join(' ') || undefined,
           markerEnd: { type: MarkerType.ArrowClosed, width: 18, height: 18 },
-          ariaLabel: `Edge from ${e.source} (${port}) to ${e.target}`,
+          ariaLabel: edgeAriaLabel(names.get(e.source) ?? e.source, port, names.get(e.target) ?? e.target),
         };
       }),
-    [p.edges, p.edgeErrors],
+    [p.edges, p.edgeErrors, names],
   );
 
   const onDragOver = useCallback((e: DragEvent) => {

@@ -47,7 +47,7 @@ export function NodePanel({
   return (
     <aside
       className="side-panel"
-      aria-label={`Node ${node.id}`}
+      aria-label={`Node ${d.name || spec?.label || d.type}`}
       data-testid="node-panel"
       onFocus={(e) => {
         const key = hintKey(e.target);

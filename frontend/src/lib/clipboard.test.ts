@@ -89,6 +89,17 @@ describe('clipboard', () => {
     expect(plan.notes[0]!.position.y - plan.nodes[0]!.position!.y).toBe(-200);
   });
 
+  it('moves a copied note off the note it would cover, not off a node it lies under (notes are the backdrop)', () => {
+    const note = { x: 0, y: -200, width: 300, height: 150, note: true };
+    const node = { x: 20, y: 0 };
+    // Pasted where the originals are: the note would hide its original, so the copies step aside.
+    expect(pasteOffset([note, node], { x: 150, y: -50 }, [note, node])).not.toEqual({ x: 0, y: 0 });
+    // Only a node there, under the note's spot: the nodes are clear, the note may lie under it.
+    expect(pasteOffset([note], { x: 150, y: -125 }, [{ x: 40, y: -180 }])).toEqual({ x: 0, y: 0 });
+    // A note there: the copy steps down-right until clear of it (4 × 40 px: 160 > 150 high).
+    expect(pasteOffset([note], { x: 150, y: -125 }, [note])).toEqual({ x: 160, y: 160 });
+  });
+
   it('copies notes alone, and reads a clip without notes (an older editor) as none', () => {
     const only = parseClip(clipText([], [], [{ id: 'n', text: 'hi', position: { x: 5, y: 5 } }]))!;
     expect(only.nodes).toEqual([]);

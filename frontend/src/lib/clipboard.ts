@@ -12,7 +12,7 @@ import { NODE_BOX } from './layout';
 
 type Point = { x: number; y: number };
 /** A thing on the canvas: where it is and, for a note, its size (a node is `NODE_BOX`). */
-type Box = Point & { width?: number; height?: number };
+export type Box = Point & { width?: number; height?: number; note?: boolean };
 
 export const CLIPBOARD_KIND = 'schema-editor/nodes';
 
@@ -56,7 +56,7 @@ const STEP = 40;
 export function clipBoxes(clip: Clip): Box[] {
   return [
     ...clip.nodes.map((n) => ({ x: n.position?.x ?? 0, y: n.position?.y ?? 0 })),
-    ...(clip.notes ?? []).map((n) => ({ x: n.position?.x ?? 0, y: n.position?.y ?? 0, width: n.width, height: n.height })),
+    ...(clip.notes ?? []).map((n) => ({ x: n.position?.x ?? 0, y: n.position?.y ?? 0, width: n.width, height: n.height, note: true })),
   ];
 }
 
@@ -65,18 +65,20 @@ const bottom = (p: Box) => p.y + (p.height ?? NODE_BOX.height);
 
 /**
  * How far to move the clip's nodes (and notes) so that their box is centred on `at`, then stepped
- * down-right (40 px at a time, a few steps at most) until no copy covers a node in `occupied` —
- * pasting where the originals are shows the copies beside them, not hidden on top.
+ * down-right (40 px at a time, a few steps at most) until no copy covers a thing of its kind in
+ * `occupied` — pasting where the originals are shows the copies beside them, not hidden on top.
+ * A note may lie under a node (notes are the backdrop), not on another note.
  */
-export function pasteOffset(positions: readonly Box[], at: Point, occupied: readonly Point[]): Point {
+export function pasteOffset(positions: readonly Box[], at: Point, occupied: readonly Box[]): Point {
   if (!positions.length) return { x: 0, y: 0 };
   const minX = Math.min(...positions.map((p) => p.x));
   const minY = Math.min(...positions.map((p) => p.y));
   const maxX = Math.max(...positions.map(right));
   const maxY = Math.max(...positions.map(bottom));
   const base = { x: Math.round(at.x - (minX + maxX) / 2), y: Math.round(at.y - (minY + maxY) / 2) };
-  const covers = (d: Point) =>
-    positions.some((p) => occupied.some((o) => Math.abs(o.x - (p.x + d.x)) < NODE_BOX.width && Math.abs(o.y - (p.y + d.y)) < NODE_BOX.height));
+  const overlap = (p: Box, o: Box, d: Point) =>
+    p.x + d.x < right(o) && o.x < right(p) + d.x && p.y + d.y < bottom(o) && o.y < bottom(p) + d.y;
+  const covers = (d: Point) => positions.some((p) => occupied.some((o) => !!p.note === !!o.note && overlap(p, o, d)));
   for (let k = 0; k <= 8; k++) {
     const d = { x: base.x + k * STEP, y: base.y + k * STEP };
     if (!covers(d)) return d;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nodeNames, withNodeNames } from './nodeNames';
+import { edgeAriaLabel, nodeNames, portTitle, shownName, withNodeNames } from './nodeNames';
 
 const def = {
   nodes: [
@@ -30,5 +30,17 @@ describe('node names', () => {
     expect(edgeLabel('e1')).toBe('Big order? (false) → Too few');
     expect(edgeLabel('e2')).toBe('bare → Big order?');
     expect(edgeLabel('nope')).toBe('nope');
+  });
+
+  it('says connections and ports on the canvas by node name, not id', () => {
+    expect(shownName({ name: 'Big order?', type: 'condition' }, { label: 'Condition' })).toBe('Big order?');
+    expect(shownName({ name: '  ', type: 'log' }, { label: 'Log' })).toBe('Log');
+    expect(shownName({ type: 'custom' }, undefined)).toBe('custom');
+    expect(edgeAriaLabel('Big order?', 'false', 'Too few')).toBe('Connection from Big order? (false) to Too few');
+    expect(edgeAriaLabel('Start', 'out', 'Big order?')).toBe('Connection from Start to Big order?');
+    expect(portTitle('Big order?', 'true')).toBe('Big order?: output “true”');
+    expect(portTitle('Fetch', 'out')).toBe('Fetch: output');
+    expect(portTitle('Join', null, true)).toBe('Join: input (joins every branch connected here)');
+    expect(portTitle('Fetch', null)).toBe('Fetch: input');
   });
 });

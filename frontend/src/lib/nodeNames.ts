@@ -3,7 +3,7 @@
  * (`node 'too_few' failed: …`); shown to a user they name the node as the user called it
  * (`“Too few” failed: …`). Ids stay where they are needed (expressions, the node panel's Id).
  */
-import type { Definition } from '../api/types';
+import type { Definition, NodeTypeSpec } from '../api/types';
 import { DEFAULT_PORT } from './graph';
 
 export interface NodeNames {
@@ -27,6 +27,22 @@ export function nodeNames(def: Pick<Definition, 'nodes' | 'edges'> | null | unde
     return `${nameOf(e.source)}${port === DEFAULT_PORT ? '' : ` (${port})`} → ${nameOf(e.target)}`;
   };
   return { nameOf, edgeLabel };
+}
+
+/** The name a canvas node shows: the one the user gave, else its type's label, else its type. */
+export function shownName(data: { name?: string; type: string }, spec: Pick<NodeTypeSpec, 'label'> | undefined): string {
+  return data.name?.trim() || spec?.label || data.type;
+}
+
+/** What assistive technology reads for a connection on the canvas: its ends by name, and the port unless it is the default. */
+export function edgeAriaLabel(sourceName: string, port: string, targetName: string): string {
+  return `Connection from ${sourceName}${port === DEFAULT_PORT ? '' : ` (${port})`} to ${targetName}`;
+}
+
+/** A handle's tooltip: which node's input, or which output port of it, by the node's name. */
+export function portTitle(name: string, port: string | null, joinsMany = false): string {
+  if (port === null) return joinsMany ? `${name}: input (joins every branch connected here)` : `${name}: input`;
+  return port === DEFAULT_PORT ? `${name}: output` : `${name}: output “${port}”`;
 }
 
 // `node 'id'` and `node "id"` as the engine writes them (Python's repr of the id).

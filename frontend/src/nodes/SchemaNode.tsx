@@ -7,7 +7,7 @@ import { Handle, Position, type NodeProps } from '@xyflow/react';
 import { hasInput, outputPorts } from '../lib/graph';
 import { INPUT_HANDLE, type CanvasNode } from '../lib/mapping';
 import { useNodeNames } from '../components/NodeNamesContext';
-import { withNodeNames } from '../lib/nodeNames';
+import { portTitle, shownName, withNodeNames } from '../lib/nodeNames';
 import { PIN_KEY } from '../lib/pins';
 import { GROUP_ICON, useEditorContext } from './EditorContext';
 
@@ -37,7 +37,7 @@ function SchemaNodeView({ id, data, selected }: NodeProps<CanvasNode>) {
   const { nameOf } = useNodeNames();
   const spec = specs.get(data.type);
   const addable = !readOnly && onAddAfter;
-  const label = data.name || spec?.label || data.type;
+  const label = shownName(data, spec);
   const group = spec?.group ?? 'unknown';
   const ports = outputPorts(data, spec);
   const errors = errorsByNode.get(id) ?? [];
@@ -55,7 +55,7 @@ function SchemaNodeView({ id, data, selected }: NodeProps<CanvasNode>) {
           position={Position.Left}
           id={INPUT_HANDLE}
           data-testid={`handle-${id}-in`}
-          title={spec?.accepts_many_inputs ? `${id} input: joins every branch connected here` : `${id} input`}
+          title={portTitle(label, null, !!spec?.accepts_many_inputs)}
           className={spec?.accepts_many_inputs ? 'handle-many-inputs' : undefined}
         />
       )}
@@ -64,8 +64,8 @@ function SchemaNodeView({ id, data, selected }: NodeProps<CanvasNode>) {
           {GROUP_ICON[group] ?? '?'}
         </span>
         <div className="flow-node-titles">
-          <div className="flow-node-name" title={data.name || spec?.label || data.type}>
-            {data.name || spec?.label || data.type}
+          <div className="flow-node-name" title={label}>
+            {label}
           </div>
           <div className="flow-node-type">
             {spec?.label ?? data.type} · <span className="mono">{id}</span>
@@ -84,7 +84,7 @@ function SchemaNodeView({ id, data, selected }: NodeProps<CanvasNode>) {
       )}
       {single ? (
         <>
-          <Handle type="source" position={Position.Right} id="out" data-testid={`handle-${id}-out`} title={`${id} output out`} />
+          <Handle type="source" position={Position.Right} id="out" data-testid={`handle-${id}-out`} title={portTitle(label, 'out')} />
           {addable && <AddAfter id={id} port="out" name={label} onAdd={onAddAfter} />}
         </>
       ) : (
@@ -98,7 +98,7 @@ function SchemaNodeView({ id, data, selected }: NodeProps<CanvasNode>) {
                   position={Position.Right}
                   id={port}
                   data-testid={`handle-${id}-${port}`}
-                  title={`${id} output ${port}`}
+                  title={portTitle(label, port)}
                   className={`handle-${port}`}
                 />
                 {addable && <AddAfter id={id} port={port} name={label} onAdd={onAddAfter} />}

@@ -5,7 +5,8 @@
  * execution) with that input — or JSON edited here — and shows its result in the output pane;
  * "Run to here" runs the draft up to the node (a test run too) and puts each node's input and
  * output of that walk in the panes. Any node's output can be pinned (a trigger's input is its
- * output): test runs and previews use the pin instead of running it. Foldable; remembered.
+ * output): test runs and previews use the pin instead of running it — "Run this node" on a pinned
+ * node shows its pin and offers "Run anyway (ignore pin)". Foldable; remembered.
  */
 import { useEffect, useState } from 'react';
 import { Link } from 'react-router-dom';
@@ -102,7 +103,7 @@ export function RunDataDock({
       (message) => window.confirm(message),
     );
   const testInput = editing && edited !== undefined ? edited : input;
-  const runNode = () =>
+  const runNode = (ignorePin = false) =>
     node &&
     void test.run(
       {
@@ -114,8 +115,10 @@ export function RunDataDock({
         executionId: ex?.id ?? null,
         input: testInput,
         trigger: pinned,
+        pinned: nodePin,
       },
       (message) => window.confirm(message),
+      ignorePin,
     );
 
   return (
@@ -155,7 +158,14 @@ export function RunDataDock({
         )}
         {node && (
           <span className="data-run-buttons">
-            <button type="button" className="btn btn-small btn-primary" data-testid="run-node" disabled={test.running} onClick={runNode}>
+            <button
+              type="button"
+              className="btn btn-small btn-primary"
+              data-testid="run-node"
+              disabled={test.running}
+              title={nodePin !== undefined ? 'Pinned: its output is the pinned data (Unpin, or “Run anyway”, to run it for real)' : undefined}
+              onClick={() => runNode()}
+            >
               {test.running ? 'Running…' : `▶ Run this node${node.spec?.side_effects ? ' (side effects)' : ''}`}
             </button>
             <button
@@ -260,6 +270,14 @@ export function RunDataDock({
                 {test.error && (
                   <p className="error-message" role="alert" data-testid="test-error">
                     {withNodeNames(test.error, nameOf)}
+                  </p>
+                )}
+                {test.showedPin && nodePin !== undefined && (
+                  <p className="banner banner-warn data-pinned-run" role="status" data-testid="pinned-run-note">
+                    <span>Pinned data — unpin to run this node for real.</span>
+                    <button type="button" className="btn btn-small" data-testid="run-anyway" disabled={test.running} onClick={() => runNode(true)}>
+                      Run anyway (ignore pin)
+                    </button>
                   </p>
                 )}
                 {test.result ? (
