@@ -3,7 +3,10 @@
 Messages arrive there when RabbitMQ dead-letters them (rejected, or redelivered more than the
 delivery limit — a poison message that kills workers) or when a task exhausts its infrastructure
 retries (published here with the error in the `x-schema-error` header). Requeue republishes the
-original Celery message to `schema_execution_queue` with a fresh delivery count.
+original Celery message with a fresh delivery count to the run queue it died in (its `x-death`
+header), so a wake-up goes back to the wake-up queue and a high-priority start to the priority
+queue; a letter without one (an exhausted retry) goes where `dispatch.publish_execution` would send
+its execution now: a timer's or a started execution's to the wake-up queue, a start by its priority.
 """
 
 from __future__ import annotations
@@ -12,16 +15,23 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from kombu import Connection, Producer
 
 from config.queues import (
     DLQ,
-    EXECUTION_ROUTING_KEY,
+    RUN_QUEUES,
+    WAKE_UP_QUEUE,
     dead_letter_exchange,
     dead_letter_queue,
     declare_topology,
     execution_exchange,
 )
+
+from .dispatch import start_queue
+from .models import Execution
+
+_RUN_QUEUES = {queue.name: queue for queue in RUN_QUEUES}
 
 
 @dataclass
@@ -92,9 +102,40 @@ def dlq_depth(url: str) -> int:
         return int(count)
 
 
-def dlq_requeue(url: str, indexes: set[int] | None = None, limit: int = 10_000) -> int:
-    """Move messages (all, or those at `indexes` in list order) back to the execution queue."""
-    moved = 0
+def _died_in(headers: dict[str, Any]) -> str | None:
+    """The run queue a message was dead-lettered from: the newest `x-death` entry naming one (a
+    delayed message's passage through the delay queues left entries too, for their expiries)."""
+    for death in headers.get("x-death") or []:
+        if isinstance(death, dict) and death.get("queue") in _RUN_QUEUES:
+            return str(death["queue"])
+    for key in ("x-last-death-queue", "x-first-death-queue"):
+        if headers.get(key) in _RUN_QUEUES:
+            return str(headers[key])
+    return None
+
+
+def requeue_target(letter: DeadLetter) -> str:
+    """The run queue a dead letter goes back to (see the module)."""
+    died = _died_in(letter.headers)
+    if died is not None:
+        return died
+    if isinstance(letter.kwargs, dict) and letter.kwargs.get("timer_id") is not None:
+        return WAKE_UP_QUEUE
+    execution_id = letter.args[0] if isinstance(letter.args, list | tuple) and letter.args else None
+    try:
+        row = Execution.objects.filter(pk=str(execution_id)).values_list("started_at", "priority").first()
+    except (ValueError, ValidationError):  # not an execution id: a start, as every run message was
+        row = None
+    if row is None:
+        return start_queue(None)
+    started_at, priority = row
+    return WAKE_UP_QUEUE if started_at is not None else start_queue(priority)
+
+
+def dlq_requeue(url: str, indexes: set[int] | None = None, limit: int = 10_000) -> dict[str, int]:
+    """Move messages (all, or those at `indexes` in list order) back to their run queues
+    (`requeue_target`); returns how many went to each."""
+    moved: dict[str, int] = {}
     with Connection(url) as connection:
         letters, raw = _peek(connection, limit)
         producer = Producer(connection.channel(), exchange=execution_exchange)
@@ -102,11 +143,12 @@ def dlq_requeue(url: str, indexes: set[int] | None = None, limit: int = 10_000) 
             if indexes is not None and letter.index not in indexes:
                 message.reject(requeue=True)
                 continue
+            queue = requeue_target(letter)
             headers = {k: v for k, v in letter.headers.items() if not k.startswith("x-")}
             headers["retries"] = 0
             producer.publish(
                 letter.body,
-                routing_key=EXECUTION_ROUTING_KEY,
+                routing_key=_RUN_QUEUES[queue].routing_key,
                 headers=headers,
                 content_type=letter.content_type,
                 content_encoding=letter.content_encoding,
@@ -114,7 +156,7 @@ def dlq_requeue(url: str, indexes: set[int] | None = None, limit: int = 10_000) 
                 correlation_id=headers.get("id"),
             )
             message.ack()
-            moved += 1
+            moved[queue] = moved.get(queue, 0) + 1
     return moved
 
 

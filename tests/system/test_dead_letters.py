@@ -12,7 +12,15 @@ import time
 import pytest
 from django.core.management import call_command
 
-from config.queues import DELIVERY_LIMIT, DLQ, DLX, EXECUTION_QUEUE
+from config.queues import (
+    DELIVERY_LIMIT,
+    DLQ,
+    DLX,
+    EXECUTION_QUEUE,
+    PRIORITY_QUEUE,
+    TASK_RUN_EXECUTION,
+    WAKE_UP_QUEUE,
+)
 from executions_app.models import Execution, ExecutionStep
 from tests.helpers.live_api import free_port
 from tests.system.conftest import SystemEnv
@@ -130,3 +138,63 @@ def test_database_unreachable_retries_with_backoff_then_dead_letters_with_the_er
     wait_all([execution_id], "completed", timeout=30, what="the requeued execution")
     assert_nothing_twice([execution_id], expected_nodes=["start", "prepare", "note", "done"])
     print(f"\n[db unreachable] 2 retries (1s, 2s back-off) → DLQ → requeue → completed in {time.monotonic() - t0:.1f}s")
+
+
+def _dead_letter_one_from(url: str, queue_name: str) -> None:
+    """What RabbitMQ does to a message a worker rejects: dead-letters it, with `x-death` naming the queue."""
+    from kombu import Connection, Queue
+
+    with Connection(url, connect_timeout=5) as connection:
+        message = Queue(queue_name, no_declare=True).bind(connection.default_channel).get(no_ack=False)
+        assert message is not None, f"a message in {queue_name}"
+        message.reject(requeue=False)
+
+
+def _execution_ids_in(url: str, queue_name: str) -> set[str]:
+    from kombu import Connection, Queue
+
+    ids = set()
+    with Connection(url, connect_timeout=5) as connection:
+        queue = Queue(queue_name, no_declare=True).bind(connection.default_channel)
+        while (message := queue.get(no_ack=True)) is not None:
+            ids.add(message.decode()[0][0])
+    return ids
+
+
+@pytest.mark.timeout(60)
+def test_requeue_sends_each_message_back_to_the_queue_it_died_in(system: SystemEnv) -> None:
+    """A high-priority start must not go back behind the start backlog, nor a wake-up into the start
+    queue: requeue follows `x-death`, or (an exhausted retry has none) what the execution is now."""
+    from config.celery_app import app
+    from executions_app.dispatch import publish_execution
+    from executions_app.dlq import publish_dead_letter
+    from executions_app.services import execution_create
+
+    url = system.vhost.url
+    urgent = {**quick_definition(), "settings": {"priority": 9}}
+    high = start(make_schema(urgent, name="urgent"))[0]  # → the priority queue
+    normal = start(make_schema(quick_definition()))[0]  # → the start queue
+    started = execution_create(schema=make_schema(quick_definition()), trigger_type="manual", publish=False)[0]
+    Execution.objects.filter(pk=started.pk).update(started_at=started.created_at)
+    publish_execution(str(started.pk), wake_up=True)  # → the wake-up queue
+    wait_until(
+        lambda: [queue_counts(url, q)[0] for q in (PRIORITY_QUEUE, EXECUTION_QUEUE, WAKE_UP_QUEUE)] == [1, 1, 1],
+        timeout=10,
+        what="one message in each run queue",
+    )
+    for queue_name in (PRIORITY_QUEUE, EXECUTION_QUEUE, WAKE_UP_QUEUE):
+        _dead_letter_one_from(url, queue_name)
+    # Exhausted retries (no x-death): a high-priority start never published, and a timer's message.
+    held = execution_create(schema=make_schema(urgent, name="urgent held"), trigger_type="manual", publish=False)[0]
+    publish_dead_letter(app=app, task_name=TASK_RUN_EXECUTION, args=[str(held.pk)], kwargs={}, error="E1")
+    publish_dead_letter(
+        app=app, task_name=TASK_RUN_EXECUTION, args=[str(started.pk)], kwargs={"timer_id": 1}, error="E2"
+    )
+    wait_until(lambda: dlq_depth(system) == 5, timeout=10, what="five dead letters")
+
+    out = dlq_command("requeue", "--all")
+    assert f"2 to {PRIORITY_QUEUE}" in out and f"2 to {WAKE_UP_QUEUE}" in out and f"1 to {EXECUTION_QUEUE}" in out, out
+    assert dlq_depth(system) == 0
+    assert _execution_ids_in(url, PRIORITY_QUEUE) == {high, str(held.pk)}
+    assert _execution_ids_in(url, EXECUTION_QUEUE) == {normal}
+    assert _execution_ids_in(url, WAKE_UP_QUEUE) == {str(started.pk)}  # its wake-up and its timer's message

@@ -20,7 +20,7 @@ class Command(BaseCommand):
         listing.add_argument("--limit", type=int, default=100)
         show = sub.add_parser("show", help="Everything about one message (index from `list`).")
         show.add_argument("index", type=int)
-        requeue = sub.add_parser("requeue", help="Move messages back to schema_execution_queue.")
+        requeue = sub.add_parser("requeue", help="Move messages back to the run queue each died in.")
         requeue.add_argument("indexes", type=int, nargs="*")
         requeue.add_argument("--all", action="store_true")
         purge = sub.add_parser("purge", help="Delete every dead message.")
@@ -60,7 +60,10 @@ class Command(BaseCommand):
             if not options["all"] and not options["indexes"]:
                 raise CommandError("Give message indexes (from `dlq list`) or --all.")
             moved = dlq.dlq_requeue(url, None if options["all"] else set(options["indexes"]))
-            self.stdout.write(self.style.SUCCESS(f"Requeued {moved} message(s) to schema_execution_queue."))
+            where = ", ".join(f"{count} to {queue}" for queue, count in sorted(moved.items()))
+            self.stdout.write(
+                self.style.SUCCESS(f"Requeued {sum(moved.values())} message(s){': ' + where if where else ''}.")
+            )
         elif action == "purge":
             if not options["yes"] and input("Delete every dead-lettered message? [y/N] ").lower() != "y":
                 self.stdout.write("Nothing deleted.")
