@@ -183,3 +183,21 @@ def test_node_types_registry_serves_every_type_with_its_schema(api: APIClient) -
     assert types["http_request"]["side_effects"] is True and types["set"]["side_effects"] is False
     assert types["webhook_trigger"]["group"] == "trigger" and types["webhook_trigger"]["is_trigger"]
     assert types["http_request"]["config_schema"]["properties"]["url"]["x-expression"] is True
+
+
+def test_an_accepted_execution_has_no_start_time_until_a_worker_starts_it(api: APIClient, user: Any) -> None:
+    """The editor shows "queued since <created_at>" and no duration while `started_at` is null."""
+    from executions_app.runner import execution_run
+    from executions_app.services import execution_create
+
+    schema = create_schema(user=user, activate=True)
+    execution, _ = execution_create(schema=schema, trigger_type="manual", payload={"name": "Ada"}, publish=False)
+    detail = api.get(f"/api/executions/{execution.id}/").json()
+    [listed] = api.get(f"/api/executions/?schema={schema.id}").json()["results"]
+    for shown in (detail, listed):
+        assert shown["status"] == "pending" and shown["created_at"]
+        assert shown["started_at"] is None and shown["finished_at"] is None
+    execution_run(str(execution.id))
+    ran = api.get(f"/api/executions/{execution.id}/").json()
+    assert ran["status"] == "completed"
+    assert ran["created_at"] <= ran["started_at"] <= ran["finished_at"]
