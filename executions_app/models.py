@@ -73,6 +73,9 @@ class Execution(models.Model):
     # backend frees the lease before it expires).
     lease_epoch = models.BigIntegerField(default=0, db_default=0)
     lease_pid = models.IntegerField(null=True, blank=True)
+    # The PostgreSQL backend whose insert committed it (executions_app/sql.py writes
+    # pg_backend_pid(); NULL elsewhere): the outbox relay's "its process is gone" rule reads it.
+    creator_pid = models.IntegerField(null=True, blank=True, editable=False)
     rerun_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reruns")
     # Execution policies (executions_app/admission.py, policies.py): the key this execution is
     # counted under when its schema has `max_concurrency` (None: no limit), whether it holds one of

@@ -3,19 +3,24 @@
 A trigger commits the execution, then its process publishes the run message (a webhook right after
 its 202). A process that dies in between (kill -9, OOM), or whose broker connection hangs, leaves a
 committed execution that no message names. The execution row itself is the outbox: the insert that
-writes it also notifies `schema_outbox` (PostgreSQL delivers that at commit, not on rollback; no
-extra statement, executions_app/sql.py). This relay LISTENs (psycopg 3) and publishes an execution
-no worker has taken yet (`pending`, lease never taken, not queued for a concurrency slot) when
-- the process that committed it is gone: its PostgreSQL backend ended (each thread's connection
-  commits, then publishes, then commits the next, so only a backend's latest execution can be
-  unpublished);
-- its publish failed (the publisher hands it over on the channel: `lost:<id>`);
+writes it also records the PostgreSQL backend that commits it (`creator_pid`, no extra statement,
+executions_app/sql.py). Every `SCAN_SECONDS` this relay publishes an execution no worker has taken
+yet (`pending`, lease never taken, not queued for a concurrency slot) when
+- the process that committed it is gone: its backend is no longer in `pg_stat_activity` and this is
+  the backend's latest execution (each thread's connection commits, then publishes, then commits
+  the next, so only a backend's latest execution can be unpublished);
+- its publish failed (the publisher hands it over on the channel `schema_outbox`, which the relay
+  LISTENs to with psycopg 3: `lost:<id>`);
 - it is older than `SCHEMA_OUTBOX_DEADLINE_SECONDS` while its start queue holds no ready message
   (so it is not waiting there): a hung publish, a missed notification, SQLite (`make run`, where
   this scan is the whole relay).
 It runs as a thread of beat (one beat at a time: config/beat_lock.py), so exactly one relay runs
 in every deployment form. A duplicate message is harmless (the lease); the reconciler stays the
 last net.
+
+The inserts used to NOTIFY the relay instead of stamping the row. A notifying transaction takes
+PostgreSQL's cluster-wide notify lock before its commit and holds it through the WAL flush, so every
+accept's commit waited for the one before it (no group commit): docs/performance.md.
 """
 
 from __future__ import annotations
@@ -48,35 +53,33 @@ class OutboxRelay:
         self.deadline = float(settings.SCHEMA_OUTBOX_DEADLINE_SECONDS if deadline is None else deadline)
         # Beyond this age an execution is the reconciler's.
         self.window = float(settings.SCHEMA_RECONCILE_GRACE_SECONDS + settings.SCHEMA_RECONCILE_INTERVAL_SECONDS)
-        self.latest: dict[int, tuple[str, float]] = {}  # backend pid → (its latest execution, when notified)
         self.handed_over: set[str] = set()
         self.relayed: dict[str, float] = {}  # execution id → when relayed (never twice)
         self.last_scan = 0.0
 
-    def notified(self, pid: int, payload: str, now: float | None = None) -> None:
+    def notified(self, pid: int, payload: str) -> None:
         if payload.startswith(OUTBOX_LOST):
             self.handed_over.add(payload[len(OUTBOX_LOST) :])
-        else:  # this backend's earlier execution was published (or handed over) before this commit
-            self.latest[pid] = (payload, time.monotonic() if now is None else now)
+        # anything else: an execution id notified by an API of an earlier release (its insert still
+        # notified); its row has no creator_pid, the deadline scan and the reconciler cover it
 
     def tick(self, now: float | None = None) -> list[str]:
         """Publishes what is lost; returns the ids published."""
         now = time.monotonic() if now is None else now
-        for pid, (_, seen) in list(self.latest.items()):
-            if now - seen > self.window:
-                del self.latest[pid]
         for execution_id, when in list(self.relayed.items()):
             if now - when > self.window:
                 del self.relayed[execution_id]
         reasons: dict[str, str] = dict.fromkeys(self.handed_over, "publish failed")
         self.handed_over = set()
-        if self.latest and connection.vendor == "postgresql":
-            alive = _backends_alive(list(self.latest))
-            for pid in [pid for pid in self.latest if pid not in alive]:
-                reasons.setdefault(self.latest.pop(pid)[0], "its process is gone")
-        relayed = self._publish(reasons, now)
-        if now - self.last_scan >= SCAN_SECONDS:
+        scan = now - self.last_scan >= SCAN_SECONDS
+        if scan:
             self.last_scan = now
+            if connection.vendor == "postgresql":
+                for execution_id in _orphans(timezone.now() - timedelta(seconds=self.window)):
+                    if execution_id not in self.relayed:
+                        reasons.setdefault(execution_id, "its process is gone")
+        relayed = self._publish(reasons, now)
+        if scan:
             relayed += self._scan(now)
         return relayed
 
@@ -131,15 +134,30 @@ def _age_ms(created_at: datetime, now: datetime) -> int:
     return int((now - created_at).total_seconds() * 1000)
 
 
-def _backends_alive(pids: list[int]) -> set[int]:
+# The backends that committed an untaken execution since %s and are gone, then the latest execution
+# each of them committed (taken or not: an earlier one was published before that commit).
+_ORPHANS_SQL = """
+WITH gone AS (
+    SELECT DISTINCT u.creator_pid FROM executions u
+    WHERE u.status = 'pending' AND u.lease_epoch = 0 AND u.queued_reason = '' AND u.started_at IS NULL
+      AND u.created_at >= %s AND u.creator_pid IS NOT NULL
+      AND u.creator_pid NOT IN (SELECT a.pid FROM pg_stat_activity a WHERE a.pid IS NOT NULL)
+)
+SELECT DISTINCT ON (e.creator_pid) e.id FROM executions e JOIN gone ON gone.creator_pid = e.creator_pid
+WHERE e.created_at >= %s ORDER BY e.creator_pid, e.created_at DESC, e.id DESC
+"""
+
+
+def _orphans(since: datetime) -> list[str]:
+    """The latest execution of each gone backend that left an untaken one (`_ORPHANS_SQL`)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s)", [pids])
-        return {int(row[0]) for row in cursor.fetchall()}
+        cursor.execute(_ORPHANS_SQL, [since, since])
+        return [str(row[0]) for row in cursor.fetchall()]
 
 
 def relay_forever(stop: threading.Event) -> None:
-    """LISTENs on its own connection and ticks every `TICK_SECONDS` until `stop` is set; reconnects
-    after a database error (what it missed meanwhile, the scan finds)."""
+    """LISTENs (for hand-overs) on its own connection and ticks every `TICK_SECONDS` until `stop` is
+    set; reconnects after a database error (what it missed meanwhile, the scans find)."""
     relay = OutboxRelay()
     try:
         while not stop.is_set():

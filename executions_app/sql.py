@@ -40,8 +40,8 @@ _LOAD_SQL = """
 SELECT e.status, e.schema_id, e.trigger_type, e.trigger_payload, e.schema_version_id, s.checkpoint
 FROM executions e LEFT JOIN execution_state s ON s.execution_id = e.id WHERE e.id = %s::uuid
 """
-# The outbox: every new execution notifies this channel at its commit; a publish that failed hands
-# the execution over on it (`lost:<id>`). Read by executions_app/outbox.py.
+# The outbox relay's channel: a publish that failed hands the execution over on it (`lost:<id>`).
+# Read by executions_app/outbox.py.
 OUTBOX_CHANNEL = "schema_outbox"
 OUTBOX_LOST = "lost:"
 _EXECUTION_COLUMNS = frozenset({"result", "error", "finished_at", "lease_owner", "lease_expires_at"})
@@ -87,19 +87,20 @@ class LeaseLost(OwnershipLost):
     """Another worker took the execution over (its lease epoch moved on): this walk must stop."""
 
 
-_EXECUTION_FIELDS: list[Field[Any, Any]] = list(Execution._meta.concrete_fields)
+# `creator_pid` is not a parameter: the statement writes the inserting backend's pid itself.
+_EXECUTION_FIELDS: list[Field[Any, Any]] = [f for f in Execution._meta.concrete_fields if f.name != "creator_pid"]
 _STATE_FIELDS: list[Field[Any, Any]] = [f for f in ExecutionState._meta.concrete_fields if not f.primary_key]
 _INSERT_SQL: dict[bool, str] = {}
 
 
 def _insert_sql(qn: Any, keyed: bool) -> str:
     """`WITH e AS (INSERT INTO executions … RETURNING id) INSERT INTO execution_state … SELECT … FROM e`:
-    both rows or neither, and the outbox notification, in one round trip. With an idempotency key, a
-    key already used inserts nothing (the partial unique index `executions_unique_idempotency_key`
-    is the arbiter) and the statement returns no row."""
+    both rows or neither, in one round trip, the execution stamped with this backend's pid for the
+    outbox relay. With an idempotency key, a key already used inserts nothing (the partial unique
+    index `executions_unique_idempotency_key` is the arbiter) and the statement returns no row."""
     sql = _INSERT_SQL.get(keyed)
     if sql is None:
-        execution_columns = ", ".join(qn(f.column) for f in _EXECUTION_FIELDS)
+        execution_columns = ", ".join([*(qn(f.column) for f in _EXECUTION_FIELDS), qn("creator_pid")])
         state_columns = ", ".join(qn(f.column) for f in [ExecutionState._meta.pk, *_STATE_FIELDS])
         on_conflict = (
             f" ON CONFLICT ({qn('schema_id')}, {qn('idempotency_key')}) WHERE {qn('idempotency_key')} IS NOT NULL"
@@ -108,15 +109,14 @@ def _insert_sql(qn: Any, keyed: bool) -> str:
             else ""
         )
         executions, states = qn(Execution._meta.db_table), qn(ExecutionState._meta.db_table)
-        values = ", ".join(["%s"] * len(_EXECUTION_FIELDS))
+        values = ", ".join(["%s"] * len(_EXECUTION_FIELDS) + ["pg_backend_pid()"])
         state_values = ", ".join(["%s"] * len(_STATE_FIELDS))
         # Names from the models' metadata; every value is a parameter.
         insert = f"INSERT INTO {executions} ({execution_columns}) VALUES ({values}){on_conflict} RETURNING {qn('id')}"  # noqa: S608
         select = f"SELECT e.{qn('id')}, {state_values} FROM e"  # noqa: S608
-        # The publish intent rides the same statement: PostgreSQL delivers the notification to the
-        # outbox relay at commit, and not at all on rollback (executions_app/outbox.py).
-        notify = f"pg_notify('{OUTBOX_CHANNEL}', {qn('execution_id')}::text)"
-        returning = f"RETURNING {qn('execution_id')}, {notify}"
+        # No NOTIFY here: a notifying commit holds PostgreSQL's cluster-wide notify lock through its
+        # WAL flush, which serialized every accept's commit (executions_app/outbox.py).
+        returning = f"RETURNING {qn('execution_id')}"
         sql = f"WITH e AS ({insert}) INSERT INTO {states} ({state_columns}) {select} {returning}"
         _INSERT_SQL[keyed] = sql
     return sql
@@ -131,6 +131,7 @@ def _insert_execution_with_state(execution: Execution, state: ExecutionState) ->
     rows, _ = execute(sql, params)  # prepared; never repeated (it is not safe to send twice)
     inserted = bool(rows)
     if inserted:
+        execution.creator_pid = connection.connection.info.backend_pid  # what pg_backend_pid() wrote
         for instance in (execution, state):
             instance._state.adding = False
             instance._state.db = connection.alias

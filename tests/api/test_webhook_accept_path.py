@@ -136,6 +136,11 @@ def test_create_is_one_statement_and_writes_what_the_orm_path_writes(
     fast_row, slow_row = _row(fast.pk), _row(slow.pk)
     for row in (fast_row, slow_row):
         assert row.pop("id") and row.pop("created_at")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    # the fast path stamps its backend for the outbox relay; the ORM path (SQLite) has none to stamp
+    assert (fast_row.pop("creator_pid"), slow_row.pop("creator_pid")) == (pid, None)
     assert fast_row == slow_row
     assert json.loads(fast_row["context"]) == {"threshold": 10} and json.loads(fast_row["checkpoint"]) == {}
     # The returned instance is what the database holds.

@@ -1,9 +1,11 @@
 """The outbox relay publishes a new execution whose publish was lost — its process died after the
 commit, its publish failed, or it hung — and nothing that a worker has taken or that still waits in
-the start queue. The notification it listens for rides the insert itself (no extra statement)."""
+the start queue. The backend that committed it is recorded by the insert itself (no extra statement,
+no NOTIFY on the accept path)."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -47,50 +49,53 @@ def _new_execution(*, seconds_ago: float = 0.0) -> Execution:
     return execution
 
 
+def _left_by(execution: Execution, pid: int) -> None:
+    """As if `pid`'s backend had committed it."""
+    Execution.objects.filter(pk=execution.pk).update(creator_pid=pid)
+
+
 @requires_postgres
-def test_the_insert_notifies_the_relay_at_commit_in_the_same_statement() -> None:
+def test_the_insert_records_its_backend_in_the_same_statement_and_notifies_nobody() -> None:
+    """No NOTIFY on the accept path: it serialized every accept's commit (the cluster-wide notify lock)."""
     schema = create_schema(definition=linear_definition())
     with connect(connection.settings_dict) as listener:
         listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
         with CaptureQueriesContext(connection) as queries:
             execution, _ = execution_create(schema=schema, trigger_type="manual", publish=False)
-        notes = list(listener.notifies(timeout=2, stop_after=1))
-    assert [n.payload for n in notes] == [str(execution.pk)]
-    assert len([q for q in queries if "INSERT" in q["sql"]]) == 1  # no statement added for the outbox
-
-
-@requires_postgres
-def test_a_rolled_back_execution_notifies_nothing() -> None:
-    from django.db import transaction
-
-    schema = create_schema(definition=linear_definition())
-    with connect(connection.settings_dict) as listener:
-        listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
-        with pytest.raises(RuntimeError), transaction.atomic():
-            execution_create(schema=schema, trigger_type="manual", publish=False)
-            raise RuntimeError("rolled back")
         assert list(listener.notifies(timeout=0.5)) == []
+    assert len([q for q in queries if "INSERT" in q["sql"]]) == 1  # no statement added for the outbox
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    assert Execution.objects.get(pk=execution.pk).creator_pid == pid
 
 
 @requires_postgres
 def test_the_latest_execution_of_a_process_that_died_is_published(published: list[str], drained: Any) -> None:
     earlier, latest = _new_execution(), _new_execution()
+    for execution in (earlier, latest):  # the earlier one was published before the latest's commit
+        _left_by(execution, DEAD_PID)
     relay = outbox.OutboxRelay(deadline=60)
-    relay.notified(DEAD_PID, str(earlier.pk))
-    relay.notified(DEAD_PID, str(latest.pk))  # the earlier one was published before this commit
     assert relay.tick() == [str(latest.pk)]
     assert published == [str(latest.pk)]
-    assert relay.tick() == []  # never twice
+    assert relay.tick(now=time.monotonic() + 1) == []  # never twice
+
+
+@requires_postgres
+def test_the_latest_of_a_dead_process_decides_even_when_a_worker_took_it(published: list[str], drained: Any) -> None:
+    earlier, latest = _new_execution(), _new_execution()
+    for execution in (earlier, latest):
+        _left_by(execution, DEAD_PID)
+    Execution.objects.filter(pk=latest.pk).update(lease_epoch=1, status=ExecutionStatus.RUNNING)
+    assert outbox.OutboxRelay(deadline=60).tick() == []  # the earlier one waits in the queue
+    assert published == []
 
 
 @requires_postgres
 def test_nothing_is_published_for_a_process_still_alive(published: list[str], drained: Any) -> None:
-    execution = _new_execution()
+    execution = _new_execution()  # committed by this test's own backend, alive
+    assert Execution.objects.get(pk=execution.pk).creator_pid is not None
     relay = outbox.OutboxRelay(deadline=60)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        (alive,) = cursor.fetchone()
-    relay.notified(alive, str(execution.pk))
     assert relay.tick() == []
     assert published == []
 
@@ -98,9 +103,9 @@ def test_nothing_is_published_for_a_process_still_alive(published: list[str], dr
 @requires_postgres
 def test_an_execution_a_worker_took_is_not_published_again(published: list[str], drained: Any) -> None:
     execution = _new_execution()
+    _left_by(execution, DEAD_PID)
     Execution.objects.filter(pk=execution.pk).update(lease_epoch=1, status=ExecutionStatus.RUNNING)
     relay = outbox.OutboxRelay(deadline=60)
-    relay.notified(DEAD_PID, str(execution.pk))
     assert relay.tick() == []
 
 
@@ -149,20 +154,26 @@ def test_one_older_than_the_reconcilers_window_is_left_to_it(published: list[str
 
 
 @requires_postgres
-def test_the_relay_thread_listens_and_publishes_what_a_dead_process_left(published: list[str], drained: Any) -> None:
-    """The loop as beat runs it, fed by a real notification from a connection that then dies."""
+def test_the_relay_thread_publishes_what_a_dead_process_left(published: list[str], drained: Any, settings: Any) -> None:
+    """The loop as beat runs it; the API process's connection committed the execution, then died."""
     import threading
-    import time
 
-    stop = threading.Event()
-    thread = threading.Thread(target=outbox.relay_forever, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        time.sleep(0.5)  # listening
-        execution = _new_execution()
-        # the API process: its connection committed the execution (and notified), then it died
-        with connect(connection.settings_dict) as dying:
-            dying.execute("SELECT pg_notify(%s, %s)", [OUTBOX_CHANNEL, str(execution.pk)])
+    settings.SCHEMA_OUTBOX_DEADLINE_SECONDS = 60  # so that only "its process is gone" can publish it
+
+    execution = _new_execution()
+    with connect(connection.settings_dict) as dying:
+        (pid,) = dying.execute("SELECT pg_backend_pid()").fetchone()  # type: ignore[misc]
+        _left_by(execution, pid)
+        stop = threading.Event()
+        thread = threading.Thread(target=outbox.relay_forever, args=(stop,), daemon=True)
+        thread.start()
+        try:
+            time.sleep(1.0)  # several scans while that backend lives: nothing to do
+            assert published == []
+        except BaseException:
+            stop.set()
+            raise
+    try:  # the connection is closed: its backend is gone
         deadline = time.monotonic() + 5
         while not published and time.monotonic() < deadline:
             time.sleep(0.05)

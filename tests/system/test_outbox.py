@@ -65,7 +65,7 @@ def _start_beat(system: SystemEnv) -> subprocess.Popen[bytes]:
     beat = subprocess.Popen(
         command, cwd=BASE_DIR, env=system.worker_env(**NO_RECONCILER), stdout=log, stderr=subprocess.STDOUT
     )
-    # what a notification sent before the relay listens would miss, only its deadline scan finds
+    # the burst starts once the relay runs (under load beat takes seconds to start)
     wait_until(
         lambda: "outbox relay listening" in (system.log_dir / "beat.log").read_text(errors="replace"),
         timeout=120,
