@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
-from django.db import InterfaceError, OperationalError, connection
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections
 from psycopg import pq
 
 _ROWS = pq.ExecStatus.TUPLES_OK
@@ -43,16 +43,18 @@ def execute(sql: str, params: Sequence[Any], *, repeatable: bool = False) -> tup
 
 
 def _execute(sql: str, params: Sequence[Any]) -> tuple[list[tuple[Any, ...]] | None, int]:
-    connection.ensure_connection()
+    # Resolved once: each attribute read through the `connection` proxy is a thread-local lookup.
+    db = connections[DEFAULT_DB_ALIAS]
+    db.ensure_connection()
     started = time.monotonic()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
         cursor.execute(sql, params, prepare=True)  # type: ignore[arg-type]
         # What `cursor.description is not None` tells, without building a Column per column.
         result = cursor.pgresult
         rows = cursor.fetchall() if result is not None and (result.nfields or result.status == _ROWS) else None
         count = cursor.rowcount
-    if connection.queries_logged:
-        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+    if db.queries_logged:
+        db.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
     return rows, count
 
 

@@ -198,6 +198,11 @@ def send_now(
         # thread forever, as kombu waits for the confirm with no limit; a timeout is a connection error,
         # retried by the retry policy on a new connection, then raised (the relay publishes it later).
         limit = _publish_timeout()
+        queue_entity = publish_options.get("queue")
+        if queue_entity is not None and hash(queue_entity) in producer.connection.declared_entities:
+            # Declared on this connection already (kombu forgets on reconnect): skip kombu's check,
+            # which binds a copy of the queue and builds a retry wrapper on every publish.
+            publish_options = {**publish_options, "declare": []}
         app.amqp.send_task_message(
             producer, task.name, message, timeout=limit, confirm_timeout=limit, **publish_options
         )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import F, Field, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -125,16 +125,17 @@ def _insert_sql(qn: Any, keyed: bool) -> str:
 def _insert_execution_with_state(execution: Execution, state: ExecutionState) -> bool:
     """Inserts both rows with the values the ORM's `create` would write (each field's `pre_save`
     and `get_db_prep_save`: defaults, `auto_now`, JSON adaptation). False: the key was used before."""
-    params = [f.get_db_prep_save(f.pre_save(execution, True), connection) for f in _EXECUTION_FIELDS]
-    params += [f.get_db_prep_save(f.pre_save(state, True), connection) for f in _STATE_FIELDS]
-    sql = _insert_sql(connection.ops.quote_name, execution.idempotency_key is not None)
+    db = connections[DEFAULT_DB_ALIAS]  # not the `connection` proxy: ~60 reads below, each a thread-local lookup
+    params = [f.get_db_prep_save(f.pre_save(execution, True), db) for f in _EXECUTION_FIELDS]
+    params += [f.get_db_prep_save(f.pre_save(state, True), db) for f in _STATE_FIELDS]
+    sql = _insert_sql(db.ops.quote_name, execution.idempotency_key is not None)
     rows, _ = execute(sql, params)  # prepared; never repeated (it is not safe to send twice)
     inserted = bool(rows)
     if inserted:
-        execution.creator_pid = connection.connection.info.backend_pid  # what pg_backend_pid() wrote
+        execution.creator_pid = db.connection.info.backend_pid  # what pg_backend_pid() wrote
         for instance in (execution, state):
             instance._state.adding = False
-            instance._state.db = connection.alias
+            instance._state.db = db.alias
     return inserted
 
 

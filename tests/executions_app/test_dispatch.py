@@ -196,3 +196,43 @@ def test_a_message_sent_now_arrives_through_rabbitmq(not_eager: None) -> None:
     assert message.headers["task"] == f"{name}.echo"
     assert message.headers["request_id"] == "q"
     assert message.properties["delivery_mode"] == 2
+
+
+def test_the_queue_is_declared_once_per_broker_connection(not_eager: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the real broker: the first publish on a connection declares the queue (a broker that
+    lost it gets it back before the message), the next ones skip kombu's check; a new connection
+    declares again."""
+    from celery import Celery
+
+    name = f"test_declare_{uuid.uuid4().hex[:8]}"
+    queue = Queue(name, routing_key=name, durable=False)  # cached by kombu: neither auto-delete nor expiring
+    app = Celery(name, broker=execution_run_task.app.conf.broker_url, set_as_current=False)
+    app.conf.update(task_queues=(queue,), task_default_queue=name, task_default_routing_key=name)
+
+    def echo_execution(execution_id: str) -> str:
+        return execution_id
+
+    echo = app.task(name=f"{name}.echo", shared=False)(echo_execution)
+    declares: list[list[Any]] = []
+    publish = Producer.publish
+
+    def spy(self: Producer, body: Any, **kwargs: Any) -> Any:
+        declares.append(list(kwargs.get("declare") or []))
+        return publish(self, body, **kwargs)
+
+    monkeypatch.setattr(Producer, "publish", spy)
+    options = {"argsrepr": "a", "kwargsrepr": "k"}
+    try:
+        for _ in range(3):
+            dispatch.send_now(echo, [str(uuid.uuid4())], {}, dict(options))
+        with app.producer_or_acquire(None) as producer:
+            producer.connection.close()  # the connection drops: the next publish reconnects
+        dispatch.send_now(echo, [str(uuid.uuid4())], {}, dict(options))
+        with Connection(app.conf.broker_url) as conn:
+            ready = conn.default_channel.queue_declare(queue=name, passive=True).message_count
+    finally:
+        with Connection(app.conf.broker_url) as conn:
+            conn.default_channel.queue_delete(name)
+        app.close()
+    assert [[q.name for q in d] for d in declares] == [[name], [], [], [name]]
+    assert ready == 4  # every message arrived
