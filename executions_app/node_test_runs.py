@@ -177,9 +177,12 @@ def schema_test_walk(
     except DefinitionError as exc:
         raise NodeTestRefused(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", "node_id") from None
     if acting and not confirm_side_effects:
-        names = ", ".join(repr(n) for n in acting)
+        # Said to a user: nodes by the names they gave (ids only in expressions).
+        named = {raw.get("id"): raw.get("name") for raw in definition.get("nodes", []) if isinstance(raw, dict)}
+        names = ", ".join(f"“{named.get(n) or n}”" for n in acting)
         raise NodeTestRefused(
-            f"Running up to here acts on the outside world: node(s) {names} have side effects and no pinned data. "
+            f"Running up to here acts on the outside world: {names} "
+            f"{'have' if len(acting) > 1 else 'has'} side effects and no pinned data. "
             "Confirm to run them for real, or pin their output.",
             "confirm_side_effects",
         )

@@ -353,7 +353,7 @@ def test_run_to_here_never_runs_side_effects_after_the_node_nor_unconfirmed_ones
     definition = chain(
         node("start", "manual_trigger"),
         node("shape", "set", {"assignments": [{"name": "a", "value": "{{ trigger.a }}"}]}),
-        node("post", "http_request", {"method": "POST", "url": url, "body": "{{ input }}"}),
+        node("post", "http_request", {"method": "POST", "url": url, "body": "{{ input }}"}, name="Post the order"),
         node("again", "http_request", {"method": "POST", "url": url, "body": "{{ input }}"}),
     )
     schema = create_schema(user=user, definition=definition)
@@ -365,7 +365,8 @@ def test_run_to_here_never_runs_side_effects_after_the_node_nor_unconfirmed_ones
     refused = run_to(api, schema, node_id="post", payload={"a": 1})
     assert refused.status_code == 400
     error = refused.json()["errors"][0]
-    assert error["path"] == "confirm_side_effects" and "'post'" in error["message"]
+    assert error["path"] == "confirm_side_effects" and "“Post the order” has side effects" in error["message"]
+    assert "'post'" not in error["message"]  # the name the user gave, not the id
     assert local_api.requests == []
     confirmed = run_to(api, schema, node_id="post", payload={"a": 1}, confirm_side_effects=True)
     assert confirmed.status_code == 201 and confirmed.json()["status"] == "success", confirmed.json()
