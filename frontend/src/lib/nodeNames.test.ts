@@ -18,6 +18,7 @@ describe('node names', () => {
     const { nameOf } = nodeNames(def);
     expect(withNodeNames("node 'too_few' failed: only 3 orders", nameOf)).toBe('“Too few” failed: only 3 orders');
     expect(withNodeNames('node "check" is not reachable from the trigger', nameOf)).toBe('“Big order?” is not reachable from the trigger');
+    expect(withNodeNames("Node 'too_few' has the unknown type 'nope'.", nameOf)).toBe("“Too few” has the unknown type 'nope'.");
   });
   it('keeps ids of nodes without a name, and of nodes it does not know', () => {
     const { nameOf } = nodeNames(def);

@@ -45,8 +45,8 @@ export function portTitle(name: string, port: string | null, joinsMany = false):
   return port === DEFAULT_PORT ? `${name}: output` : `${name}: output “${port}”`;
 }
 
-// `node 'id'` and `node "id"` as the engine writes them (Python's repr of the id).
-const NODE_REF = /\bnode (['"])([^'"\n]{1,255})\1/g;
+// `node 'id'` and `node "id"` as the engine writes them (Python's repr of the id), also opening a sentence.
+const NODE_REF = /\b[Nn]ode (['"])([^'"\n]{1,255})\1/g;
 
 /** `text` with each `node 'id'` of a known node written as `“Name”`. */
 export function withNodeNames(text: string, nameOf: (id: string) => string): string {
