@@ -128,6 +128,7 @@ createServer(async (req, res) => {
     }
     return err(res, 400, 'validation_error', 'Invalid email or password.');
   }
+  if (p === '/api/auth/session/') return send(res, 200, { authenticated: !!authed, user: authed ? { id: 1, email: 'demo@schema.local', is_staff: true } : null });
   if (!authed) return err(res, 403, 'not_authenticated', 'Authentication credentials were not provided.');
   if (p === '/api/auth/me/') return send(res, 200, { id: 1, email: 'demo@schema.local', is_staff: true });
   if (p === '/api/auth/logout/') { sessions.delete(sid); return send(res, 204); }
