@@ -115,9 +115,14 @@ export function register(h) {
     await page.waitForTimeout(1200); // one more poll for the steps
     await shot('56-execution-sub-schemas-completed');
 
-    // The executions list shows the run people started, not its 7 sub-schema runs, until asked for.
+    // The finished parent still leads to its sub-schema runs (the executions list hides them).
     const parentId = parentRun.split('/').pop();
     const childIds = children.body.results.map((c) => c.id);
+    await page.locator(tid('sub-runs-link')).click();
+    await page.waitForURL(new RegExp(`/executions\\?parent=${parentId}`));
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid^="execution-row-"]').length === n, childIds.length);
+
+    // The executions list shows the run people started, not its 7 sub-schema runs, until asked for.
     await page.goto(`${origin()}/executions`);
     await page.locator(tid(`execution-row-${parentId}`)).waitFor();
     assert(await page.locator(tid('hide-sub-runs')).isChecked(), '"Hide sub-schema runs" is on by default');

@@ -106,6 +106,11 @@ export function ExecutionPage() {
                 ↻ Re-run
               </button>
             )}
+            {startedSubRuns(e, stepList) && (
+              <Link className="btn" to={`/executions?parent=${e.id}`} data-testid="sub-runs-link" title="The runs its call_schema / for_each nodes started (the executions list hides them)">
+                Sub-schema runs
+              </Link>
+            )}
             <Link className="btn" to={`/executions?schema=${e.schema}`}>
               All runs
             </Link>
@@ -186,6 +191,11 @@ export function ExecutionPage() {
       </div>
     </EditorContext.Provider>
   );
+}
+
+/** True when a call_schema / for_each node of this run started sub-schema runs (ran, or waits on them). */
+export function startedSubRuns(e: Pick<Execution, 'waiting'>, steps: readonly Pick<ExecutionStep, 'node_type'>[]): boolean {
+  return e.waiting.some((w) => w.kind === 'children') || steps.some((s) => s.node_type === 'call_schema' || s.node_type === 'for_each');
 }
 
 /** When it started and how long it has run; an accepted run not started yet says since when it is
