@@ -103,6 +103,36 @@ describe('editor store', () => {
     expect(s.nodes).toHaveLength(1);
   });
 
+  it('pastes copied sticky notes with the nodes: free ids, offset together, selected, one undo step', () => {
+    let s = initialEditorState({
+      nodes: [{ id: 'log', type: 'log', position: { x: 0, y: 0 } }],
+      edges: [],
+      notes: [{ id: 'why', text: 'stays', position: { x: 0, y: -200 }, width: 300, height: 150 }],
+    });
+    s = editorReducer(s, {
+      kind: 'paste',
+      clip: {
+        nodes: [{ id: 'log', type: 'log', position: { x: 0, y: 0 } }],
+        edges: [],
+        notes: [{ id: 'why', text: 'Ask finance', position: { x: 0, y: -200 }, width: 300, height: 150 }],
+      },
+      at: { x: 1150, y: 925 },
+    });
+    expect(s.notes.map((n) => [n.id, n.data.text, !!n.selected])).toEqual([
+      ['why', 'stays', false],
+      ['why_2', 'Ask finance', true],
+    ]);
+    const [node, note] = [s.nodes[1]!, s.notes[1]!];
+    expect([node.id, node.selected]).toEqual(['log_2', true]);
+    // The box (300 × 300: the note above the node) is centred on the point; the two keep their places.
+    expect(note.position).toEqual({ x: 1000, y: 775 });
+    expect(node.position).toEqual({ x: 1000, y: 975 });
+    expect([note.width, note.height]).toEqual([300, 150]);
+    s = editorReducer(s, { kind: 'undo' });
+    expect(s.notes.map((n) => n.id)).toEqual(['why']);
+    expect(s.nodes).toHaveLength(1);
+  });
+
   it('pastes centred on the point it is given (the mouse or the middle of the view), far from the originals', () => {
     let s = initialEditorState({ nodes: [{ id: 'log', type: 'log', position: { x: 0, y: 0 } }], edges: [] });
     s = editorReducer(s, {
