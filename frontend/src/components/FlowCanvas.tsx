@@ -1,5 +1,5 @@
 /** The React Flow canvas shared by the editor (editable) and the execution view (read-only). */
-import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from 'react';
+import { memo, useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from 'react';
 import {
   Background,
   Controls,
@@ -41,7 +41,8 @@ export interface FlowCanvasProps {
   isValidConnection?: IsValidConnection;
 }
 
-export function FlowCanvas(p: FlowCanvasProps) {
+/** Memoised: the editor page re-renders on every commit; the canvas only when its props change. */
+export const FlowCanvas = memo(function FlowCanvas(p: FlowCanvasProps) {
   const rf = useReactFlow();
   const fit = useReadableFit();
   // Fit once to the graph we open with, at a readable zoom, once React Flow has measured it; an
@@ -131,5 +132,4 @@ export function FlowCanvas(p: FlowCanvasProps) {
       </ReactFlow>
     </div>
   );
-}
-
+});

@@ -81,7 +81,13 @@ export function useEditorCommands({
   const [failure, setFailure] = useState<unknown>(null);
   const { name, description, definition, dirty, markSaved } = draft;
 
-  const errors = useMemo(() => placeErrors(apiErrors, definition), [apiErrors, definition]);
+  // Errors place by node and edge index: recomputed when ids move, not on every keystroke (a new
+  // map re-renders every node on the canvas).
+  const idsKey = useMemo(() => JSON.stringify([definition.nodes.map((n) => n.id), definition.edges.map((e) => e.id)]), [definition.nodes, definition.edges]);
+  const errors = useMemo(() => {
+    const [nodes, edges] = JSON.parse(idsKey) as [string[], string[]];
+    return placeErrors(apiErrors, { nodes: nodes.map((id) => ({ id, type: '' })), edges: edges.map((id) => ({ id, source: '', target: '' })) });
+  }, [apiErrors, idsKey]);
   const generalErrors = [...errors.general, ...[...errors.byEdge.values()].flat()];
 
   const save = useCallback(async (): Promise<boolean> => {

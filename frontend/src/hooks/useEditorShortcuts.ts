@@ -3,7 +3,8 @@
  * Ctrl/⌘+Shift+Z or Ctrl/⌘+Y redo, except while typing in a field, where the browser's own
  * text undo wins.
  */
-import { useEffect } from 'react';
+import { useEffect, useRef } from 'react';
+import { flushPendingEdits } from '../lib/pendingEdits';
 
 export interface EditorShortcutHandlers {
   save: () => unknown;
@@ -15,13 +16,18 @@ const isTextEntry = (t: EventTarget | null) =>
   t instanceof HTMLElement && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName));
 
 export function useEditorShortcuts({ save, undo, redo }: EditorShortcutHandlers) {
+  const latestSave = useRef(save);
+  latestSave.current = save;
   useEffect(() => {
     const onKeyDown = (e: KeyboardEvent) => {
       if (!(e.ctrlKey || e.metaKey)) return;
       const k = e.key.toLowerCase();
       if (k === 's') {
         e.preventDefault();
-        void save();
+        // Text still being typed is committed first; the save then waits for the re-render that
+        // brings it into the draft (React renders a keydown's update in a microtask).
+        if (flushPendingEdits()) window.setTimeout(() => void latestSave.current(), 0);
+        else void save();
         return;
       }
       if (isTextEntry(e.target)) return;

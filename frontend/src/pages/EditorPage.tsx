@@ -4,9 +4,9 @@
  * `useEditorCommands`, the shortcuts in `useEditorShortcuts`, the leave guard in
  * `useUnsavedChangesGuard`.
  */
-import { useCallback, useMemo, useState } from 'react';
+import { useCallback, useMemo, useRef, useState } from 'react';
 import { useLocation, useNavigate, useParams } from 'react-router-dom';
-import { ReactFlowProvider, type Connection } from '@xyflow/react';
+import { ReactFlowProvider, type Connection, type EdgeChange, type NodeChange } from '@xyflow/react';
 import { useNodeTypes, useSchema } from '../api/hooks';
 import type { NodeTypeSpec, Schema } from '../api/types';
 import { CollapsiblePanel } from '../components/editor/CollapsiblePanel';
@@ -32,7 +32,7 @@ import { useRunData } from '../hooks/useRunData';
 import { useSchemaDraft } from '../hooks/useSchemaDraft';
 import { useUnsavedChangesGuard } from '../hooks/useUnsavedChangesGuard';
 import { canConnect, DEFAULT_PORT, expressionVariables } from '../lib/graph';
-import { fromCanvasEdge } from '../lib/mapping';
+import { fromCanvasEdge, type AnyCanvasNode, type CanvasEdge } from '../lib/mapping';
 import { nodeNames, withNodeNames } from '../lib/nodeNames';
 import { NodeNamesContext } from '../components/NodeNamesContext';
 import { pinnedTrigger, withPin } from '../lib/pins';
@@ -92,12 +92,26 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
   // Notes first: drawn under the nodes they annotate.
   const canvasNodes = useMemo(() => [...state.notes, ...state.nodes], [state.notes, state.nodes]);
 
+  // The canvas's handlers keep their identity (they read the latest graph from a ref), so a
+  // re-render of the page that changes nothing on the canvas does not re-render React Flow.
+  const graph = useRef(state);
+  graph.current = state;
   const isValidConnection = useCallback(
     (c: Connection | { source: string; target: string; sourceHandle?: string | null }) => {
-      const target = state.nodes.find((n) => n.id === c.target);
-      return canConnect(c.source, c.sourceHandle ?? DEFAULT_PORT, c.target, state.edges.map(fromCanvasEdge), specs.get(target?.data.type ?? ''));
+      const target = graph.current.nodes.find((n) => n.id === c.target);
+      return canConnect(c.source, c.sourceHandle ?? DEFAULT_PORT, c.target, graph.current.edges.map(fromCanvasEdge), specs.get(target?.data.type ?? ''));
     },
-    [state.nodes, state.edges, specs],
+    [specs],
+  );
+  const canvasHandlers = useMemo(
+    () => ({
+      onNodesChange: (changes: NodeChange<AnyCanvasNode>[]) => dispatch({ kind: 'nodesChange', changes }),
+      onEdgesChange: (changes: EdgeChange<CanvasEdge>[]) => dispatch({ kind: 'edgesChange', changes }),
+      onConnect: (c: Connection) => dispatch({ kind: 'connect', source: c.source, sourceHandle: c.sourceHandle ?? null, target: c.target, specs }),
+      onDropType: (spec: NodeTypeSpec, position: { x: number; y: number }) => dispatch({ kind: 'addNode', spec, position }),
+      onDragStart: () => dispatch({ kind: 'checkpoint' }),
+    }),
+    [dispatch, specs],
   );
 
   const ctx: EditorContextValue = useMemo(
@@ -156,11 +170,7 @@ function Editor({ schema, specList }: { schema: Schema; specList: NodeTypeSpec[]
                 edges={state.edges}
                 specs={specs}
                 edgeErrors={errors.byEdge}
-                onNodesChange={(changes) => dispatch({ kind: 'nodesChange', changes })}
-                onEdgesChange={(changes) => dispatch({ kind: 'edgesChange', changes })}
-                onConnect={(c) => dispatch({ kind: 'connect', source: c.source, sourceHandle: c.sourceHandle ?? null, target: c.target, specs })}
-                onDropType={(spec, position) => dispatch({ kind: 'addNode', spec, position })}
-                onDragStart={() => dispatch({ kind: 'checkpoint' })}
+                {...canvasHandlers}
                 isValidConnection={isValidConnection}
               />
               <RunDataDock

@@ -16,6 +16,11 @@ import type { JsonObject } from '../../api/types';
 import { useExpressionPreview } from '../../hooks/useExpressionPreview';
 import { propertiesAt, valueHint } from '../../lib/expressionScope';
 import { useExpressionSupport } from './ExpressionContext';
+import { registerPendingEdit } from '../../lib/pendingEdits';
+
+/** Typing commits to the editor's store once the user pauses (or leaves the field): a keystroke
+ * then costs CodeMirror alone, not a re-render of the store, the canvas and the panes. */
+export const COMMIT_DELAY_MS = 120;
 
 const ROOTS: { name: string; info: string }[] = [
   { name: 'vars', info: 'variables: the schema’s and those set by upstream nodes' },
@@ -75,8 +80,16 @@ export function ExpressionInput({
   const data = useRef<JsonObject>(support?.data ?? {});
   data.current = support?.data ?? {};
   const attrs = useRef(new Compartment());
+  const pending = useRef<number | null>(null);
 
   useEffect(() => {
+    const flush = (): boolean => {
+      if (pending.current === null) return false;
+      window.clearTimeout(pending.current);
+      pending.current = null;
+      if (view.current) onChangeRef.current(view.current.state.doc.toString());
+      return true;
+    };
     const state = EditorState.create({
       doc: value,
       extensions: [
@@ -91,13 +104,19 @@ export function ExpressionInput({
         placeholder ? placeholderExt(placeholder) : [],
         attrs.current.of([]),
         EditorView.updateListener.of((u) => {
-          if (u.docChanged) onChangeRef.current(u.state.doc.toString());
+          if (!u.docChanged) return;
+          if (pending.current !== null) window.clearTimeout(pending.current);
+          pending.current = window.setTimeout(() => void flush(), COMMIT_DELAY_MS);
         }),
+        EditorView.domEventHandlers({ blur: () => void flush() }),
       ],
     });
     const v = new EditorView({ state, parent: host.current! });
     view.current = v;
+    const unregister = registerPendingEdit(flush);
     return () => {
+      unregister();
+      flush();
       v.destroy();
       view.current = null;
     };
@@ -123,7 +142,8 @@ export function ExpressionInput({
   // A value changed from outside (undo, another panel): replace the text, keep the cursor in range.
   useEffect(() => {
     const v = view.current;
-    if (!v) return;
+    // Typed text not committed yet is newer than `value`: keep it.
+    if (!v || pending.current !== null) return;
     const current = v.state.doc.toString();
     if (current !== value) {
       const head = Math.min(v.state.selection.main.head, value.length);
