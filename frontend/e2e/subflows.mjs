@@ -138,6 +138,14 @@ export function register(h) {
     assert(/subruns=show/.test(page.url()), 'the choice is in the address');
     await shot('58-executions-with-sub-schema-runs');
     await audit('executions list with sub-schema runs');
+    // A schema only ever run as a sub-schema: its runs are one click away, not a bare "No executions".
+    await page.goto(`${origin()}/executions?schema=${childId}`);
+    const empty = page.locator(tid('executions-empty'));
+    await empty.waitFor();
+    assert((await empty.textContent()).includes('Sub-schema runs are hidden'), `the empty list says why (got ${await empty.textContent()})`);
+    await shot('59-executions-only-sub-schema-runs-hidden');
+    await empty.getByRole('button', { name: 'Show them' }).click();
+    await page.locator(tid(`execution-row-${childIds[0]}`)).waitFor();
     console.log(`    for-each progress seen while running: "${seen.trim()}"`);
   });
 }

@@ -270,8 +270,17 @@ export function ExecutionsPage() {
           ))}
           {list.data && list.data.results.length === 0 && (
             <tr>
-              <td colSpan={7} className="empty">
+              <td colSpan={7} className="empty" data-testid="executions-empty">
                 No executions.
+                {hidesSubRuns(params) && (
+                  <>
+                    {' '}
+                    Sub-schema runs are hidden:{' '}
+                    <button type="button" className="btn btn-small" onClick={() => setFilter(SHOW_SUB_RUNS, 'show')}>
+                      Show them
+                    </button>
+                  </>
+                )}
               </td>
             </tr>
           )}
