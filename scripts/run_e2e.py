@@ -80,6 +80,8 @@ def main() -> None:
         "SCHEMA_THROTTLE_USER": "100000/min",
         "SCHEMA_THROTTLE_ANON": "100000/min",
         "WORKER_METRICS_PORT": str(free_port()),
+        # The task replay's local JSON API is called as `localhost`; 127.0.0.1 itself stays refused.
+        "SCHEMA_HTTP_ALLOWLIST": "localhost",
     }
     subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     subprocess.run(  # nothing left over from an earlier run on this vhost

@@ -759,6 +759,7 @@ test('executions list: a click anywhere on a row, or Enter on it, opens the exec
 (await import('./authoring-runs.mjs')).register({ test, page, tid, shot, assert, apiCall, importDefinition, selectNode, audit, stamp });
 (await import('./subflows.mjs')).register({ test, page, tid, shot, assert, apiCall, importDefinition, runNow, waitExecutionStatus, audit, stamp, dropNode, connect });
 (await import('./policies.mjs')).register({ test, page, tid, shot, assert, apiCall, importDefinition, audit, stamp });
+(await import('./task-replay.mjs')).register({ test, page, tid, shot, assert, apiCall, selectNode, audit, stamp });
 
 // ---- runner --------------------------------------------------------------------------------
 let passed = 0;

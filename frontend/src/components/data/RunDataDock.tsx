@@ -141,7 +141,8 @@ export function RunDataDock({
             <option value="">{run.recent.length ? 'Latest' : 'No runs yet'}</option>
             {run.recent.map((r) => (
               <option key={r.id} value={r.id}>
-                {formatDate(r.created_at)} · {r.status} · {r.trigger_type}
+                {/* Status first: the narrow select cuts the end of the text. */}
+                {r.status} · {formatDate(r.created_at)} · {r.trigger_type}
               </option>
             ))}
           </select>
@@ -391,7 +392,12 @@ export function RunDataDock({
                           data-testid="pin-output"
                           disabled={shownOutput === undefined}
                           title="Pinned data is saved with the draft; test runs (Run this node, Run to here) use it instead of running this node; production runs never use it."
-                          onClick={() => shownOutput !== undefined && onPin(node.id, shownOutput)}
+                          onClick={() => {
+                            if (shownOutput === undefined) return;
+                            onPin(node.id, shownOutput);
+                            // The pane then shows the pin, marked "pinned" (not a test result that looks unchanged).
+                            test.clear();
+                          }}
                         >
                           Pin this output
                         </button>
