@@ -166,7 +166,7 @@ _ACQUIRE_SQL = f"""UPDATE executions SET lease_epoch = lease_epoch + 1, lease_ow
     lease_expires_at = now() + make_interval(secs => %s) WHERE id = %s::uuid AND {_LEASE_FREE} RETURNING lease_epoch"""  # noqa: S608
 _RENEW_SQL = """UPDATE executions e SET lease_expires_at = now() + make_interval(secs => %s)
     FROM unnest(%s::uuid[], %s::bigint[]) AS h(id, epoch)
-    WHERE e.id = h.id AND e.lease_epoch = h.epoch RETURNING e.id"""
+    WHERE e.id = h.id AND e.lease_epoch = h.epoch AND e.lease_expires_at IS NOT NULL RETURNING e.id"""
 _RELEASE_SQL = """UPDATE executions SET lease_expires_at = NULL, lease_pid = NULL
     WHERE id = %s::uuid AND lease_epoch = %s AND lease_expires_at IS NOT NULL"""
 _LEASE_FENCE_SQL = "SELECT 1 FROM executions WHERE id = %s::uuid AND lease_epoch = %s FOR SHARE"
@@ -286,7 +286,10 @@ class Queries:
         until = timezone.now() + timedelta(seconds=seconds)
         kept = set()
         for execution_id, epoch in held.items():
-            if Execution.objects.filter(pk=execution_id, lease_epoch=epoch).update(lease_expires_at=until):
+            # a lease released meanwhile (the walk's last write) stays released
+            if Execution.objects.filter(pk=execution_id, lease_epoch=epoch, lease_expires_at__isnull=False).update(
+                lease_expires_at=until
+            ):
                 kept.add(execution_id)
         return kept
 

@@ -26,7 +26,7 @@ from schemas_app.models import SchemaVersion
 from . import metrics
 from .immutable_cache import ImmutableRowCache
 from .items import items_load, items_save
-from .locks import held_epoch
+from .locks import held_epoch, lease_released
 from .models import FINISHED_STATUSES, Execution, ExecutionStatus, ExecutionTimer, TimerStatus, TriggerType
 from .services import execution_create
 from .sql import Write, queries
@@ -166,6 +166,8 @@ class DjangoExecutionStore:
             epoch=held_epoch(execution_id),  # fenced: refused once another worker took over
         )
         updated = self._queries.execution_write(write)
+        if updated and write.epoch is not None and "lease_expires_at" in fields:  # finished: released with it
+            lease_released(execution_id)
         taken = self._wakeups.pop(execution_id, None)  # set by a read of the children's progress
         if taken is not None:
             if status in FINISHED_STATUSES:  # nothing left to wake it for (a child that ended since the read)

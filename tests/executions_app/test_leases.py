@@ -108,3 +108,50 @@ def test_a_walk_that_lost_its_lease_stops_and_says_so(caplog: Any, monkeypatch: 
     assert not ExecutionStep.objects.filter(execution_id=execution_id).exists()
     assert Execution.objects.get(pk=execution_id).status == "pending"
     assert "execution taken over by another worker" in caplog.text
+
+
+@pytest.mark.parametrize("queries", IMPLEMENTATIONS)
+def test_a_released_lease_is_not_extended_by_the_renewer(queries: sql.Queries) -> None:
+    _skip_unless_postgres(queries)
+    execution_id = _execution()
+    epoch = queries.lease_acquire(execution_id, "w", 60)
+    assert epoch and queries.lease_renew({execution_id: epoch}, 60) == {execution_id}
+    Execution.objects.filter(pk=execution_id).update(lease_expires_at=None)  # what a finishing write does
+    assert queries.lease_renew({execution_id: epoch}, 60) == set()
+    assert Execution.objects.get(pk=execution_id).lease_expires_at is None
+
+
+def test_a_finished_walk_sends_no_release_and_leaves_the_lease_free(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The finishing write clears the lease in its own statement: the walk ends without the extra
+    round trip, and the next owner takes the execution at once."""
+    execution_id = _execution()
+    released: list[str] = []
+    real_release = type(sql.queries()).lease_release
+
+    def spy(self: sql.Queries, eid: str, epoch: int) -> None:
+        released.append(eid)
+        real_release(self, eid, epoch)
+
+    monkeypatch.setattr(type(sql.queries()), "lease_release", spy)
+    assert execution_run(execution_id, worker_id="w") == "completed"
+    assert released == []
+    row = Execution.objects.get(pk=execution_id)
+    assert row.status == "completed" and row.lease_expires_at is None
+    assert sql.queries().lease_acquire(execution_id, "next", 60) == row.lease_epoch + 1
+
+
+def test_a_walk_that_pauses_still_releases_its_lease(monkeypatch: pytest.MonkeyPatch) -> None:
+    nap = node("nap", "delay", {"duration_seconds": 60})
+    schema = create_schema(definition=chain(node("start", "manual_trigger"), nap, node("done", "end")))
+    execution, _ = execution_create(schema=schema, trigger_type=TriggerType.MANUAL, payload={})
+    released: list[str] = []
+    real_release = type(sql.queries()).lease_release
+
+    def spy(self: sql.Queries, eid: str, epoch: int) -> None:
+        released.append(eid)
+        real_release(self, eid, epoch)
+
+    monkeypatch.setattr(type(sql.queries()), "lease_release", spy)
+    execution_run(str(execution.id), worker_id="w")
+    row = Execution.objects.get(pk=execution.id)
+    assert row.status == "paused" and released == [str(execution.id)] and row.lease_expires_at is None
