@@ -238,7 +238,9 @@ export function register(h) {
       assert(error.includes('HTTP 500') && error.includes('/orders/13') && error.includes('expected 2xx'), `the error in plain words: ${error}`);
       await page.locator(`${tid('input-data')} button[aria-label="Unfold input.order"]`).click();
       assert((await page.locator(tid('input-data')).textContent()).includes('"bob"'), 'the input pane shows what the node got in that run');
-      const answer = await rawOutput('output-data');
+      // The failure's output opens as raw JSON: the API's own answer is readable without unfolding.
+      assert((await page.locator(tid('output-data')).getAttribute('data-view')) === 'raw', 'a failed output opens raw');
+      const answer = await page.locator(tid('output-data-raw')).textContent();
       assert(answer.includes('read it at /v2/orders/13'), `the API's answer is in the output pane: ${answer}`);
       await shotBoth('85-task-failed-execution-loaded');
       await audit('task: failed execution loaded');

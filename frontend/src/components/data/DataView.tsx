@@ -17,14 +17,17 @@ export function DataView({
   root,
   label,
   testId,
+  initialView,
 }: {
   value: JsonValue | undefined;
   /** The expression this value is reached by: `input`, `nodes.fetch.output`. */
   root: string;
   label: string;
   testId: string;
+  /** The view to open with; else table where it fits, else the tree. */
+  initialView?: DataViewKind;
 }) {
-  const [view, setView] = useState<DataViewKind>(() => (prefersTable(value) ? 'table' : 'tree'));
+  const [view, setView] = useState<DataViewKind>(() => initialView ?? (prefersTable(value) ? 'table' : 'tree'));
   if (value === undefined) return <p className="muted small">No data.</p>;
   return (
     <div className="data-view" data-testid={testId} data-view={view}>

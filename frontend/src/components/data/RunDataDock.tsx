@@ -336,7 +336,15 @@ export function RunDataDock({
                       </p>
                     )}
                     {step ? (
-                      <DataView key={`${ex?.id}:${node.id}:out`} value={output} root={`nodes.${node.id}.output`} label="output" testId="output-data" />
+                      <DataView
+                        key={`${ex?.id}:${node.id}:out`}
+                        value={output}
+                        root={`nodes.${node.id}.output`}
+                        label="output"
+                        testId="output-data"
+                        // A failure's details (an HTTP answer's body) sit four levels deep: shown whole.
+                        initialView={step.status === 'failed' ? 'raw' : undefined}
+                      />
                     ) : (
                       <p className="muted small" data-testid="data-not-run">
                         {walk.walk ? (
