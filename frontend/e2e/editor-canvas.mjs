@@ -343,6 +343,16 @@ export function register(h) {
     );
   }
 
+  /** Each of `selectors` lies wholly inside the canvas, once the view has panned (200 ms) to a paste. */
+  async function assertInView(selectors) {
+    await page.waitForTimeout(400);
+    const view = await page.locator(tid('canvas')).boundingBox();
+    for (const sel of selectors) {
+      const b = await page.locator(sel).boundingBox();
+      assert(b.x >= view.x && b.y >= view.y && b.x + b.width <= view.x + view.width && b.y + b.height <= view.y + view.height, `${sel} is in view: ${JSON.stringify({ b, view })}`);
+    }
+  }
+
   test('canvas: sticky notes travel with copied nodes into another schema; version history shows notes changes', async () => {
     await page.setViewportSize({ width: 1280, height: 800 });
     try {
@@ -390,10 +400,14 @@ export function register(h) {
           Math.abs(pasted[id].x - original[id].x - d.x) < 1 && Math.abs(pasted[id].y - original[id].y - d.y) < 1,
           `${id} landed offset together with the rest: ${JSON.stringify({ original, pasted })}`,
         );
+      await assertInView([tid('note-why'), tid('node-check'), tid('node-say')]);
       await shot('48-note-pasted-with-nodes-1280');
-      // Pasted again in the same schema: the copy's note gets a free id, beside the first.
+      // Pasted again in the same schema: the copy's note gets a free id, and the copies (stepped
+      // aside from the first ones) are in view: the canvas pans to them if need be.
       await page.keyboard.press('Control+v');
       await page.locator(tid('note-why_2')).waitFor();
+      await assertInView([tid('note-why_2'), tid('node-check_2'), tid('node-say_2')]);
+      await shot('48-note-pasted-again-in-view-1280');
       await page.locator(tid('undo')).click();
       await page.waitForFunction(() => !document.querySelector('[data-testid="note-why_2"]'));
       await page.locator(tid('save')).click();

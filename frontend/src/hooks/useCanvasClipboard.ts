@@ -1,12 +1,13 @@
 /**
  * Copy, cut and paste of the selected canvas nodes and sticky notes through the system clipboard
  * (Ctrl/⌘+C, X, V), as JSON that another schema's editor (or a text editor) takes. Text fields
- * keep their own copy and paste. Pasted nodes land under the mouse when it is over the canvas, else in the middle
- * of the view: always where the user looks.
+ * keep their own copy and paste. Pasted nodes land under the mouse when it is over the canvas,
+ * else in the middle of the view: always where the user looks (copies that stepped aside past its
+ * edge are panned into view).
  */
 import { useEffect, useRef, type Dispatch } from 'react';
 import { useReactFlow } from '@xyflow/react';
-import { clipText, parseClip } from '../lib/clipboard';
+import { boundsOf, clipText, parseClip } from '../lib/clipboard';
 import { fromCanvasEdge, fromCanvasNode, fromCanvasNote } from '../lib/mapping';
 import type { EditorAction, EditorState } from '../store/editorStore';
 
@@ -55,6 +56,20 @@ export function useCanvasClipboard(state: EditorState, dispatch: Dispatch<Editor
       e.preventDefault();
       const screen = pastePoint(document.querySelector('[data-testid="canvas"]')?.getBoundingClientRect(), mouse);
       dispatch({ kind: 'paste', clip, at: screen ? flow.current.screenToFlowPosition(screen) : undefined });
+      // Copies that had to step aside from the originals may end past the canvas edge: pan (same zoom) to them.
+      setTimeout(() => {
+        const { nodes, notes } = latest.current;
+        const box = boundsOf([
+          ...nodes.filter((n) => n.selected).map((n) => ({ ...n.position, width: n.measured?.width, height: n.measured?.height })),
+          ...notes.filter((n) => n.selected).map((n) => ({ ...n.position, width: n.width, height: n.height })),
+        ]);
+        const el = document.querySelector('[data-testid="canvas"]')?.getBoundingClientRect();
+        if (!box || !el) return;
+        const topLeft = flow.current.flowToScreenPosition(box);
+        const bottomRight = flow.current.flowToScreenPosition({ x: box.x + box.width, y: box.y + box.height });
+        if (topLeft.x < el.left || topLeft.y < el.top || bottomRight.x > el.right || bottomRight.y > el.bottom)
+          void flow.current.setCenter(box.x + box.width / 2, box.y + box.height / 2, { zoom: flow.current.getZoom(), duration: 200 });
+      }, 50);
     };
     document.addEventListener('pointermove', onMove, { passive: true });
     document.addEventListener('copy', onCopy);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DefinitionEdge, DefinitionNode, DefinitionNote } from '../api/types';
-import { clipBoxes, clipText, parseClip, pasteOffset, pastePlan } from './clipboard';
+import { boundsOf, clipBoxes, clipText, parseClip, pasteOffset, pastePlan } from './clipboard';
 import { pastePoint } from '../hooks/useCanvasClipboard';
 
 const nodes: DefinitionNode[] = [
@@ -89,15 +89,19 @@ describe('clipboard', () => {
     expect(plan.notes[0]!.position.y - plan.nodes[0]!.position!.y).toBe(-200);
   });
 
-  it('moves a copied note off the note it would cover, not off a node it lies under (notes are the backdrop)', () => {
-    const note = { x: 0, y: -200, width: 300, height: 150, note: true };
-    const node = { x: 20, y: 0 };
-    // Pasted where the originals are: the note would hide its original, so the copies step aside.
-    expect(pasteOffset([note, node], { x: 150, y: -50 }, [note, node])).not.toEqual({ x: 0, y: 0 });
-    // Only a node there, under the note's spot: the nodes are clear, the note may lie under it.
-    expect(pasteOffset([note], { x: 150, y: -125 }, [{ x: 40, y: -180 }])).toEqual({ x: 0, y: 0 });
+  it('moves copied notes off the nodes and notes they would cover, with their real sizes', () => {
+    const note = { x: 0, y: -200, width: 300, height: 150 };
+    // Nothing there: exactly centred.
+    expect(pasteOffset([note], { x: 150, y: -125 }, [{ x: 900, y: 900 }])).toEqual({ x: 0, y: 0 });
+    // A node under the note's spot (a selected note is drawn over it): stepped until clear (3 × 40 px: the note's top passes the node's bottom).
+    expect(pasteOffset([note], { x: 150, y: -125 }, [{ x: 40, y: -180 }])).toEqual({ x: 120, y: 120 });
     // A note there: the copy steps down-right until clear of it (4 × 40 px: 160 > 150 high).
     expect(pasteOffset([note], { x: 150, y: -125 }, [note])).toEqual({ x: 160, y: 160 });
+  });
+
+  it('measures the box around pasted things (a node is 220 × 100 unless measured)', () => {
+    expect(boundsOf([])).toBeNull();
+    expect(boundsOf([{ x: 0, y: -200, width: 300, height: 150 }, { x: 40, y: 0 }])).toEqual({ x: 0, y: -200, width: 300, height: 300 });
   });
 
   it('copies notes alone, and reads a clip without notes (an older editor) as none', () => {

@@ -12,7 +12,7 @@ import { NODE_BOX } from './layout';
 
 type Point = { x: number; y: number };
 /** A thing on the canvas: where it is and, for a note, its size (a node is `NODE_BOX`). */
-export type Box = Point & { width?: number; height?: number; note?: boolean };
+export type Box = Point & { width?: number; height?: number };
 
 export const CLIPBOARD_KIND = 'schema-editor/nodes';
 
@@ -56,29 +56,34 @@ const STEP = 40;
 export function clipBoxes(clip: Clip): Box[] {
   return [
     ...clip.nodes.map((n) => ({ x: n.position?.x ?? 0, y: n.position?.y ?? 0 })),
-    ...(clip.notes ?? []).map((n) => ({ x: n.position?.x ?? 0, y: n.position?.y ?? 0, width: n.width, height: n.height, note: true })),
+    ...(clip.notes ?? []).map((n) => ({ x: n.position?.x ?? 0, y: n.position?.y ?? 0, width: n.width, height: n.height })),
   ];
 }
 
 const right = (p: Box) => p.x + (p.width ?? NODE_BOX.width);
 const bottom = (p: Box) => p.y + (p.height ?? NODE_BOX.height);
 
+/** The box around things on the canvas (`null` for none). */
+export function boundsOf(boxes: readonly Box[]): { x: number; y: number; width: number; height: number } | null {
+  if (!boxes.length) return null;
+  const x = Math.min(...boxes.map((p) => p.x));
+  const y = Math.min(...boxes.map((p) => p.y));
+  return { x, y, width: Math.max(...boxes.map(right)) - x, height: Math.max(...boxes.map(bottom)) - y };
+}
+
 /**
  * How far to move the clip's nodes (and notes) so that their box is centred on `at`, then stepped
- * down-right (40 px at a time, a few steps at most) until no copy covers a thing of its kind in
- * `occupied` — pasting where the originals are shows the copies beside them, not hidden on top.
- * A note may lie under a node (notes are the backdrop), not on another note.
+ * down-right (40 px at a time, a few steps at most) until no copy covers a node or note in
+ * `occupied` — pasting where the originals are shows the copies beside them, not on top (a
+ * selected note is drawn over the nodes). The editor then pans to copies that end out of view.
  */
 export function pasteOffset(positions: readonly Box[], at: Point, occupied: readonly Box[]): Point {
-  if (!positions.length) return { x: 0, y: 0 };
-  const minX = Math.min(...positions.map((p) => p.x));
-  const minY = Math.min(...positions.map((p) => p.y));
-  const maxX = Math.max(...positions.map(right));
-  const maxY = Math.max(...positions.map(bottom));
-  const base = { x: Math.round(at.x - (minX + maxX) / 2), y: Math.round(at.y - (minY + maxY) / 2) };
+  const box = boundsOf(positions);
+  if (!box) return { x: 0, y: 0 };
+  const base = { x: Math.round(at.x - (box.x + box.width / 2)), y: Math.round(at.y - (box.y + box.height / 2)) };
   const overlap = (p: Box, o: Box, d: Point) =>
     p.x + d.x < right(o) && o.x < right(p) + d.x && p.y + d.y < bottom(o) && o.y < bottom(p) + d.y;
-  const covers = (d: Point) => positions.some((p) => occupied.some((o) => !!p.note === !!o.note && overlap(p, o, d)));
+  const covers = (d: Point) => positions.some((p) => occupied.some((o) => overlap(p, o, d)));
   for (let k = 0; k <= 8; k++) {
     const d = { x: base.x + k * STEP, y: base.y + k * STEP };
     if (!covers(d)) return d;

@@ -188,7 +188,7 @@ export function editorReducer(s: EditorState, a: EditorAction): EditorState {
         ? pasteOffset(
             clipBoxes(a.clip),
             a.at,
-            [...s.nodes.map((n) => n.position), ...s.notes.map((n) => ({ ...n.position, width: n.width, height: n.height, note: true }))],
+            [...s.nodes.map((n) => n.position), ...s.notes.map((n) => ({ ...n.position, width: n.width, height: n.height }))],
           )
         : undefined;
       const plan = pastePlan(
