@@ -247,7 +247,7 @@ export function register(h) {
 
       // 7. Fix the URL (the API said where the order went) and run the node on that run's input.
       await page.locator(tid('field-config.url')).click();
-      await page.keyboard.press('Home');
+      await page.keyboard.press('Control+Home');
       for (let i = 0; i < `${base}/`.length; i++) await page.keyboard.press('ArrowRight');
       await page.keyboard.type('v2/');
       await page.waitForFunction(() => /v2\/orders\/13/.test(document.querySelector('[data-testid="preview-field-config.url"]')?.textContent ?? ''), null, { timeout: 8000 });
@@ -257,8 +257,15 @@ export function register(h) {
       await shotBoth('86-task-fixed-and-run');
       const executions = (await apiCall('GET', `/executions/?schema=${schemaId}`)).body.results.length;
       assert(executions === 2, `the test runs made no execution (${executions})`);
-      await page.locator(tid('save')).click();
+      // Ctrl+S straight after typing (before the field commits on its own) saves what was typed.
+      const typed = `${await page.locator(tid('field-config.url')).textContent()}?expand=items`;
+      await page.locator(tid('field-config.url')).click();
+      await page.keyboard.press('Control+End');
+      await page.keyboard.type('?expand=items');
+      await page.keyboard.press('Control+s');
       await page.locator(tid('notice')).filter({ hasText: 'Saved' }).waitFor();
+      const stored = (await apiCall('GET', `/schemas/${schemaId}/`)).body.definition.nodes.find((n) => n.id === 'details');
+      assert(stored.config.url === typed, `Ctrl+S saved the text just typed: ${stored.config.url}`);
     } finally {
       api.close();
       await page.setViewportSize({ width: 1440, height: 900 });
