@@ -59,6 +59,27 @@ export function register(h) {
     };
   };
 
+  test('canvas: "Fit view" fits a small graph at 100 %, not blown up to 2×', async () => {
+    await importDefinition(`E2E fit ${stamp}`, {
+      nodes: [
+        { id: 'start', type: 'manual_trigger', name: 'Start', config: {}, position: { x: 0, y: 0 } },
+        { id: 'note_it', type: 'log', name: 'Note it', config: { message: 'hi' }, position: { x: 300, y: 0 } },
+      ],
+      edges: [{ id: 'e1', source: 'start', target: 'note_it', source_port: 'out' }],
+      variables: {},
+    });
+    await page.locator(tid('node-note_it')).waitFor();
+    await page.locator('.react-flow__controls-zoomout').click();
+    await page.locator('.react-flow__controls-zoomout').click();
+    await page.locator('.react-flow__controls-fitview').click();
+    await page.waitForTimeout(400);
+    // React Flow's own fit zoomed two nodes up to 2×.
+    assert(Math.abs((await canvasZoom()) - 1) < 0.01, `two nodes are fitted at 100 % (${await canvasZoom()})`);
+    const canvas = await page.locator(tid('canvas')).boundingBox();
+    for (const box of Object.values(await nodeBoxes()))
+      assert(box.x >= canvas.x && box.x + box.width <= canvas.x + canvas.width, 'both nodes are in view');
+  });
+
   test('canvas: ELK auto-layout untangles branches, a merge and a for_each, at a readable zoom, minimap clear', async () => {
     await importDefinition(`E2E branchy ${stamp}`, branchy());
     await page.locator(tid('node-done')).waitFor();

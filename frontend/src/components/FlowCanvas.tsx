@@ -2,6 +2,7 @@
 import { memo, useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from 'react';
 import {
   Background,
+  ControlButton,
   Controls,
   MarkerType,
   MiniMap,
@@ -121,7 +122,15 @@ export const FlowCanvas = memo(function FlowCanvas(p: FlowCanvasProps) {
         proOptions={{ hideAttribution: true }}
       >
         <Background gap={20} size={1} />
-        <Controls showInteractive={false} />
+        {/* React Flow's own "fit view" zooms a small graph up to 2× and a big one down below readable
+            labels; ours fits at a readable zoom (lib/viewport.ts), as on opening and after Auto-layout. */}
+        <Controls showInteractive={false} showFitView={false}>
+          <ControlButton className="react-flow__controls-fitview" title="Fit view" aria-label="Fit view" onClick={() => fit(200)}>
+            <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16" aria-hidden="true">
+              <path d="M1 5V1h4v1.5H2.5V5zM11 1h4v4h-1.5V2.5H11zM15 11v4h-4v-1.5h2.5V11zM5 15H1v-4h1.5v2.5H5z" />
+            </svg>
+          </ControlButton>
+        </Controls>
         <MiniMap
           style={{ width: 150, height: 100 }}
           pannable
