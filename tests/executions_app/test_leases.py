@@ -121,18 +121,24 @@ def test_a_released_lease_is_not_extended_by_the_renewer(queries: sql.Queries) -
     assert Execution.objects.get(pk=execution_id).lease_expires_at is None
 
 
-def test_a_finished_walk_sends_no_release_and_leaves_the_lease_free(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The finishing write clears the lease in its own statement: the walk ends without the extra
-    round trip, and the next owner takes the execution at once."""
-    execution_id = _execution()
-    released: list[str] = []
+@pytest.fixture
+def released(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The executions whose lease the walk released with its own statement (recorded, then sent)."""
+    calls: list[str] = []
     real_release = type(sql.queries()).lease_release
 
     def spy(self: sql.Queries, eid: str, epoch: int) -> None:
-        released.append(eid)
+        calls.append(eid)
         real_release(self, eid, epoch)
 
     monkeypatch.setattr(type(sql.queries()), "lease_release", spy)
+    return calls
+
+
+def test_a_finished_walk_sends_no_release_and_leaves_the_lease_free(released: list[str]) -> None:
+    """The finishing write clears the lease in its own statement: the walk ends without the extra
+    round trip, and the next owner takes the execution at once."""
+    execution_id = _execution()
     assert execution_run(execution_id, worker_id="w") == "completed"
     assert released == []
     row = Execution.objects.get(pk=execution_id)
@@ -140,18 +146,10 @@ def test_a_finished_walk_sends_no_release_and_leaves_the_lease_free(monkeypatch:
     assert sql.queries().lease_acquire(execution_id, "next", 60) == row.lease_epoch + 1
 
 
-def test_a_walk_that_pauses_still_releases_its_lease(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_walk_that_pauses_still_releases_its_lease(released: list[str]) -> None:
     nap = node("nap", "delay", {"duration_seconds": 60})
     schema = create_schema(definition=chain(node("start", "manual_trigger"), nap, node("done", "end")))
     execution, _ = execution_create(schema=schema, trigger_type=TriggerType.MANUAL, payload={})
-    released: list[str] = []
-    real_release = type(sql.queries()).lease_release
-
-    def spy(self: sql.Queries, eid: str, epoch: int) -> None:
-        released.append(eid)
-        real_release(self, eid, epoch)
-
-    monkeypatch.setattr(type(sql.queries()), "lease_release", spy)
     execution_run(str(execution.id), worker_id="w")
     row = Execution.objects.get(pk=execution.id)
     assert row.status == "paused" and released == [str(execution.id)] and row.lease_expires_at is None
