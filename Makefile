@@ -21,6 +21,7 @@ help:
 	@echo "make bench-foreach - a for_each of 1,000 items over a 3-node child schema: children/s, each started once"
 	@echo "make bench-concurrency - a flood on a schema limited to 3 running: queued p50/p99, never more than 3"
 	@echo "make bench-scaleout - the standard workload with 2 API + 2 worker processes against 1 + 1, interleaved"
+	@echo "make bench-peers - the standard workload on n8n 2.8.4 and DBOS 3.4.0 installed outside the repo (N8N_HOME, DBOS_PYTHON)"
 	@echo "make bench-profile - cProfile of the two hot paths (webhook accept, worker walk), SQL per call"
 	@echo "make bench-instructions - instructions per webhook accept and per walk (callgrind; load-independent)"
 	@echo "make bench-guard - those against bench/instructions-baseline.json: fails when one grew > 10 % (CI runs it)"
@@ -122,6 +123,10 @@ bench-concurrency: install
 
 bench-scaleout: install
 	$(PY) bench/scaleout.py
+
+.PHONY: bench-peers
+bench-peers: install
+	$(PY) bench/peers.py
 
 bench-profile: install
 	$(PY) bench/hotpaths.py

@@ -90,6 +90,9 @@ class HttpClient:
 class CompletionWatcher:
     """Resolves a future per execution id once the database shows it finished."""
 
+    # The ids among %s that are finished; bench/peers.py asks a peer's own table instead.
+    FINISHED_SQL = "SELECT id::text FROM executions WHERE id = ANY(%s::uuid[]) AND finished_at IS NOT NULL"
+
     def __init__(self, database_url: str, interval: float = 0.002) -> None:
         self.database_url = database_url
         self.interval = interval
@@ -115,9 +118,7 @@ class CompletionWatcher:
                 continue
             ids = list(self.waiting)
             try:
-                cur = await self.conn.execute(
-                    "SELECT id::text FROM executions WHERE id = ANY(%s::uuid[]) AND finished_at IS NOT NULL", [ids]
-                )
+                cur = await self.conn.execute(self.FINISHED_SQL, [ids])
                 rows = await cur.fetchall()
             except Exception:  # the shared server restarted (other people's failure tests): reconnect
                 import psycopg
