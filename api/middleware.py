@@ -1,5 +1,5 @@
-"""Middleware: request logging (one JSON line per request, `X-Request-ID`), the request body limit
-and the /metrics gate.
+"""Middleware: request logging (one JSON line per request, `X-Request-ID`), the request body limit,
+the /metrics gate, and Django's browser middlewares skipped on the paths machines call.
 
 The request id comes from the caller's `X-Request-ID` (if it looks sane) or is generated; it is put
 in the logging context so every line logged while serving the request — and every line of an
@@ -18,6 +18,9 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware as _AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware as _MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware as _SessionMiddleware
 from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django_prometheus.middleware import PrometheusAfterMiddleware as _PrometheusAfterMiddleware
@@ -173,6 +176,39 @@ class MetricsGateMiddleware:
             given = request.META.get("HTTP_AUTHORIZATION", "")
             return hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode())
         return True
+
+
+# Paths machines call, never a browser: the webhook (authenticated by its own secret or signature)
+# and the health probes. They skip the middlewares below, which serve signed-in browsers.
+MACHINE_PATHS = ("/api/hooks/", "/api/health/")
+
+
+class _BrowserOnly:
+    """Django's browser middlewares (sessions, authentication, messages), skipped for
+    `MACHINE_PATHS`: those views read no session and no `request.user`; the middlewares cost about
+    5 % of a webhook accept's instructions (docs/performance.md). Everything else goes through them
+    unchanged; Django's admin checks still find them (subclasses). CSRF stays Django's own: its
+    deploy check names the class, and it costs little on a CSRF-exempt view without cookies."""
+
+    get_response: Callable[[HttpRequest], HttpResponse]
+    async_mode: bool
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not self.async_mode and request.path_info.startswith(MACHINE_PATHS):
+            return self.get_response(request)
+        return super().__call__(request)  # type: ignore[misc,no-any-return]
+
+
+class SessionMiddleware(_BrowserOnly, _SessionMiddleware):
+    pass
+
+
+class AuthenticationMiddleware(_BrowserOnly, _AuthenticationMiddleware):
+    pass
+
+
+class MessageMiddleware(_BrowserOnly, _MessageMiddleware):
+    pass
 
 
 class PrometheusAfterMiddleware(_PrometheusAfterMiddleware):

@@ -353,3 +353,42 @@ def test_hit_many_counts_each_key_like_hit() -> None:
     assert throttling.hit_many([("a", 1, now), ("b", 60, now)]) == {"a": (2, 0), "b": (2, 0)}
     assert throttling.hit("a", 1, now + 1) == (1, 2)  # the next one-second window: 2 in the previous
     assert throttling.hit_many([("a", 1, now + 1), ("b", 60, now + 61)]) == {"a": (2, 2), "b": (1, 2)}
+
+
+# -- Django's browser middlewares, skipped where machines call ------------------------------------
+
+
+def test_webhooks_and_probes_skip_the_browser_middlewares_other_paths_keep_them(
+    user: Any, hook_schema: Any, published: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.contrib.auth.middleware import AuthenticationMiddleware
+    from django.contrib.messages.middleware import MessageMiddleware
+    from django.contrib.sessions.middleware import SessionMiddleware
+
+    ran: list[str] = []
+    for cls in (SessionMiddleware, AuthenticationMiddleware, MessageMiddleware):
+        original = cls.process_request
+
+        def spy(self: Any, request: Any, _original: Any = original, _name: str = cls.__name__) -> Any:
+            ran.append(_name)
+            return _original(self, request)
+
+        monkeypatch.setattr(cls, "process_request", spy)
+    client = APIClient()
+    client.force_login(user)  # a browser's session cookie rides along: still not read
+
+    hooked = client.post(
+        f"/api/hooks/{hook_schema.id}/",
+        data=b"{}",
+        content_type="application/json",
+        HTTP_X_SCHEMA_SECRET=hook_schema.webhook_secret,
+    )
+    assert hooked.status_code == 202, hooked.content
+    assert len(published) == 1
+    assert client.get("/api/health/live").status_code == 200
+    assert ran == []
+    assert "Set-Cookie" not in hooked.headers
+
+    session = client.get("/api/auth/session/")  # the editor's own calls: sessions and auth as before
+    assert session.status_code == 200 and session.json()["authenticated"] is True
+    assert sorted(set(ran)) == ["AuthenticationMiddleware", "MessageMiddleware", "SessionMiddleware"]
