@@ -5,9 +5,9 @@
         [--peers n8n,dbos] [--n8n-save-progress] [--keep]
 
 The peers are installed outside the repository and never committed (docs/performance.md, "Peers"):
-N8N_HOME is a directory holding `node_modules/n8n` (`npm install n8n@2.8.4` in it), DBOS_PYTHON a
-Python with `dbos` (`pip install dbos==3.4.0` in a virtualenv of its own). Without them the command
-says how to install them and exits 2.
+N8N_HOME is a directory holding `node_modules/n8n` (n8n 2.8.4 installed with npm in it), DBOS_PYTHON
+a Python with `dbos` (`pip install dbos==3.4.0` in a virtualenv of its own). Without them the
+command prints how to install them and exits 2.
 
 1. n8n: its default SQLite database in a user folder of its own (PEERS_DIR, default /tmp/peers,
    `n8n-user/`, wiped per run), every execution saved (EXECUTIONS_DATA_SAVE_ON_SUCCESS=all, no
@@ -83,9 +83,15 @@ DBOS_PORT = int(os.environ.get("PEERS_DBOS_PORT", "8131"))
 DBOS_DB = os.environ.get("PEERS_DBOS_DB", "schema_peers_dbos")
 N8N_WORKFLOW_ID = "SchemaBenchStd01"
 N8N_HOOK_PATH = "schema-bench"
+# n8n pins xlsx to a tarball outside the npm registry (unreachable here); the override takes the
+# registry's last xlsx instead. Only n8n's spreadsheet node uses it, not this workload.
+N8N_PACKAGE_JSON = json.dumps(
+    {"private": True, "dependencies": {"n8n": N8N_VERSION}, "overrides": {"xlsx": "0.18.5"}}, separators=(",", ":")
+)
 INSTALL_HELP = f"""\
 The peers are not installed (they live outside the repository and are never committed):
-  mkdir -p /tmp/peers/n8n && (cd /tmp/peers/n8n && npm install n8n@{N8N_VERSION})
+  mkdir -p /tmp/peers/n8n && cd /tmp/peers/n8n && echo '{N8N_PACKAGE_JSON}' > package.json
+  npm install --no-audit --no-fund        # n8n and its ~2,100 packages, 2.3 GB, several minutes
   python3 -m venv /tmp/peers/dbos-venv && /tmp/peers/dbos-venv/bin/pip install dbos=={DBOS_VERSION}
 then: N8N_HOME=/tmp/peers/n8n DBOS_PYTHON=/tmp/peers/dbos-venv/bin/python make bench-peers"""
 
@@ -286,6 +292,7 @@ class N8n:
             N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS="false",
             N8N_GRACEFUL_SHUTDOWN_TIMEOUT="10",
             N8N_LOG_OUTPUT="console",
+            NODE_ENV="production",  # as n8n's own container image sets it
         )
         return env
 
@@ -535,6 +542,16 @@ def post(port: int, path: str, payload: dict[str, Any]) -> tuple[int, bytes]:
 
 
 # --- measuring ----------------------------------------------------------------------------------------
+def io_stalled_us() -> int:
+    """Microseconds some task waited on I/O since boot (/proc/pressure/io): a neighbour's disk work
+    slows every commit's fsync without showing in anyone's CPU."""
+    try:
+        line = Path("/proc/pressure/io").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return 0
+    return int(line.rsplit("total=", 1)[1])
+
+
 async def measure(peer: Peer, concurrency: int, duration: float, warmup: float) -> dict[str, Any]:
     """One window, the keys of bench/run.py's `measure` so that its `combine` applies."""
     watcher = peer.watcher()
@@ -552,9 +569,9 @@ async def measure(peer: Peer, concurrency: int, duration: float, warmup: float) 
     sampler = asyncio.create_task(sample_memory())
     pg_started = postmaster_started(PG_ADMIN_URL)
     pids = set(descendants(peer.pid()))
-    ticks0, cpu0, t0 = cpu_ticks(), os.times(), datetime.now(UTC)
+    ticks0, cpu0, io0, t0 = cpu_ticks(), os.times(), io_stalled_us(), datetime.now(UTC)
     result = await run_load(duration=duration, **kwargs)
-    t1, cpu1, ticks1 = datetime.now(UTC), os.times(), cpu_ticks()
+    t1, cpu1, io1, ticks1 = datetime.now(UTC), os.times(), io_stalled_us(), cpu_ticks()
     sampler.cancel()
     await watcher.stop()
     window = (t1 - t0).total_seconds()
@@ -580,6 +597,7 @@ async def measure(peer: Peer, concurrency: int, duration: float, warmup: float) 
         "error_examples": errors[:5],
         "memory": {"rss_mib": round(rss / 1024, 1), "pss_mib": round(pss / 1024, 1)},
         "loadgen_cpu_s": round((cpu1.user - cpu0.user) + (cpu1.system - cpu0.system), 2),
+        "io_stalled_share": round((io1 - io0) / 1e6 / window, 3),
         "cpu_cores": cpu,
         "cpu_ms_per_execution": {k: round(v * 1000 / max(completed / window, 0.001), 2) for k, v in cpu.items()},
         "accepted_ids": [str(i) for i in result.accepted_ids + (warm.accepted_ids if warm else [])],
@@ -620,7 +638,8 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Machine: {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB; PostgreSQL"
         f" {m['versions'].get('postgresql')}; load average at start"
-        f" {', '.join(f'{x:.2f}' for x in m['load_avg_at_start'])}.",
+        f" {', '.join(f'{x:.2f}' for x in m['load_avg_at_start'])}, at the end"
+        f" {', '.join(f'{x:.2f}' for x in report['load_avg_at_end'])}.",
         f"Peers: {', '.join(f'{k} {v}' for k, v in report['peers'].items())}. n8n: SQLite, webhook answering when"
         f" the last node finishes, every execution saved (save on progress:"
         f" {'yes' if report['args']['n8n_save_progress'] else 'no, its default'}). DBOS: 11 `@DBOS.step`s on"
@@ -644,23 +663,29 @@ def markdown(report: dict[str, Any]) -> str:
         "n8n answers at the end of the execution: its accept latency is the whole run's."
         if "n8n" in report["peers"]
         else "",
-        "CPU per execution (ms, from /proc over the windows; the peer's own process tree, then the rest):",
+        "CPU per execution (ms, from /proc over the windows; the peer's own process tree, then the rest)."
+        " Someone else's work shows as 'other' CPU and as the share of the window in which some task waited"
+        " on I/O (/proc/pressure/io): either slows a peer that commits per execution or per step.",
         "",
-        "| peer | conc. | peer's processes | " + " | ".join(parts) + " | peer + PostgreSQL |",
-        "|---|---:|---:|" + "---:|" * (len(parts) + 1),
+        "| peer | conc. | peer's processes | " + " | ".join(parts) + " | peer + PostgreSQL | other, cores"
+        " | I/O stalled (rounds) |",
+        "|---|---:|---:|" + "---:|" * (len(parts) + 3),
     ]
     for r in report["runs"]:
         cpu = r["cpu_ms_per_execution"]
         cells = " | ".join(f"{cpu.get(p, 0):.2f}" for p in [r["system"], *parts])
         total = cpu.get(r["system"], 0) + cpu.get("postgres", 0)
-        lines.append(f"| {r['system']} | {r['concurrency']} | {cells} | {total:.2f} |")
+        other = r["cpu_cores"].get("other", 0)  # someone else's work on the box: > 0.1 core disturbs the figure
+        stalled = ", ".join(f"{x:.0%}" for x in r.get("io_stalled_share_by_round", []))
+        lines.append(f"| {r['system']} | {r['concurrency']} | {cells} | {total:.2f} | {other:.2f} | {stalled} |")
     ours = report.get("ours")
     if ours:
+        apart = ours["minutes_before_this_run"]
         lines += [
             "",
             f"Ours (`make bench`, bench/results/latest.json, finished {ours['finished_at']},"
-            f" {ours['minutes_before_this_run']} min before this run): {ours['executions_per_s']} exec/s;"
-            f" ours / peer: {ours['ours_over_peer']}.",
+            f" {abs(apart)} min {'before' if apart >= 0 else 'after'} this run started):"
+            f" {ours['executions_per_s']} exec/s; ours / peer: {ours['ours_over_peer']}.",
         ]
     lines.append("")
     for name, c in report["correctness"].items():
@@ -731,6 +756,7 @@ def main() -> int:
                     log(f"  {run['executions_per_s']} exec/s, accept p99 {run['accept_ms']['p99']} ms")
             for peer in peers:
                 run = combine(rounds[peer.name])
+                run["io_stalled_share_by_round"] = [r["io_stalled_share"] for r in rounds[peer.name]]
                 report["runs"].append(run)
                 log(
                     f"{peer.name} at {level}: {run['executions_per_s']} exec/s (rounds"
@@ -745,6 +771,7 @@ def main() -> int:
             for peer in peers:
                 peer.cleanup()
     report["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    report["load_avg_at_end"] = os.getloadavg()
     report["ours"] = ours_beside(report)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     write_json(RESULTS / f"peers-{stamp}.json", report)
