@@ -63,6 +63,9 @@ def standard(payload: dict[str, Any]) -> dict[str, Any]:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the load generator expects
+    # TCP_NODELAY, as gunicorn and Node.js set it: the handler sends the head and the body in two
+    # writes, and Nagle's algorithm against the client's delayed ACK held the body for ~40 ms
+    disable_nagle_algorithm = True
 
     def _answer(self, status: int, body: dict[str, Any]) -> None:
         data = json.dumps(body).encode()
