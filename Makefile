@@ -22,6 +22,7 @@ help:
 	@echo "make bench-concurrency - a flood on a schema limited to 3 running: queued p50/p99, never more than 3"
 	@echo "make bench-scaleout - the standard workload with 2 API + 2 worker processes against 1 + 1, interleaved"
 	@echo "make bench-peers - the standard workload on n8n 2.8.4 and DBOS 3.4.0 installed outside the repo (N8N_HOME, DBOS_PYTHON)"
+	@echo "make sizing RATE=500 - pods, cores and the Helm values for a target rate, from the last make bench"
 	@echo "make bench-profile - cProfile of the two hot paths (webhook accept, worker walk), SQL per call"
 	@echo "make bench-instructions - instructions per webhook accept and per walk (callgrind; load-independent)"
 	@echo "make bench-guard - those against bench/instructions-baseline.json: fails when one grew > 10 % (CI runs it)"
@@ -124,7 +125,10 @@ bench-concurrency: install
 bench-scaleout: install
 	$(PY) bench/scaleout.py
 
-.PHONY: bench-peers
+.PHONY: bench-peers sizing
+sizing:
+	$(PY) bench/sizing.py --rate $(or $(RATE),500) $(SIZING_ARGS)
+
 bench-peers: install
 	$(PY) bench/peers.py
 
