@@ -414,16 +414,46 @@ TARGETS = {
     # issue 20: CPU per execution (API + worker + PostgreSQL + RabbitMQ) at most this times the ceiling's
     "cpu_ratio_to_ceiling": 1.25,
 }
-N8N = {
-    "version": "2.8.4",
-    "executions_per_s": "90-105",
-    "rss_mib": "340-750",
-    "note": "measured on this machine kind, same workflow, all executions saved",
-}
+# issue 20: ours at least this many times n8n's executions/s at 8 and 32 in flight, measured on the
+# same machine in the same hour (`make bench-peers` writes bench/results/peers-latest.json).
+TIMES_N8N = 3.0
+SAME_HOUR_S = 3600
 
 
-def summarize(report: dict[str, Any]) -> dict[str, Any]:
+def _iso(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def versus_n8n(ours: dict[int, dict[str, Any]], finished_at: str, peers_path: Path | None = None) -> dict[str, Any]:
+    """Ours / n8n at each concurrency both measured, from the last `make bench-peers`; `same_hour`
+    says whether it counts for the target (started within an hour of this run's end)."""
+    path = peers_path or RESULTS / "peers-latest.json"
+    try:
+        peers = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {"measured": False, "why": f"no {path.name}: run `make bench-peers` in the same hour"}
+    n8n = {r["concurrency"]: r for r in peers.get("runs", []) if r.get("system") == "n8n"}
+    if not n8n:
+        return {"measured": False, "why": f"{path.name} has no n8n run"}
+    apart = abs((_iso(finished_at) - _iso(peers["finished_at"])).total_seconds())
+    return {
+        "measured": True,
+        "version": (peers.get("peers") or {}).get("n8n"),
+        "finished_at": peers["finished_at"],
+        "minutes_apart": round(apart / 60, 1),
+        "same_hour": apart <= SAME_HOUR_S,
+        "n8n_executions_per_s": {c: n8n[c]["executions_per_s"] for c in sorted(n8n)},
+        "times": {
+            c: round(ours[c]["executions_per_s"] / n8n[c]["executions_per_s"], 2)
+            for c in sorted(n8n)
+            if c in ours and n8n[c]["executions_per_s"]
+        },
+    }
+
+
+def summarize(report: dict[str, Any], peers_path: Path | None = None) -> dict[str, Any]:
     ours = {r["concurrency"]: r for r in report["runs"] if r["system"] == "ours"}
+    n8n = versus_n8n(ours, report["finished_at"], peers_path)
     ceiling = {r["concurrency"]: r for r in report["runs"] if r["system"] == "ceiling"}
     best = max(ours.values(), key=lambda r: r["executions_per_s"])
     ratios = {
@@ -471,9 +501,26 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
             "rss_mib": rss < TARGETS["rss_mib"],
             "cpu_ratio_to_ceiling": bool(cpu_ratios)
             and all(r <= TARGETS["cpu_ratio_to_ceiling"] for c, r in cpu_ratios.items() if c >= 8),
+            # None: not measured beside this run (no peers file, or not within the hour)
+            "times_n8n": (
+                all(n8n["times"].get(c, 0) >= TIMES_N8N for c in (8, 32))
+                if n8n["measured"] and n8n["same_hour"]
+                else None
+            ),
         },
-        "n8n": N8N,
+        "n8n": n8n,
     }
+
+
+def _n8n_line(n8n: dict[str, Any]) -> str:
+    if not n8n.get("measured"):
+        return f"n8n: not measured ({n8n.get('why')})."
+    when = "same hour" if n8n["same_hour"] else "NOT the same hour: does not count"
+    return (
+        f"n8n {n8n['version']} (`make bench-peers`, finished {n8n['finished_at']}, {n8n['minutes_apart']} min"
+        f" apart, {when}): {n8n['n8n_executions_per_s']} exec/s; ours / n8n {n8n['times']}"
+        f" (target {TIMES_N8N:g}x at 8 and 32)."
+    )
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -506,14 +553,14 @@ def markdown(report: dict[str, Any]) -> str:
         f"Ratio ours / ceiling by concurrency: {s['ratio_to_ceiling']}; in each round:"
         f" {s['ratio_to_ceiling_by_round']}; CPU per execution, ours / ceiling (API, worker, PostgreSQL,"
         f" RabbitMQ): {s.get('cpu_ratio_to_ceiling', {})}. Best: {s['best_executions_per_s']} exec/s at"
-        f" concurrency {s['best_at_concurrency']}"
-        f" (n8n {N8N['version']} on this machine kind: {N8N['executions_per_s']}/s).",
+        f" concurrency {s['best_at_concurrency']}.",
         f"Webhook accept p99 at concurrency 8: {s['accept_p99_ms_at_8']} ms. Peak RSS API + worker:"
-        f" {s['peak_rss_mib_api_plus_worker']} MiB"
-        f" (PSS {s['peak_pss_mib_api_plus_worker']} MiB; n8n {N8N['rss_mib']}).",
+        f" {s['peak_rss_mib_api_plus_worker']} MiB (PSS {s['peak_pss_mib_api_plus_worker']} MiB).",
+        _n8n_line(s["n8n"]),
     ]
     if report.get("workload", "standard") == "standard":  # the targets are the standard workload's
-        lines += ["", "Targets: " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in s["meets"].items()) + "."]
+        verdicts = {True: "met", False: "NOT met", None: "not measured in the same hour"}
+        lines += ["", "Targets: " + ", ".join(f"{k} {verdicts[v]}" for k, v in s["meets"].items()) + "."]
     cpu_runs = [r for r in report["runs"] if r.get("cpu_ms_per_execution")]
     if cpu_runs:
         parts = ["api", "worker", "postgres", "rabbitmq", "loadgen", "other"]
