@@ -26,7 +26,8 @@ command prints how to install them and exits 2.
    n8n answers at the end of the run, so its "accept" latency is the whole execution's.
 4. Checks: every accepted execution is in the peer's store once, finished successfully, ran each
    of its 11 nodes / steps exactly once and ended with counter 8 and result 8; nothing else ran.
-Writes bench/results/peers-latest.{json,md} (+ a timestamped copy) and sets the figures beside ours
+Writes bench/results/peers-latest.{json,md} (`peers-n8n-save-progress-latest.*` with
+--n8n-save-progress; + a timestamped copy) and sets the figures beside ours
 from bench/results/latest.json with the minutes between the two runs. Exits 1 when a check fails.
 """
 
@@ -633,6 +634,11 @@ def ours_beside(report: dict[str, Any]) -> dict[str, Any] | None:
 
 def markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
+    setups = {
+        "n8n": "n8n: SQLite, webhook answering when the last node finishes, every execution saved (save on"
+        f" progress: {'yes' if report['args']['n8n_save_progress'] else 'no, its default'}).",
+        "dbos": "DBOS: 11 `@DBOS.step`s on PostgreSQL, 202 once the workflow is started.",
+    }
     lines = [
         f"# Peers on the standard workload — {report['finished_at']}",
         "",
@@ -640,10 +646,8 @@ def markdown(report: dict[str, Any]) -> str:
         f" {m['versions'].get('postgresql')}; load average at start"
         f" {', '.join(f'{x:.2f}' for x in m['load_avg_at_start'])}, at the end"
         f" {', '.join(f'{x:.2f}' for x in report['load_avg_at_end'])}.",
-        f"Peers: {', '.join(f'{k} {v}' for k, v in report['peers'].items())}. n8n: SQLite, webhook answering when"
-        f" the last node finishes, every execution saved (save on progress:"
-        f" {'yes' if report['args']['n8n_save_progress'] else 'no, its default'}). DBOS: 11 `@DBOS.step`s on"
-        " PostgreSQL, 202 once the workflow is started. Windows of"
+        f"Peers: {', '.join(f'{k} {v}' for k, v in report['peers'].items())}."
+        f" {' '.join(setups[k] for k in report['peers'])} Windows of"
         f" {report['args']['duration']} s per peer and concurrency in {report['args']['rounds']} interleaved"
         f" rounds after {report['args']['warmup']} s warm-up, as `make bench`.",
         "",
@@ -681,11 +685,14 @@ def markdown(report: dict[str, Any]) -> str:
     ours = report.get("ours")
     if ours:
         apart = ours["minutes_before_this_run"]
+        levels = " / ".join(str(k) for k in ours["executions_per_s"])
+        parts = [" / ".join(str(v) for v in ours["executions_per_s"].values()) + f" exec/s at {levels} in flight"]
+        parts += [f"ours / {peer} " + " / ".join(f"{v}x" for v in by_level.values())
+                  for peer, by_level in ours["ours_over_peer"].items()]  # fmt: skip
         lines += [
             "",
-            f"Ours (`make bench`, bench/results/latest.json, finished {ours['finished_at']},"
-            f" {abs(apart)} min {'before' if apart >= 0 else 'after'} this run started):"
-            f" {ours['executions_per_s']} exec/s; ours / peer: {ours['ours_over_peer']}.",
+            f"Ours (`make bench`, bench/results/latest.json, finished {ours['finished_at']}, {abs(apart)} min"
+            f" {'before' if apart >= 0 else 'after'} this run started): {'; '.join(parts)}.",
         ]
     lines.append("")
     for name, c in report["correctness"].items():
@@ -774,9 +781,10 @@ def main() -> int:
     report["load_avg_at_end"] = os.getloadavg()
     report["ours"] = ours_beside(report)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    write_json(RESULTS / f"peers-{stamp}.json", report)
-    write_json(RESULTS / "peers-latest.json", report)
-    (RESULTS / "peers-latest.md").write_text(markdown(report))
+    name = "peers-n8n-save-progress" if args.n8n_save_progress else "peers"  # a variant keeps the standard figures
+    write_json(RESULTS / f"{name}-{stamp}.json", report)
+    write_json(RESULTS / f"{name}-latest.json", report)
+    (RESULTS / f"{name}-latest.md").write_text(markdown(report))
     print(markdown(report))
     return 0 if all(c["ok"] for c in report["correctness"].values()) else 1
 
