@@ -23,6 +23,7 @@ from django.contrib.messages.middleware import MessageMiddleware as _MessageMidd
 from django.contrib.sessions.middleware import SessionMiddleware as _SessionMiddleware
 from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.deprecation import MiddlewareMixin
 from django_prometheus.middleware import PrometheusAfterMiddleware as _PrometheusAfterMiddleware
 from django_prometheus.utils import Time, TimeSince
 
@@ -183,20 +184,17 @@ class MetricsGateMiddleware:
 MACHINE_PATHS = ("/api/hooks/", "/api/health/")
 
 
-class _BrowserOnly:
+class _BrowserOnly(MiddlewareMixin):
     """Django's browser middlewares (sessions, authentication, messages), skipped for
     `MACHINE_PATHS`: those views read no session and no `request.user`; the middlewares cost about
     5 % of a webhook accept's instructions (docs/performance.md). Everything else goes through them
     unchanged; Django's admin checks still find them (subclasses). CSRF stays Django's own: its
     deploy check names the class, and it costs little on a CSRF-exempt view without cookies."""
 
-    get_response: Callable[[HttpRequest], HttpResponse]
-    async_mode: bool
-
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not self.async_mode and request.path_info.startswith(MACHINE_PATHS):
-            return self.get_response(request)
-        return super().__call__(request)  # type: ignore[misc,no-any-return]
+            return self.get_response(request)  # type: ignore[return-value]
+        return super().__call__(request)  # type: ignore[return-value]
 
 
 class SessionMiddleware(_BrowserOnly, _SessionMiddleware):
