@@ -131,8 +131,11 @@ export function register(h) {
     const shown = await listed();
     assert(childIds.every((id) => !shown.includes(id)), `no sub-schema run is listed by default (rows: ${shown.length})`);
     await shot('57-executions-top-level-only');
-    await page.locator(tid('hide-sub-runs')).uncheck();
+    // A click, not uncheck(): the box follows the address, which React Router changes in a transition,
+    // so it can still read "checked" right after the click (uncheck() then fails; CI saw it once).
+    await page.locator(tid('hide-sub-runs')).click();
     await page.locator(tid(`execution-row-${childIds[0]}`)).waitFor();
+    assert(!(await page.locator(tid('hide-sub-runs')).isChecked()), 'the box is unticked once the list shows them');
     const all = await listed();
     assert(childIds.every((id) => all.includes(id)) && all.includes(parentId), 'unticked, the sub-schema runs are listed with their parent');
     assert(/subruns=show/.test(page.url()), 'the choice is in the address');
