@@ -420,13 +420,9 @@ TIMES_N8N = 3.0
 SAME_HOUR_S = 3600
 
 
-def _iso(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
 def versus_n8n(ours: dict[int, dict[str, Any]], finished_at: str, peers_path: Path | None = None) -> dict[str, Any]:
-    """Ours / n8n at each concurrency both measured, from the last `make bench-peers`; `same_hour`
-    says whether it counts for the target (started within an hour of this run's end)."""
+    """Ours / n8n at each concurrency both measured, from the last `make bench-peers` (the standard
+    workload); `same_hour` says whether it counts for the target (the two runs finished within an hour)."""
     path = peers_path or RESULTS / "peers-latest.json"
     try:
         peers = json.loads(path.read_text())
@@ -435,7 +431,7 @@ def versus_n8n(ours: dict[int, dict[str, Any]], finished_at: str, peers_path: Pa
     n8n = {r["concurrency"]: r for r in peers.get("runs", []) if r.get("system") == "n8n"}
     if not n8n:
         return {"measured": False, "why": f"{path.name} has no n8n run"}
-    apart = abs((_iso(finished_at) - _iso(peers["finished_at"])).total_seconds())
+    apart = abs((datetime.fromisoformat(finished_at) - datetime.fromisoformat(peers["finished_at"])).total_seconds())
     return {
         "measured": True,
         "version": (peers.get("peers") or {}).get("n8n"),
@@ -453,7 +449,8 @@ def versus_n8n(ours: dict[int, dict[str, Any]], finished_at: str, peers_path: Pa
 
 def summarize(report: dict[str, Any], peers_path: Path | None = None) -> dict[str, Any]:
     ours = {r["concurrency"]: r for r in report["runs"] if r["system"] == "ours"}
-    n8n = versus_n8n(ours, report["finished_at"], peers_path)
+    standard = report.get("workload", "standard") == "standard"  # the peers ran the standard workload only
+    n8n = versus_n8n(ours, report["finished_at"], peers_path) if standard else {"measured": False, "why": "n/a"}
     ceiling = {r["concurrency"]: r for r in report["runs"] if r["system"] == "ceiling"}
     best = max(ours.values(), key=lambda r: r["executions_per_s"])
     ratios = {
@@ -556,9 +553,9 @@ def markdown(report: dict[str, Any]) -> str:
         f" concurrency {s['best_at_concurrency']}.",
         f"Webhook accept p99 at concurrency 8: {s['accept_p99_ms_at_8']} ms. Peak RSS API + worker:"
         f" {s['peak_rss_mib_api_plus_worker']} MiB (PSS {s['peak_pss_mib_api_plus_worker']} MiB).",
-        _n8n_line(s["n8n"]),
     ]
-    if report.get("workload", "standard") == "standard":  # the targets are the standard workload's
+    if report.get("workload", "standard") == "standard":  # the targets and the peers are the standard workload's
+        lines.append(_n8n_line(s["n8n"]))
         verdicts = {True: "met", False: "NOT met", None: "not measured in the same hour"}
         lines += ["", "Targets: " + ", ".join(f"{k} {verdicts[v]}" for k, v in s["meets"].items()) + "."]
     cpu_runs = [r for r in report["runs"] if r.get("cpu_ms_per_execution")]
