@@ -63,7 +63,7 @@ export function register(h) {
   /** Waits until the completion list offers `label`, selects it with the arrow keys, accepts with Enter. */
   async function pick(label) {
     const item = options().filter({ hasText: new RegExp(`^${label}`) }).first();
-    await item.waitFor({ timeout: 5000 });
+    await item.waitFor({ timeout: 15000 }); // the list waits for the pane's data; 5 s was short once under CI load
     const labels = await options().allTextContents();
     const want = labels.findIndex((l) => l.startsWith(label));
     const current = await options().evaluateAll((els) => els.findIndex((e) => e.getAttribute('aria-selected') === 'true'));
